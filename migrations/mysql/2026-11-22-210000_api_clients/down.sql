@@ -1,0 +1,2 @@
+DROP TABLE ws_nonces;
+DROP TABLE api_clients;

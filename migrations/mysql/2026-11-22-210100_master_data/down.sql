@@ -1,0 +1,11 @@
+DROP TABLE availability_activities;
+DROP TABLE availabilities;
+DROP TABLE insurance_resources;
+DROP TABLE insurance_activities;
+DROP TABLE resource_activities;
+DROP TABLE resource_centers;
+DROP TABLE resources;
+DROP TABLE activities;
+DROP TABLE activity_groups;
+DROP TABLE insurances;
+DROP TABLE centers;

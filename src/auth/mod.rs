@@ -1,0 +1,324 @@
+//! Authentication of API clients: HTTP Basic, and WS-Security UsernameToken with PasswordText
+//! or PasswordDigest. Argon2id verification is deliberately slow, so successful checks are
+//! remembered briefly (as a keyed hash, never the secret) and concurrent hashing is bounded.
+
+mod password;
+pub mod secret_key;
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+
+pub use password::{check_new_secret, hash_secret, verify_secret};
+pub use secret_key::{KeySource, SecretKey};
+
+use crate::db::{self, DbConnection, Pool};
+use crate::domain::access::{CenterScope, Roles};
+use crate::error::Error;
+
+/// How far a PasswordDigest token's `Created` may be from our clock, either way.
+pub const CREATED_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+const MAX_USERNAME_CHARS: usize = 100;
+const MAX_CACHE_ENTRIES: usize = 10_000;
+const GENERIC_REFUSAL: &str = "unknown client or wrong password";
+
+/// What a request presented.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// HTTP Basic, or a UsernameToken with PasswordText.
+    Password { username: String, password: String },
+    /// A UsernameToken with PasswordDigest = Base64(SHA-1(nonce + created + secret)).
+    Digest {
+        username: String,
+        digest: String,
+        nonce: String,
+        created: String,
+    },
+}
+
+impl Credentials {
+    fn username(&self) -> &str {
+        match self {
+            Credentials::Password { username, .. } | Credentials::Digest { username, .. } => {
+                username
+            }
+        }
+    }
+}
+
+/// A client that proved who it is.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    pub id: String,
+    pub name: String,
+    pub roles: Roles,
+    pub centers: CenterScope,
+}
+
+pub struct Authenticator {
+    pool: Pool,
+    secret_key: Arc<SecretKey>,
+    cache_key: [u8; 32],
+    cache_ttl: Duration,
+    cache: Mutex<HashMap<[u8; 32], Instant>>,
+    hashing: Semaphore,
+}
+
+/// Verified against when the client does not exist, so that an unknown name costs as much time
+/// as a wrong password.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_secret("rendez-dummy-secret-for-timing"));
+
+impl Authenticator {
+    pub fn new(pool: Pool, secret_key: Arc<SecretKey>, cache_ttl: Duration) -> Self {
+        let mut cache_key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut cache_key);
+        let parallel = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Authenticator {
+            pool,
+            secret_key,
+            cache_key,
+            cache_ttl,
+            cache: Mutex::new(HashMap::new()),
+            hashing: Semaphore::new(parallel),
+        }
+    }
+
+    pub async fn authenticate(
+        &self,
+        credentials: Credentials,
+    ) -> Result<AuthenticatedClient, Error> {
+        let username = credentials.username().to_string();
+        if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
+            return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
+        }
+        let pool = self.pool.clone();
+        let lookup = username.clone();
+        let row = actix_web::web::block(move || -> Result<_, Error> {
+            let mut conn = pool.get()?;
+            Ok(db::clients::find_by_name(&mut conn, &lookup)?)
+        })
+        .await??;
+        let Some(row) = row.filter(|r| !r.disabled) else {
+            if let Credentials::Password { password, .. } = credentials {
+                self.slow_verify(password, DUMMY_HASH.clone()).await?;
+            }
+            return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
+        };
+        match credentials {
+            Credentials::Password { password, .. } => {
+                let cache_key = self.cache_key_for(&row.id, &row.secret_hash, &password);
+                if !self.cached(&cache_key) {
+                    if !self.slow_verify(password, row.secret_hash.clone()).await? {
+                        return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
+                    }
+                    self.remember(cache_key);
+                }
+            }
+            Credentials::Digest {
+                digest,
+                nonce,
+                created,
+                ..
+            } => {
+                let secret = row
+                    .digest_secret
+                    .as_deref()
+                    .ok_or_else(|| {
+                        Error::Unauthenticated(
+                            "PasswordDigest is not enabled for this client (create it with --digest), \
+                             or the password is wrong"
+                                .into(),
+                        )
+                    })
+                    .and_then(|stored| {
+                        self.secret_key.decrypt_secret(stored).map_err(Error::Internal)
+                    })?;
+                let nonce_bytes = check_digest(&digest, &nonce, &created, &secret, Utc::now())?;
+                let nonce_key = hex(&Sha256::new()
+                    .chain_update(row.id.as_bytes())
+                    .chain_update([0u8])
+                    .chain_update(&nonce_bytes)
+                    .finalize());
+                let pool = self.pool.clone();
+                let fresh = actix_web::web::block(move || -> Result<bool, Error> {
+                    let mut conn = pool.get()?;
+                    Ok(db::nonces::remember(
+                        &mut conn,
+                        &nonce_key,
+                        Utc::now().naive_utc(),
+                    )?)
+                })
+                .await??;
+                if !fresh {
+                    return Err(Error::Unauthenticated(
+                        "this Nonce was already used; every request needs a new one".into(),
+                    ));
+                }
+            }
+        }
+        Ok(AuthenticatedClient {
+            roles: row
+                .roles
+                .parse()
+                .map_err(|e| Error::Internal(format!("client {}: {e}", row.name)))?,
+            centers: row
+                .centers
+                .parse()
+                .map_err(|e| Error::Internal(format!("client {}: {e}", row.name)))?,
+            id: row.id,
+            name: row.name,
+        })
+    }
+
+    /// Argon2id verification off the async threads, at most one per core at a time.
+    async fn slow_verify(&self, password: String, hash: String) -> Result<bool, Error> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| Error::Internal("the hashing semaphore is closed".into()))?;
+        Ok(actix_web::web::block(move || verify_secret(&password, &hash)).await?)
+    }
+
+    fn cache_key_for(&self, client_id: &str, secret_hash: &str, password: &str) -> [u8; 32] {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.cache_key).expect("any key length");
+        for part in [client_id, secret_hash, password] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    fn cached(&self, key: &[u8; 32]) -> bool {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(key)
+            .is_some_and(|expires| *expires > Instant::now())
+    }
+
+    fn remember(&self, key: [u8; 32]) {
+        let now = Instant::now();
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_CACHE_ENTRIES {
+            cache.retain(|_, expires| *expires > now);
+            if cache.len() >= MAX_CACHE_ENTRIES {
+                cache.clear();
+            }
+        }
+        cache.insert(key, now + self.cache_ttl);
+    }
+}
+
+/// Checks a PasswordDigest token against the client's secret; returns the decoded nonce,
+/// which the caller must then record as used.
+pub fn check_digest(
+    digest: &str,
+    nonce: &str,
+    created: &str,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, Error> {
+    let created_at = DateTime::parse_from_rfc3339(created.trim()).map_err(|_| {
+        Error::Unauthenticated(format!("Created '{created}' is not an ISO 8601 timestamp"))
+    })?;
+    if (now - created_at.with_timezone(&Utc)).abs() > CREATED_WINDOW {
+        return Err(Error::Unauthenticated(
+            "Created is more than 5 minutes away from the server's clock".into(),
+        ));
+    }
+    let nonce_bytes = BASE64
+        .decode(nonce.trim())
+        .ok()
+        .filter(|n| (8..=128).contains(&n.len()))
+        .ok_or_else(|| {
+            Error::Unauthenticated("the Nonce must be base64 of 8 to 128 bytes".into())
+        })?;
+    let expected = Sha1::new()
+        .chain_update(&nonce_bytes)
+        .chain_update(created.trim().as_bytes())
+        .chain_update(secret.as_bytes())
+        .finalize();
+    let given = BASE64.decode(digest.trim()).unwrap_or_default();
+    if !bool::from(given.as_slice().ct_eq(expected.as_slice())) {
+        return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
+    }
+    Ok(nonce_bytes)
+}
+
+/// Forgets nonces whose tokens would be refused for their age anyway.
+pub fn forget_old_nonces(conn: &mut DbConnection) -> diesel::QueryResult<usize> {
+    let horizon = Utc::now().naive_utc() - CREATED_WINDOW * 3;
+    db::nonces::forget_older_than(conn, horizon)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The PasswordDigest a client computes, for tests and example clients.
+pub fn password_digest(nonce: &[u8], created: &str, secret: &str) -> String {
+    BASE64.encode(
+        Sha1::new()
+            .chain_update(nonce)
+            .chain_update(created.as_bytes())
+            .chain_update(secret.as_bytes())
+            .finalize(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_correct_digest_within_the_window_passes() {
+        let now = Utc::now();
+        let created = now.to_rfc3339();
+        let nonce = b"0123456789abcdef";
+        let digest = password_digest(nonce, &created, "the secret value");
+        let got = check_digest(
+            &digest,
+            &BASE64.encode(nonce),
+            &created,
+            "the secret value",
+            now,
+        )
+        .unwrap();
+        assert_eq!(got, nonce);
+    }
+
+    #[test]
+    fn a_stale_or_future_created_is_refused() {
+        let now = Utc::now();
+        let nonce = b"0123456789abcdef";
+        for offset in [chrono::Duration::minutes(6), chrono::Duration::minutes(-6)] {
+            let created = (now + offset).to_rfc3339();
+            let digest = password_digest(nonce, &created, "s");
+            let err = check_digest(&digest, &BASE64.encode(nonce), &created, "s", now).unwrap_err();
+            assert!(err.to_string().contains("5 minutes"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_secret_is_refused() {
+        let now = Utc::now();
+        let created = now.to_rfc3339();
+        let nonce = b"0123456789abcdef";
+        let digest = password_digest(nonce, &created, "other");
+        assert!(check_digest(&digest, &BASE64.encode(nonce), &created, "secret", now).is_err());
+    }
+}

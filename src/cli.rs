@@ -1,0 +1,332 @@
+//! The `rendez` command line: a thin shell over the library.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Settings};
+use crate::db;
+use crate::domain::access::{CenterScope, Roles};
+use crate::{auth, demo, import, startup};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rendez",
+    version,
+    about = "Rendez: a self-hosted SOAP gateway between a clinic's own software and its patients",
+    long_about = "Rendez: a self-hosted SOAP gateway between a clinic's own software and its patients.\n\n\
+        Every option can also be set by the environment variable shown with it, or in the TOML \
+        file given with --config (keys as the long option names with '_' for '-'); the command \
+        line wins over the environment, which wins over the file. With no command, `serve` runs."
+)]
+pub struct Cli {
+    /// A TOML configuration file.
+    #[arg(long, env = "RENDEZ_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub settings: Settings,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply pending migrations, then serve HTTP (SOAP, WSDL, health and metrics).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage the API clients that may call the SOAP operations.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Load master data from a delimited text file (header row of the seed's column names;
+    /// ';', ',' or tab, detected).
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct ServeArgs {
+    /// Load a demo clinic (two centers, doctors, activities, an insurance, a week of
+    /// availability) and a demo client with every role, and print how to call it.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Create a client. The password comes from --password or standard input.
+    Add {
+        /// The client's user name (letters, digits, '.', '_', '-', '@').
+        name: String,
+        /// Comma-separated roles: booking, messaging, results, admin.
+        #[arg(long, value_name = "ROLES")]
+        roles: String,
+        /// Comma-separated center LIDs the client is limited to. [default: every center]
+        #[arg(long, value_name = "LIDS", default_value = "")]
+        centers: String,
+        /// Also allow WS-Security PasswordDigest: the secret is then kept encrypted under
+        /// RENDEZ_SECRET_KEY (besides its Argon2id hash), because the digest needs it.
+        #[arg(long)]
+        digest: bool,
+        /// The password (at least 12 characters). Prefer standard input: command lines are
+        /// visible to other users of the machine.
+        #[arg(long, value_name = "PASSWORD")]
+        password: Option<String>,
+    },
+    /// List the clients with their roles, centers and state.
+    List,
+    /// Disable a client: its credentials stop working at once (after at most the auth cache
+    /// time in running servers).
+    Disable {
+        /// The client's user name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Key entities: INSURANCE_LID, ACTIVITY_LID, ACTIVITY_NAME, ACTIVITY_DURATION, LOCATION_LID,
+    /// RESOURCE_LID, ... as in updateKeyEntities.
+    Keyentities(ImportArgs),
+    /// Availabilities: AVAILABILITY_LID, RESOURCE_LID, LOCATION_LID, R_WORKING_DAY,
+    /// R_START_TIME, R_END_TIME, R_START_DAY, R_END_DAY, ACTIVITY_LID (several separated by '|').
+    Availabilities(ImportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The file to read.
+    pub file: PathBuf,
+    /// Deactivate what the file does not name (key entities: everything; availabilities: per
+    /// resource named in the file).
+    #[arg(long)]
+    pub full_sync: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("rendez: error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    let file = match &cli.config {
+        Some(path) => Settings::from_file(path)?,
+        None => Settings::default(),
+    };
+    let config = cli.settings.over(file).resolve()?;
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(config, args),
+        Command::Migrate => {
+            startup::open_database(&config)?;
+            println!("the database {} is migrated", config.database_url);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Client(command) => client(config, command),
+        Command::Import(command) => {
+            let pool = startup::open_database(&config)?;
+            let (kind, args) = match command {
+                ImportCommand::Keyentities(args) => (import::Kind::KeyEntities, args),
+                ImportCommand::Availabilities(args) => (import::Kind::Availabilities, args),
+            };
+            let report = import::import_file(
+                &pool,
+                kind,
+                &args.file,
+                args.full_sync,
+                config.default_timezone,
+            )?;
+            println!("{report}");
+            Ok(if report.outcome.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn serve(config: Config, args: ServeArgs) -> Result<ExitCode, String> {
+    let pool = startup::open_database(&config)?;
+    let secret_key = startup::load_secret_key(&config)?;
+    let demo_client = if args.demo {
+        Some(demo::load(&pool).map_err(|e| format!("cannot load the demo: {e}"))?)
+    } else {
+        None
+    };
+    log::info!("database: {}", config.database_url);
+    actix_web::rt::System::new().block_on(async move {
+        let app = startup::Application::build(config.clone(), pool, secret_key)
+            .map_err(|e| e.to_string())?;
+        let public = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", host_port(&config.bind, app.port())));
+        log::info!("serving on {} (WSDL at {public}/soap?wsdl)", config.bind);
+        if let Some(credentials) = demo_client {
+            println!("{}", demo::instructions(&public, &credentials));
+        }
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn host_port(bind: &str, port: u16) -> String {
+    let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or(bind);
+    let host = if host == "0.0.0.0" || host.is_empty() {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    format!("{host}:{port}")
+}
+
+fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
+    let pool = startup::open_database(&config)?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot reach the database: {e}"))?;
+    match command {
+        ClientCommand::Add {
+            name,
+            roles,
+            centers,
+            digest,
+            password,
+        } => {
+            check_client_name(&name)?;
+            let roles: Roles = roles.parse()?;
+            let centers: CenterScope = centers.parse()?;
+            let password = match password {
+                Some(p) => p,
+                None => read_password()?,
+            };
+            auth::check_new_secret(&password)?;
+            let digest_secret = if digest {
+                Some(startup::load_secret_key(&config)?.encrypt_secret(&password))
+            } else {
+                None
+            };
+            let now = chrono::Utc::now().naive_utc();
+            let id = uuid::Uuid::now_v7().to_string();
+            let hash = auth::hash_secret(&password);
+            let (roles_text, centers_text) = (roles.to_string(), centers.to_string());
+            let new = db::clients::NewClient {
+                id: &id,
+                name: &name,
+                roles: &roles_text,
+                centers: &centers_text,
+                secret_hash: &hash,
+                digest_secret: digest_secret.as_deref(),
+                disabled: false,
+                created_at: now,
+                updated_at: now,
+            };
+            match db::clients::insert(&mut conn, &new) {
+                Ok(()) => {}
+                Err(e) if db::dialect::is_unique_violation(&e) => {
+                    return Err(format!("a client named '{name}' exists already"));
+                }
+                Err(e) => return Err(format!("cannot store the client: {e}")),
+            }
+            let limited = if centers_text.is_empty() {
+                "every center".to_string()
+            } else {
+                format!("centers {centers_text}")
+            };
+            println!(
+                "client '{name}' added: roles {roles_text}, {limited}, {}",
+                if digest {
+                    "PasswordText, PasswordDigest and HTTP Basic"
+                } else {
+                    "PasswordText and HTTP Basic"
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCommand::List => {
+            let clients =
+                db::clients::list(&mut conn).map_err(|e| format!("cannot list clients: {e}"))?;
+            println!(
+                "{:<24} {:<34} {:<20} {:<8} {:<9} CREATED",
+                "NAME", "ROLES", "CENTERS", "DIGEST", "STATE"
+            );
+            for c in clients {
+                println!(
+                    "{:<24} {:<34} {:<20} {:<8} {:<9} {}",
+                    c.name,
+                    c.roles,
+                    if c.centers.is_empty() {
+                        "all"
+                    } else {
+                        &c.centers
+                    },
+                    if c.digest_secret.is_some() {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                    if c.disabled { "disabled" } else { "enabled" },
+                    c.created_at.format("%Y-%m-%d %H:%M")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCommand::Disable { name } => {
+            let changed = db::clients::disable(&mut conn, &name, chrono::Utc::now().naive_utc())
+                .map_err(|e| format!("cannot disable the client: {e}"))?;
+            if changed == 0 {
+                return Err(format!("there is no client named '{name}'"));
+            }
+            println!("client '{name}' disabled");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check_client_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "the client name '{name}' must be 1 to 100 letters, digits, '.', '_', '-' or '@'"
+        ))
+    }
+}
+
+/// From a terminal: asked twice without echo. Otherwise: the first line of standard input.
+fn read_password() -> Result<String, String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ").map_err(|e| e.to_string())?;
+        let again = rpassword::prompt_password("password again: ").map_err(|e| e.to_string())?;
+        if first != again {
+            return Err("the two passwords differ".into());
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        return Err("no password: give --password or write it on standard input".into());
+    }
+    Ok(password)
+}

@@ -1,0 +1,272 @@
+//! Configuration: command-line options and `RENDEZ_*` environment variables (one clap argument
+//! each, so `--help` documents both), over an optional TOML file, over defaults.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::db::{DatabaseUrl, PoolOptions};
+
+/// Every setting, as given; `None` means "not given here".
+#[derive(clap::Args, Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Database: sqlite://PATH (needs no setup) or mysql://USER:PASSWORD@HOST[:PORT]/DB
+    /// (MySQL 8 or MariaDB 10.6+, build with --features mysql). [default: sqlite://rendez.db]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+
+    /// Address and port the HTTP server listens on. [default: 127.0.0.1:8080]
+    #[arg(long, env = "RENDEZ_BIND", global = true, value_name = "ADDR:PORT")]
+    pub bind: Option<String>,
+
+    /// The address callers use to reach this server; the WSDL's soap:address is this + /soap.
+    /// [default: http:// + the bind address]
+    #[arg(long, env = "RENDEZ_PUBLIC_URL", global = true, value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Largest SOAP request body accepted, e.g. 1MiB or 512KiB. [default: 1MiB]
+    #[arg(long, env = "RENDEZ_MAX_BODY", global = true, value_name = "SIZE")]
+    pub max_body: Option<String>,
+
+    /// IANA time zone given to new centers pushed without LOCATION_TIMEZONE (e.g.
+    /// Europe/Madrid). [default: none, LOCATION_TIMEZONE is then required]
+    #[arg(
+        long,
+        env = "RENDEZ_DEFAULT_TIMEZONE",
+        global = true,
+        value_name = "ZONE"
+    )]
+    pub default_timezone: Option<String>,
+
+    /// Base64 of 32 random bytes: signs patient links and encrypts digest clients' secrets.
+    /// Prefer the environment variable to the command line. [default: read from, or created
+    /// in, the key file]
+    #[arg(
+        long,
+        env = "RENDEZ_SECRET_KEY",
+        global = true,
+        hide_env_values = true,
+        value_name = "BASE64"
+    )]
+    pub secret_key: Option<String>,
+
+    /// The file that holds the secret key when RENDEZ_SECRET_KEY is unset; created on first
+    /// start. [default: rendez.key]
+    #[arg(
+        long,
+        env = "RENDEZ_SECRET_KEY_FILE",
+        global = true,
+        value_name = "PATH"
+    )]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// Most database connections this process keeps open. [default: 10]
+    #[arg(long, env = "RENDEZ_DB_POOL_SIZE", global = true, value_name = "N")]
+    pub db_pool_size: Option<u32>,
+
+    /// How long a request waits for a database connection before it fails with a Server
+    /// fault, e.g. 3s. [default: 3s]
+    #[arg(
+        long,
+        env = "RENDEZ_DB_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub db_timeout: Option<String>,
+
+    /// How long a successful password check is remembered (as a keyed hash, never the
+    /// password) before Argon2id runs again, e.g. 60s; 0 disables. [default: 60s]
+    #[arg(
+        long,
+        env = "RENDEZ_AUTH_CACHE_TTL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub auth_cache_ttl: Option<String>,
+
+    /// HTTP worker threads. [default: the number of CPU cores]
+    #[arg(long, env = "RENDEZ_HTTP_WORKERS", global = true, value_name = "N")]
+    pub http_workers: Option<usize>,
+}
+
+/// The settings resolved into what the program runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub bind: String,
+    /// `None`: derived from the bound address once it is known.
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub default_timezone: Option<Tz>,
+    pub secret_key: Option<String>,
+    pub secret_key_file: PathBuf,
+    pub pool: PoolOptions,
+    pub auth_cache_ttl: Duration,
+    pub http_workers: usize,
+}
+
+impl Settings {
+    /// Reads a TOML file with the same keys as the long options (`database_url`, `bind`, ...).
+    pub fn from_file(path: &Path) -> Result<Settings, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the configuration file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| {
+            format!(
+                "the configuration file {} is not valid: {e}",
+                path.display()
+            )
+        })
+    }
+
+    /// Fills what this layer left open from `lower`.
+    pub fn over(self, lower: Settings) -> Settings {
+        Settings {
+            database_url: self.database_url.or(lower.database_url),
+            bind: self.bind.or(lower.bind),
+            public_url: self.public_url.or(lower.public_url),
+            max_body: self.max_body.or(lower.max_body),
+            default_timezone: self.default_timezone.or(lower.default_timezone),
+            secret_key: self.secret_key.or(lower.secret_key),
+            secret_key_file: self.secret_key_file.or(lower.secret_key_file),
+            db_pool_size: self.db_pool_size.or(lower.db_pool_size),
+            db_timeout: self.db_timeout.or(lower.db_timeout),
+            auth_cache_ttl: self.auth_cache_ttl.or(lower.auth_cache_ttl),
+            http_workers: self.http_workers.or(lower.http_workers),
+        }
+    }
+
+    pub fn resolve(self) -> Result<Config, String> {
+        let database_url = self
+            .database_url
+            .as_deref()
+            .unwrap_or(crate::db::url::DEFAULT_DATABASE_URL)
+            .parse()?;
+        let max_body_bytes = match &self.max_body {
+            None => 1024 * 1024,
+            Some(raw) => raw
+                .parse::<bytesize::ByteSize>()
+                .map_err(|e| format!("RENDEZ_MAX_BODY '{raw}' is not a size such as 1MiB: {e}"))?
+                .as_u64() as usize,
+        };
+        if max_body_bytes < 1024 {
+            return Err("RENDEZ_MAX_BODY must be at least 1KiB".into());
+        }
+        let default_timezone = self
+            .default_timezone
+            .as_deref()
+            .map(|raw| {
+                raw.parse::<Tz>().map_err(|_| {
+                    format!("RENDEZ_DEFAULT_TIMEZONE '{raw}' is not an IANA time zone such as Europe/Madrid")
+                })
+            })
+            .transpose()?;
+        let public_url = self
+            .public_url
+            .map(|u| u.trim_end_matches('/').to_string())
+            .map(|u| {
+                url::Url::parse(&u)
+                    .map(|_| u.clone())
+                    .map_err(|e| format!("RENDEZ_PUBLIC_URL '{u}' is not a URL: {e}"))
+            })
+            .transpose()?;
+        let pool_size = self.db_pool_size.unwrap_or(10);
+        if pool_size == 0 {
+            return Err("RENDEZ_DB_POOL_SIZE must be at least 1".into());
+        }
+        Ok(Config {
+            database_url,
+            bind: self.bind.unwrap_or_else(|| "127.0.0.1:8080".into()),
+            public_url,
+            max_body_bytes,
+            default_timezone,
+            secret_key: self.secret_key,
+            secret_key_file: self
+                .secret_key_file
+                .unwrap_or_else(|| PathBuf::from("rendez.key")),
+            pool: PoolOptions {
+                max_size: pool_size,
+                connection_timeout: duration(
+                    "RENDEZ_DB_TIMEOUT",
+                    self.db_timeout.as_deref(),
+                    "3s",
+                )?,
+            },
+            auth_cache_ttl: duration(
+                "RENDEZ_AUTH_CACHE_TTL",
+                self.auth_cache_ttl.as_deref(),
+                "60s",
+            )?,
+            http_workers: self
+                .http_workers
+                .unwrap_or_else(|| {
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(2)
+                })
+                .max(1),
+        })
+    }
+}
+
+fn duration(name: &str, raw: Option<&str>, default: &str) -> Result<Duration, String> {
+    let raw = raw.unwrap_or(default).trim();
+    if raw == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(raw)
+        .map_err(|e| format!("{name} '{raw}' is not a duration such as 30s or 5m: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_need_no_setup() {
+        let config = Settings::default().resolve().unwrap();
+        assert_eq!(config.database_url.to_string(), "sqlite://rendez.db");
+        assert_eq!(config.bind, "127.0.0.1:8080");
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.pool.connection_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_higher_layer_wins_and_the_lower_fills_gaps() {
+        let env = Settings {
+            bind: Some("0.0.0.0:9000".into()),
+            ..Settings::default()
+        };
+        let file: Settings = toml::from_str("bind = \"127.0.0.1:1\"\nmax_body = \"2MiB\"").unwrap();
+        let config = env.over(file).resolve().unwrap();
+        assert_eq!(config.bind, "0.0.0.0:9000");
+        assert_eq!(config.max_body_bytes, 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let bad = Settings {
+            default_timezone: Some("Mars/Olympus".into()),
+            ..Settings::default()
+        };
+        assert!(
+            bad.resolve()
+                .unwrap_err()
+                .contains("RENDEZ_DEFAULT_TIMEZONE")
+        );
+        let bad = Settings {
+            db_timeout: Some("soon".into()),
+            ..Settings::default()
+        };
+        assert!(bad.resolve().unwrap_err().contains("RENDEZ_DB_TIMEOUT"));
+        assert!(toml::from_str::<Settings>("colour = \"blue\"").is_err());
+    }
+}

@@ -1,0 +1,83 @@
+//! API clients: who may call Rendez, with which roles and centers.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::api_clients;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_clients)]
+#[cfg_attr(feature = "sqlite", diesel(check_for_backend(diesel::sqlite::Sqlite)))]
+#[cfg_attr(feature = "mysql", diesel(check_for_backend(diesel::mysql::Mysql)))]
+pub struct ClientRow {
+    pub id: String,
+    pub name: String,
+    pub roles: String,
+    pub centers: String,
+    pub secret_hash: String,
+    pub digest_secret: Option<String>,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = api_clients)]
+pub struct NewClient<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub roles: &'a str,
+    pub centers: &'a str,
+    pub secret_hash: &'a str,
+    pub digest_secret: Option<&'a str>,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<ClientRow>> {
+    api_clients::table
+        .filter(api_clients::name.eq(name))
+        .select(ClientRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<ClientRow>> {
+    api_clients::table
+        .order(api_clients::name.asc())
+        .select(ClientRow::as_select())
+        .load(conn)
+}
+
+pub fn insert(conn: &mut DbConnection, client: &NewClient<'_>) -> QueryResult<()> {
+    diesel::insert_into(api_clients::table)
+        .values(client)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Replaces a client's secrets, roles and centers, and enables it (used by `--demo`).
+pub fn replace(conn: &mut DbConnection, client: &NewClient<'_>) -> QueryResult<usize> {
+    diesel::update(api_clients::table.filter(api_clients::name.eq(client.name)))
+        .set((
+            api_clients::roles.eq(client.roles),
+            api_clients::centers.eq(client.centers),
+            api_clients::secret_hash.eq(client.secret_hash),
+            api_clients::digest_secret.eq(client.digest_secret),
+            api_clients::disabled.eq(false),
+            api_clients::updated_at.eq(client.updated_at),
+        ))
+        .execute(conn)
+}
+
+/// Returns how many clients were disabled (0: no such name).
+pub fn disable(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(api_clients::table.filter(api_clients::name.eq(name)))
+        .set((
+            api_clients::disabled.eq(true),
+            api_clients::updated_at.eq(now),
+        ))
+        .execute(conn)
+}

@@ -1,0 +1,65 @@
+//! The few places where SQLite and MySQL/MariaDB really differ. Everything else in the database
+//! layer is one Diesel code path; each function here says why its backends part ways.
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::DbConnection;
+
+/// One-time setup when the database is opened.
+pub fn prepare_database(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        // WAL lets readers run beside the single writer; it is a property of the file, so it is
+        // set once here rather than on every pooled connection.
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => c.batch_execute("PRAGMA journal_mode = WAL;"),
+        // MySQL needs nothing: the schema's tables carry their engine and collation.
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(_) => Ok(()),
+    }
+}
+
+/// Runs `work` in a transaction that will write.
+///
+/// SQLite allows one writer: a plain (deferred) transaction that reads first and writes later can
+/// fail at its first write with SQLITE_BUSY once another writer got in between, and no busy
+/// timeout helps. `BEGIN IMMEDIATE` takes the write lock up front, so the transaction waits for
+/// it (busy_timeout) instead. MySQL takes row locks as it goes: an ordinary transaction, with
+/// unique keys and `FOR UPDATE` protecting what must not race.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<DieselError>,
+{
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match work(conn) {
+        Ok(value) => match DbConnection::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(commit_err) => {
+                // A failed commit leaves the transaction open on some backends; close it so the
+                // pooled connection is clean, and report the commit's own error.
+                let _ = DbConnection::rollback_transaction(conn);
+                Err(commit_err.into())
+            }
+        },
+        Err(err) => {
+            DbConnection::rollback_transaction(conn)?;
+            Err(err)
+        }
+    }
+}
+
+/// True when an insert hit a unique key: both backends report it as this kind.
+pub fn is_unique_violation(err: &DieselError) -> bool {
+    matches!(
+        err,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}

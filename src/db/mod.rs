@@ -1,0 +1,136 @@
+//! The database layer: one Diesel schema and one code path for SQLite and MySQL/MariaDB.
+//! The backend is chosen at run time by the scheme of `DATABASE_URL`; what really differs between
+//! the two lives in [`dialect`].
+
+pub mod clients;
+pub mod dialect;
+pub mod master;
+pub mod migrations;
+pub mod nonces;
+pub mod schema;
+pub mod url;
+
+use std::time::Duration;
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use diesel::r2d2;
+
+pub use url::DatabaseUrl;
+
+#[cfg(not(any(feature = "sqlite", feature = "mysql")))]
+compile_error!("build rendez with at least one database feature: sqlite or mysql");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    #[cfg(feature = "sqlite")]
+    Sqlite(diesel::SqliteConnection),
+    #[cfg(feature = "mysql")]
+    Mysql(diesel::MysqlConnection),
+}
+
+pub type Pool = r2d2::Pool<DbManager>;
+pub type PooledConn = r2d2::PooledConnection<DbManager>;
+
+/// Builds connections of the backend that the parsed URL names. Diesel's derived
+/// `MultiConnection::establish` would try each backend in turn and hide the real reason.
+#[derive(Debug, Clone)]
+pub struct DbManager {
+    url: DatabaseUrl,
+}
+
+impl DbManager {
+    pub fn new(url: DatabaseUrl) -> Self {
+        DbManager { url }
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Opens one connection, with the server's own reason on failure.
+    pub fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match &self.url {
+            #[cfg(feature = "sqlite")]
+            DatabaseUrl::Sqlite { path } => {
+                let mut conn = diesel::SqliteConnection::establish(path)?;
+                // busy_timeout must come first: the other pragmas may already wait for a lock.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                     PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            #[cfg(feature = "mysql")]
+            DatabaseUrl::Mysql { url, .. } => {
+                self.url.check_reachable(Duration::from_secs(5))?;
+                let mut conn = diesel::MysqlConnection::establish(url)?;
+                conn.batch_execute(
+                    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'",
+                )
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                Ok(DbConnection::Mysql(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for DbManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.establish().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking()
+            || <DbConnection as diesel::connection::TransactionManager<DbConnection>>::is_broken_transaction_manager(conn)
+    }
+}
+
+/// How the pool is sized and how long a caller waits for a connection before the request fails
+/// with a `Server` fault (instead of r2d2's default 30 s hang).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connection_timeout: Duration,
+}
+
+/// Opens the database, applies pending migrations, then builds the pool.
+/// A first connection is made directly so that a wrong password or an unreachable server stops
+/// the program at once with the server's own reason.
+pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, String> {
+    let manager = DbManager::new(url.clone());
+    let mut first = manager
+        .establish()
+        .map_err(|e| format!("cannot open the database {url}: {}", connection_reason(&e)))?;
+    dialect::prepare_database(&mut first)
+        .map_err(|e| format!("cannot prepare the database {url}: {e}"))?;
+    migrations::run_pending(&mut first)
+        .map_err(|e| format!("cannot migrate the database {url}: {e}"))?;
+    drop(first);
+    r2d2::Pool::builder()
+        .max_size(options.max_size)
+        .min_idle(Some(1))
+        .connection_timeout(options.connection_timeout)
+        .test_on_check_out(true)
+        .build(manager)
+        .map_err(|e| format!("cannot open the database pool for {url}: {e}"))
+}
+
+fn connection_reason(err: &diesel::ConnectionError) -> String {
+    match err {
+        diesel::ConnectionError::BadConnection(reason) => reason.clone(),
+        diesel::ConnectionError::InvalidConnectionUrl(reason) => {
+            format!("invalid connection URL: {reason}")
+        }
+        other => other.to_string(),
+    }
+}

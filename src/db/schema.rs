@@ -1,0 +1,170 @@
+//! The one Diesel schema for both backends, written by hand with backend-neutral SQL types
+//! (`diesel print-schema` gives different types per backend).
+
+diesel::table! {
+    api_clients (id) {
+        id -> Text,
+        name -> Text,
+        roles -> Text,
+        centers -> Text,
+        secret_hash -> Text,
+        digest_secret -> Nullable<Text>,
+        disabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ws_nonces (nonce_key) {
+        nonce_key -> Text,
+        seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    centers (id) {
+        id -> Text,
+        lid -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        address -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        website_url -> Nullable<Text>,
+        timezone -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    insurances (id) {
+        id -> Text,
+        lid -> Text,
+        name -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    activity_groups (id) {
+        id -> Text,
+        lid -> Text,
+        name -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    activities (id) {
+        id -> Text,
+        lid -> Text,
+        name -> Text,
+        group_id -> Nullable<Text>,
+        duration_minutes -> Integer,
+        price_cents -> Nullable<BigInt>,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    resources (id) {
+        id -> Text,
+        lid -> Text,
+        first_name -> Text,
+        second_name -> Nullable<Text>,
+        web_enabled -> Bool,
+        availabilities_step -> Nullable<Integer>,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    resource_centers (resource_id, center_id) {
+        resource_id -> Text,
+        center_id -> Text,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    resource_activities (resource_id, activity_id) {
+        resource_id -> Text,
+        activity_id -> Text,
+        duration_minutes -> Nullable<Integer>,
+        price_cents -> Nullable<BigInt>,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    insurance_activities (insurance_id, activity_id) {
+        insurance_id -> Text,
+        activity_id -> Text,
+        price_cents -> Nullable<BigInt>,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    insurance_resources (insurance_id, resource_id) {
+        insurance_id -> Text,
+        resource_id -> Text,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    availabilities (id) {
+        id -> Text,
+        lid -> Text,
+        resource_id -> Text,
+        center_id -> Text,
+        working_day -> Nullable<Integer>,
+        start_minute -> Integer,
+        end_minute -> Integer,
+        start_day -> Nullable<Date>,
+        end_day -> Nullable<Date>,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    availability_activities (availability_id, activity_id) {
+        availability_id -> Text,
+        activity_id -> Text,
+    }
+}
+
+diesel::joinable!(activities -> activity_groups (group_id));
+diesel::joinable!(resource_centers -> resources (resource_id));
+diesel::joinable!(resource_centers -> centers (center_id));
+diesel::joinable!(availabilities -> resources (resource_id));
+diesel::joinable!(availabilities -> centers (center_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_clients,
+    ws_nonces,
+    centers,
+    insurances,
+    activity_groups,
+    activities,
+    resources,
+    resource_centers,
+    resource_activities,
+    insurance_activities,
+    insurance_resources,
+    availabilities,
+    availability_activities,
+);

@@ -1,0 +1,234 @@
+//! `rendez serve --demo`: a small clinic to try every operation at once, loaded through the
+//! same code path as `updateKeyEntities` and `updateAvailabilities`.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use rand::RngCore;
+
+use crate::auth;
+use crate::db::{self, Pool};
+use crate::domain::FieldSource;
+use crate::domain::access::{CenterScope, Roles};
+use crate::domain::master::{self, AvailabilityRule, KeyEntity, SyncOutcome};
+
+pub const DEMO_CLIENT: &str = "demo";
+
+pub struct DemoCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+struct Fields(HashMap<&'static str, &'static str>);
+
+impl FieldSource for Fields {
+    fn field(&self, name: &'static str) -> Option<&str> {
+        self.0.get(name).copied()
+    }
+}
+
+fn row(pairs: &[(&'static str, &'static str)]) -> Fields {
+    Fields(pairs.iter().copied().collect())
+}
+
+fn key_entity_rows() -> Vec<Fields> {
+    let madrid = [
+        ("LOCATION_LID", "MAD"),
+        ("LOCATION_NAME", "Clínica Rendez Madrid"),
+        ("LOCATION_TIMEZONE", "Europe/Madrid"),
+        ("LOCATION_ADDRESS", "Calle de Alcalá 100, 28009 Madrid"),
+        ("LOCATION_PHONE", "+34 910 000 000"),
+    ];
+    let sydney = [
+        ("LOCATION_LID", "SYD"),
+        ("LOCATION_NAME", "Rendez Clinic Sydney"),
+        ("LOCATION_TIMEZONE", "Australia/Sydney"),
+        ("LOCATION_ADDRESS", "100 George Street, Sydney NSW 2000"),
+        ("LOCATION_PHONE", "+61 2 0000 0000"),
+    ];
+    let activities = [
+        (
+            "CONS",
+            "Consulta general",
+            "GEN",
+            "Medicina general",
+            "20",
+            "40.00",
+        ),
+        ("REV", "Revisión", "GEN", "Medicina general", "15", "25.00"),
+        (
+            "DERM1",
+            "Dermatología: primera visita",
+            "DERM",
+            "Dermatología",
+            "30",
+            "70.00",
+        ),
+        ("ECO", "Ecografía", "IMG", "Imagen", "45", "90.00"),
+    ];
+    let mut rows: Vec<Fields> = activities
+        .iter()
+        .map(|(lid, name, group, group_name, duration, price)| {
+            row(&[
+                ("ACTIVITY_LID", lid),
+                ("ACTIVITY_NAME", name),
+                ("ACTIVITY_GROUP_LID", group),
+                ("ACTIVITY_GROUP_NAME", group_name),
+                ("ACTIVITY_DURATION", duration),
+                ("ACTIVITY_PRICE", price),
+            ])
+        })
+        .collect();
+    let doctors: [(&str, &str, &str, &[(&str, &str)], &[&str]); 4] = [
+        ("DR-PENA", "Zoë", "Peña", &madrid, &["CONS", "REV"]),
+        ("DR-NOWAK", "Łukasz", "Nowak", &madrid, &["DERM1", "ECO"]),
+        ("DR-GARCIA", "Lucía", "García", &madrid, &["CONS", "ECO"]),
+        (
+            "DR-SMITH",
+            "Olivia",
+            "Smith",
+            &sydney,
+            &["CONS", "REV", "ECO"],
+        ),
+    ];
+    for (lid, first, second, center, offered) in doctors {
+        for activity in offered {
+            let mut pairs: Vec<(&'static str, &'static str)> = center.to_vec();
+            pairs.extend([
+                ("RESOURCE_LID", lid),
+                ("RESOURCE_FIRST_NAME", first),
+                ("RESOURCE_SECOND_NAME", second),
+                ("WEB_ENABLED", "1"),
+                (
+                    "AVAILABILITIES_STEP",
+                    if lid == "DR-NOWAK" { "30" } else { "15" },
+                ),
+                ("ACTIVITY_LID", activity),
+            ]);
+            rows.push(row(&pairs));
+        }
+    }
+    // The demo insurance pays less for a general consultation and is accepted by two doctors.
+    for (resource, center) in [("DR-PENA", "MAD"), ("DR-SMITH", "SYD")] {
+        rows.push(row(&[
+            ("INSURANCE_LID", "INS-DEMO"),
+            ("INSURANCE_NAME", "Seguro Demo"),
+            ("ACTIVITY_LID", "CONS"),
+            ("ACTIVITY_PRICE", "30.00"),
+            ("RESOURCE_LID", resource),
+            ("LOCATION_LID", center),
+        ]));
+    }
+    rows
+}
+
+fn availability_rules() -> Vec<(Fields, Vec<String>)> {
+    let mut rules = Vec::new();
+    let plan: [(&str, &str, &[u8], &str, &str, &[&str]); 5] = [
+        ("DR-PENA", "MAD", &[1, 2, 3, 4, 5], "09:00", "14:00", &[]),
+        ("DR-PENA", "MAD", &[2, 4], "16:00", "20:00", &["REV"]),
+        ("DR-NOWAK", "MAD", &[1, 3, 5], "10:00", "18:00", &[]),
+        (
+            "DR-GARCIA",
+            "MAD",
+            &[1, 2, 3, 4, 5, 6],
+            "08:00",
+            "13:00",
+            &[],
+        ),
+        ("DR-SMITH", "SYD", &[1, 2, 3, 4, 5], "08:30", "17:00", &[]),
+    ];
+    for (index, (resource, center, days, start, end, only)) in plan.into_iter().enumerate() {
+        for day in days {
+            let lid: &'static str = Box::leak(format!("DEMO-AV-{index}-{day}").into_boxed_str());
+            let day: &'static str = ["0", "1", "2", "3", "4", "5", "6"][*day as usize];
+            rules.push((
+                row(&[
+                    ("AVAILABILITY_LID", lid),
+                    ("RESOURCE_LID", resource),
+                    ("LOCATION_LID", center),
+                    ("R_WORKING_DAY", day),
+                    ("R_START_TIME", start),
+                    ("R_END_TIME", end),
+                ]),
+                only.iter().map(|s| s.to_string()).collect(),
+            ));
+        }
+    }
+    rules
+}
+
+/// Loads the demo clinic and (re)creates the demo client with a fresh password.
+pub fn load(pool: &Pool) -> Result<DemoCredentials, String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let entities = key_entity_rows();
+    let (rows, errors) =
+        master::parse_rows(entities.iter().enumerate().map(|(i, r)| (i + 1, r)), |r| {
+            KeyEntity::parse(*r)
+        });
+    let outcome =
+        db::master::apply_key_entities(&mut conn, &rows, false, None, with_errors(errors))
+            .map_err(|e| e.to_string())?;
+    check(outcome, "key entities")?;
+    let rules = availability_rules();
+    let (parsed, errors) = master::parse_rows(
+        rules.iter().enumerate().map(|(i, r)| (i + 1, r)),
+        |(f, a)| AvailabilityRule::parse(f, a),
+    );
+    let outcome = db::master::apply_availabilities(&mut conn, &parsed, false, with_errors(errors))
+        .map_err(|e| e.to_string())?;
+    check(outcome, "availabilities")?;
+
+    let mut random = [0u8; 18];
+    rand::rngs::OsRng.fill_bytes(&mut random);
+    let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
+    let now = chrono::Utc::now().naive_utc();
+    let (roles, centers) = (Roles::all().to_string(), CenterScope::All.to_string());
+    let hash = auth::hash_secret(&password);
+    let id = uuid::Uuid::now_v7().to_string();
+    let client = db::clients::NewClient {
+        id: &id,
+        name: DEMO_CLIENT,
+        roles: &roles,
+        centers: &centers,
+        secret_hash: &hash,
+        digest_secret: None,
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    if db::clients::replace(&mut conn, &client).map_err(|e| e.to_string())? == 0 {
+        db::clients::insert(&mut conn, &client).map_err(|e| e.to_string())?;
+    }
+    Ok(DemoCredentials {
+        username: DEMO_CLIENT.into(),
+        password,
+    })
+}
+
+fn with_errors(errors: Vec<master::RowError>) -> SyncOutcome {
+    SyncOutcome {
+        errors,
+        ..SyncOutcome::default()
+    }
+}
+
+fn check(outcome: SyncOutcome, what: &str) -> Result<(), String> {
+    match outcome.errors.first() {
+        None => Ok(()),
+        Some(e) => Err(format!("demo {what}, row {}: {}", e.row, e.message)),
+    }
+}
+
+/// What `serve --demo` prints: the credentials and a first call.
+pub fn instructions(public_url: &str, credentials: &DemoCredentials) -> String {
+    format!(
+        "\nRendez demo is ready.\n\
+         \n  client:   {user}\n  password: {pass}\n  roles:    booking, messaging, results, admin\n\
+         \n  WSDL:     {public_url}/soap?wsdl\n\
+         \nTry:\n\
+         \n  curl -s -u '{user}:{pass}' -H 'Content-Type: text/xml' \\\n    -H 'SOAPAction: \"urn:rendez:soap:v1#getCenters\"' \\\n    --data '<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:r=\"urn:rendez:soap:v1\"><s:Body><r:getCenters/></s:Body></s:Envelope>' \\\n    {public_url}/soap\n",
+        user = credentials.username,
+        pass = credentials.password,
+    )
+}

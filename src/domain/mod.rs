@@ -1,0 +1,8 @@
+//! The domain core: values parsed from what the outside sends, and the rules of master data.
+//! Nothing here knows XML, HTTP or SQL.
+
+pub mod access;
+pub mod master;
+pub mod values;
+
+pub use values::{FieldError, FieldSource};

@@ -1,0 +1,87 @@
+//! The one error type of Rendez. Every failure that reaches a caller is one of these, and the
+//! SOAP edge renders each as a Fault: `Client` for what the caller can fix, `Server` otherwise.
+
+use std::fmt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request cannot be accepted as sent; the text names the problem (field, operation, ...).
+    #[error("{0}")]
+    Client(String),
+    /// Credentials are missing or wrong. The text never says which part was wrong.
+    #[error("authentication failed: {0}")]
+    Unauthenticated(String),
+    /// Authenticated, but the client's roles or centers do not allow this.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    /// The operation exists in the contract but is not built yet.
+    #[error("operation {0} is not implemented yet")]
+    NotImplemented(&'static str),
+    /// A dependency (the database) failed; the detail goes to the log, never to the caller.
+    #[error("the service is temporarily unavailable, please retry later")]
+    Unavailable(String),
+    /// A bug or an impossible state; the detail goes to the log.
+    #[error("internal server error")]
+    Internal(String),
+}
+
+/// Who is to blame, in SOAP 1.1 terms (`Sender`/`Receiver` in SOAP 1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultCode {
+    Client,
+    Server,
+}
+
+impl fmt::Display for FaultCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FaultCode::Client => "Client",
+            FaultCode::Server => "Server",
+        })
+    }
+}
+
+impl Error {
+    pub fn client(message: impl Into<String>) -> Self {
+        Error::Client(message.into())
+    }
+
+    pub fn fault_code(&self) -> FaultCode {
+        match self {
+            Error::Client(_) | Error::Unauthenticated(_) | Error::Forbidden(_) => FaultCode::Client,
+            Error::NotImplemented(_) | Error::Unavailable(_) | Error::Internal(_) => {
+                FaultCode::Server
+            }
+        }
+    }
+
+    /// What the log gets: the caller's text plus any hidden detail.
+    pub fn log_detail(&self) -> String {
+        match self {
+            Error::Unavailable(detail) | Error::Internal(detail) => format!("{self}: {detail}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(err: diesel::result::Error) -> Self {
+        // Any database failure that reaches the edge is reported as an outage: the caller can
+        // only retry, and the detail (which may quote data) stays in our log.
+        Error::Unavailable(format!("database: {err}"))
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for Error {
+    fn from(err: diesel::r2d2::PoolError) -> Self {
+        Error::Unavailable(format!("database pool: {err}"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for Error {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        Error::Internal(format!("blocking task: {err}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,56 @@
+//! The HTTP surface: one table of routes, and the small non-SOAP endpoints.
+
+pub mod health;
+pub mod metrics;
+
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{HttpResponse, dev::ServiceResponse, web};
+
+use crate::error::Error;
+use crate::soap;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/soap")
+            .route(web::post().to(soap::endpoint::post))
+            .route(web::get().to(soap::endpoint::wsdl))
+            .default_service(web::to(soap::endpoint::method_not_allowed)),
+    )
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz))
+    .route("/metrics", web::get().to(metrics::render));
+}
+
+/// actix answers some errors itself (before or around our handlers) with plain text; on the
+/// SOAP path every error must leave as a Fault, in the version the caller spoke.
+pub fn soap_error_handlers<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let request = res.request();
+        let already_soap = res
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("text/xml") || ct.starts_with("application/soap+xml"));
+        if !request.path().starts_with("/soap") || already_soap {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let version = soap::endpoint::version_hint(request);
+        let status = res.status();
+        let message = res
+            .response()
+            .error()
+            .map(|e| e.to_string())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+        let error = if status.is_client_error() {
+            Error::client(message)
+        } else {
+            Error::Internal(message)
+        };
+        let fault: HttpResponse = soap::fault::response_with_status(version, &error, status);
+        let (request, _) = res.into_parts();
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(request, fault).map_into_right_body(),
+        ))
+    })
+}

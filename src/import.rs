@@ -1,0 +1,327 @@
+//! `rendez import keyentities|availabilities FILE`: delimited text with a header row of the
+//! seed's column names. The whole file is read and checked before anything is written; a bad
+//! line is reported by its number and the good lines are kept, as in the SOAP operations.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use chrono_tz::Tz;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::db::{self, Pool};
+use crate::domain::FieldSource;
+use crate::domain::master::{self, AvailabilityRule, KeyEntity, RowError, SyncOutcome};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    KeyEntities,
+    Availabilities,
+}
+
+const KEY_ENTITY_COLUMNS: &[&str] = &[
+    "INSURANCE_LID",
+    "INSURANCE_NAME",
+    "ACTIVITY_GROUP_LID",
+    "ACTIVITY_GROUP_NAME",
+    "ACTIVITY_LID",
+    "ACTIVITY_NAME",
+    "ACTIVITY_PRICE",
+    "ACTIVITY_DURATION",
+    "LOCATION_LID",
+    "LOCATION_NAME",
+    "RESOURCE_LID",
+    "RESOURCE_FIRST_NAME",
+    "RESOURCE_SECOND_NAME",
+    "LOCATION_TIMEZONE",
+    "WEB_ENABLED",
+    "AVAILABILITIES_STEP",
+    "LOCATION_DESCRIPTION",
+    "LOCATION_ADDRESS",
+    "LOCATION_PHONE",
+    "LOCATION_WEBSITE_URL",
+];
+
+const AVAILABILITY_COLUMNS: &[&str] = &[
+    "AVAILABILITY_LID",
+    "RESOURCE_LID",
+    "LOCATION_LID",
+    "R_WORKING_DAY",
+    "R_START_TIME",
+    "R_END_TIME",
+    "R_START_DAY",
+    "R_END_DAY",
+    "ACTIVITY_LID",
+];
+
+impl Kind {
+    fn columns(self) -> &'static [&'static str] {
+        match self {
+            Kind::KeyEntities => KEY_ENTITY_COLUMNS,
+            Kind::Availabilities => AVAILABILITY_COLUMNS,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::KeyEntities => "keyentities",
+            Kind::Availabilities => "availabilities",
+        }
+    }
+}
+
+/// One data line of the file, by column name.
+struct Line {
+    number: usize,
+    fields: HashMap<&'static str, String>,
+}
+
+impl FieldSource for Line {
+    fn field(&self, name: &'static str) -> Option<&str> {
+        self.fields
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+pub struct ImportReport {
+    pub kind: Kind,
+    pub lines: usize,
+    pub ignored_columns: Vec<String>,
+    pub outcome: SyncOutcome,
+}
+
+impl fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {} lines read; created {}, updated {}, deactivated {}; {} lines refused",
+            self.kind.name(),
+            self.lines,
+            self.outcome.created,
+            self.outcome.updated,
+            self.outcome.deactivated,
+            self.outcome.errors.len()
+        )?;
+        if !self.ignored_columns.is_empty() {
+            writeln!(
+                f,
+                "ignored unknown columns: {}",
+                self.ignored_columns.join(", ")
+            )?;
+        }
+        for RowError {
+            row,
+            field,
+            message,
+        } in &self.outcome.errors
+        {
+            writeln!(f, "line {row}: {field}: {message}")?;
+        }
+        Ok(())
+    }
+}
+
+pub fn import_file(
+    pool: &Pool,
+    kind: Kind,
+    path: &Path,
+    full_sync: bool,
+    default_timezone: Option<Tz>,
+) -> Result<ImportReport, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{} is not UTF-8 text (line of byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let (lines, ignored_columns, mut errors) =
+        read_lines(text, kind).map_err(|e| format!("{}: {e}", path.display()))?;
+    let progress = progress_bar(lines.len() as u64);
+    let outcome = match kind {
+        Kind::KeyEntities => {
+            let (rows, bad) = master::parse_rows(lines.iter().map(|l| (l.number, l)), |l| {
+                KeyEntity::parse(*l)
+            });
+            errors.extend(bad);
+            progress.set_message("storing");
+            let mut conn = pool
+                .get()
+                .map_err(|e| format!("cannot reach the database: {e}"))?;
+            db::master::apply_key_entities(
+                &mut conn,
+                &rows,
+                full_sync,
+                default_timezone,
+                outcome_with(errors),
+            )
+        }
+        Kind::Availabilities => {
+            let (rules, bad) = master::parse_rows(lines.iter().map(|l| (l.number, l)), |l| {
+                let activities: Vec<String> = l
+                    .field("ACTIVITY_LID")
+                    .map(|v| v.split('|').map(str::to_string).collect())
+                    .unwrap_or_default();
+                AvailabilityRule::parse(*l, &activities)
+            });
+            errors.extend(bad);
+            progress.set_message("storing");
+            let mut conn = pool
+                .get()
+                .map_err(|e| format!("cannot reach the database: {e}"))?;
+            db::master::apply_availabilities(&mut conn, &rules, full_sync, outcome_with(errors))
+        }
+    }
+    .map_err(|e| format!("nothing was imported: the database failed: {e}"))?;
+    progress.finish_and_clear();
+    let mut outcome = outcome;
+    outcome.errors.sort_by_key(|e| e.row);
+    Ok(ImportReport {
+        kind,
+        lines: lines.len(),
+        ignored_columns,
+        outcome,
+    })
+}
+
+fn outcome_with(errors: Vec<RowError>) -> SyncOutcome {
+    SyncOutcome {
+        errors,
+        ..SyncOutcome::default()
+    }
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
+    // indicatif draws only when standard error is a terminal.
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} lines")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("reading");
+    bar
+}
+
+/// The delimiter is the one of `;`, tab and `,` that the header row uses most.
+fn detect_delimiter(header: &str) -> u8 {
+    [b';', b'\t', b',']
+        .into_iter()
+        .max_by_key(|d| header.bytes().filter(|b| b == d).count())
+        .unwrap_or(b';')
+}
+
+type ReadLines = (Vec<Line>, Vec<String>, Vec<RowError>);
+
+fn read_lines(text: &str, kind: Kind) -> Result<ReadLines, String> {
+    let header_line = text
+        .lines()
+        .next()
+        .filter(|l| !l.trim().is_empty())
+        .ok_or("the file is empty: it needs a header row")?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(detect_delimiter(header_line))
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("the header row cannot be read: {e}"))?
+        .clone();
+    let mut columns: Vec<Option<&'static str>> = Vec::new();
+    let mut ignored = Vec::new();
+    for name in headers.iter() {
+        let upper = name.trim().to_ascii_uppercase();
+        let known = kind.columns().iter().copied().find(|c| *c == upper);
+        if known.is_none() {
+            ignored.push(name.to_string());
+        }
+        columns.push(known);
+    }
+    if columns.iter().all(Option::is_none) {
+        return Err(format!(
+            "the header row names none of the {} columns ({}...)",
+            kind.name(),
+            kind.columns()[..4].join(", ")
+        ));
+    }
+    let mut lines = Vec::new();
+    let mut errors = Vec::new();
+    for record in reader.records() {
+        match record {
+            Ok(record) => {
+                let number = record.position().map(|p| p.line() as usize).unwrap_or(0);
+                if record.iter().all(|v| v.trim().is_empty()) {
+                    continue;
+                }
+                if record.len() > columns.len() {
+                    errors.push(RowError {
+                        row: number,
+                        field: "",
+                        message: format!(
+                            "the line has {} fields but the header has {}",
+                            record.len(),
+                            columns.len()
+                        ),
+                    });
+                    continue;
+                }
+                let fields = columns
+                    .iter()
+                    .zip(record.iter())
+                    .filter_map(|(column, value)| column.map(|c| (c, value.to_string())))
+                    .collect();
+                lines.push(Line { number, fields });
+            }
+            Err(e) => {
+                let number = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                errors.push(RowError {
+                    row: number,
+                    field: "",
+                    message: format!("the line cannot be read: {e}"),
+                });
+            }
+        }
+    }
+    Ok((lines, ignored, errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delimiter_is_detected_from_the_header() {
+        assert_eq!(detect_delimiter("A;B;C"), b';');
+        assert_eq!(detect_delimiter("A\tB\tC"), b'\t');
+        assert_eq!(detect_delimiter("A,B,C"), b',');
+    }
+
+    #[test]
+    fn lines_keep_their_numbers_and_unknown_columns_are_listed() {
+        let text = "ACTIVITY_LID;ACTIVITY_NAME;EXTRA\nA1;One;x\n\nA2;Two;y\nA3;Three;z;too many\n";
+        let (lines, ignored, errors) = read_lines(text, Kind::KeyEntities).unwrap();
+        assert_eq!(
+            lines.iter().map(|l| l.number).collect::<Vec<_>>(),
+            vec![2, 4]
+        );
+        assert_eq!(lines[1].field("ACTIVITY_NAME"), Some("Two"));
+        assert_eq!(ignored, vec!["EXTRA"]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].row, 5);
+    }
+
+    #[test]
+    fn a_file_without_known_columns_is_refused_whole() {
+        assert!(
+            read_lines("FOO,BAR\n1,2\n", Kind::Availabilities)
+                .unwrap_err()
+                .contains("none of")
+        );
+        assert!(read_lines("", Kind::Availabilities).is_err());
+    }
+}

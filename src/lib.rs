@@ -1,0 +1,20 @@
+//! Rendez: a self-hosted gateway between a clinic's own software and the outside world.
+//!
+//! Layers, outside in: [`http`] and [`soap`] (the edge: bytes, envelopes, faults), [`domain`]
+//! (parsed values and rules, no XML or SQL), [`db`] (Diesel, one code path for SQLite and
+//! MySQL/MariaDB). [`cli`] and [`startup`] put them together.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod import;
+pub mod soap;
+pub mod startup;
+pub mod state;
+
+pub use error::{Error, Result};

@@ -1,0 +1,321 @@
+//! `POST /soap` and `GET /soap?wsdl`: bytes in, one operation dispatched, an envelope out.
+
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use futures_util::StreamExt;
+
+use super::envelope::{self, PasswordType, UsernameToken};
+use super::{Operation, SoapVersion, fault, master, prescan, response_envelope};
+use crate::auth::{AuthenticatedClient, Credentials};
+use crate::error::{Error, FaultCode};
+use crate::state::AppState;
+
+/// A slow sender must not hold a worker: the whole body must arrive within this time.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An error together with the HTTP status it leaves with, when that is not the Fault default.
+struct Failure {
+    error: Error,
+    status: Option<StatusCode>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure {
+            error,
+            status: None,
+        }
+    }
+}
+
+fn with_status(error: Error, status: StatusCode) -> Failure {
+    Failure {
+        error,
+        status: Some(status),
+    }
+}
+
+pub async fn post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let mut label = "unknown";
+    let mut version = version_hint(&req);
+    let result = handle(&req, payload, &state, &mut version, &mut label).await;
+    let (response, fault_code) = match result {
+        Ok(body) => (
+            HttpResponse::Ok()
+                .content_type(version.content_type())
+                .body(body),
+            None,
+        ),
+        Err(Failure { error, status }) => {
+            let code = error.fault_code();
+            match code {
+                FaultCode::Client => log::info!("fault Client in {label}: {}", error.log_detail()),
+                FaultCode::Server => log::error!("fault Server in {label}: {}", error.log_detail()),
+            }
+            let status = status.unwrap_or_else(|| fault::status(version, code));
+            (
+                fault::response_with_status(version, &error, status),
+                Some(code),
+            )
+        }
+    };
+    state.metrics.observe(label, started.elapsed(), fault_code);
+    response
+}
+
+async fn handle(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    version: &mut SoapVersion,
+    label: &mut &'static str,
+) -> Result<String, Failure> {
+    let (announced, action_param) = announced_version(req)?;
+    *version = announced;
+    let body = read_body(req, payload, state.config.max_body_bytes).await?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| Error::client("the request body is not UTF-8 text"))?;
+    prescan::check(text).map_err(Error::Client)?;
+    let envelope = envelope::parse(text)?;
+    if envelope.version != announced {
+        return Err(Error::client(format!(
+            "VersionMismatch: the Envelope is {} but the Content-Type announces {}",
+            version_name(envelope.version),
+            version_name(announced)
+        ))
+        .into());
+    }
+    let operation = Operation::from_name(&envelope.operation).ok_or_else(|| {
+        Error::client(format!(
+            "unknown operation '{}' in namespace {}",
+            envelope.operation,
+            super::RENDEZ_NS
+        ))
+    })?;
+    *label = operation.name();
+    let action = match announced {
+        SoapVersion::V11 => header_text(req.headers(), "SOAPAction"),
+        SoapVersion::V12 => action_param,
+    };
+    check_action(action.as_deref(), operation)?;
+    let credentials = credentials(envelope.token, req.headers())?;
+    let client = state.auth.authenticate(credentials).await?;
+    let role = operation.required_role();
+    if !client.roles.contains(role) {
+        return Err(Error::Forbidden(format!(
+            "client '{}' lacks the role '{role}' that {operation} needs",
+            client.name
+        ))
+        .into());
+    }
+    let children = dispatch(state, &client, operation, &envelope.payload).await?;
+    Ok(response_envelope(announced, operation, &children))
+}
+
+async fn dispatch(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    operation: Operation,
+    payload: &str,
+) -> Result<String, Error> {
+    match operation {
+        Operation::UpdateKeyEntities => master::update_key_entities(state, client, payload).await,
+        Operation::UpdateAvailabilities => {
+            master::update_availabilities(state, client, payload).await
+        }
+        Operation::GetCenters => master::get_centers(state, client, payload).await,
+        other => Err(Error::NotImplemented(other.name())),
+    }
+}
+
+fn version_name(version: SoapVersion) -> &'static str {
+    match version {
+        SoapVersion::V11 => "SOAP 1.1",
+        SoapVersion::V12 => "SOAP 1.2",
+    }
+}
+
+/// The SOAP version the Content-Type announces (and SOAP 1.2's `action` parameter).
+fn announced_version(req: &HttpRequest) -> Result<(SoapVersion, Option<String>), Failure> {
+    let unsupported = |detail: String| {
+        with_status(
+            Error::client(format!(
+                "{detail}; SOAP 1.1 requests use Content-Type text/xml, SOAP 1.2 application/soap+xml"
+            )),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        )
+    };
+    let mime = match req.mime_type() {
+        Ok(Some(mime)) => mime,
+        Ok(None) => return Err(unsupported("the request has no Content-Type".into())),
+        Err(_) => return Err(unsupported("the Content-Type cannot be parsed".into())),
+    };
+    if let Some(charset) = mime.get_param("charset") {
+        if !charset.as_str().eq_ignore_ascii_case("utf-8") {
+            return Err(Error::client(format!(
+                "the charset {charset} is not accepted: send UTF-8"
+            ))
+            .into());
+        }
+    }
+    match mime.essence_str() {
+        "text/xml" => Ok((SoapVersion::V11, None)),
+        "application/soap+xml" => Ok((
+            SoapVersion::V12,
+            mime.get_param("action").map(|a| a.as_str().to_string()),
+        )),
+        _ => Err(unsupported(format!("the Content-Type {mime} is not SOAP"))),
+    }
+}
+
+/// The version to answer in when the request cannot tell us better.
+pub fn version_hint(req: &HttpRequest) -> SoapVersion {
+    match req.mime_type() {
+        Ok(Some(mime)) if mime.essence_str() == "application/soap+xml" => SoapVersion::V12,
+        _ => SoapVersion::V11,
+    }
+}
+
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, Failure> {
+    let too_large = || {
+        with_status(
+            Error::client(format!(
+                "the request body is larger than the limit of {limit} bytes"
+            )),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        )
+    };
+    let declared =
+        header_text(req.headers(), CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(8192).min(limit as u64) as usize);
+    let read = async {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|e| Error::client(format!("the request body could not be read: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(with_status(
+                Error::client("the request body did not arrive in time"),
+                StatusCode::REQUEST_TIMEOUT,
+            ));
+        }
+    }
+    if body.is_empty() {
+        return Err(Error::client("the request body is empty: send a SOAP Envelope").into());
+    }
+    Ok(body)
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+}
+
+/// An empty SOAPAction is accepted; one that names an action must name this operation's.
+fn check_action(action: Option<&str>, operation: Operation) -> Result<(), Error> {
+    let action = action.unwrap_or("").trim().trim_matches('"').trim();
+    if action.is_empty() || action == operation.soap_action() {
+        return Ok(());
+    }
+    Err(Error::client(format!(
+        "the SOAPAction '{action}' does not match the operation {operation} in the Body (expected '{}' or empty)",
+        operation.soap_action()
+    )))
+}
+
+fn credentials(token: Option<UsernameToken>, headers: &HeaderMap) -> Result<Credentials, Error> {
+    if let Some(token) = token {
+        return match token.password_type.unwrap_or(PasswordType::Text) {
+            PasswordType::Text => Ok(Credentials::Password {
+                username: token.username,
+                password: token.password,
+            }),
+            PasswordType::Digest => match (token.nonce, token.created) {
+                (Some(nonce), Some(created)) => Ok(Credentials::Digest {
+                    username: token.username,
+                    digest: token.password,
+                    nonce,
+                    created,
+                }),
+                _ => Err(Error::Unauthenticated(
+                    "a PasswordDigest UsernameToken needs a Nonce and a Created".into(),
+                )),
+            },
+        };
+    }
+    let Some(value) = header_text(headers, AUTHORIZATION.as_str()) else {
+        return Err(Error::Unauthenticated(
+            "no credentials: send a WS-Security UsernameToken or HTTP Basic authentication".into(),
+        ));
+    };
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+        .ok_or_else(|| {
+            Error::Unauthenticated("only HTTP Basic authentication is supported".into())
+        })?;
+    let decoded = BASE64
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            Error::Unauthenticated("the HTTP Basic credentials are not valid base64 UTF-8".into())
+        })?;
+    let (username, password) = decoded
+        .split_once(':')
+        .ok_or_else(|| Error::Unauthenticated("the HTTP Basic credentials have no ':'".into()))?;
+    Ok(Credentials::Password {
+        username: username.to_string(),
+        password: password.to_string(),
+    })
+}
+
+/// `GET /soap?wsdl` serves the WSDL; any other GET is told how to use the endpoint.
+pub async fn wsdl(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let wants_wsdl = req
+        .query_string()
+        .split('&')
+        .any(|p| p.eq_ignore_ascii_case("wsdl") || p.to_ascii_lowercase().starts_with("wsdl="));
+    if wants_wsdl {
+        return HttpResponse::Ok()
+            .content_type("text/xml; charset=utf-8")
+            .body(state.wsdl.clone());
+    }
+    let error = Error::client("send SOAP requests with POST; GET /soap?wsdl serves the WSDL");
+    fault::response_with_status(SoapVersion::V11, &error, StatusCode::METHOD_NOT_ALLOWED)
+}
+
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let error = Error::client(format!(
+        "the method {} is not allowed on /soap: POST a SOAP request or GET /soap?wsdl",
+        req.method()
+    ));
+    fault::response_with_status(version_hint(&req), &error, StatusCode::METHOD_NOT_ALLOWED)
+}

@@ -1,0 +1,169 @@
+//! Master-data operations (role `admin`): updateKeyEntities, updateAvailabilities, getCenters.
+
+use super::wire::{
+    CenterItem, GetCentersResponse, RowErrorItem, SyncResponse, UpdateAvailabilities,
+    UpdateKeyEntities,
+};
+use super::{Operation, parse_payload, render_children};
+use crate::auth::AuthenticatedClient;
+use crate::db;
+use crate::domain::FieldSource;
+use crate::domain::master::{self, AvailabilityRule, KeyEntity, SyncOutcome};
+use crate::error::Error;
+use crate::state::AppState;
+
+pub async fn update_key_entities(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    payload: &str,
+) -> Result<String, Error> {
+    let request: UpdateKeyEntities = parse_payload(Operation::UpdateKeyEntities, payload)?;
+    let full_sync = parse_full_sync(request.full_sync.as_deref())?;
+    check_full_sync_scope(client, full_sync)?;
+    for (index, row) in request.rows.iter().enumerate() {
+        check_center_scope(client, index + 1, row.field("LOCATION_LID"))?;
+    }
+    let (rows, errors) = master::parse_rows(numbered(&request.rows), |row| KeyEntity::parse(*row));
+    let default_timezone = state.config.default_timezone;
+    let outcome = state
+        .with_db(move |conn| {
+            db::master::apply_key_entities(
+                conn,
+                &rows,
+                full_sync,
+                default_timezone,
+                SyncOutcome {
+                    errors,
+                    ..SyncOutcome::default()
+                },
+            )
+        })
+        .await?;
+    render_children(&sync_response(outcome))
+}
+
+pub async fn update_availabilities(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    payload: &str,
+) -> Result<String, Error> {
+    let request: UpdateAvailabilities = parse_payload(Operation::UpdateAvailabilities, payload)?;
+    let full_sync = parse_full_sync(request.full_sync.as_deref())?;
+    for (index, rule) in request.rules.iter().enumerate() {
+        check_center_scope(client, index + 1, rule.field("LOCATION_LID"))?;
+    }
+    let (rules, errors) = master::parse_rows(numbered(&request.rules), |item| {
+        AvailabilityRule::parse(*item, &item.activity_lids)
+    });
+    let outcome = state
+        .with_db(move |conn| {
+            db::master::apply_availabilities(
+                conn,
+                &rules,
+                full_sync,
+                SyncOutcome {
+                    errors,
+                    ..SyncOutcome::default()
+                },
+            )
+        })
+        .await?;
+    render_children(&sync_response(outcome))
+}
+
+pub async fn get_centers(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    _payload: &str,
+) -> Result<String, Error> {
+    let scope = client.centers.clone();
+    let centers = state
+        .with_db(move |conn| db::master::list_centers(conn, &scope))
+        .await?;
+    let response = GetCentersResponse {
+        centers: centers
+            .into_iter()
+            .map(|c| CenterItem {
+                center_lid: c.lid,
+                center_name: c.name,
+                description: c.description,
+                address: c.address,
+                phone: c.phone,
+                website_url: c.website_url,
+                timezone: c.timezone,
+            })
+            .collect(),
+    };
+    render_children(&response)
+}
+
+/// SOAP items are numbered from 1 in the order sent.
+fn numbered<T>(items: &[T]) -> impl Iterator<Item = (usize, &T)> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| (index + 1, item))
+}
+
+fn parse_full_sync(raw: Option<&str>) -> Result<bool, Error> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
+        Some(v) => Err(Error::client(format!(
+            "FULL_SYNC '{v}' must be true or false"
+        ))),
+    }
+}
+
+/// A full sync deactivates what it does not name, everywhere: only a client that may act on
+/// every center may ask for it.
+fn check_full_sync_scope(client: &AuthenticatedClient, full_sync: bool) -> Result<(), Error> {
+    if full_sync && client.centers.is_limited() {
+        return Err(Error::Forbidden(format!(
+            "client '{}' is limited to some centers and cannot send FULL_SYNC",
+            client.name
+        )));
+    }
+    Ok(())
+}
+
+/// A client limited to some centers may only push items that name one of them.
+fn check_center_scope(
+    client: &AuthenticatedClient,
+    item: usize,
+    center_lid: Option<&str>,
+) -> Result<(), Error> {
+    if !client.centers.is_limited() {
+        return Ok(());
+    }
+    match center_lid {
+        Some(lid) if client.centers.allows(lid) => Ok(()),
+        Some(lid) => Err(Error::Forbidden(format!(
+            "item {item}: client '{}' may not act on center '{lid}'",
+            client.name
+        ))),
+        None => Err(Error::Forbidden(format!(
+            "item {item}: client '{}' is limited to some centers, so every item must name its LOCATION_LID",
+            client.name
+        ))),
+    }
+}
+
+fn sync_response(outcome: SyncOutcome) -> SyncResponse {
+    SyncResponse {
+        result: if outcome.is_ok() { "OK" } else { "ERROR" }.to_string(),
+        created: outcome.created,
+        updated: outcome.updated,
+        deactivated: outcome.deactivated,
+        row_errors: outcome
+            .errors
+            .into_iter()
+            .map(|e| RowErrorItem {
+                row_number: e.row as u32,
+                field: Some(e.field.to_string()),
+                error_message: Some(format!("row {}: {}", e.row, e.message)),
+            })
+            .collect(),
+    }
+}

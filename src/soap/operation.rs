@@ -1,0 +1,90 @@
+//! The operations of CONTRACT §4 and the role each needs.
+
+use std::fmt;
+
+use crate::domain::access::Role;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    UpdateKeyEntities,
+    UpdateAvailabilities,
+    GetCenters,
+    SearchAvailabilities,
+    AddAppointment,
+    DeleteAppointment,
+    CheckAppointment,
+    GetAppointments,
+    UpdateMessages,
+    SearchMessages,
+    UpdateTestResults,
+    GetTestResultsList,
+    GetTestResultContent,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 13] = [
+        Operation::UpdateKeyEntities,
+        Operation::UpdateAvailabilities,
+        Operation::GetCenters,
+        Operation::SearchAvailabilities,
+        Operation::AddAppointment,
+        Operation::DeleteAppointment,
+        Operation::CheckAppointment,
+        Operation::GetAppointments,
+        Operation::UpdateMessages,
+        Operation::SearchMessages,
+        Operation::UpdateTestResults,
+        Operation::GetTestResultsList,
+        Operation::GetTestResultContent,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::UpdateKeyEntities => "updateKeyEntities",
+            Operation::UpdateAvailabilities => "updateAvailabilities",
+            Operation::GetCenters => "getCenters",
+            Operation::SearchAvailabilities => "searchAvailabilities",
+            Operation::AddAppointment => "addAppointment",
+            Operation::DeleteAppointment => "deleteAppointment",
+            Operation::CheckAppointment => "checkAppointment",
+            Operation::GetAppointments => "getAppointments",
+            Operation::UpdateMessages => "updateMessages",
+            Operation::SearchMessages => "searchMessages",
+            Operation::UpdateTestResults => "updateTestResults",
+            Operation::GetTestResultsList => "getTestResultsList",
+            Operation::GetTestResultContent => "getTestResultContent",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|op| op.name() == name)
+    }
+
+    pub fn required_role(self) -> Role {
+        match self {
+            Operation::UpdateKeyEntities
+            | Operation::UpdateAvailabilities
+            | Operation::GetCenters => Role::Admin,
+            Operation::SearchAvailabilities
+            | Operation::AddAppointment
+            | Operation::DeleteAppointment
+            | Operation::CheckAppointment
+            | Operation::GetAppointments => Role::Booking,
+            Operation::UpdateMessages | Operation::SearchMessages => Role::Messaging,
+            Operation::UpdateTestResults
+            | Operation::GetTestResultsList
+            | Operation::GetTestResultContent => Role::Results,
+        }
+    }
+
+    /// The SOAPAction of this operation, as the WSDL names it.
+    pub fn soap_action(self) -> String {
+        format!("{}#{}", super::RENDEZ_NS, self.name())
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,160 @@
+//! The first look at a request body, before anything typed parses it: one linear pass with
+//! quick-xml that refuses what could hurt the parsers behind it (DOCTYPE and entity
+//! declarations, deep nesting, attribute floods) and anything that is not well-formed XML.
+
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+/// Far deeper than any Rendez request (Envelope/Body/operation/item/field is 5 levels), far
+/// shallower than what makes xml-rs (inside yaserde) slow or a recursive parser overflow.
+pub const MAX_DEPTH: usize = 32;
+const MAX_ATTRIBUTES: usize = 64;
+const PREDEFINED_ENTITIES: [&str; 5] = ["lt", "gt", "amp", "apos", "quot"];
+
+/// Ok when `xml` is one well-formed element tree without a DOCTYPE and at most `MAX_DEPTH`
+/// deep; otherwise the reason, phrased for the caller.
+pub fn check(xml: &str) -> Result<(), String> {
+    let mut reader = Reader::from_str(xml);
+    let config = reader.config_mut();
+    config.check_end_names = true;
+    config.check_comments = true;
+    config.allow_unmatched_ends = false;
+    config.allow_dangling_amp = false;
+    let mut depth = 0usize;
+    let mut roots = 0usize;
+    loop {
+        let position = reader.buffer_position();
+        let event = reader.read_event().map_err(|e| {
+            format!("the request is not well-formed XML (near byte {position}): {e}")
+        })?;
+        match event {
+            Event::DocType(_) => {
+                return Err("DOCTYPE and entity declarations are not allowed in a request".into());
+            }
+            Event::Start(start) | Event::Empty(start) if depth >= MAX_DEPTH => {
+                let _ = start;
+                return Err(format!(
+                    "the request nests elements deeper than {MAX_DEPTH} levels"
+                ));
+            }
+            Event::Start(start) => {
+                check_attributes(&start)?;
+                if depth == 0 {
+                    roots += 1;
+                }
+                depth += 1;
+            }
+            Event::Empty(start) => {
+                check_attributes(&start)?;
+                if depth == 0 {
+                    roots += 1;
+                }
+            }
+            Event::End(_) => depth -= 1,
+            Event::Text(text) if depth == 0 => {
+                if !text.into_inner().trim().is_empty() {
+                    return Err("the request has text outside its root element".into());
+                }
+            }
+            Event::CData(_) if depth == 0 => {
+                return Err("the request has text outside its root element".into());
+            }
+            Event::GeneralRef(reference) => {
+                if depth == 0 {
+                    return Err("the request has text outside its root element".into());
+                }
+                if reference.is_char_ref() {
+                    match reference.resolve_char_ref() {
+                        Ok(Some(c)) if is_xml_char(c) => {}
+                        _ => {
+                            return Err(format!(
+                                "the request has an invalid character reference &{};",
+                                reference.into_inner()
+                            ));
+                        }
+                    }
+                } else {
+                    let name = reference.into_inner();
+                    if !PREDEFINED_ENTITIES.contains(&name.as_ref()) {
+                        return Err(format!(
+                            "the request uses the undeclared entity &{name}; (entities are not allowed)"
+                        ));
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        if roots > 1 {
+            return Err("the request has more than one root element".into());
+        }
+    }
+    if depth != 0 {
+        return Err("the request is not well-formed XML: it ends inside an element".into());
+    }
+    if roots == 0 {
+        return Err("the request body holds no XML element".into());
+    }
+    Ok(())
+}
+
+fn check_attributes(start: &quick_xml::events::BytesStart<'_>) -> Result<(), String> {
+    for (count, attribute) in start.attributes().with_checks(true).enumerate() {
+        if count >= MAX_ATTRIBUTES {
+            return Err(format!(
+                "an element of the request has more than {MAX_ATTRIBUTES} attributes"
+            ));
+        }
+        attribute.map_err(|e| format!("the request is not well-formed XML: {e}"))?;
+    }
+    Ok(())
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_plain_document_passes() {
+        check(r#"<?xml version="1.0"?><a x="1"><b>t &amp; &#233;</b><c/></a>"#).unwrap();
+    }
+
+    #[test]
+    fn a_doctype_is_refused() {
+        let billion_laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><lolz>&lol2;</lolz>"#;
+        assert!(check(billion_laughs).unwrap_err().contains("DOCTYPE"));
+    }
+
+    #[test]
+    fn an_undeclared_entity_is_refused() {
+        assert!(check("<a>&xxe;</a>").unwrap_err().contains("&xxe;"));
+        assert!(
+            check("<a>&#0;</a>")
+                .unwrap_err()
+                .contains("character reference")
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_quickly() {
+        let deep = "<a>".repeat(100_000) + &"</a>".repeat(100_000);
+        let started = Instant::now();
+        assert!(check(&deep).unwrap_err().contains("deeper than"));
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn broken_documents_are_refused() {
+        assert!(check("<a><b></a>").is_err());
+        assert!(check("<a>").is_err());
+        assert!(check("<a/><b/>").is_err());
+        assert!(check("just text").is_err());
+        assert!(check("").is_err());
+        assert!(check(r#"<a x="1" x="2"/>"#).is_err());
+    }
+}

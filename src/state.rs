@@ -1,0 +1,35 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::db::{DbConnection, Pool};
+use crate::error::Error;
+use crate::http::metrics::Metrics;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: Pool,
+    pub auth: Authenticator,
+    pub metrics: Metrics,
+    /// The WSDL with this server's public address in `soap:address`.
+    pub wsdl: String,
+}
+
+impl AppState {
+    /// Runs blocking database work on actix's blocking threads with a pooled connection.
+    /// A pool that cannot hand out a connection in time is an outage (`Server` fault).
+    pub async fn with_db<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, diesel::result::Error> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn).map_err(Error::from)
+        })
+        .await?
+    }
+}
