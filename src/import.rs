@@ -71,6 +71,7 @@ impl Kind {
 }
 
 /// One data line of the file, by column name.
+#[derive(Debug)]
 struct Line {
     number: usize,
     fields: HashMap<&'static str, String>,
@@ -215,6 +216,17 @@ fn detect_delimiter(header: &str) -> u8 {
         .unwrap_or(b';')
 }
 
+/// The 1-based line that holds byte `offset` (the csv reader's own count skips blank lines).
+fn line_of(text: &str, offset: u64) -> usize {
+    let bytes = text.as_bytes();
+    let mut end = (offset as usize).min(bytes.len());
+    // The reader reports where it started looking, which may be on the blank lines it skipped.
+    while end < bytes.len() && (bytes[end] == b'\n' || bytes[end] == b'\r') {
+        end += 1;
+    }
+    bytes[..end].iter().filter(|b| **b == b'\n').count() + 1
+}
+
 type ReadLines = (Vec<Line>, Vec<String>, Vec<RowError>);
 
 fn read_lines(text: &str, kind: Kind) -> Result<ReadLines, String> {
@@ -254,7 +266,10 @@ fn read_lines(text: &str, kind: Kind) -> Result<ReadLines, String> {
     for record in reader.records() {
         match record {
             Ok(record) => {
-                let number = record.position().map(|p| p.line() as usize).unwrap_or(0);
+                let number = record
+                    .position()
+                    .map(|p| line_of(text, p.byte()))
+                    .unwrap_or(0);
                 if record.iter().all(|v| v.trim().is_empty()) {
                     continue;
                 }
@@ -278,7 +293,7 @@ fn read_lines(text: &str, kind: Kind) -> Result<ReadLines, String> {
                 lines.push(Line { number, fields });
             }
             Err(e) => {
-                let number = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                let number = e.position().map(|p| line_of(text, p.byte())).unwrap_or(0);
                 errors.push(RowError {
                     row: number,
                     field: "",

@@ -69,6 +69,11 @@ impl Application {
         self.port
     }
 
+    /// Stops the server from elsewhere (tests, signal handlers).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Runs until the server stops, with the housekeeping that belongs to a serving process.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let pool = self.pool.clone();

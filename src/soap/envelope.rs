@@ -48,7 +48,10 @@ pub fn parse(xml: &str) -> Result<RequestEnvelope, Error> {
     let version = loop {
         match next(&mut reader)? {
             (ns, Event::Start(e)) => break envelope_version(&ns, &e)?,
-            (_, Event::Empty(_)) => return Err(Error::client("the SOAP Envelope is empty")),
+            (ns, Event::Empty(e)) => {
+                envelope_version(&ns, &e)?;
+                return Err(Error::client("the SOAP Envelope is empty"));
+            }
             (_, Event::Eof) => return Err(Error::client("the request holds no SOAP Envelope")),
             _ => {}
         }

@@ -1,0 +1,12 @@
+//! One test binary for the whole suite: the real server on port 0, real HTTP, a real SQLite file
+//! per test and, built with `--features mysql`, a fresh MariaDB database per test as well.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod master_data;
+mod migrations;
+mod outage;
+mod soap_edge;
+mod wsdl_clients;
