@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod master;
+pub mod slots;
 pub mod values;
 
 pub use values::{FieldError, FieldSource};

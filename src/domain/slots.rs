@@ -1,0 +1,441 @@
+//! Free slots of one resource, computed on the center's wall clock.
+//!
+//! A slot starts on the grid `rule start + k × step` of an availability rule, in local time, on
+//! a day the rule covers; it lasts `duration` real minutes, ends inside the rule and overlaps no
+//! busy interval. Daylight-saving changes: a local start that does not exist (spring gap) is
+//! skipped; a local start that exists twice (autumn) is offered once, at its first occurrence,
+//! so no two slots read the same on the clock; durations are real minutes, so a 30-minute slot
+//! across the change lasts 30 minutes and its end reads as the clock shows then.
+
+use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// One availability rule of the resource at the center, in local wall-clock terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpeningRule {
+    /// 0 = Sunday .. 6 = Saturday; `None`: every day.
+    pub working_day: Option<u8>,
+    pub start_minute: u32,
+    pub end_minute: u32,
+    pub start_day: Option<NaiveDate>,
+    pub end_day: Option<NaiveDate>,
+}
+
+impl OpeningRule {
+    fn covers(&self, day: NaiveDate) -> bool {
+        let weekday = day.weekday().num_days_from_sunday() as u8;
+        self.working_day.is_none_or(|d| d == weekday)
+            && self.start_day.is_none_or(|s| day >= s)
+            && self.end_day.is_none_or(|e| day <= e)
+    }
+}
+
+/// What a search asks for, in the center's local terms plus one instant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotWindow {
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+    /// Slots on the first day start at or after this local minute.
+    pub first_day_from: u32,
+    /// Slots on the last day start before this local minute.
+    pub last_day_until: Option<u32>,
+    /// Every day, slots start at or after this local minute...
+    pub daily_from: Option<u32>,
+    /// ...and before this one.
+    pub daily_until: Option<u32>,
+    /// No slot starts before this instant (now plus the booking lead time).
+    pub not_before: DateTime<Utc>,
+}
+
+/// How long a slot is and how far apart slot starts are, in minutes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotShape {
+    pub duration: u32,
+    pub step: u32,
+}
+
+/// A free slot: real instants, and the rule it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub rule: usize,
+}
+
+/// An instant during which the resource is taken, `[start, end)`.
+pub type Busy = (DateTime<Utc>, DateTime<Utc>);
+
+/// The earliest instant that reads `local` on the clock, or, inside a spring gap, the first
+/// instant after it.
+pub fn earliest_instant(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    resolve(tz, local, true)
+}
+
+/// The latest instant that reads `local`, or the first after a gap.
+pub fn latest_instant(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    resolve(tz, local, false)
+}
+
+fn resolve(tz: Tz, local: NaiveDateTime, earliest: bool) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(first, second) => {
+            if earliest { first } else { second }.with_timezone(&Utc)
+        }
+        LocalResult::None => {
+            // Gaps are at most a few hours; walk forward to the first minute that exists.
+            let mut probe = local;
+            for _ in 0..(24 * 60) {
+                probe += Duration::minutes(1);
+                if let Some(t) = tz.from_local_datetime(&probe).earliest() {
+                    return t.with_timezone(&Utc);
+                }
+            }
+            Utc.from_utc_datetime(&local)
+        }
+    }
+}
+
+fn at_minute(day: NaiveDate, minute: u32) -> NaiveDateTime {
+    day.and_hms_opt(0, 0, 0).expect("midnight exists") + Duration::minutes(i64::from(minute))
+}
+
+fn overlaps_busy(busy: &[Busy], start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+    // `busy` is sorted by start; only intervals starting before `end` can overlap.
+    let candidates = busy.partition_point(|(s, _)| *s < end);
+    busy[..candidates].iter().any(|(_, e)| *e > start)
+}
+
+/// The free slots of one day, ordered by start, without two at one instant.
+pub fn slots_on_day(
+    tz: Tz,
+    rules: &[OpeningRule],
+    shape: SlotShape,
+    busy: &[Busy],
+    window: &SlotWindow,
+    day: NaiveDate,
+) -> Vec<Slot> {
+    let mut slots = Vec::new();
+    if day < window.first_day || day > window.last_day || shape.step == 0 {
+        return slots;
+    }
+    let duration = Duration::minutes(i64::from(shape.duration));
+    for (index, rule) in rules.iter().enumerate().filter(|(_, r)| r.covers(day)) {
+        let rule_end = latest_instant(tz, at_minute(day, rule.end_minute));
+        let mut minute = rule.start_minute;
+        while minute < rule.end_minute {
+            let this = minute;
+            minute += shape.step;
+            if day == window.first_day && this < window.first_day_from {
+                continue;
+            }
+            if day == window.last_day && window.last_day_until.is_some_and(|until| this >= until) {
+                break;
+            }
+            if window.daily_from.is_some_and(|from| this < from) {
+                continue;
+            }
+            if window.daily_until.is_some_and(|until| this >= until) {
+                break;
+            }
+            let start = match tz.from_local_datetime(&at_minute(day, this)) {
+                LocalResult::Single(t) => t.with_timezone(&Utc),
+                LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
+                LocalResult::None => continue,
+            };
+            let end = start + duration;
+            if end > rule_end {
+                break;
+            }
+            if start < window.not_before || overlaps_busy(busy, start, end) {
+                continue;
+            }
+            slots.push(Slot {
+                start,
+                end,
+                rule: index,
+            });
+        }
+    }
+    slots.sort_by_key(|s| (s.start, s.rule));
+    slots.dedup_by_key(|s| s.start);
+    slots
+}
+
+/// Reads an instant as the center's clock shows it: (date, minute of the day).
+pub fn local_reading(tz: Tz, instant: DateTime<Utc>) -> (NaiveDate, u32) {
+    let local = instant.with_timezone(&tz).naive_local();
+    let minute = local
+        .time()
+        .signed_duration_since(chrono::NaiveTime::MIN)
+        .num_minutes() as u32;
+    (local.date(), minute)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::{Australia::Sydney, Europe::Madrid};
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn every_day(start: u32, end: u32) -> OpeningRule {
+        OpeningRule {
+            working_day: None,
+            start_minute: start,
+            end_minute: end,
+            start_day: None,
+            end_day: None,
+        }
+    }
+
+    fn window(first: NaiveDate, last: NaiveDate) -> SlotWindow {
+        SlotWindow {
+            first_day: first,
+            last_day: last,
+            first_day_from: 0,
+            last_day_until: None,
+            daily_from: None,
+            daily_until: None,
+            not_before: Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap(),
+        }
+    }
+
+    fn readings(tz: Tz, slots: &[Slot]) -> Vec<(String, String)> {
+        let show = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M").to_string();
+        slots.iter().map(|s| (show(s.start), show(s.end))).collect()
+    }
+
+    fn shape(duration: u32, step: u32) -> SlotShape {
+        SlotShape { duration, step }
+    }
+
+    #[test]
+    fn slots_follow_the_grid_and_fit_inside_the_rule() {
+        let d = day(2026, 6, 1);
+        let slots = slots_on_day(
+            Madrid,
+            &[every_day(540, 630)],
+            shape(30, 20),
+            &[],
+            &window(d, d),
+            d,
+        );
+        // 10:20 would end at 10:50, after the rule.
+        assert_eq!(
+            readings(Madrid, &slots),
+            vec![
+                ("09:00".into(), "09:30".into()),
+                ("09:20".into(), "09:50".into()),
+                ("09:40".into(), "10:10".into()),
+                ("10:00".into(), "10:30".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn busy_time_blocks_every_overlapping_slot() {
+        let d = day(2026, 6, 1);
+        let start = earliest_instant(Madrid, at_minute(d, 600));
+        let busy = [(start, start + Duration::minutes(30))];
+        let slots = slots_on_day(
+            Madrid,
+            &[every_day(540, 720)],
+            shape(15, 15),
+            &busy,
+            &window(d, d),
+            d,
+        );
+        let starts: Vec<String> = readings(Madrid, &slots)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert!(starts.contains(&"09:45".to_string()));
+        for taken in ["10:00", "10:15"] {
+            assert!(
+                !starts.contains(&taken.to_string()),
+                "{taken} overlaps the 10:00-10:30 booking"
+            );
+        }
+        assert!(starts.contains(&"10:30".to_string()));
+    }
+
+    #[test]
+    fn madrid_spring_forward_skips_the_missing_hour() {
+        // 29 March 2026: 02:00 CET jumps to 03:00 CEST.
+        let d = day(2026, 3, 29);
+        let slots = slots_on_day(
+            Madrid,
+            &[every_day(60, 300)],
+            shape(30, 30),
+            &[],
+            &window(d, d),
+            d,
+        );
+        let got = readings(Madrid, &slots);
+        assert!(got.iter().all(|(s, _)| !s.starts_with("02:")), "{got:?}");
+        assert!(
+            got.contains(&("01:30".into(), "03:00".into())),
+            "01:30 + 30 real minutes reads 03:00: {got:?}"
+        );
+        assert!(got.contains(&("03:00".into(), "03:30".into())));
+        for slot in &slots {
+            assert_eq!(slot.end - slot.start, Duration::minutes(30));
+        }
+    }
+
+    #[test]
+    fn madrid_fall_back_offers_each_clock_time_once_and_never_shortens() {
+        // 25 October 2026: 03:00 CEST goes back to 02:00 CET.
+        let d = day(2026, 10, 25);
+        let slots = slots_on_day(
+            Madrid,
+            &[every_day(60, 300)],
+            shape(30, 30),
+            &[],
+            &window(d, d),
+            d,
+        );
+        let got = readings(Madrid, &slots);
+        let mut starts: Vec<&String> = got.iter().map(|(s, _)| s).collect();
+        let total = starts.len();
+        starts.dedup();
+        assert_eq!(
+            starts.len(),
+            total,
+            "a clock time is offered twice: {got:?}"
+        );
+        for slot in &slots {
+            assert_eq!(
+                slot.end - slot.start,
+                Duration::minutes(30),
+                "shortened slot in {got:?}"
+            );
+        }
+        assert!(
+            got.contains(&("02:30".into(), "02:00".into())),
+            "the first 02:30 ends on the repeated 02:00: {got:?}"
+        );
+    }
+
+    #[test]
+    fn sydney_changes_the_other_way_round() {
+        // 4 October 2026: 02:00 AEST jumps to 03:00 AEDT. 5 April 2026: 03:00 AEDT back to 02:00.
+        let spring = day(2026, 10, 4);
+        let slots = slots_on_day(
+            Sydney,
+            &[every_day(60, 240)],
+            shape(60, 60),
+            &[],
+            &window(spring, spring),
+            spring,
+        );
+        assert_eq!(
+            readings(Sydney, &slots),
+            vec![
+                ("01:00".into(), "03:00".into()),
+                ("03:00".into(), "04:00".into())
+            ]
+        );
+        let autumn = day(2026, 4, 5);
+        let slots = slots_on_day(
+            Sydney,
+            &[every_day(60, 240)],
+            shape(60, 60),
+            &[],
+            &window(autumn, autumn),
+            autumn,
+        );
+        let got = readings(Sydney, &slots);
+        assert_eq!(
+            got.iter().filter(|(s, _)| s == "02:00").count(),
+            1,
+            "{got:?}"
+        );
+        for slot in &slots {
+            assert_eq!(slot.end - slot.start, Duration::hours(1));
+        }
+    }
+
+    #[test]
+    fn the_window_filters_first_day_last_day_and_daily_hours() {
+        let (first, last) = (day(2026, 6, 1), day(2026, 6, 3));
+        let rules = [every_day(480, 720)];
+        let mut w = window(first, last);
+        w.first_day_from = 600;
+        w.last_day_until = Some(540);
+        w.daily_from = Some(510);
+        w.daily_until = Some(660);
+        let first_day = readings(
+            Madrid,
+            &slots_on_day(Madrid, &rules, shape(30, 30), &[], &w, first),
+        );
+        assert_eq!(first_day.first().unwrap().0, "10:00");
+        assert_eq!(first_day.last().unwrap().0, "10:30");
+        let middle = readings(
+            Madrid,
+            &slots_on_day(Madrid, &rules, shape(30, 30), &[], &w, day(2026, 6, 2)),
+        );
+        assert_eq!(middle.first().unwrap().0, "08:30");
+        assert_eq!(middle.last().unwrap().0, "10:30");
+        let last_day = readings(
+            Madrid,
+            &slots_on_day(Madrid, &rules, shape(30, 30), &[], &w, last),
+        );
+        assert_eq!(last_day, vec![("08:30".into(), "09:00".into())]);
+    }
+
+    #[test]
+    fn rules_apply_on_their_weekday_and_dates_only() {
+        let monday = day(2026, 6, 1);
+        let rule = OpeningRule {
+            working_day: Some(1),
+            start_minute: 540,
+            end_minute: 600,
+            start_day: Some(monday),
+            end_day: Some(monday),
+        };
+        let w = window(monday, day(2026, 6, 8));
+        assert_eq!(
+            slots_on_day(Madrid, &[rule.clone()], shape(30, 30), &[], &w, monday).len(),
+            2
+        );
+        assert!(
+            slots_on_day(
+                Madrid,
+                &[rule.clone()],
+                shape(30, 30),
+                &[],
+                &w,
+                day(2026, 6, 2)
+            )
+            .is_empty()
+        );
+        assert!(slots_on_day(Madrid, &[rule], shape(30, 30), &[], &w, day(2026, 6, 8)).is_empty());
+    }
+
+    #[test]
+    fn nothing_starts_before_the_lead_time() {
+        let d = day(2026, 6, 1);
+        let mut w = window(d, d);
+        w.not_before = earliest_instant(Madrid, at_minute(d, 600));
+        let slots = slots_on_day(Madrid, &[every_day(540, 660)], shape(30, 30), &[], &w, d);
+        assert_eq!(readings(Madrid, &slots)[0].0, "10:00");
+    }
+
+    #[test]
+    fn overlapping_rules_do_not_duplicate_slots() {
+        let d = day(2026, 6, 1);
+        let slots = slots_on_day(
+            Madrid,
+            &[every_day(540, 600), every_day(540, 660)],
+            shape(30, 30),
+            &[],
+            &window(d, d),
+            d,
+        );
+        assert_eq!(readings(Madrid, &slots).len(), 4);
+    }
+}
