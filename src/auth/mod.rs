@@ -31,6 +31,10 @@ pub const CREATED_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
 const MAX_USERNAME_CHARS: usize = 100;
 const MAX_CACHE_ENTRIES: usize = 10_000;
 const GENERIC_REFUSAL: &str = "unknown client or wrong password";
+/// One text for every PasswordDigest refusal (unknown or disabled client, client without
+/// `--digest`, wrong digest), so that the answer never tells which names exist.
+const DIGEST_REFUSAL: &str =
+    "unknown client or wrong password (PasswordDigest also needs a client created with --digest)";
 
 /// What a request presented.
 #[derive(Debug, Clone)]
@@ -104,6 +108,10 @@ impl Authenticator {
         if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
             return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
         }
+        if let Credentials::Digest { nonce, created, .. } = &credentials {
+            // Judged before the lookup, so that the answer is the same for every name.
+            check_token_freshness(nonce, created, Utc::now())?;
+        }
         let pool = self.pool.clone();
         let lookup = username.clone();
         let row = actix_web::web::block(move || -> Result<_, Error> {
@@ -112,10 +120,13 @@ impl Authenticator {
         })
         .await??;
         let Some(row) = row.filter(|r| !r.disabled) else {
-            if let Credentials::Password { password, .. } = credentials {
-                self.slow_verify(password, DUMMY_HASH.clone()).await?;
-            }
-            return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
+            return Err(match credentials {
+                Credentials::Password { password, .. } => {
+                    self.slow_verify(password, DUMMY_HASH.clone()).await?;
+                    Error::Unauthenticated(GENERIC_REFUSAL.into())
+                }
+                Credentials::Digest { .. } => Error::Unauthenticated(DIGEST_REFUSAL.into()),
+            });
         };
         match credentials {
             Credentials::Password { password, .. } => {
@@ -136,15 +147,11 @@ impl Authenticator {
                 let secret = row
                     .digest_secret
                     .as_deref()
-                    .ok_or_else(|| {
-                        Error::Unauthenticated(
-                            "PasswordDigest is not enabled for this client (create it with --digest), \
-                             or the password is wrong"
-                                .into(),
-                        )
-                    })
+                    .ok_or_else(|| Error::Unauthenticated(DIGEST_REFUSAL.into()))
                     .and_then(|stored| {
-                        self.secret_key.decrypt_secret(stored).map_err(Error::Internal)
+                        self.secret_key
+                            .decrypt_secret(stored)
+                            .map_err(Error::Internal)
                     })?;
                 let nonce_bytes = check_digest(&digest, &nonce, &created, &secret, Utc::now())?;
                 let nonce_key = hex(&Sha256::new()
@@ -223,13 +230,11 @@ impl Authenticator {
     }
 }
 
-/// Checks a PasswordDigest token against the client's secret; returns the decoded nonce,
-/// which the caller must then record as used.
-pub fn check_digest(
-    digest: &str,
+/// What can be judged of a PasswordDigest token without its client: `Created` within the
+/// window, a well-formed Nonce. Returns the decoded nonce.
+pub fn check_token_freshness(
     nonce: &str,
     created: &str,
-    secret: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, Error> {
     let created_at = DateTime::parse_from_rfc3339(created.trim()).map_err(|_| {
@@ -247,6 +252,19 @@ pub fn check_digest(
         .ok_or_else(|| {
             Error::Unauthenticated("the Nonce must be base64 of 8 to 128 bytes".into())
         })?;
+    Ok(nonce_bytes)
+}
+
+/// Checks a PasswordDigest token against the client's secret; returns the decoded nonce,
+/// which the caller must then record as used.
+pub fn check_digest(
+    digest: &str,
+    nonce: &str,
+    created: &str,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, Error> {
+    let nonce_bytes = check_token_freshness(nonce, created, now)?;
     let expected = Sha1::new()
         .chain_update(&nonce_bytes)
         .chain_update(created.trim().as_bytes())
@@ -254,7 +272,7 @@ pub fn check_digest(
         .finalize();
     let given = BASE64.decode(digest.trim()).unwrap_or_default();
     if !bool::from(given.as_slice().ct_eq(expected.as_slice())) {
-        return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
+        return Err(Error::Unauthenticated(DIGEST_REFUSAL.into()));
     }
     Ok(nonce_bytes)
 }

@@ -399,13 +399,21 @@ mod tests {
         };
         let w = window(monday, day(2026, 6, 8));
         assert_eq!(
-            slots_on_day(Madrid, &[rule.clone()], shape(30, 30), &[], &w, monday).len(),
+            slots_on_day(
+                Madrid,
+                std::slice::from_ref(&rule),
+                shape(30, 30),
+                &[],
+                &w,
+                monday
+            )
+            .len(),
             2
         );
         assert!(
             slots_on_day(
                 Madrid,
-                &[rule.clone()],
+                std::slice::from_ref(&rule),
                 shape(30, 30),
                 &[],
                 &w,

@@ -14,6 +14,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/soap")
             .route(web::post().to(soap::endpoint::post))
             .route(web::get().to(soap::endpoint::wsdl))
+            .route(web::head().to(soap::endpoint::wsdl))
             .default_service(web::to(soap::endpoint::method_not_allowed)),
     )
     .route("/healthz", web::get().to(health::healthz))

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap};
+use actix_web::http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, HeaderMap};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -82,6 +82,7 @@ async fn handle(
 ) -> Result<String, Failure> {
     let (announced, action_param) = announced_version(req)?;
     *version = announced;
+    check_content_encoding(req.headers())?;
     let body = read_body(req, payload, state.config.max_body_bytes).await?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| Error::client("the request body is not UTF-8 text"))?;
@@ -160,13 +161,12 @@ fn announced_version(req: &HttpRequest) -> Result<(SoapVersion, Option<String>),
         Ok(None) => return Err(unsupported("the request has no Content-Type".into())),
         Err(_) => return Err(unsupported("the Content-Type cannot be parsed".into())),
     };
-    if let Some(charset) = mime.get_param("charset") {
-        if !charset.as_str().eq_ignore_ascii_case("utf-8") {
-            return Err(Error::client(format!(
-                "the charset {charset} is not accepted: send UTF-8"
-            ))
-            .into());
-        }
+    if let Some(charset) = mime.get_param("charset")
+        && !charset.as_str().eq_ignore_ascii_case("utf-8")
+    {
+        return Err(
+            Error::client(format!("the charset {charset} is not accepted: send UTF-8")).into(),
+        );
     }
     match mime.essence_str() {
         "text/xml" => Ok((SoapVersion::V11, None)),
@@ -175,6 +175,22 @@ fn announced_version(req: &HttpRequest) -> Result<(SoapVersion, Option<String>),
             mime.get_param("action").map(|a| a.as_str().to_string()),
         )),
         _ => Err(unsupported(format!("the Content-Type {mime} is not SOAP"))),
+    }
+}
+
+/// The body is read as sent (actix does not decompress a raw payload): a compressed body would
+/// only fail later as "not UTF-8", so say what is wrong.
+fn check_content_encoding(headers: &HeaderMap) -> Result<(), Failure> {
+    match header_text(headers, CONTENT_ENCODING.as_str()) {
+        Some(coding) if !coding.is_empty() && !coding.eq_ignore_ascii_case("identity") => {
+            Err(with_status(
+                Error::client(format!(
+                    "the Content-Encoding '{coding}' is not accepted: send the request body uncompressed"
+                )),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -172,14 +172,13 @@ fn read_header(reader: &mut Reader<'_>) -> Result<Option<UsernameToken>, Error> 
                     path.push(local);
                 }
             }
-            Event::Empty(e) => {
+            Event::Empty(e)
                 if path.len() == 2
                     && path[1] == "UsernameToken"
-                    && e.local_name().as_ref() == "Password"
-                {
-                    if let Some(t) = token.as_mut() {
-                        t.password_type = Some(password_type(&e)?);
-                    }
+                    && e.local_name().as_ref() == "Password" =>
+            {
+                if let Some(t) = token.as_mut() {
+                    t.password_type = Some(password_type(&e)?);
                 }
             }
             Event::Text(t) if field.is_some() => text.push_str(&t.xml10_content()),
@@ -189,15 +188,15 @@ fn read_header(reader: &mut Reader<'_>) -> Result<Option<UsernameToken>, Error> 
                 if path.is_empty() {
                     return Ok(token);
                 }
-                if path.len() == 3 {
-                    if let (Some(name), Some(t)) = (field.take(), token.as_mut()) {
-                        let value = text.trim().to_string();
-                        match name {
-                            "Username" => t.username = value,
-                            "Password" => t.password = value,
-                            "Nonce" => t.nonce = Some(value),
-                            _ => t.created = Some(value),
-                        }
+                if path.len() == 3
+                    && let (Some(name), Some(t)) = (field.take(), token.as_mut())
+                {
+                    let value = text.trim().to_string();
+                    match name {
+                        "Username" => t.username = value,
+                        "Password" => t.password = value,
+                        "Nonce" => t.nonce = Some(value),
+                        _ => t.created = Some(value),
                     }
                 }
                 path.pop();
@@ -245,10 +244,10 @@ fn check_nonce_encoding(e: &BytesStart<'_>) -> Result<(), Error> {
 }
 
 fn resolve_reference(r: &quick_xml::events::BytesRef<'_>) -> Result<char, Error> {
-    if r.is_char_ref() {
-        if let Ok(Some(c)) = r.resolve_char_ref() {
-            return Ok(c);
-        }
+    if r.is_char_ref()
+        && let Ok(Some(c)) = r.resolve_char_ref()
+    {
+        return Ok(c);
     }
     match r.as_ref() {
         "lt" => Ok('<'),
@@ -273,12 +272,10 @@ fn read_body(reader: &mut Reader<'_>) -> Result<(String, String), Error> {
                     "the SOAP Body is empty: it must hold one operation element",
                 ));
             }
-            (_, Event::Text(t)) => {
-                if !t.xml10_content().trim().is_empty() {
-                    return Err(Error::client(
-                        "the SOAP Body holds text where an operation element belongs",
-                    ));
-                }
+            (_, Event::Text(t)) if !t.xml10_content().trim().is_empty() => {
+                return Err(Error::client(
+                    "the SOAP Body holds text where an operation element belongs",
+                ));
             }
             _ => {}
         }

@@ -49,6 +49,8 @@ pub async fn update_availabilities(
 ) -> Result<String, Error> {
     let request: UpdateAvailabilities = parse_payload(Operation::UpdateAvailabilities, payload)?;
     let full_sync = parse_full_sync(request.full_sync.as_deref())?;
+    // A full sync deactivates a named resource's availabilities in every center.
+    check_full_sync_scope(client, full_sync)?;
     for (index, rule) in request.rules.iter().enumerate() {
         check_center_scope(client, index + 1, rule.field("LOCATION_LID"))?;
     }

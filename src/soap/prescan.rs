@@ -9,6 +9,8 @@ use quick_xml::events::Event;
 /// shallower than what makes xml-rs (inside yaserde) slow or a recursive parser overflow.
 pub const MAX_DEPTH: usize = 32;
 const MAX_ATTRIBUTES: usize = 64;
+const TEXT_OUTSIDE_ROOT: &str =
+    "the request is not well-formed XML: it has text outside its root element";
 const PREDEFINED_ENTITIES: [&str; 5] = ["lt", "gt", "amp", "apos", "quot"];
 
 /// Ok when `xml` is one well-formed element tree without a DOCTYPE and at most `MAX_DEPTH`
@@ -51,17 +53,15 @@ pub fn check(xml: &str) -> Result<(), String> {
                 }
             }
             Event::End(_) => depth -= 1,
-            Event::Text(text) if depth == 0 => {
-                if !text.into_inner().trim().is_empty() {
-                    return Err("the request has text outside its root element".into());
-                }
+            Event::Text(text) if depth == 0 && !text.xml10_content().trim().is_empty() => {
+                return Err(TEXT_OUTSIDE_ROOT.into());
             }
             Event::CData(_) if depth == 0 => {
-                return Err("the request has text outside its root element".into());
+                return Err(TEXT_OUTSIDE_ROOT.into());
             }
             Event::GeneralRef(reference) => {
                 if depth == 0 {
-                    return Err("the request has text outside its root element".into());
+                    return Err(TEXT_OUTSIDE_ROOT.into());
                 }
                 if reference.is_char_ref() {
                     match reference.resolve_char_ref() {

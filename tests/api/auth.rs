@@ -1,1 +1,688 @@
-//! (tests to come)
+//! Authentication (HTTP Basic, WS-Security PasswordText and PasswordDigest) and authorization
+//! (roles, center limits) on the SOAP edge.
+
+use chrono::{SecondsFormat, Utc};
+
+use crate::backend_tests;
+use crate::helpers::{
+    ADMIN_PASSWORD, Auth, Backend, TestApp, spawn_app, spawn_app_on, test_settings,
+};
+
+const CLINIC: &str = "clinic-system";
+const CLINIC_PASSWORD: &str = "cl1nic & <secret> pass";
+const DIGEST_CLINIC: &str = "digest-clinic";
+const DIGEST_PASSWORD: &str = "digest-secret-4567";
+const GENERIC_REFUSAL: &str = "unknown client or wrong password";
+
+fn digest_at(
+    user: &str,
+    password: &str,
+    created: chrono::DateTime<Utc>,
+    nonce: Option<&[u8]>,
+) -> Auth {
+    Auth::Digest {
+        user: user.into(),
+        password: password.into(),
+        created: Some(created.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        nonce: nonce.map(<[u8]>::to_vec),
+    }
+}
+
+/// A second server process on the same database, with the same secret key (so that it can read
+/// digest secrets), as a restart or a second gateway behind a load balancer would be.
+async fn second_server(app: &TestApp) -> TestApp {
+    let mut settings = test_settings(&app.db);
+    settings.secret_key = Some(app.secret_key.to_base64());
+    spawn_app_on(app.db.clone(), settings).await
+}
+
+fn disable(app: &TestApp, name: &str) {
+    let mut conn = app.pool.get().unwrap();
+    let changed = rendez::db::clients::disable(&mut conn, name, Utc::now().naive_utc()).unwrap();
+    assert_eq!(changed, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who is calling
+
+backend_tests!(
+    a_request_without_credentials_is_refused_with_a_client_fault,
+    a_wrong_password_is_refused_without_revealing_whether_the_client_exists,
+    http_basic_credentials_are_accepted,
+    a_password_text_username_token_is_accepted,
+    a_cached_success_does_not_let_a_wrong_password_in,
+    a_password_digest_is_accepted_for_a_client_created_with_digest,
+    a_password_digest_is_refused_for_a_client_created_without_digest,
+    a_password_digest_with_the_wrong_password_is_refused,
+    a_password_digest_created_six_minutes_ago_or_ahead_is_refused,
+    a_reused_nonce_is_refused_by_the_same_server,
+    a_reused_nonce_is_refused_by_a_second_server_on_the_same_database,
+    a_disabled_client_is_refused_at_once_even_after_a_cached_success,
+    a_password_never_appears_in_any_response,
+);
+
+async fn a_request_without_credentials_is_refused_with_a_client_fault(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reply = app.soap(&Auth::None, "getCenters", "").await;
+    reply.assert_fault("Client", "no credentials");
+    let reply = app.soap12(&Auth::None, "getCenters", "").await;
+    reply.assert_fault("Client", "no credentials");
+    assert_eq!(reply.status, 400);
+    // Another HTTP scheme is no credential either.
+    let reply = app
+        .post_soap_raw(
+            Some("text/xml; charset=utf-8"),
+            None,
+            &Auth::None,
+            crate::helpers::envelope11(&Auth::None, "getCenters", ""),
+        )
+        .await;
+    reply.assert_fault("Client", "no credentials");
+}
+
+async fn a_wrong_password_is_refused_without_revealing_whether_the_client_exists(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    let attempts = [
+        Auth::basic(CLINIC, "not the password"),
+        Auth::basic("nobody-of-that-name", "not the password"),
+        Auth::basic(CLINIC, ""),
+        Auth::text(CLINIC, "not the password"),
+        Auth::text("nobody-of-that-name", "not the password"),
+        Auth::text(CLINIC, &CLINIC_PASSWORD.to_uppercase()),
+    ];
+    let mut texts = Vec::new();
+    for auth in &attempts {
+        let reply = app.soap(auth, "getCenters", "").await;
+        reply.assert_fault("Client", GENERIC_REFUSAL);
+        texts.push(reply.fault_text());
+    }
+    assert!(texts.iter().all(|t| *t == texts[0]), "{texts:?}");
+    assert!(!texts[0].contains(CLINIC));
+}
+
+async fn http_basic_credentials_are_accepted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    app.seed_basic_clinic().await;
+    let reply = app
+        .soap(&Auth::basic(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+        .await;
+    reply.assert_ok();
+    assert_eq!(reply.fields("CENTER_LID"), vec!["C1"]);
+    let reply = app
+        .soap12(&Auth::basic(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+        .await;
+    reply.assert_ok();
+}
+
+async fn a_password_text_username_token_is_accepted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // The password holds XML specials: the token carries it escaped.
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    app.seed_basic_clinic().await;
+    let reply = app
+        .soap(&Auth::text(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+        .await;
+    reply.assert_ok();
+    assert_eq!(reply.fields("CENTER_LID"), vec!["C1"]);
+    app.soap12(&Auth::text(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+        .await
+        .assert_ok();
+    // A digest client may use PasswordText too.
+    app.add_client(DIGEST_CLINIC, DIGEST_PASSWORD, "admin", "", true);
+    app.soap(
+        &Auth::text(DIGEST_CLINIC, DIGEST_PASSWORD),
+        "getCenters",
+        "",
+    )
+    .await
+    .assert_ok();
+}
+
+async fn a_cached_success_does_not_let_a_wrong_password_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    for _ in 0..2 {
+        app.soap(&Auth::basic(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+            .await
+            .assert_ok();
+        app.soap(&Auth::basic(CLINIC, "wrong"), "getCenters", "")
+            .await
+            .assert_fault("Client", GENERIC_REFUSAL);
+        app.soap(&Auth::text(CLINIC, "wrong"), "getCenters", "")
+            .await
+            .assert_fault("Client", GENERIC_REFUSAL);
+    }
+}
+
+async fn a_password_digest_is_accepted_for_a_client_created_with_digest(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(DIGEST_CLINIC, DIGEST_PASSWORD, "admin", "", true);
+    app.seed_basic_clinic().await;
+    let reply = app
+        .soap(
+            &Auth::digest(DIGEST_CLINIC, DIGEST_PASSWORD),
+            "getCenters",
+            "",
+        )
+        .await;
+    reply.assert_ok();
+    assert_eq!(reply.fields("CENTER_LID"), vec!["C1"]);
+    // Each call with its own nonce, in both SOAP versions, with a Created a little off.
+    app.soap12(
+        &Auth::digest(DIGEST_CLINIC, DIGEST_PASSWORD),
+        "getCenters",
+        "",
+    )
+    .await
+    .assert_ok();
+    let slightly_old = Utc::now() - chrono::Duration::minutes(4);
+    app.soap(
+        &digest_at(DIGEST_CLINIC, DIGEST_PASSWORD, slightly_old, None),
+        "getCenters",
+        "",
+    )
+    .await
+    .assert_ok();
+}
+
+async fn a_password_digest_is_refused_for_a_client_created_without_digest(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    let reply = app
+        .soap(&Auth::digest(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+        .await;
+    reply.assert_fault("Client", "--digest");
+    // The same words as for a name that does not exist: the refusal reveals nothing.
+    let unknown = app
+        .soap(
+            &Auth::digest("nobody-of-that-name", CLINIC_PASSWORD),
+            "getCenters",
+            "",
+        )
+        .await;
+    unknown.assert_fault("Client", GENERIC_REFUSAL);
+    assert_eq!(reply.fault_text(), unknown.fault_text());
+    // The client can still use its password in other ways.
+    app.soap(&Auth::text(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+        .await
+        .assert_ok();
+}
+
+async fn a_password_digest_with_the_wrong_password_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(DIGEST_CLINIC, DIGEST_PASSWORD, "admin", "", true);
+    let wrong = app
+        .soap(
+            &Auth::digest(DIGEST_CLINIC, "not-the-secret-000"),
+            "getCenters",
+            "",
+        )
+        .await;
+    wrong.assert_fault("Client", GENERIC_REFUSAL);
+    let unknown = app
+        .soap(
+            &Auth::digest("nobody-of-that-name", DIGEST_PASSWORD),
+            "getCenters",
+            "",
+        )
+        .await;
+    assert_eq!(wrong.fault_text(), unknown.fault_text());
+    // A refused digest does not use the nonce up: the right one with it still passes.
+    let nonce = b"nonce-of-a-refused-call";
+    let now = Utc::now();
+    app.soap(
+        &digest_at(DIGEST_CLINIC, "wrong-secret-0000", now, Some(nonce)),
+        "getCenters",
+        "",
+    )
+    .await
+    .assert_fault("Client", GENERIC_REFUSAL);
+    app.soap(
+        &digest_at(DIGEST_CLINIC, DIGEST_PASSWORD, now, Some(nonce)),
+        "getCenters",
+        "",
+    )
+    .await
+    .assert_ok();
+}
+
+async fn a_password_digest_created_six_minutes_ago_or_ahead_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(DIGEST_CLINIC, DIGEST_PASSWORD, "admin", "", true);
+    for offset in [chrono::Duration::minutes(-6), chrono::Duration::minutes(6)] {
+        let auth = digest_at(DIGEST_CLINIC, DIGEST_PASSWORD, Utc::now() + offset, None);
+        let reply = app.soap(&auth, "getCenters", "").await;
+        reply.assert_fault("Client", "Created is more than 5 minutes away");
+        // Judged before the client is looked up: an unknown name gets the same answer.
+        let unknown = digest_at(
+            "nobody-of-that-name",
+            DIGEST_PASSWORD,
+            Utc::now() + offset,
+            None,
+        );
+        let unknown = app.soap(&unknown, "getCenters", "").await;
+        assert_eq!(reply.fault_text(), unknown.fault_text());
+    }
+    let garbled = Auth::Digest {
+        user: DIGEST_CLINIC.into(),
+        password: DIGEST_PASSWORD.into(),
+        created: Some("yesterday at noon".into()),
+        nonce: None,
+    };
+    app.soap(&garbled, "getCenters", "")
+        .await
+        .assert_fault("Client", "Created");
+}
+
+async fn a_reused_nonce_is_refused_by_the_same_server(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(DIGEST_CLINIC, DIGEST_PASSWORD, "admin", "", true);
+    let auth = digest_at(
+        DIGEST_CLINIC,
+        DIGEST_PASSWORD,
+        Utc::now(),
+        Some(b"a-nonce-used-once"),
+    );
+    app.soap(&auth, "getCenters", "").await.assert_ok();
+    let replay = app.soap(&auth, "getCenters", "").await;
+    replay.assert_fault("Client", "Nonce was already used");
+    // The same nonce with a new Created is still a reuse.
+    let later = digest_at(
+        DIGEST_CLINIC,
+        DIGEST_PASSWORD,
+        Utc::now() + chrono::Duration::seconds(1),
+        Some(b"a-nonce-used-once"),
+    );
+    app.soap12(&later, "getCenters", "")
+        .await
+        .assert_fault("Client", "Nonce was already used");
+    // Nonces belong to their client: another digest client may use the same bytes once.
+    app.add_client("other-digest-clinic", DIGEST_PASSWORD, "admin", "", true);
+    let other = digest_at(
+        "other-digest-clinic",
+        DIGEST_PASSWORD,
+        Utc::now(),
+        Some(b"a-nonce-used-once"),
+    );
+    app.soap(&other, "getCenters", "").await.assert_ok();
+}
+
+async fn a_reused_nonce_is_refused_by_a_second_server_on_the_same_database(backend: Backend) {
+    let first = spawn_app(backend).await;
+    first.add_client(DIGEST_CLINIC, DIGEST_PASSWORD, "admin", "", true);
+    let second = second_server(&first).await;
+    assert_ne!(first.port, second.port);
+
+    let auth = digest_at(
+        DIGEST_CLINIC,
+        DIGEST_PASSWORD,
+        Utc::now(),
+        Some(b"nonce-seen-by-a"),
+    );
+    first.soap(&auth, "getCenters", "").await.assert_ok();
+    second
+        .soap(&auth, "getCenters", "")
+        .await
+        .assert_fault("Client", "Nonce was already used");
+
+    let auth = digest_at(
+        DIGEST_CLINIC,
+        DIGEST_PASSWORD,
+        Utc::now(),
+        Some(b"nonce-seen-by-b"),
+    );
+    second.soap(&auth, "getCenters", "").await.assert_ok();
+    first
+        .soap(&auth, "getCenters", "")
+        .await
+        .assert_fault("Client", "Nonce was already used");
+
+    // And after a restart: the first server stops, a new one comes up on the same database.
+    first.server.stop(true).await;
+    let restarted = second_server(&second).await;
+    restarted
+        .soap(&auth, "getCenters", "")
+        .await
+        .assert_fault("Client", "Nonce was already used");
+    restarted
+        .soap(
+            &Auth::digest(DIGEST_CLINIC, DIGEST_PASSWORD),
+            "getCenters",
+            "",
+        )
+        .await
+        .assert_ok();
+}
+
+async fn a_disabled_client_is_refused_at_once_even_after_a_cached_success(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    app.add_client(DIGEST_CLINIC, DIGEST_PASSWORD, "admin", "", true);
+    // Successes that the authenticator remembers.
+    for _ in 0..2 {
+        app.soap(&Auth::basic(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+            .await
+            .assert_ok();
+        app.soap(&Auth::text(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+            .await
+            .assert_ok();
+    }
+    app.soap(
+        &Auth::digest(DIGEST_CLINIC, DIGEST_PASSWORD),
+        "getCenters",
+        "",
+    )
+    .await
+    .assert_ok();
+
+    disable(&app, CLINIC);
+    disable(&app, DIGEST_CLINIC);
+    for auth in [
+        Auth::basic(CLINIC, CLINIC_PASSWORD),
+        Auth::text(CLINIC, CLINIC_PASSWORD),
+        Auth::digest(DIGEST_CLINIC, DIGEST_PASSWORD),
+        Auth::text(DIGEST_CLINIC, DIGEST_PASSWORD),
+    ] {
+        let reply = app.soap(&auth, "getCenters", "").await;
+        reply.assert_fault("Client", "authentication failed");
+        assert!(!reply.fault_text().contains("disabled"), "{}", reply.body);
+    }
+    // Others are not affected.
+    app.soap(&Auth::admin(), "getCenters", "").await.assert_ok();
+}
+
+async fn a_password_never_appears_in_any_response(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "booking", "", false);
+    app.add_client(DIGEST_CLINIC, DIGEST_PASSWORD, "admin", "C1", true);
+    let wrong_password = "my-wrong-guess-9876";
+    let mut replies = vec![
+        app.soap(&Auth::basic(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+            .await,
+        app.soap(
+            &Auth::text(CLINIC, CLINIC_PASSWORD),
+            "updateKeyEntities",
+            "",
+        )
+        .await,
+        app.soap(&Auth::basic(CLINIC, wrong_password), "getCenters", "")
+            .await,
+        app.soap(&Auth::text(CLINIC, wrong_password), "getCenters", "")
+            .await,
+        app.soap(
+            &Auth::text(CLINIC, CLINIC_PASSWORD),
+            "searchAvailabilities",
+            "",
+        )
+        .await,
+        app.soap(
+            &Auth::digest(DIGEST_CLINIC, DIGEST_PASSWORD),
+            "getCenters",
+            "",
+        )
+        .await,
+        app.soap(
+            &Auth::digest(DIGEST_CLINIC, wrong_password),
+            "getCenters",
+            "",
+        )
+        .await,
+        app.soap(&Auth::digest(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+            .await,
+        app.soap12(
+            &Auth::text(DIGEST_CLINIC, DIGEST_PASSWORD),
+            "getCenters",
+            "<X>&bad;</X>",
+        )
+        .await,
+        app.soap(
+            &Auth::text(DIGEST_CLINIC, DIGEST_PASSWORD),
+            "updateKeyEntities",
+            "<ROW><LOCATION_LID>C2</LOCATION_LID></ROW>",
+        )
+        .await,
+    ];
+    // A password in an unsupported Type, and a token sent with a broken envelope.
+    let odd_type =
+        crate::helpers::envelope11(&Auth::text(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+            .replace("#PasswordText", "#PasswordSomethingElse");
+    replies.push(
+        app.post_soap_raw(Some("text/xml; charset=utf-8"), None, &Auth::None, odd_type)
+            .await,
+    );
+    let broken = crate::helpers::envelope11(&Auth::text(CLINIC, CLINIC_PASSWORD), "getCenters", "")
+        .replace("</s:Body>", "");
+    replies.push(
+        app.post_soap_raw(Some("text/xml; charset=utf-8"), None, &Auth::None, broken)
+            .await,
+    );
+    for reply in &replies {
+        for secret in [
+            CLINIC_PASSWORD,
+            DIGEST_PASSWORD,
+            wrong_password,
+            ADMIN_PASSWORD,
+        ] {
+            assert!(!reply.body.contains(secret), "{secret:?} in {}", reply.body);
+            let escaped = quick_xml::escape::escape(secret);
+            assert!(
+                !reply.body.contains(escaped.as_ref()),
+                "{secret:?} in {}",
+                reply.body
+            );
+        }
+    }
+    assert!(replies.iter().any(|r| !r.is_fault()));
+    assert!(replies.iter().filter(|r| r.is_fault()).count() >= 8);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a client may do
+
+backend_tests!(
+    a_client_without_the_admin_role_cannot_push_key_entities,
+    a_client_limited_to_a_center_sees_only_that_center,
+    a_client_limited_to_a_center_cannot_push_a_row_for_another_center,
+    a_client_limited_to_a_center_cannot_send_full_sync,
+    a_client_limited_to_a_center_cannot_push_a_row_without_location_lid,
+    a_client_limited_to_a_center_cannot_full_sync_availabilities_of_a_shared_resource,
+);
+
+const ROW_C1: &str = "<ROW><LOCATION_LID>C1</LOCATION_LID><LOCATION_NAME>Uno</LOCATION_NAME><LOCATION_TIMEZONE>Europe/Madrid</LOCATION_TIMEZONE></ROW>";
+const ROW_C2: &str = "<ROW><LOCATION_LID>C2</LOCATION_LID><LOCATION_NAME>Dos</LOCATION_NAME><LOCATION_TIMEZONE>Atlantic/Canary</LOCATION_TIMEZONE></ROW>";
+
+/// C1 and C2 pushed by the full admin, and an admin client limited to C1.
+async fn two_centers_and_a_limited_admin(backend: Backend) -> (TestApp, Auth) {
+    let app = spawn_app(backend).await;
+    let reply = app
+        .soap(
+            &Auth::admin(),
+            "updateKeyEntities",
+            &format!("{ROW_C1}{ROW_C2}"),
+        )
+        .await;
+    reply.assert_ok();
+    assert_eq!(
+        reply.field("RESULT").as_deref(),
+        Some("OK"),
+        "{}",
+        reply.body
+    );
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "C1", false);
+    (app, Auth::basic(CLINIC, CLINIC_PASSWORD))
+}
+
+async fn names_of_centers(app: &TestApp) -> Vec<String> {
+    let reply = app.soap(&Auth::admin(), "getCenters", "").await;
+    reply.assert_ok();
+    reply.fields("CENTER_NAME")
+}
+
+async fn a_client_without_the_admin_role_cannot_push_key_entities(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "booking", "", false);
+    let auth = Auth::basic(CLINIC, CLINIC_PASSWORD);
+    let reply = app.soap(&auth, "updateKeyEntities", ROW_C1).await;
+    reply.assert_fault("Client", "lacks the role 'admin'");
+    assert!(reply.fault_text().contains("updateKeyEntities"));
+    for operation in ["getCenters", "updateAvailabilities"] {
+        app.soap12(&auth, operation, "")
+            .await
+            .assert_fault("Client", "lacks the role 'admin'");
+    }
+    // Nothing was written.
+    assert!(names_of_centers(&app).await.is_empty());
+    // The role it has lets it through to the operation (not built yet).
+    app.soap(&auth, "addAppointment", "")
+        .await
+        .assert_fault("Server", "not implemented");
+    app.soap(&auth, "updateMessages", "")
+        .await
+        .assert_fault("Client", "lacks the role 'messaging'");
+}
+
+async fn a_client_limited_to_a_center_sees_only_that_center(backend: Backend) {
+    let (app, limited) = two_centers_and_a_limited_admin(backend).await;
+    let all = app.soap(&Auth::admin(), "getCenters", "").await;
+    assert_eq!(all.fields("CENTER_LID"), vec!["C1", "C2"]);
+    let reply = app.soap(&limited, "getCenters", "").await;
+    reply.assert_ok();
+    assert_eq!(reply.fields("CENTER_LID"), vec!["C1"]);
+    assert_eq!(reply.fields("CENTER_NAME"), vec!["Uno"]);
+    // It may push rows for its own center.
+    let own = app
+        .soap(
+            &limited,
+            "updateKeyEntities",
+            &ROW_C1.replace(">Uno<", ">Uno renamed<"),
+        )
+        .await;
+    own.assert_ok();
+    assert_eq!(own.field("RESULT").as_deref(), Some("OK"), "{}", own.body);
+    assert_eq!(names_of_centers(&app).await, vec!["Uno renamed", "Dos"]);
+}
+
+async fn a_client_limited_to_a_center_cannot_push_a_row_for_another_center(backend: Backend) {
+    let (app, limited) = two_centers_and_a_limited_admin(backend).await;
+    let other = ROW_C2.replace(">Dos<", ">Dos hijacked<");
+    let reply = app.soap(&limited, "updateKeyEntities", &other).await;
+    reply.assert_fault("Client", "center 'C2'");
+    // One bad row refuses the whole call: the good row beside it is not written either.
+    let mixed = format!("{}{other}", ROW_C1.replace(">Uno<", ">Uno changed<"));
+    let reply = app.soap(&limited, "updateKeyEntities", &mixed).await;
+    reply.assert_fault("Client", "item 2");
+    assert!(reply.fault_text().contains("'C2'"));
+    assert_eq!(names_of_centers(&app).await, vec!["Uno", "Dos"]);
+    // Availabilities follow the same rule.
+    let availability = "<AVAILABILITY><AVAILABILITY_LID>AV1</AVAILABILITY_LID><RESOURCE_LID>R1</RESOURCE_LID><LOCATION_LID>C2</LOCATION_LID></AVAILABILITY>";
+    app.soap(&limited, "updateAvailabilities", availability)
+        .await
+        .assert_fault("Client", "center 'C2'");
+}
+
+async fn a_client_limited_to_a_center_cannot_send_full_sync(backend: Backend) {
+    let (app, limited) = two_centers_and_a_limited_admin(backend).await;
+    let reply = app
+        .soap(
+            &limited,
+            "updateKeyEntities",
+            &format!("{ROW_C1}<FULL_SYNC>true</FULL_SYNC>"),
+        )
+        .await;
+    reply.assert_fault("Client", "FULL_SYNC");
+    // C2 was not deactivated.
+    assert_eq!(names_of_centers(&app).await, vec!["Uno", "Dos"]);
+}
+
+async fn a_client_limited_to_a_center_cannot_push_a_row_without_location_lid(backend: Backend) {
+    let (app, limited) = two_centers_and_a_limited_admin(backend).await;
+    let row =
+        "<ROW><RESOURCE_LID>R9</RESOURCE_LID><RESOURCE_FIRST_NAME>Ana</RESOURCE_FIRST_NAME></ROW>";
+    let reply = app.soap(&limited, "updateKeyEntities", row).await;
+    reply.assert_fault("Client", "LOCATION_LID");
+    let empty_lid = "<ROW><LOCATION_LID> </LOCATION_LID><RESOURCE_LID>R9</RESOURCE_LID></ROW>";
+    app.soap(&limited, "updateKeyEntities", empty_lid)
+        .await
+        .assert_fault("Client", "LOCATION_LID");
+}
+
+async fn a_client_limited_to_a_center_cannot_full_sync_availabilities_of_a_shared_resource(
+    backend: Backend,
+) {
+    let (app, limited) = two_centers_and_a_limited_admin(backend).await;
+    // Doctor R1 works in both centers.
+    let rows: String = ["C1", "C2"]
+        .iter()
+        .map(|center| {
+            format!(
+                "<ROW><LOCATION_LID>{center}</LOCATION_LID><RESOURCE_LID>R1</RESOURCE_LID><RESOURCE_FIRST_NAME>Ana</RESOURCE_FIRST_NAME><ACTIVITY_LID>A1</ACTIVITY_LID><ACTIVITY_NAME>Consulta</ACTIVITY_NAME><ACTIVITY_DURATION>20</ACTIVITY_DURATION></ROW>"
+            )
+        })
+        .collect();
+    let reply = app.soap(&Auth::admin(), "updateKeyEntities", &rows).await;
+    assert_eq!(
+        reply.field("RESULT").as_deref(),
+        Some("OK"),
+        "{}",
+        reply.body
+    );
+    let availability = |lid: &str, center: &str| {
+        format!(
+            "<AVAILABILITY><AVAILABILITY_LID>{lid}</AVAILABILITY_LID><RESOURCE_LID>R1</RESOURCE_LID><LOCATION_LID>{center}</LOCATION_LID><R_WORKING_DAY>1</R_WORKING_DAY><R_START_TIME>09:00</R_START_TIME><R_END_TIME>13:00</R_END_TIME><ACTIVITY_LID>A1</ACTIVITY_LID></AVAILABILITY>"
+        )
+    };
+    let reply = app
+        .soap(
+            &Auth::admin(),
+            "updateAvailabilities",
+            &availability("AV-C2", "C2"),
+        )
+        .await;
+    assert_eq!(
+        reply.field("RESULT").as_deref(),
+        Some("OK"),
+        "{}",
+        reply.body
+    );
+
+    // A full sync of R1 from C1 would close R1's agenda in C2, which the client may not touch.
+    let reply = app
+        .soap(
+            &limited,
+            "updateAvailabilities",
+            &format!("{}<FULL_SYNC>true</FULL_SYNC>", availability("AV-C1", "C1")),
+        )
+        .await;
+    reply.assert_fault("Client", "FULL_SYNC");
+    assert_eq!(active_availabilities(&app), vec!["AV-C2"]);
+
+    // Without FULL_SYNC its own center's rule is accepted and C2's stays.
+    let reply = app
+        .soap(
+            &limited,
+            "updateAvailabilities",
+            &availability("AV-C1", "C1"),
+        )
+        .await;
+    assert_eq!(
+        reply.field("RESULT").as_deref(),
+        Some("OK"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(active_availabilities(&app), vec!["AV-C1", "AV-C2"]);
+}
+
+fn active_availabilities(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    use rendez::db::schema::availabilities;
+    let mut conn = app.pool.get().unwrap();
+    availabilities::table
+        .filter(availabilities::active.eq(true))
+        .select(availabilities::lid)
+        .order(availabilities::lid.asc())
+        .load(&mut conn)
+        .unwrap()
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use rendez::auth::{self, SecretKey};
-use rendez::config::{Config, Settings};
+use rendez::config::Settings;
 use rendez::db::{self, Pool};
 use rendez::startup::Application;
 
@@ -96,12 +96,11 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         #[cfg(feature = "mysql")]
-        if let Some(name) = &self.mysql_name {
-            if let Ok(mut admin) =
+        if let Some(name) = &self.mysql_name
+            && let Ok(mut admin) =
                 diesel::MysqlConnection::establish(&format!("{}/mysql", mysql_base_url()))
-            {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"));
-            }
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"));
         }
     }
 }
@@ -111,7 +110,6 @@ pub struct TestApp {
     pub port: u16,
     pub http: reqwest::Client,
     pub pool: Pool,
-    pub config: Config,
     pub secret_key: Arc<SecretKey>,
     pub server: actix_web::dev::ServerHandle,
     pub db: Arc<TestDatabase>,
@@ -156,18 +154,25 @@ pub async fn spawn_app_on(db: Arc<TestDatabase>, settings: Settings) -> TestApp 
             .build()
             .unwrap(),
         pool,
-        config,
         secret_key,
         server,
         db,
     };
-    test_app.add_client(
-        ADMIN,
-        ADMIN_PASSWORD,
-        "booking,messaging,results,admin",
-        "",
-        true,
-    );
+    // A second server on the same database finds the admin already there.
+    let mut conn = test_app.pool.get().unwrap();
+    if db::clients::find_by_name(&mut conn, ADMIN)
+        .unwrap()
+        .is_none()
+    {
+        test_app.add_client(
+            ADMIN,
+            ADMIN_PASSWORD,
+            "booking,messaging,results,admin",
+            "",
+            true,
+        );
+    }
+    drop(conn);
     test_app
 }
 

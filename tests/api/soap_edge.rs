@@ -1,1 +1,947 @@
-//! (tests to come)
+//! The SOAP edge: what the pre-scan, the envelope reader and the endpoint refuse, how each
+//! refusal leaves (a Fault in the caller's SOAP version, within a second, the server unharmed),
+//! versions, SOAPAction, dispatch, the WSDL, metrics and health.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{
+    Auth, Backend, Reply, SOAP11_NS, SOAP12_NS, TestApp, TestDatabase, envelope11, envelope12,
+    spawn_app, spawn_app_on, test_settings,
+};
+
+const TEXT_XML: &str = "text/xml; charset=utf-8";
+const SOAP12_CT: &str = "application/soap+xml; charset=utf-8";
+const GET_CENTERS_ACTION: &str = "\"urn:rendez:soap:v1#getCenters\"";
+
+/// Awaits a call and asserts that it was answered within a second.
+#[track_caller]
+fn within_a_second<F: Future<Output = Reply>>(call: F) -> impl Future<Output = Reply> {
+    let caller = std::panic::Location::caller();
+    async move {
+        let started = Instant::now();
+        let reply = call.await;
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_secs(1),
+            "answered in {elapsed:?} (called at {caller}): {}",
+            reply.body
+        );
+        reply
+    }
+}
+
+/// The server survived: `/healthz` answers and a normal getCenters succeeds.
+async fn assert_still_serving(app: &TestApp) {
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), 200);
+    app.soap(&Auth::admin(), "getCenters", "").await.assert_ok();
+}
+
+/// POSTs raw bytes as a SOAP 1.1 getCenters call of the admin.
+async fn post11(app: &TestApp, body: impl Into<reqwest::Body>) -> Reply {
+    app.post_soap_raw(
+        Some(TEXT_XML),
+        Some(GET_CENTERS_ACTION),
+        &Auth::admin(),
+        body,
+    )
+    .await
+}
+
+/// Sends `body` as SOAP 1.1 and asserts a `Client` fault naming `reason`, with `status`,
+/// answered within a second, and the server still serving afterwards.
+async fn assert_refused(app: &TestApp, body: impl Into<reqwest::Body>, status: u16, reason: &str) {
+    let reply = within_a_second(post11(app, body)).await;
+    reply.assert_fault("Client", reason);
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert!(
+        reply.content_type.starts_with("text/xml"),
+        "{}",
+        reply.content_type
+    );
+    assert_still_serving(app).await;
+}
+
+fn sqlite_app() -> impl Future<Output = TestApp> {
+    spawn_app(Backend::Sqlite)
+}
+
+/// An HTTP/1.1 request written by hand (for chunked bodies and odd methods), and the answer.
+async fn raw_request(app: &TestApp, head: &str, chunks: Vec<Vec<u8>>) -> Reply {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect to the test server");
+    let (mut read, mut write) = stream.into_split();
+    let head = head.to_string();
+    // The server may answer (and close) before the body is all sent: write concurrently and
+    // ignore write errors; the answer is what counts.
+    let writer = actix_web::rt::spawn(async move {
+        write.write_all(head.as_bytes()).await?;
+        for chunk in chunks {
+            write
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
+            write.write_all(&chunk).await?;
+            write.write_all(b"\r\n").await?;
+        }
+        write.write_all(b"0\r\n\r\n").await?;
+        write.flush().await
+    });
+    let mut answer = Vec::new();
+    let read_all = async {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), read_all).await;
+    writer.abort();
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_string())
+        })
+        .unwrap_or_default();
+    Reply {
+        status,
+        content_type,
+        body: body.to_string(),
+    }
+}
+
+fn basic_header() -> String {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        crate::helpers::ADMIN,
+        crate::helpers::ADMIN_PASSWORD
+    ));
+    format!("Authorization: Basic {token}\r\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Size limits
+
+#[actix_web::test]
+async fn a_body_over_the_default_limit_of_one_mib_is_refused_with_413_and_a_fault() {
+    let app = sqlite_app().await;
+    let padding = " ".repeat(1024 * 1024);
+    let body = envelope11(&Auth::admin(), "getCenters", &padding);
+    assert!(body.len() > 1024 * 1024);
+    assert_refused(&app, body, 413, "larger than the limit of 1048576 bytes").await;
+}
+
+#[actix_web::test]
+async fn a_body_just_under_the_default_limit_is_accepted() {
+    let app = sqlite_app().await;
+    let empty = envelope11(&Auth::admin(), "getCenters", "");
+    let padding = " ".repeat(1024 * 1024 - empty.len());
+    let body = envelope11(&Auth::admin(), "getCenters", &padding);
+    assert_eq!(body.len(), 1024 * 1024);
+    within_a_second(post11(&app, body)).await.assert_ok();
+}
+
+#[actix_web::test]
+async fn a_chunked_body_without_content_length_over_the_limit_is_refused_with_413_and_a_fault() {
+    let app = sqlite_app().await;
+    let head = format!(
+        "POST /soap HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {TEXT_XML}\r\nSOAPAction: {GET_CENTERS_ACTION}\r\n{}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        basic_header()
+    );
+    let opening = envelope11(&Auth::admin(), "getCenters", "")
+        .split("<r:getCenters>")
+        .next()
+        .unwrap()
+        .to_string()
+        + "<r:getCenters>";
+    let mut chunks = vec![opening.into_bytes()];
+    chunks.extend((0..40).map(|_| vec![b' '; 64 * 1024]));
+    let reply = within_a_second(raw_request(&app, &head, chunks)).await;
+    assert_eq!(reply.status, 413, "{reply:?}");
+    reply.assert_fault("Client", "larger than the limit");
+    assert!(reply.content_type.starts_with("text/xml"), "{reply:?}");
+    assert_still_serving(&app).await;
+}
+
+#[actix_web::test]
+async fn a_small_chunked_body_is_accepted() {
+    let app = sqlite_app().await;
+    let head = format!(
+        "POST /soap HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {TEXT_XML}\r\n{}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        basic_header()
+    );
+    let body = envelope11(&Auth::admin(), "getCenters", "").into_bytes();
+    let chunks = body.chunks(50).map(<[u8]>::to_vec).collect();
+    let reply = within_a_second(raw_request(&app, &head, chunks)).await;
+    reply.assert_ok();
+}
+
+#[actix_web::test]
+async fn a_configured_max_body_of_2_kib_is_enforced() {
+    let db = Arc::new(TestDatabase::new(Backend::Sqlite));
+    let mut settings = test_settings(&db);
+    settings.max_body = Some("2KiB".into());
+    let app = spawn_app_on(db, settings).await;
+    let small = envelope11(&Auth::admin(), "getCenters", &" ".repeat(1000));
+    within_a_second(post11(&app, small)).await.assert_ok();
+    let large = envelope11(&Auth::admin(), "getCenters", &" ".repeat(3000));
+    assert_refused(&app, large, 413, "larger than the limit of 2048 bytes").await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the pre-scan refuses
+
+#[actix_web::test]
+async fn a_doctype_is_refused() {
+    let app = sqlite_app().await;
+    let body = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE Envelope><s:Envelope xmlns:s=\"{SOAP11_NS}\" xmlns:r=\"urn:rendez:soap:v1\"><s:Body><r:getCenters/></s:Body></s:Envelope>"
+    );
+    assert_refused(&app, body, 500, "DOCTYPE").await;
+}
+
+#[actix_web::test]
+async fn a_billion_laughs_document_is_refused_within_a_second() {
+    let app = sqlite_app().await;
+    let mut entities = String::from("<!ENTITY lol \"lol\">");
+    for level in 1..=9 {
+        let previous = if level == 1 {
+            "lol".to_string()
+        } else {
+            format!("lol{}", level - 1)
+        };
+        entities.push_str(&format!(
+            "<!ENTITY lol{level} \"{}\">",
+            format!("&{previous};").repeat(10)
+        ));
+    }
+    let body = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE lolz [{entities}]><s:Envelope xmlns:s=\"{SOAP11_NS}\" xmlns:r=\"urn:rendez:soap:v1\"><s:Body><r:getCenters><X>&lol9;</X></r:getCenters></s:Body></s:Envelope>"
+    );
+    assert_refused(
+        &app,
+        body,
+        500,
+        "DOCTYPE and entity declarations are not allowed",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn an_external_entity_attempt_is_refused_and_nothing_is_read() {
+    let app = sqlite_app().await;
+    let body = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><s:Envelope xmlns:s=\"{SOAP11_NS}\" xmlns:r=\"urn:rendez:soap:v1\"><s:Body><r:updateKeyEntities><ROW><LOCATION_LID>C1</LOCATION_LID><LOCATION_NAME>&xxe;</LOCATION_NAME></ROW></r:updateKeyEntities></s:Body></s:Envelope>"
+    );
+    let reply =
+        within_a_second(app.post_soap_raw(Some(TEXT_XML), None, &Auth::admin(), body)).await;
+    reply.assert_fault("Client", "DOCTYPE");
+    assert!(!reply.body.contains("root:"), "{}", reply.body);
+    let centers = app.soap(&Auth::admin(), "getCenters", "").await;
+    centers.assert_ok();
+    assert!(centers.fields("CENTER_LID").is_empty(), "{}", centers.body);
+    assert_still_serving(&app).await;
+}
+
+#[actix_web::test]
+async fn an_undeclared_entity_reference_is_refused() {
+    let app = sqlite_app().await;
+    let body = envelope11(&Auth::admin(), "getCenters", "<X>&xxe;</X>");
+    assert_refused(&app, body, 500, "undeclared entity &xxe;").await;
+}
+
+#[actix_web::test]
+async fn a_100000_deep_nesting_is_refused_within_a_second() {
+    let app = sqlite_app().await;
+    let deep = "<a>".repeat(100_000) + &"</a>".repeat(100_000);
+    let body = envelope11(&Auth::admin(), "getCenters", &deep);
+    assert_refused(&app, body, 500, "deeper than").await;
+}
+
+#[actix_web::test]
+async fn a_document_that_is_not_well_formed_is_refused() {
+    let app = sqlite_app().await;
+    let body = format!(
+        "<s:Envelope xmlns:s=\"{SOAP11_NS}\" xmlns:r=\"urn:rendez:soap:v1\"><s:Body><r:getCenters></s:Body></s:Envelope>"
+    );
+    assert_refused(&app, body, 500, "not well-formed XML").await;
+    let truncated = envelope11(&Auth::admin(), "getCenters", "");
+    let truncated = &truncated[..truncated.len() - 20];
+    assert_refused(&app, truncated.to_string(), 500, "not well-formed XML").await;
+}
+
+#[actix_web::test]
+async fn a_body_that_is_not_utf8_is_refused() {
+    let app = sqlite_app().await;
+    let text = envelope11(&Auth::admin(), "getCenters", "<X>HERE</X>");
+    let (before, after) = text.split_once("HERE").unwrap();
+    let mut body = before.as_bytes().to_vec();
+    body.extend_from_slice(b"Pe\xf1a");
+    body.extend_from_slice(after.as_bytes());
+    assert!(String::from_utf8(body.clone()).is_err());
+    assert_refused(&app, body, 500, "not UTF-8").await;
+}
+
+#[actix_web::test]
+async fn an_empty_body_is_refused() {
+    let app = sqlite_app().await;
+    assert_refused(&app, "", 500, "empty").await;
+}
+
+#[actix_web::test]
+async fn plain_text_and_json_sent_as_xml_are_refused() {
+    let app = sqlite_app().await;
+    assert_refused(&app, "hello, this is not XML", 500, "not well-formed XML").await;
+    assert_refused(
+        &app,
+        r#"{"operation": "getCenters"}"#,
+        500,
+        "not well-formed XML",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn xml_that_is_not_a_soap_envelope_is_refused() {
+    let app = sqlite_app().await;
+    assert_refused(&app, "<getCenters/>", 500, "not a SOAP request").await;
+}
+
+#[actix_web::test]
+async fn a_utf8_byte_order_mark_is_accepted() {
+    let app = sqlite_app().await;
+    let body = format!("\u{FEFF}{}", envelope11(&Auth::admin(), "getCenters", ""));
+    within_a_second(post11(&app, body)).await.assert_ok();
+}
+
+#[actix_web::test]
+async fn a_compressed_body_is_refused_with_415_and_a_fault_that_says_so() {
+    let app = sqlite_app().await;
+    let response = within_a_second(async {
+        let response = app
+            .http
+            .post(format!("{}/soap", app.address))
+            .header("Content-Type", TEXT_XML)
+            .header("Content-Encoding", "gzip")
+            .basic_auth(crate::helpers::ADMIN, Some(crate::helpers::ADMIN_PASSWORD))
+            .body(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03not really gzip".to_vec())
+            .send()
+            .await
+            .unwrap();
+        Reply {
+            status: response.status().as_u16(),
+            content_type: response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+            body: response.text().await.unwrap(),
+        }
+    })
+    .await;
+    assert_eq!(response.status, 415, "{response:?}");
+    response.assert_fault("Client", "Content-Encoding 'gzip' is not accepted");
+    assert_still_serving(&app).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Content-Type and SOAP versions
+
+#[actix_web::test]
+async fn a_missing_content_type_is_refused_with_415_and_a_fault() {
+    let app = sqlite_app().await;
+    let body = envelope11(&Auth::admin(), "getCenters", "");
+    let reply = within_a_second(app.post_soap_raw(None, None, &Auth::admin(), body)).await;
+    reply.assert_fault("Client", "no Content-Type");
+    assert_eq!(reply.status, 415);
+    assert!(reply.content_type.starts_with("text/xml"), "{reply:?}");
+    assert_still_serving(&app).await;
+}
+
+#[actix_web::test]
+async fn a_json_or_plain_text_content_type_is_refused_with_415_and_a_fault() {
+    let app = sqlite_app().await;
+    for content_type in ["application/json", "text/plain; charset=utf-8"] {
+        let body = envelope11(&Auth::admin(), "getCenters", "");
+        let reply =
+            within_a_second(app.post_soap_raw(Some(content_type), None, &Auth::admin(), body))
+                .await;
+        reply.assert_fault("Client", "is not SOAP");
+        assert_eq!(reply.status, 415);
+        assert!(reply.content_type.starts_with("text/xml"), "{reply:?}");
+    }
+    assert_still_serving(&app).await;
+}
+
+#[actix_web::test]
+async fn a_charset_other_than_utf8_is_refused() {
+    let app = sqlite_app().await;
+    let body = envelope11(&Auth::admin(), "getCenters", "");
+    let reply = within_a_second(app.post_soap_raw(
+        Some("text/xml; charset=iso-8859-1"),
+        None,
+        &Auth::admin(),
+        body,
+    ))
+    .await;
+    reply.assert_fault("Client", "charset");
+    assert_still_serving(&app).await;
+}
+
+#[actix_web::test]
+async fn a_soap11_request_gets_soap11_answers_and_faults_as_text_xml() {
+    let app = sqlite_app().await;
+    let ok = app.soap(&Auth::admin(), "getCenters", "").await;
+    ok.assert_ok();
+    assert!(ok.content_type.starts_with("text/xml"), "{ok:?}");
+    assert!(ok.body.contains(SOAP11_NS), "{}", ok.body);
+    assert!(ok.body.contains("getCentersResponse"), "{}", ok.body);
+
+    let fault = app.soap(&Auth::admin(), "noSuchOperation", "").await;
+    fault.assert_fault("Client", "noSuchOperation");
+    assert_eq!(fault.status, 500);
+    assert!(fault.content_type.starts_with("text/xml"), "{fault:?}");
+    assert!(fault.body.contains(SOAP11_NS), "{}", fault.body);
+    assert_eq!(fault.field("faultcode").as_deref(), Some("soap:Client"));
+}
+
+#[actix_web::test]
+async fn a_soap12_request_gets_soap12_answers_and_sender_faults_with_a_client_subcode() {
+    let app = sqlite_app().await;
+    let ok = app.soap12(&Auth::admin(), "getCenters", "").await;
+    ok.assert_ok();
+    assert!(
+        ok.content_type.starts_with("application/soap+xml"),
+        "{ok:?}"
+    );
+    assert!(ok.body.contains(SOAP12_NS), "{}", ok.body);
+    assert!(!ok.body.contains(SOAP11_NS), "{}", ok.body);
+    assert!(ok.body.contains("getCentersResponse"), "{}", ok.body);
+
+    let fault = app.soap12(&Auth::admin(), "noSuchOperation", "").await;
+    fault.assert_fault("Client", "noSuchOperation");
+    assert_eq!(fault.status, 400);
+    assert!(
+        fault.content_type.starts_with("application/soap+xml"),
+        "{fault:?}"
+    );
+    assert!(fault.body.contains(SOAP12_NS), "{}", fault.body);
+    let values = fault.fields("Value");
+    assert_eq!(values.len(), 2, "{}", fault.body);
+    assert!(values[0].ends_with(":Sender"), "{values:?}");
+    assert!(values[1].ends_with(":Client"), "{values:?}");
+    assert!(!fault.fault_text().is_empty());
+}
+
+#[actix_web::test]
+async fn a_soap12_fault_of_the_server_is_a_receiver_fault() {
+    let app = sqlite_app().await;
+    let fault = app
+        .soap12(
+            &Auth::admin(),
+            "addAppointment",
+            "<ACTIVITY_LID>A1</ACTIVITY_LID>",
+        )
+        .await;
+    fault.assert_fault("Server", "not implemented");
+    assert_eq!(fault.status, 500);
+    let values = fault.fields("Value");
+    assert!(values[0].ends_with(":Receiver"), "{values:?}");
+}
+
+#[actix_web::test]
+async fn an_envelope_version_that_does_not_match_the_content_type_is_a_version_mismatch() {
+    let app = sqlite_app().await;
+    let soap11_as_12 = within_a_second(app.post_soap_raw(
+        Some(SOAP12_CT),
+        None,
+        &Auth::admin(),
+        envelope11(&Auth::admin(), "getCenters", ""),
+    ))
+    .await;
+    soap11_as_12.assert_fault("Client", "VersionMismatch");
+    assert!(
+        soap11_as_12
+            .content_type
+            .starts_with("application/soap+xml"),
+        "{soap11_as_12:?}"
+    );
+
+    let soap12_as_11 = within_a_second(app.post_soap_raw(
+        Some(TEXT_XML),
+        None,
+        &Auth::admin(),
+        envelope12(&Auth::admin(), "getCenters", ""),
+    ))
+    .await;
+    soap12_as_11.assert_fault("Client", "VersionMismatch");
+    assert!(
+        soap12_as_11.content_type.starts_with("text/xml"),
+        "{soap12_as_11:?}"
+    );
+    assert_still_serving(&app).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SOAPAction
+
+#[actix_web::test]
+async fn a_soap_action_naming_another_operation_is_refused() {
+    let app = sqlite_app().await;
+    let reply = within_a_second(app.post_soap_raw(
+        Some(TEXT_XML),
+        Some("\"urn:rendez:soap:v1#updateKeyEntities\""),
+        &Auth::admin(),
+        envelope11(&Auth::admin(), "getCenters", ""),
+    ))
+    .await;
+    reply.assert_fault("Client", "SOAPAction");
+    assert!(reply.fault_text().contains("updateKeyEntities"));
+    assert!(reply.fault_text().contains("getCenters"));
+    assert_still_serving(&app).await;
+}
+
+#[actix_web::test]
+async fn an_empty_an_absent_or_an_unquoted_matching_soap_action_is_accepted() {
+    let app = sqlite_app().await;
+    for action in [
+        Some("\"\""),
+        Some(""),
+        None,
+        Some("urn:rendez:soap:v1#getCenters"),
+    ] {
+        let reply = app
+            .post_soap_raw(
+                Some(TEXT_XML),
+                action,
+                &Auth::admin(),
+                envelope11(&Auth::admin(), "getCenters", ""),
+            )
+            .await;
+        reply.assert_ok();
+        assert!(reply.body.contains("getCentersResponse"), "{action:?}");
+    }
+}
+
+#[actix_web::test]
+async fn a_soap12_action_parameter_naming_another_operation_is_refused() {
+    let app = sqlite_app().await;
+    let reply = within_a_second(app.post_soap_raw(
+        Some(
+            "application/soap+xml; charset=utf-8; action=\"urn:rendez:soap:v1#updateKeyEntities\"",
+        ),
+        None,
+        &Auth::admin(),
+        envelope12(&Auth::admin(), "getCenters", ""),
+    ))
+    .await;
+    reply.assert_fault("Client", "SOAPAction");
+    assert_eq!(reply.status, 400);
+    assert!(reply.fault_text().contains("updateKeyEntities"));
+
+    let no_action = app
+        .post_soap_raw(
+            Some(SOAP12_CT),
+            None,
+            &Auth::admin(),
+            envelope12(&Auth::admin(), "getCenters", ""),
+        )
+        .await;
+    no_action.assert_ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch
+
+#[actix_web::test]
+async fn an_unknown_operation_in_the_rendez_namespace_is_refused_by_name() {
+    let app = sqlite_app().await;
+    let reply = within_a_second(app.post_soap_raw(
+        Some(TEXT_XML),
+        None,
+        &Auth::admin(),
+        envelope11(&Auth::admin(), "frobnicate", ""),
+    ))
+    .await;
+    reply.assert_fault("Client", "unknown operation 'frobnicate'");
+    assert_still_serving(&app).await;
+}
+
+#[actix_web::test]
+async fn an_operation_in_a_wrong_namespace_is_refused() {
+    let app = sqlite_app().await;
+    for operation in ["<o:getCenters xmlns:o=\"urn:other:v1\"/>", "<getCenters/>"] {
+        let body = format!(
+            "<s:Envelope xmlns:s=\"{SOAP11_NS}\"><s:Body>{operation}</s:Body></s:Envelope>"
+        );
+        let reply = within_a_second(post11(&app, body)).await;
+        reply.assert_fault("Client", "must be in the namespace urn:rendez:soap:v1");
+    }
+    assert_still_serving(&app).await;
+}
+
+#[actix_web::test]
+async fn a_body_without_an_element_is_refused() {
+    let app = sqlite_app().await;
+    for body_xml in ["<s:Body/>", "<s:Body></s:Body>", "<s:Body>  </s:Body>"] {
+        let body = format!("<s:Envelope xmlns:s=\"{SOAP11_NS}\">{body_xml}</s:Envelope>");
+        let reply = within_a_second(post11(&app, body)).await;
+        reply.assert_fault("Client", "the SOAP Body is empty");
+    }
+    let no_body = format!("<s:Envelope xmlns:s=\"{SOAP11_NS}\"><s:Header/></s:Envelope>");
+    within_a_second(post11(&app, no_body))
+        .await
+        .assert_fault("Client", "no Body");
+    assert_still_serving(&app).await;
+}
+
+#[actix_web::test]
+async fn fields_qualified_with_the_rendez_namespace_are_read_like_unqualified_ones() {
+    let app = sqlite_app().await;
+    let row = |prefix: &str, lid: &str, name: &str| {
+        format!(
+            "<{p}ROW><{p}LOCATION_LID>{lid}</{p}LOCATION_LID><{p}LOCATION_NAME>{name}</{p}LOCATION_NAME><{p}LOCATION_TIMEZONE>Europe/Madrid</{p}LOCATION_TIMEZONE></{p}ROW>",
+            p = prefix
+        )
+    };
+    let plain = app
+        .soap(&Auth::admin(), "updateKeyEntities", &row("", "C1", "Uno"))
+        .await;
+    plain.assert_ok();
+    let qualified = app
+        .soap(&Auth::admin(), "updateKeyEntities", &row("r:", "C2", "Dos"))
+        .await;
+    qualified.assert_ok();
+    for field in ["RESULT", "CREATED", "UPDATED", "DEACTIVATED"] {
+        assert_eq!(plain.field(field), qualified.field(field), "{field}");
+    }
+    assert_eq!(qualified.field("RESULT").as_deref(), Some("OK"));
+
+    // A default namespace on the operation puts the fields in it too (as zeep sends them).
+    let defaulted = format!(
+        "<s:Envelope xmlns:s=\"{SOAP11_NS}\"><s:Body><updateKeyEntities xmlns=\"urn:rendez:soap:v1\">{}</updateKeyEntities></s:Body></s:Envelope>",
+        row("", "C3", "Tres")
+    );
+    let defaulted = app
+        .post_soap_raw(Some(TEXT_XML), None, &Auth::admin(), defaulted)
+        .await;
+    defaulted.assert_ok();
+    assert_eq!(defaulted.field("CREATED"), plain.field("CREATED"));
+
+    let centers = app.soap(&Auth::admin(), "getCenters", "").await;
+    centers.assert_ok();
+    assert_eq!(centers.fields("CENTER_LID"), vec!["C1", "C2", "C3"]);
+    assert_eq!(centers.fields("CENTER_NAME"), vec!["Uno", "Dos", "Tres"]);
+}
+
+#[actix_web::test]
+async fn fields_in_a_foreign_namespace_are_refused() {
+    let app = sqlite_app().await;
+    let reply = app
+        .soap(
+            &Auth::admin(),
+            "updateKeyEntities",
+            "<x:ROW xmlns:x=\"urn:other\"><LOCATION_LID>C1</LOCATION_LID></x:ROW>",
+        )
+        .await;
+    reply.assert_fault("Client", "foreign namespace");
+}
+
+#[actix_web::test]
+async fn an_operation_not_built_yet_answers_a_server_fault_saying_not_implemented() {
+    let app = sqlite_app().await;
+    let reply = app
+        .soap(
+            &Auth::admin(),
+            "addAppointment",
+            "<ACTIVITY_LID>A1</ACTIVITY_LID>",
+        )
+        .await;
+    reply.assert_fault("Server", "not implemented");
+    assert!(reply.fault_text().contains("addAppointment"));
+    assert_still_serving(&app).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// actix's own errors, and other methods
+
+#[actix_web::test]
+async fn put_and_delete_on_soap_are_answered_with_a_405_fault() {
+    let app = sqlite_app().await;
+    let url = format!("{}/soap", app.address);
+    for request in [
+        app.http
+            .put(&url)
+            .header("Content-Type", TEXT_XML)
+            .body(envelope11(&Auth::admin(), "getCenters", "")),
+        app.http.delete(&url),
+        app.http.patch(&url).header("Content-Type", SOAP12_CT),
+    ] {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let reply = Reply {
+            status,
+            content_type,
+            body: response.text().await.unwrap(),
+        };
+        assert_eq!(reply.status, 405, "{reply:?}");
+        reply.assert_fault("Client", "is not allowed on /soap");
+    }
+    assert_still_serving(&app).await;
+}
+
+#[actix_web::test]
+async fn a_patch_in_soap12_gets_a_soap12_fault() {
+    let app = sqlite_app().await;
+    let response = app
+        .http
+        .patch(format!("{}/soap", app.address))
+        .header("Content-Type", SOAP12_CT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("application/soap+xml"),
+        "{content_type}"
+    );
+    assert!(response.text().await.unwrap().contains(SOAP12_NS));
+}
+
+#[actix_web::test]
+async fn a_get_on_soap_without_wsdl_is_answered_with_a_fault() {
+    let app = sqlite_app().await;
+    let response = app.get("/soap").await;
+    assert_eq!(response.status(), 405);
+    let body = response.text().await.unwrap();
+    assert!(body.contains(":Fault>"), "{body}");
+    assert!(body.contains("GET /soap?wsdl"), "{body}");
+}
+
+#[actix_web::test]
+async fn a_path_below_soap_that_does_not_exist_is_answered_with_a_404_fault() {
+    let app = sqlite_app().await;
+    let response = app
+        .http
+        .post(format!("{}/soap/nothing-here", app.address))
+        .header("Content-Type", TEXT_XML)
+        .body(envelope11(&Auth::admin(), "getCenters", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(content_type.starts_with("text/xml"), "{content_type}");
+    let body = response.text().await.unwrap();
+    assert!(body.contains(":Fault>"), "{body}");
+    assert!(
+        body.contains("<faultcode>soap:Client</faultcode>"),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn a_malformed_http_request_gets_an_answer_and_leaves_the_server_serving() {
+    let app = sqlite_app().await;
+    let head = format!(
+        "POST /soap HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {TEXT_XML}\r\nContent-Length: 12, 13\r\nConnection: close\r\n\r\n"
+    );
+    let reply = within_a_second(raw_request(&app, &head, Vec::new())).await;
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert_still_serving(&app).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// WSDL
+
+#[actix_web::test]
+async fn the_wsdl_is_the_committed_file_with_the_public_address_in_both_ports() {
+    let db = Arc::new(TestDatabase::new(Backend::Sqlite));
+    let mut settings = test_settings(&db);
+    settings.public_url = Some("https://gw.example.org/rendez".into());
+    let app = spawn_app_on(db, settings).await;
+    let response = app.get("/soap?wsdl").await;
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(content_type.starts_with("text/xml"), "{content_type}");
+    let served = response.text().await.unwrap();
+
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/wsdl/rendez.wsdl")).unwrap();
+    let placeholder = "http://localhost:8080/soap";
+    assert_eq!(committed.matches(placeholder).count(), 2);
+    assert_eq!(
+        served,
+        committed.replace(placeholder, "https://gw.example.org/rendez/soap")
+    );
+    assert!(
+        served.contains(r#"<soap:address location="https://gw.example.org/rendez/soap"/>"#),
+        "SOAP 1.1 port"
+    );
+    assert!(
+        served.contains(r#"<soap12:address location="https://gw.example.org/rendez/soap"/>"#),
+        "SOAP 1.2 port"
+    );
+    assert!(!served.contains("localhost"));
+
+    // Well-formed: one pass of a checking reader reaches the end without an error.
+    let mut reader = quick_xml::Reader::from_str(&served);
+    reader.config_mut().check_end_names = true;
+    let mut elements = 0;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(quick_xml::events::Event::Start(_) | quick_xml::events::Event::Empty(_)) => {
+                elements += 1
+            }
+            Ok(_) => {}
+            Err(e) => panic!("the served WSDL is not well-formed: {e}"),
+        }
+    }
+    assert!(elements > 100);
+    // Every operation of the contract is in it, with its SOAPAction.
+    for operation in rendez::soap::Operation::ALL {
+        assert!(
+            served.contains(&format!(
+                "soapAction=\"urn:rendez:soap:v1#{}\"",
+                operation.name()
+            )),
+            "{operation}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_wsdl_without_a_public_url_names_the_listening_address() {
+    let app = sqlite_app().await;
+    let served = app.get("/soap?wsdl").await.text().await.unwrap();
+    let address = format!("location=\"{}/soap\"", app.address);
+    assert_eq!(served.matches(&address).count(), 2, "{address}");
+    let upper = app.get("/soap?WSDL").await;
+    assert_eq!(upper.status(), 200);
+    let head = app
+        .http
+        .head(format!("{}/soap?wsdl", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert!(
+        head.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/xml")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics and health
+
+#[actix_web::test]
+async fn metrics_count_requests_faults_latencies_and_the_pool() {
+    let app = sqlite_app().await;
+    for _ in 0..3 {
+        app.soap(&Auth::admin(), "getCenters", "").await.assert_ok();
+    }
+    app.soap(
+        &Auth::basic(crate::helpers::ADMIN, "wrong password!"),
+        "getCenters",
+        "",
+    )
+    .await
+    .assert_fault("Client", "authentication failed");
+    app.soap(&Auth::admin(), "addAppointment", "")
+        .await
+        .assert_fault("Server", "not implemented");
+    post11(&app, "not xml").await.assert_fault("Client", "XML");
+
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        value(r#"rendez_soap_requests_total{operation="getCenters"}"#),
+        4.0
+    );
+    assert_eq!(
+        value(r#"rendez_soap_faults_total{code="Client",operation="getCenters"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"rendez_soap_faults_total{code="Server",operation="addAppointment"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"rendez_soap_faults_total{code="Client",operation="unknown"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"rendez_soap_request_duration_seconds_count{operation="getCenters"}"#),
+        4.0
+    );
+    assert_eq!(
+        value(r#"rendez_soap_request_duration_seconds_bucket{operation="getCenters",le="+Inf"}"#),
+        4.0
+    );
+    assert!(value(r#"rendez_soap_request_duration_seconds_sum{operation="getCenters"}"#) > 0.0);
+    assert!(value("rendez_db_pool_connections") >= 1.0);
+    assert!(value("rendez_db_pool_max_connections") >= value("rendez_db_pool_connections"));
+    assert!(text.contains("rendez_db_pool_idle_connections "));
+}
+
+#[actix_web::test]
+async fn healthz_and_readyz_answer_200() {
+    let app = sqlite_app().await;
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap().trim(), "ok");
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.text().await.unwrap().trim(), "ready");
+}
+
+#[cfg(feature = "mysql")]
+#[actix_web::test]
+async fn readyz_answers_200_on_mariadb() {
+    let app = spawn_app(Backend::Mysql).await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    assert_still_serving(&app).await;
+}
