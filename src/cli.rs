@@ -44,7 +44,12 @@ pub enum Command {
     Client(ClientCommand),
     /// Load master data from a delimited text file (header row of the seed's column names;
     /// ';', ',' or tab, detected).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Exit status: 0 when every line was stored, 1 when some lines were refused \
+                      (each reported with its line number; the others are stored), 2 when \
+                      nothing was imported (the file or the database could not be used)."
+    )]
     Import(ImportCommand),
 }
 
@@ -134,18 +139,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Client(command) => client(config, command),
         Command::Import(command) => {
-            let pool = startup::open_database(&config)?;
             let (kind, args) = match command {
                 ImportCommand::Keyentities(args) => (import::Kind::KeyEntities, args),
                 ImportCommand::Availabilities(args) => (import::Kind::Availabilities, args),
             };
-            let report = import::import_file(
-                &pool,
-                kind,
-                &args.file,
-                args.full_sync,
-                config.default_timezone,
-            )?;
+            // The file first: one that cannot be read at all touches no database.
+            let file = import::read_file(kind, &args.file)?;
+            let pool = startup::open_database(&config)?;
+            let report = import::import_file(&pool, file, args.full_sync, config.default_timezone)?;
             println!("{report}");
             Ok(if report.outcome.is_ok() {
                 ExitCode::SUCCESS
@@ -172,7 +173,11 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode, String> {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", host_port(&config.bind, app.port())));
-        log::info!("serving on {} (WSDL at {public}/soap?wsdl)", config.bind);
+        let bound = match config.bind.rsplit_once(':') {
+            Some((host, _)) => format!("{host}:{}", app.port()),
+            None => config.bind.clone(),
+        };
+        log::info!("serving on {bound} (WSDL at {public}/soap?wsdl)");
         if let Some(credentials) = demo_client {
             println!("{}", demo::instructions(&public, &credentials));
         }

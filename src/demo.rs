@@ -79,7 +79,15 @@ fn key_entity_rows() -> Vec<Fields> {
             ])
         })
         .collect();
-    let doctors: [(&str, &str, &str, &[(&str, &str)], &[&str]); 4] = [
+    /// (resource LID, first name, second name, center row fields, activities offered)
+    type Doctor<'a> = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'a [(&'static str, &'static str)],
+        &'static [&'static str],
+    );
+    let doctors: [Doctor; 4] = [
         ("DR-PENA", "Zoë", "Peña", &madrid, &["CONS", "REV"]),
         ("DR-NOWAK", "Łukasz", "Nowak", &madrid, &["DERM1", "ECO"]),
         ("DR-GARCIA", "Lucía", "García", &madrid, &["CONS", "ECO"]),
@@ -124,7 +132,16 @@ fn key_entity_rows() -> Vec<Fields> {
 
 fn availability_rules() -> Vec<(Fields, Vec<String>)> {
     let mut rules = Vec::new();
-    let plan: [(&str, &str, &[u8], &str, &str, &[&str]); 5] = [
+    /// (resource, center, week days, start, end, only these activities)
+    type Opening = (
+        &'static str,
+        &'static str,
+        &'static [u8],
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+    );
+    let plan: [Opening; 5] = [
         ("DR-PENA", "MAD", &[1, 2, 3, 4, 5], "09:00", "14:00", &[]),
         ("DR-PENA", "MAD", &[2, 4], "16:00", "20:00", &["REV"]),
         ("DR-NOWAK", "MAD", &[1, 3, 5], "10:00", "18:00", &[]),

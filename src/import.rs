@@ -118,30 +118,63 @@ impl fmt::Display for ImportReport {
             message,
         } in &self.outcome.errors
         {
-            writeln!(f, "line {row}: {field}: {message}")?;
+            if field.is_empty() {
+                writeln!(f, "line {row}: {message}")?;
+            } else {
+                writeln!(f, "line {row}: {field}: {message}")?;
+            }
         }
         Ok(())
     }
 }
 
-pub fn import_file(
-    pool: &Pool,
+/// A file read and checked, not yet stored.
+pub struct ImportFile {
     kind: Kind,
-    path: &Path,
-    full_sync: bool,
-    default_timezone: Option<Tz>,
-) -> Result<ImportReport, String> {
+    lines: Vec<Line>,
+    ignored_columns: Vec<String>,
+    /// Lines refused while reading (wrong number of fields, unreadable).
+    errors: Vec<RowError>,
+}
+
+/// Reads the whole file and splits it into lines by column name. A file that cannot be read at
+/// all (missing, not UTF-8, no known column in its header) is an error, before any database is
+/// opened, so nothing is written.
+pub fn read_file(kind: Kind, path: &Path) -> Result<ImportFile, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         format!(
-            "{} is not UTF-8 text (line of byte {})",
+            "{} is not UTF-8 text (line {}); save it as UTF-8",
             path.display(),
-            e.utf8_error().valid_up_to()
+            valid.iter().filter(|b| **b == b'\n').count() + 1
         )
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let (lines, ignored_columns, mut errors) =
+    let (lines, ignored_columns, errors) =
         read_lines(text, kind).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(ImportFile {
+        kind,
+        lines,
+        ignored_columns,
+        errors,
+    })
+}
+
+/// Parses every line as updateKeyEntities or updateAvailabilities would, and stores the good
+/// ones in one transaction.
+pub fn import_file(
+    pool: &Pool,
+    file: ImportFile,
+    full_sync: bool,
+    default_timezone: Option<Tz>,
+) -> Result<ImportReport, String> {
+    let ImportFile {
+        kind,
+        lines,
+        ignored_columns,
+        mut errors,
+    } = file;
     let progress = progress_bar(lines.len() as u64);
     let outcome = match kind {
         Kind::KeyEntities => {

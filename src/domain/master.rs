@@ -187,13 +187,13 @@ impl AvailabilityRule {
         }
         let start_day = date(src, "R_START_DAY")?;
         let end_day = date(src, "R_END_DAY")?;
-        if let (Some(s), Some(e)) = (start_day, end_day) {
-            if e < s {
-                return Err(FieldError::new(
-                    "R_END_DAY",
-                    "R_END_DAY is before R_START_DAY",
-                ));
-            }
+        if let (Some(s), Some(e)) = (start_day, end_day)
+            && e < s
+        {
+            return Err(FieldError::new(
+                "R_END_DAY",
+                "R_END_DAY is before R_START_DAY",
+            ));
         }
         let mut activities = Vec::new();
         for raw in activity_lids

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashSet};
 use diesel::prelude::*;
 
 use super::key_entities::link_resource_center;
-use super::{Change, RowFailure, new_id, now, store_row};
+use super::{Change, RowFailure, new_id, now, retry_lost_races, store_row};
 use crate::db::schema::{activities, availabilities, availability_activities, centers, resources};
 use crate::db::{DbConnection, dialect};
 use crate::domain::FieldError;
@@ -13,60 +13,69 @@ use crate::domain::master::{AvailabilityRule, SyncOutcome};
 
 /// Stores parsed rules (numbered as sent) in one transaction. With `full_sync`, each resource
 /// named in the push loses the availabilities the push did not name; refused rows switch the
-/// full sync off for their resource, so that a typo cannot close a doctor's agenda.
+/// full sync off for their resource, so that a typo cannot close a doctor's agenda. A row that
+/// was refused before storage (already in `outcome.errors`, it could not even be parsed) names
+/// no resource we can trust, so it switches the full sync off for the whole push.
 pub fn apply_availabilities(
     conn: &mut DbConnection,
     rules: &[(usize, AvailabilityRule)],
     full_sync: bool,
-    mut outcome: SyncOutcome,
+    outcome: SyncOutcome,
 ) -> QueryResult<SyncOutcome> {
-    dialect::write_transaction(conn, |conn| {
-        let mut kept: HashSet<String> = HashSet::new();
-        let mut synced_resources: BTreeSet<String> = BTreeSet::new();
-        let mut refused_resources: HashSet<String> = HashSet::new();
-        for (number, rule) in rules {
-            let stored = store_row(conn, &mut outcome, *number, |c, counts| {
-                store_rule(c, rule, counts)
-            })?;
-            match stored {
-                Some((availability_id, resource_id)) => {
-                    kept.insert(availability_id);
-                    synced_resources.insert(resource_id);
-                }
-                None => {
-                    refused_resources.insert(rule.resource.as_str().to_string());
-                }
-            }
-        }
-        if full_sync {
-            for resource_id in &synced_resources {
-                let resource_lid: String = resources::table
-                    .find(resource_id)
-                    .select(resources::lid)
-                    .first(conn)?;
-                if refused_resources.contains(&resource_lid) {
-                    continue;
-                }
-                let active: Vec<String> = availabilities::table
-                    .filter(availabilities::resource_id.eq(resource_id))
-                    .filter(availabilities::active.eq(true))
-                    .select(availabilities::id)
-                    .load(conn)?;
-                let gone: Vec<&String> = active.iter().filter(|id| !kept.contains(*id)).collect();
-                for chunk in gone.chunks(500) {
-                    outcome.deactivated += diesel::update(
-                        availabilities::table.filter(availabilities::id.eq_any(chunk)),
-                    )
-                    .set((
-                        availabilities::active.eq(false),
-                        availabilities::updated_at.eq(now()),
-                    ))
-                    .execute(conn)? as u32;
+    let full_sync = full_sync && outcome.errors.is_empty();
+    let mut outcome = retry_lost_races(conn, |conn| {
+        let mut outcome = outcome.clone();
+        dialect::write_transaction(conn, |conn| {
+            let mut kept: HashSet<String> = HashSet::new();
+            let mut synced_resources: BTreeSet<String> = BTreeSet::new();
+            let mut refused_resources: HashSet<String> = HashSet::new();
+            for (number, rule) in rules {
+                let stored = store_row(conn, &mut outcome, *number, |c, counts| {
+                    store_rule(c, rule, counts)
+                })?;
+                match stored {
+                    Some((availability_id, resource_id)) => {
+                        kept.insert(availability_id);
+                        synced_resources.insert(resource_id);
+                    }
+                    None => {
+                        refused_resources.insert(rule.resource.as_str().to_string());
+                    }
                 }
             }
-        }
-        Ok(outcome)
-    })
+            if full_sync {
+                for resource_id in &synced_resources {
+                    let resource_lid: String = resources::table
+                        .find(resource_id)
+                        .select(resources::lid)
+                        .first(conn)?;
+                    if refused_resources.contains(&resource_lid) {
+                        continue;
+                    }
+                    let active: Vec<String> = availabilities::table
+                        .filter(availabilities::resource_id.eq(resource_id))
+                        .filter(availabilities::active.eq(true))
+                        .select(availabilities::id)
+                        .load(conn)?;
+                    let gone: Vec<&String> =
+                        active.iter().filter(|id| !kept.contains(*id)).collect();
+                    for chunk in gone.chunks(500) {
+                        outcome.deactivated += diesel::update(
+                            availabilities::table.filter(availabilities::id.eq_any(chunk)),
+                        )
+                        .set((
+                            availabilities::active.eq(false),
+                            availabilities::updated_at.eq(now()),
+                        ))
+                        .execute(conn)? as u32;
+                    }
+                }
+            }
+            Ok(outcome)
+        })
+    })?;
+    outcome.errors.sort_by_key(|e| e.row);
+    Ok(outcome)
 }
 
 /// The id of a referenced entity, or a row error naming the field when it is unknown.

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 
 use super::centers::{self, CenterRow};
-use super::{Change, RowFailure, new_id, now, store_row};
+use super::{Change, RowFailure, new_id, now, retry_lost_races, store_row};
 use crate::db::schema::{
     activities, activity_groups, centers as centers_t, insurance_activities, insurance_resources,
     insurances, resource_activities, resource_centers, resources,
@@ -39,20 +39,26 @@ pub fn apply_key_entities(
     rows: &[(usize, KeyEntity)],
     full_sync: bool,
     default_timezone: Option<Tz>,
-    mut outcome: SyncOutcome,
+    outcome: SyncOutcome,
 ) -> QueryResult<SyncOutcome> {
-    dialect::write_transaction(conn, |conn| {
-        let mut seen = Seen::default();
-        for (number, row) in rows {
-            store_row(conn, &mut outcome, *number, |c, counts| {
-                store_key_entity(c, row, default_timezone, counts, &mut seen)
-            })?;
-        }
-        if full_sync && outcome.errors.is_empty() {
-            outcome.deactivated += deactivate_unseen(conn, &seen)?;
-        }
-        Ok(outcome)
-    })
+    let mut outcome = retry_lost_races(conn, |conn| {
+        let mut outcome = outcome.clone();
+        dialect::write_transaction(conn, |conn| {
+            let mut seen = Seen::default();
+            for (number, row) in rows {
+                store_row(conn, &mut outcome, *number, |c, counts| {
+                    store_key_entity(c, row, default_timezone, counts, &mut seen)
+                })?;
+            }
+            if full_sync && outcome.errors.is_empty() {
+                outcome.deactivated += deactivate_unseen(conn, &seen)?;
+            }
+            Ok(outcome)
+        })
+    })?;
+    // Rows refused while parsing come first in `outcome.errors`; report every row in order.
+    outcome.errors.sort_by_key(|e| e.row);
+    Ok(outcome)
 }
 
 fn store_key_entity(

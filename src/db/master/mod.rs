@@ -77,6 +77,40 @@ fn store_row<T>(
     }
 }
 
+/// Runs a whole push again when it lost a race with a concurrent push of the same new LIDs.
+///
+/// On MySQL, two transactions can both find a LID absent and both insert it: the second then
+/// fails on the unique key (or, with its row locks crossed, on a deadlock, 1213) and its push is
+/// rolled back whole. Run again in a new transaction, it finds the winner's rows and updates
+/// them, so concurrent identical pushes all succeed. SQLite never races so: its
+/// `BEGIN IMMEDIATE` lets one push at a time in.
+fn retry_lost_races<T>(
+    conn: &mut DbConnection,
+    mut push: impl FnMut(&mut DbConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    use rand::Rng;
+    const ATTEMPTS: u64 = 5;
+    let mut attempt = 1;
+    loop {
+        match push(conn) {
+            Err(Error::DatabaseError(
+                DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure,
+                info,
+            )) if attempt < ATTEMPTS => {
+                log::debug!(
+                    "master-data push lost a race ({}), attempt {attempt}",
+                    info.message()
+                );
+                let pause = rand::thread_rng().gen_range(5..=20 * attempt);
+                std::thread::sleep(std::time::Duration::from_millis(pause));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
