@@ -225,10 +225,10 @@ async fn wait_until_healthy(base: &str, server: &mut Running, log: &Path) {
     let client = http();
     let started = Instant::now();
     loop {
-        if let Ok(response) = client.get(format!("{base}/healthz")).send().await {
-            if response.status().is_success() {
-                return;
-            }
+        if let Ok(response) = client.get(format!("{base}/healthz")).send().await
+            && response.status().is_success()
+        {
+            return;
         }
         if let Some(status) = server.0.try_wait().unwrap() {
             panic!(

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "mysql")]
 use diesel::Connection;
+#[cfg(feature = "mysql")]
 use diesel::connection::SimpleConnection;
 use rendez::auth::{self, SecretKey};
 use rendez::config::Settings;
@@ -50,6 +52,7 @@ pub struct TestDatabase {
     mysql_name: Option<String>,
 }
 
+#[cfg(feature = "mysql")]
 pub fn mysql_base_url() -> String {
     std::env::var("MYSQL_TEST_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
 }
