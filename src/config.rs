@@ -93,6 +93,21 @@ pub struct Settings {
     )]
     pub auth_cache_ttl: Option<String>,
 
+    /// How far ahead of now the first bookable slot starts, e.g. 30m, 2h; 0 allows any future
+    /// slot. [default: 30m]
+    #[arg(
+        long,
+        env = "RENDEZ_BOOKING_LEAD",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub booking_lead: Option<String>,
+
+    /// Country (ISO 3166 alpha-2, e.g. ES) of patients' phone numbers written without an
+    /// international prefix. [default: none, numbers need +CC]
+    #[arg(long, env = "RENDEZ_DEFAULT_COUNTRY", global = true, value_name = "CC")]
+    pub default_country: Option<String>,
+
     /// HTTP worker threads. [default: the number of CPU cores]
     #[arg(long, env = "RENDEZ_HTTP_WORKERS", global = true, value_name = "N")]
     pub http_workers: Option<usize>,
@@ -111,6 +126,8 @@ pub struct Config {
     pub secret_key_file: PathBuf,
     pub pool: PoolOptions,
     pub auth_cache_ttl: Duration,
+    pub booking_lead: Duration,
+    pub default_country: Option<String>,
     pub http_workers: usize,
 }
 
@@ -140,6 +157,8 @@ impl Settings {
             db_pool_size: self.db_pool_size.or(lower.db_pool_size),
             db_timeout: self.db_timeout.or(lower.db_timeout),
             auth_cache_ttl: self.auth_cache_ttl.or(lower.auth_cache_ttl),
+            booking_lead: self.booking_lead.or(lower.booking_lead),
+            default_country: self.default_country.or(lower.default_country),
             http_workers: self.http_workers.or(lower.http_workers),
         }
     }
@@ -205,6 +224,16 @@ impl Settings {
                 self.auth_cache_ttl.as_deref(),
                 "60s",
             )?,
+            booking_lead: duration("RENDEZ_BOOKING_LEAD", self.booking_lead.as_deref(), "30m")?,
+            default_country: self
+                .default_country
+                .map(|raw| {
+                    let code = raw.trim().to_ascii_uppercase();
+                    code.parse::<phonenumber::country::Id>().map(|_| code).map_err(|_| {
+                        format!("RENDEZ_DEFAULT_COUNTRY '{raw}' is not a country code such as ES or AU")
+                    })
+                })
+                .transpose()?,
             http_workers: self
                 .http_workers
                 .unwrap_or_else(|| {

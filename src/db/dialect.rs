@@ -63,3 +63,53 @@ pub fn is_unique_violation(err: &DieselError) -> bool {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
     )
 }
+
+/// True for the failures after which the whole transaction may simply be run again: MySQL's
+/// deadlock (1213) and lock wait timeout (1205), and "record has changed" (1020).
+pub fn is_retryable(err: &DieselError) -> bool {
+    match err {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        DieselError::DatabaseError(_, info) => {
+            let message = info.message();
+            message.contains("Lock wait timeout") || message.contains("Record has changed")
+        }
+        _ => false,
+    }
+}
+
+/// Finds a resource by LID and locks its row until the transaction ends, so that bookings of
+/// one resource run one after the other and each sees what the one before committed.
+///
+/// MySQL: `SELECT ... FOR UPDATE` on the resource row; this must be the transaction's first
+/// read, or REPEATABLE READ would keep showing an older snapshot. SQLite: the transaction
+/// began with `BEGIN IMMEDIATE` (see [`write_transaction`]) and already excludes every other
+/// writer, so a plain read suffices.
+pub fn lock_resource(conn: &mut DbConnection, lid: &str) -> diesel::QueryResult<Option<String>> {
+    use super::schema::resources;
+    use diesel::prelude::*;
+    let query = resources::table
+        .filter(resources::lid.eq(lid))
+        .filter(resources::active.eq(true))
+        .select(resources::id);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().first(c).optional(),
+    }
+}
+
+/// Locks an appointment row by LID for a status change (same rules as [`lock_resource`]).
+pub fn lock_appointment(conn: &mut DbConnection, lid: &str) -> diesel::QueryResult<Option<String>> {
+    use super::schema::appointments;
+    use diesel::prelude::*;
+    let query = appointments::table
+        .filter(appointments::lid.eq(lid))
+        .select(appointments::id);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().first(c).optional(),
+    }
+}

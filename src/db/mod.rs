@@ -2,6 +2,7 @@
 //! The backend is chosen at run time by the scheme of `DATABASE_URL`; what really differs between
 //! the two lives in [`dialect`].
 
+pub mod booking;
 pub mod clients;
 pub mod dialect;
 pub mod master;

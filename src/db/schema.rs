@@ -147,11 +147,83 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    patients (id) {
+        id -> Text,
+        tid -> Text,
+        lid -> Nullable<Text>,
+        id_number -> Nullable<Text>,
+        first_name -> Nullable<Text>,
+        second_name -> Nullable<Text>,
+        third_name -> Nullable<Text>,
+        gender -> Nullable<Text>,
+        date_of_birth -> Nullable<Date>,
+        mobile_phone -> Nullable<Text>,
+        landline_phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        language -> Nullable<Text>,
+        communication_preferences -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    appointments (id) {
+        id -> Text,
+        lid -> Text,
+        resource_id -> Text,
+        center_id -> Text,
+        activity_id -> Text,
+        insurance_id -> Nullable<Text>,
+        patient_id -> Text,
+        availability_id -> Nullable<Text>,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        status -> Text,
+        live -> Bool,
+        price_cents -> Nullable<BigInt>,
+        notes -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    appointment_changes (id) {
+        id -> Text,
+        appointment_id -> Text,
+        kind -> Text,
+        status -> Text,
+        client_id -> Nullable<Text>,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    booking_requests (client_id, request_id) {
+        client_id -> Text,
+        request_id -> Text,
+        add_result -> Text,
+        error_message -> Nullable<Text>,
+        app_lid -> Nullable<Text>,
+        user_lid -> Nullable<Text>,
+        user_tid -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(activities -> activity_groups (group_id));
 diesel::joinable!(resource_centers -> resources (resource_id));
 diesel::joinable!(resource_centers -> centers (center_id));
 diesel::joinable!(availabilities -> resources (resource_id));
 diesel::joinable!(availabilities -> centers (center_id));
+diesel::joinable!(appointments -> resources (resource_id));
+diesel::joinable!(appointments -> centers (center_id));
+diesel::joinable!(appointments -> activities (activity_id));
+diesel::joinable!(appointments -> patients (patient_id));
+diesel::joinable!(appointment_changes -> appointments (appointment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_clients,
@@ -167,4 +239,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     insurance_resources,
     availabilities,
     availability_activities,
+    patients,
+    appointments,
+    appointment_changes,
+    booking_requests,
 );

@@ -2,7 +2,9 @@
 //! Nothing here knows XML, HTTP or SQL.
 
 pub mod access;
+pub mod booking;
 pub mod master;
+pub mod patient;
 pub mod slots;
 pub mod values;
 

@@ -137,6 +137,39 @@ pub fn format_date(date: NaiveDate) -> String {
     date.format("%d/%m/%Y").to_string()
 }
 
+/// A timestamp as `dd/mm/yyyy hh:mm:ss` (read as UTC) or ISO 8601 with an offset.
+pub fn parse_timestamp(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let raw = raw.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDateTime::parse_from_str(raw, "%d/%m/%Y %H:%M:%S")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(raw, "%d/%m/%Y %H:%M"))
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+pub fn timestamp(
+    src: &impl FieldSource,
+    field: &'static str,
+) -> FieldResult<Option<chrono::DateTime<chrono::Utc>>> {
+    src.field(field)
+        .map(|raw| {
+            parse_timestamp(raw).ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    format!("{field} '{raw}' is not a timestamp (dd/mm/yyyy hh:mm:ss in UTC, or ISO 8601 with offset)"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A timestamp on the wire: ISO 8601, UTC, to the microsecond (so it can be sent back exactly).
+pub fn format_timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 /// A wall-clock time of day as minutes after midnight. `24:00` is accepted where a day's end is
 /// meant (`allow_end_of_day`).
 pub fn parse_time_of_day(raw: &str, allow_end_of_day: bool) -> Option<u32> {

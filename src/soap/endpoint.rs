@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::StreamExt;
 
 use super::envelope::{self, PasswordType, UsernameToken};
-use super::{Operation, SoapVersion, fault, master, prescan, response_envelope};
+use super::{Operation, SoapVersion, booking, fault, master, prescan, response_envelope};
 use crate::auth::{AuthenticatedClient, Credentials};
 use crate::error::{Error, FaultCode};
 use crate::state::AppState;
@@ -135,6 +135,13 @@ async fn dispatch(
             master::update_availabilities(state, client, payload).await
         }
         Operation::GetCenters => master::get_centers(state, client, payload).await,
+        Operation::SearchAvailabilities => {
+            booking::search_availabilities(state, client, payload).await
+        }
+        Operation::AddAppointment => booking::add_appointment(state, client, payload).await,
+        Operation::DeleteAppointment => booking::delete_appointment(state, client, payload).await,
+        Operation::CheckAppointment => booking::check_appointment(state, client, payload).await,
+        Operation::GetAppointments => booking::get_appointments(state, client, payload).await,
         other => Err(Error::NotImplemented(other.name())),
     }
 }

@@ -127,3 +127,184 @@ pub struct GetCentersResponse {
     #[yaserde(rename = "CENTER")]
     pub centers: Vec<CenterItem>,
 }
+
+request_item!(SearchAvailabilities {
+    activity_lid: "ACTIVITY_LID",
+    ava_start_day: "AVA_START_DAY",
+    ava_end_day: "AVA_END_DAY",
+    ava_start_time: "AVA_START_TIME",
+    ava_end_time: "AVA_END_TIME",
+    ava_min_time: "AVA_MIN_TIME",
+    ava_max_time: "AVA_MAX_TIME",
+    ava_results_number: "AVA_RESULTS_NUMBER",
+    resource_lid: "RESOURCE_LID",
+    insurance_lid: "INSURANCE_LID",
+    location_lid: "LOCATION_LID",
+});
+
+request_item!(AddAppointment {
+    activity_lid: "ACTIVITY_LID",
+    resource_lid: "RESOURCE_LID",
+    user_lid: "USER_LID",
+    user_tid: "USER_TID",
+    user_first_name: "USER_FIRST_NAME",
+    user_second_name: "USER_SECOND_NAME",
+    user_third_name: "USER_THIRD_NAME",
+    user_gender: "USER_GENDER",
+    user_date_of_birth: "USER_DATE_OF_BIRTH",
+    user_mobile_phone: "USER_MOBILE_PHONE",
+    user_landline_phone: "USER_LANDLINE_PHONE",
+    user_email: "USER_EMAIL",
+    user_id_number: "USER_ID_NUMBER",
+    user_language: "USER_LANGUAGE",
+    communication_preferences: "COMMUNICATION_PREFERENCES",
+    app_date: "APP_DATE",
+    app_start_time: "APP_START_TIME",
+    availability_lid: "AVAILABILITY_LID",
+    insurance_lid: "INSURANCE_LID",
+    location_lid: "LOCATION_LID",
+    notes: "NOTES",
+    request_id: "REQUEST_ID",
+});
+
+request_item!(DeleteAppointment {
+    app_lid: "APP_LID",
+    cancelled_by: "CANCELLED_BY",
+});
+
+request_item!(CheckAppointment { app_lid: "APP_LID" });
+
+request_item!(GetAppointments {
+    user_lid: "USER_LID",
+    user_tid: "USER_TID",
+    resource_lid: "RESOURCE_LID",
+    start_date: "START_DATE",
+    end_date: "END_DATE",
+    last_request_timestamp: "LAST_REQUEST_TIMESTAMP",
+});
+
+#[derive(Debug, Default, YaSerialize)]
+pub struct SlotItem {
+    #[yaserde(rename = "RESOURCE_LID")]
+    pub resource_lid: String,
+    #[yaserde(rename = "ACTIVITY_LID")]
+    pub activity_lid: String,
+    #[yaserde(rename = "INSURANCE_LID")]
+    pub insurance_lid: Option<String>,
+    #[yaserde(rename = "LOCATION_LID")]
+    pub location_lid: String,
+    #[yaserde(rename = "AVA_DATE")]
+    pub ava_date: String,
+    #[yaserde(rename = "AVA_START_TIME")]
+    pub ava_start_time: String,
+    #[yaserde(rename = "AVA_END_TIME")]
+    pub ava_end_time: String,
+    #[yaserde(rename = "AVAILABILITY_LID")]
+    pub availability_lid: String,
+    #[yaserde(rename = "ACTIVITY_PRICE")]
+    pub activity_price: Option<String>,
+}
+
+#[derive(Debug, Default, YaSerialize)]
+pub struct SearchAvailabilitiesResponse {
+    #[yaserde(rename = "AVAILABILITY")]
+    pub slots: Vec<SlotItem>,
+}
+
+#[derive(Debug, Default, YaSerialize)]
+pub struct AddAppointmentResponse {
+    #[yaserde(rename = "ADD_RESULT")]
+    pub add_result: String,
+    #[yaserde(rename = "ERROR_MESSAGE")]
+    pub error_message: Option<String>,
+    #[yaserde(rename = "APP_LID")]
+    pub app_lid: Option<String>,
+    #[yaserde(rename = "USER_LID")]
+    pub user_lid: Option<String>,
+    #[yaserde(rename = "USER_TID")]
+    pub user_tid: Option<String>,
+}
+
+#[derive(Debug, Default, YaSerialize)]
+pub struct DeleteAppointmentResponse {
+    #[yaserde(rename = "DELETE_RESULT")]
+    pub delete_result: String,
+    #[yaserde(rename = "ERROR_MESSAGE")]
+    pub error_message: Option<String>,
+    #[yaserde(rename = "APP_LID")]
+    pub app_lid: String,
+}
+
+#[derive(Debug, Default, YaSerialize)]
+pub struct CheckAppointmentResponse {
+    #[yaserde(rename = "APP_LID")]
+    pub app_lid: String,
+    #[yaserde(rename = "STATUS")]
+    pub status: String,
+    #[yaserde(rename = "APP_DATE")]
+    pub app_date: String,
+    #[yaserde(rename = "APP_START_TIME")]
+    pub app_start_time: String,
+    #[yaserde(rename = "APP_END_TIME")]
+    pub app_end_time: String,
+    #[yaserde(rename = "USER_LID")]
+    pub user_lid: Option<String>,
+    #[yaserde(rename = "USER_TID")]
+    pub user_tid: String,
+    #[yaserde(rename = "RESOURCE_LID")]
+    pub resource_lid: String,
+    #[yaserde(rename = "ACTIVITY_LID")]
+    pub activity_lid: String,
+    #[yaserde(rename = "INSURANCE_LID")]
+    pub insurance_lid: Option<String>,
+}
+
+#[derive(Debug, Default, YaSerialize)]
+pub struct AppointmentItem {
+    #[yaserde(rename = "APP_LID")]
+    pub app_lid: String,
+    #[yaserde(rename = "STATUS")]
+    pub status: String,
+    #[yaserde(rename = "APP_DATE")]
+    pub app_date: String,
+    #[yaserde(rename = "APP_START_TIME")]
+    pub app_start_time: String,
+    #[yaserde(rename = "APP_END_TIME")]
+    pub app_end_time: String,
+    #[yaserde(rename = "USER_LID")]
+    pub user_lid: Option<String>,
+    #[yaserde(rename = "USER_TID")]
+    pub user_tid: String,
+    #[yaserde(rename = "RESOURCE_LID")]
+    pub resource_lid: String,
+    #[yaserde(rename = "ACTIVITY_LID")]
+    pub activity_lid: String,
+    #[yaserde(rename = "INSURANCE_LID")]
+    pub insurance_lid: Option<String>,
+    #[yaserde(rename = "USER_MOBILE_PHONE")]
+    pub user_mobile_phone: Option<String>,
+    #[yaserde(rename = "USER_EMAIL")]
+    pub user_email: Option<String>,
+    #[yaserde(rename = "ACTIVITY_NAME")]
+    pub activity_name: String,
+    #[yaserde(rename = "ACTIVITY_GROUP_LID")]
+    pub activity_group_lid: Option<String>,
+    #[yaserde(rename = "ACTIVITY_GROUP_NAME")]
+    pub activity_group_name: Option<String>,
+    #[yaserde(rename = "RESOURCE_FIRST_NAME")]
+    pub resource_first_name: String,
+    #[yaserde(rename = "RESOURCE_SECOND_NAME")]
+    pub resource_second_name: Option<String>,
+    #[yaserde(rename = "LOCATION_LID")]
+    pub location_lid: String,
+    #[yaserde(rename = "LAST_CHANGE")]
+    pub last_change: String,
+}
+
+#[derive(Debug, Default, YaSerialize)]
+pub struct GetAppointmentsResponse {
+    #[yaserde(rename = "APPOINTMENT")]
+    pub appointments: Vec<AppointmentItem>,
+    #[yaserde(rename = "LAST_REQUEST_TIMESTAMP")]
+    pub last_request_timestamp: Option<String>,
+}

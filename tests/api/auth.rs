@@ -534,10 +534,10 @@ async fn a_client_without_the_admin_role_cannot_push_key_entities(backend: Backe
     }
     // Nothing was written.
     assert!(names_of_centers(&app).await.is_empty());
-    // The role it has lets it through to the operation (not built yet).
+    // The role it has lets it through to the operation, which reads the request.
     app.soap(&auth, "addAppointment", "")
         .await
-        .assert_fault("Server", "not implemented");
+        .assert_fault("Client", "ACTIVITY_LID is required");
     app.soap(&auth, "updateMessages", "")
         .await
         .assert_fault("Client", "lacks the role 'messaging'");

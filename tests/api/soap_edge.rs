@@ -454,8 +454,8 @@ async fn a_soap12_fault_of_the_server_is_a_receiver_fault() {
     let fault = app
         .soap12(
             &Auth::admin(),
-            "addAppointment",
-            "<ACTIVITY_LID>A1</ACTIVITY_LID>",
+            "updateMessages",
+            "<MESSAGE><CHANNEL>SMS</CHANNEL></MESSAGE>",
         )
         .await;
     fault.assert_fault("Server", "not implemented");
@@ -668,12 +668,12 @@ async fn an_operation_not_built_yet_answers_a_server_fault_saying_not_implemente
     let reply = app
         .soap(
             &Auth::admin(),
-            "addAppointment",
-            "<ACTIVITY_LID>A1</ACTIVITY_LID>",
+            "updateMessages",
+            "<MESSAGE><CHANNEL>SMS</CHANNEL></MESSAGE>",
         )
         .await;
     reply.assert_fault("Server", "not implemented");
-    assert!(reply.fault_text().contains("addAppointment"));
+    assert!(reply.fault_text().contains("updateMessages"));
     assert_still_serving(&app).await;
 }
 
@@ -881,7 +881,7 @@ async fn metrics_count_requests_faults_latencies_and_the_pool() {
     )
     .await
     .assert_fault("Client", "authentication failed");
-    app.soap(&Auth::admin(), "addAppointment", "")
+    app.soap(&Auth::admin(), "updateTestResults", "")
         .await
         .assert_fault("Server", "not implemented");
     post11(&app, "not xml").await.assert_fault("Client", "XML");
@@ -906,7 +906,7 @@ async fn metrics_count_requests_faults_latencies_and_the_pool() {
         1.0
     );
     assert_eq!(
-        value(r#"rendez_soap_faults_total{code="Server",operation="addAppointment"}"#),
+        value(r#"rendez_soap_faults_total{code="Server",operation="updateTestResults"}"#),
         1.0
     );
     assert_eq!(

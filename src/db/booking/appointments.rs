@@ -1,0 +1,258 @@
+//! Reading and cancelling appointments: `checkAppointment`, `getAppointments`,
+//! `deleteAppointment`.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+
+use super::book::record_change;
+use super::catalog::{naive, utc};
+use crate::db::schema::{
+    activities, activity_groups, appointments, centers, insurances, patients, resources,
+};
+use crate::db::{DbConnection, dialect};
+use crate::domain::access::CenterScope;
+use crate::domain::booking::{AppointmentStatus, CancelledBy};
+use crate::domain::slots::local_reading;
+
+/// An appointment as the contract shows it, on its center's clock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppointmentView {
+    pub lid: String,
+    pub status: String,
+    pub date: NaiveDate,
+    pub start_minute: u32,
+    pub end_minute: u32,
+    pub user_lid: Option<String>,
+    pub user_tid: String,
+    pub user_mobile_phone: Option<String>,
+    pub user_email: Option<String>,
+    pub resource_lid: String,
+    pub resource_first_name: String,
+    pub resource_second_name: Option<String>,
+    pub activity_lid: String,
+    pub activity_name: String,
+    pub activity_group_lid: Option<String>,
+    pub activity_group_name: Option<String>,
+    pub insurance_lid: Option<String>,
+    pub center_lid: String,
+    pub last_change: DateTime<Utc>,
+}
+
+type ViewRow = (
+    (String, String, NaiveDateTime, NaiveDateTime, NaiveDateTime),
+    (Option<String>, String, Option<String>, Option<String>),
+    (String, String, Option<String>),
+    (String, String),
+    (String, String),
+    Option<(String, String)>,
+    Option<String>,
+);
+
+macro_rules! view_query {
+    () => {
+        appointments::table
+            .inner_join(patients::table.on(patients::id.eq(appointments::patient_id)))
+            .inner_join(resources::table.on(resources::id.eq(appointments::resource_id)))
+            .inner_join(activities::table.on(activities::id.eq(appointments::activity_id)))
+            .inner_join(centers::table.on(centers::id.eq(appointments::center_id)))
+            .left_join(
+                activity_groups::table.on(activity_groups::id.nullable().eq(activities::group_id)),
+            )
+            .left_join(
+                insurances::table.on(insurances::id.nullable().eq(appointments::insurance_id)),
+            )
+            .select((
+                (
+                    appointments::lid,
+                    appointments::status,
+                    appointments::start_at,
+                    appointments::end_at,
+                    appointments::updated_at,
+                ),
+                (
+                    patients::lid,
+                    patients::tid,
+                    patients::mobile_phone,
+                    patients::email,
+                ),
+                (
+                    resources::lid,
+                    resources::first_name,
+                    resources::second_name,
+                ),
+                (activities::lid, activities::name),
+                (centers::lid, centers::timezone),
+                (activity_groups::lid, activity_groups::name).nullable(),
+                insurances::lid.nullable(),
+            ))
+    };
+}
+
+fn to_view(row: ViewRow) -> AppointmentView {
+    let (
+        (lid, status, start, end, updated),
+        (user_lid, user_tid, mobile, email),
+        (resource_lid, first, second),
+        (activity_lid, activity_name),
+        (center_lid, tz),
+        group,
+        insurance_lid,
+    ) = row;
+    let tz: Tz = tz.parse().unwrap_or(chrono_tz::UTC);
+    let (date, start_minute) = local_reading(tz, utc(start));
+    let (_, end_minute) = local_reading(tz, utc(end));
+    AppointmentView {
+        lid,
+        status,
+        date,
+        start_minute,
+        end_minute,
+        user_lid,
+        user_tid,
+        user_mobile_phone: mobile,
+        user_email: email,
+        resource_lid,
+        resource_first_name: first,
+        resource_second_name: second,
+        activity_lid,
+        activity_name,
+        activity_group_lid: group.as_ref().map(|g| g.0.clone()),
+        activity_group_name: group.map(|g| g.1),
+        insurance_lid,
+        center_lid,
+        last_change: utc(updated),
+    }
+}
+
+/// What `getAppointments` asks for.
+#[derive(Clone, Debug, Default)]
+pub struct AppointmentFilter {
+    pub user_lid: Option<String>,
+    pub user_tid: Option<String>,
+    pub resource_lid: Option<String>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    /// Only what changed after this instant...
+    pub changed_after: Option<DateTime<Utc>>,
+    /// ...and up to this one (see [`CHANGE_SETTLE`]).
+    pub changed_until: Option<DateTime<Utc>>,
+}
+
+/// How long after its timestamp a change is certainly committed: a change is stamped once its
+/// transaction holds its locks, and commits within milliseconds after. Polls with
+/// LAST_REQUEST_TIMESTAMP see changes up to now minus this, and tell the caller so, so that
+/// consecutive polls neither miss a change nor show one twice.
+pub const CHANGE_SETTLE: Duration = Duration::seconds(2);
+
+pub fn check(conn: &mut DbConnection, lid: &str) -> QueryResult<Option<AppointmentView>> {
+    let row: Option<ViewRow> = view_query!()
+        .filter(appointments::lid.eq(lid))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(to_view))
+}
+
+/// Most appointments one `getAppointments` answer carries.
+pub const MAX_LISTED: i64 = 5000;
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &AppointmentFilter,
+    scope: &CenterScope,
+) -> QueryResult<Vec<AppointmentView>> {
+    let mut query = view_query!().into_boxed();
+    if let Some(lid) = &filter.user_lid {
+        query = query.filter(patients::lid.eq(lid.clone()));
+    }
+    if let Some(tid) = &filter.user_tid {
+        query = query.filter(patients::tid.eq(tid.clone()));
+    }
+    if let Some(lid) = &filter.resource_lid {
+        query = query.filter(resources::lid.eq(lid.clone()));
+    }
+    // Local dates: widen by a day in UTC, then keep what the center's clock puts in range.
+    if let Some(start) = filter.start_date {
+        query = query.filter(
+            appointments::start_at
+                .ge(start.and_hms_opt(0, 0, 0).expect("midnight") - Duration::days(1)),
+        );
+    }
+    if let Some(end) = filter.end_date {
+        query = query.filter(
+            appointments::start_at
+                .lt(end.and_hms_opt(0, 0, 0).expect("midnight") + Duration::days(2)),
+        );
+    }
+    if let Some(after) = filter.changed_after {
+        query = query.filter(appointments::updated_at.gt(naive(after)));
+    }
+    if let Some(until) = filter.changed_until {
+        query = query.filter(appointments::updated_at.le(naive(until)));
+    }
+    if let CenterScope::Only(lids) = scope {
+        query = query.filter(centers::lid.eq_any(lids.clone()));
+    }
+    let rows: Vec<ViewRow> = query
+        .order((appointments::start_at.asc(), appointments::lid.asc()))
+        .limit(MAX_LISTED)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(to_view)
+        .filter(|v| {
+            filter.start_date.is_none_or(|s| v.date >= s)
+                && filter.end_date.is_none_or(|e| v.date <= e)
+        })
+        .collect())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    Cancelled,
+    /// It was cancelled before: cancelling is idempotent.
+    AlreadyCancelled,
+    Unknown,
+    /// Its center is outside the caller's centers.
+    OutOfScope(String),
+}
+
+pub fn cancel(
+    conn: &mut DbConnection,
+    lid: &str,
+    by: CancelledBy,
+    client_id: &str,
+    scope: &CenterScope,
+) -> QueryResult<CancelOutcome> {
+    super::book::retrying(conn, |conn| {
+        let Some(id) = dialect::lock_appointment(conn, lid)? else {
+            return Ok(CancelOutcome::Unknown);
+        };
+        let (live, center_lid): (bool, String) = appointments::table
+            .inner_join(centers::table.on(centers::id.eq(appointments::center_id)))
+            .filter(appointments::id.eq(&id))
+            .select((appointments::live, centers::lid))
+            .first(conn)?;
+        if !scope.allows(&center_lid) {
+            return Ok(CancelOutcome::OutOfScope(center_lid));
+        }
+        if !live {
+            return Ok(CancelOutcome::AlreadyCancelled);
+        }
+        let now = naive(Utc::now());
+        let status = by.status();
+        diesel::update(appointments::table.find(&id))
+            .set((
+                appointments::status.eq(status.as_str()),
+                appointments::live.eq(false),
+                appointments::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        record_change(conn, &id, "cancelled", status, Some(client_id), now)?;
+        Ok(CancelOutcome::Cancelled)
+    })
+}
+
+pub fn status_of(view: &AppointmentView) -> Option<AppointmentStatus> {
+    AppointmentStatus::parse(&view.status)
+}

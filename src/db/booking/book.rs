@@ -1,0 +1,369 @@
+//! `addAppointment`: books a slot only if a search would offer it at that moment, at most
+//! once whatever the concurrency. The resource's row is locked first (see
+//! [`dialect::lock_resource`]), so bookings of one resource are serialised in the database and
+//! each sees every booking committed before it; deadlocks and lock timeouts are retried.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diesel::prelude::*;
+use rand::Rng;
+
+use super::catalog::{self, Opening, ResourceFilter, naive};
+use super::patients;
+use crate::db::schema::{appointment_changes, appointments, booking_requests};
+use crate::db::{DbConnection, dialect};
+use crate::domain::access::CenterScope;
+use crate::domain::booking::{AppointmentStatus, BookingRequest};
+use crate::domain::slots::{self, SlotWindow, local_reading};
+
+const ATTEMPTS: usize = 8;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BookingOutcome {
+    Booked {
+        app_lid: String,
+        user_lid: Option<String>,
+        user_tid: String,
+    },
+    Refused {
+        message: String,
+    },
+}
+
+pub struct BookingContext<'a> {
+    pub client_id: &'a str,
+    pub scope: &'a CenterScope,
+    pub now: DateTime<Utc>,
+    pub lead: Duration,
+}
+
+pub fn book(
+    conn: &mut DbConnection,
+    request: &BookingRequest,
+    context: &BookingContext<'_>,
+) -> QueryResult<BookingOutcome> {
+    retrying(conn, |c| book_once(c, request, context))
+}
+
+/// Runs `work` in a write transaction, again after a deadlock, a lock timeout, or a unique-key
+/// clash with a concurrent twin that committed first (the next run sees what it did).
+pub fn retrying<T>(
+    conn: &mut DbConnection,
+    mut work: impl FnMut(&mut DbConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match dialect::write_transaction(conn, &mut work) {
+            Err(err)
+                if attempt < ATTEMPTS
+                    && (dialect::is_retryable(&err) || dialect::is_unique_violation(&err)) =>
+            {
+                let pause = rand::thread_rng().gen_range(1..=10 * attempt as u64);
+                std::thread::sleep(StdDuration::from_millis(pause));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn refused(message: impl Into<String>) -> BookingOutcome {
+    BookingOutcome::Refused {
+        message: message.into(),
+    }
+}
+
+fn book_once(
+    conn: &mut DbConnection,
+    request: &BookingRequest,
+    context: &BookingContext<'_>,
+) -> QueryResult<BookingOutcome> {
+    // The lock comes first: on MySQL it must precede every other read of the transaction.
+    let resource_id = dialect::lock_resource(conn, request.resource.as_str())?;
+    if let Some(request_id) = &request.request_id
+        && let Some(answer) = stored_answer(conn, context.client_id, request_id)?
+    {
+        return Ok(answer);
+    }
+    let outcome = match resource_id {
+        None => refused(format!("unknown resource '{}'", request.resource)),
+        Some(resource_id) => decide_and_book(conn, request, context, &resource_id)?,
+    };
+    if let Some(request_id) = &request.request_id {
+        store_answer(conn, context, request_id, &outcome)?;
+    }
+    Ok(outcome)
+}
+
+fn decide_and_book(
+    conn: &mut DbConnection,
+    request: &BookingRequest,
+    context: &BookingContext<'_>,
+    resource_id: &str,
+) -> QueryResult<BookingOutcome> {
+    let (resource, activity_lid) = (request.resource.as_str(), request.activity.as_str());
+    let Some(activity) = catalog::activity(conn, activity_lid)? else {
+        return Ok(refused(format!("unknown activity '{activity_lid}'")));
+    };
+    let insurance = match &request.insurance {
+        None => None,
+        Some(lid) => match catalog::insurance(conn, lid.as_str())? {
+            Some(insurance) => Some(insurance),
+            None => return Ok(refused(format!("unknown insurance '{lid}'"))),
+        },
+    };
+    let Some(offer) = catalog::offers(conn, &activity, ResourceFilter::Only(resource), None)?.pop()
+    else {
+        return Ok(refused(format!(
+            "resource '{resource}' does not offer activity '{activity_lid}'"
+        )));
+    };
+    let offer = match &insurance {
+        None => offer,
+        Some(insurance) => match catalog::offers(
+            conn,
+            &activity,
+            ResourceFilter::Only(resource),
+            Some(insurance),
+        )?
+        .pop()
+        {
+            Some(offer) => offer,
+            None => {
+                return Ok(refused(format!(
+                    "insurance '{}' is not accepted by resource '{resource}'",
+                    insurance.lid
+                )));
+            }
+        },
+    };
+    let ids = [resource_id.to_string()];
+    let mut openings = catalog::openings(
+        conn,
+        &ids,
+        &activity.id,
+        request.location.as_ref().map(|l| l.as_str()),
+        context.scope,
+    )?
+    .remove(resource_id)
+    .unwrap_or_default();
+    if let Some(wanted) = &request.availability {
+        for opening in &mut openings {
+            restrict_to(opening, wanted.as_str());
+        }
+        openings.retain(|o| !o.rules.is_empty());
+        if openings.is_empty() {
+            return Ok(refused(format!(
+                "AVAILABILITY_LID '{wanted}' is not an opening of resource '{resource}' for activity '{activity_lid}'"
+            )));
+        }
+    }
+    if openings.is_empty() {
+        return Ok(refused(format!(
+            "resource '{resource}' has no availability for activity '{activity_lid}'{}",
+            request
+                .location
+                .as_ref()
+                .map(|l| format!(" at center '{l}'"))
+                .unwrap_or_default()
+        )));
+    }
+    let day = request.date;
+    let from = naive_day_start(day) - Duration::days(2);
+    let busy = catalog::busy(conn, &ids, from, from + Duration::days(5))?;
+    let taken = busy.get(resource_id).map(Vec::as_slice).unwrap_or(&[]);
+    let not_before = context.now + context.lead;
+    let find = |busy: &[slots::Busy], not_before: DateTime<Utc>| {
+        openings.iter().find_map(|opening| {
+            let tz = opening.center.timezone;
+            let window = SlotWindow {
+                first_day: day,
+                last_day: day,
+                first_day_from: 0,
+                last_day_until: None,
+                daily_from: None,
+                daily_until: None,
+                not_before,
+            };
+            slots::slots_on_day(tz, &opening.rules, offer.shape, busy, &window, day)
+                .into_iter()
+                .find(|slot| local_reading(tz, slot.start) == (day, request.start_minute))
+                .map(|slot| (opening, slot))
+        })
+    };
+    let Some((opening, slot)) = find(taken, not_before) else {
+        let when = format!(
+            "{} {}",
+            crate::domain::values::format_date(day),
+            crate::domain::values::format_time_of_day(request.start_minute)
+        );
+        let message = if find(&[], not_before).is_some() {
+            format!("the slot {when} with resource '{resource}' is already taken")
+        } else if find(taken, DateTime::<Utc>::MIN_UTC).is_some()
+            || find(&[], DateTime::<Utc>::MIN_UTC).is_some()
+        {
+            format!("the slot {when} is in the past or within the booking lead time")
+        } else {
+            format!(
+                "no slot of activity '{activity_lid}' with resource '{resource}' starts at {when}: outside availability or off the slot grid"
+            )
+        };
+        return Ok(refused(message));
+    };
+    // Stamped now that the locks are held: the change commits right after (see CHANGE_SETTLE).
+    let now = naive(Utc::now());
+    let patient = patients::match_or_create(conn, &request.patient_keys, &request.patient, now)?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let status = AppointmentStatus::Pending;
+    diesel::insert_into(appointments::table)
+        .values((
+            appointments::id.eq(&id),
+            appointments::lid.eq(&id),
+            appointments::resource_id.eq(resource_id),
+            appointments::center_id.eq(&opening.center.id),
+            appointments::activity_id.eq(&activity.id),
+            appointments::insurance_id.eq(insurance.as_ref().map(|i| i.id.as_str())),
+            appointments::patient_id.eq(&patient.id),
+            appointments::availability_id.eq(&opening.rule_ids[slot.rule]),
+            appointments::start_at.eq(naive(slot.start)),
+            appointments::end_at.eq(naive(slot.end)),
+            appointments::status.eq(status.as_str()),
+            appointments::live.eq(true),
+            appointments::price_cents.eq(offer.price_cents),
+            appointments::notes.eq(&request.notes),
+            appointments::created_by.eq(context.client_id),
+            appointments::created_at.eq(now),
+            appointments::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    record_change(conn, &id, "created", status, Some(context.client_id), now)?;
+    Ok(BookingOutcome::Booked {
+        app_lid: id,
+        user_lid: patient.lid,
+        user_tid: patient.tid,
+    })
+}
+
+fn naive_day_start(day: NaiveDate) -> DateTime<Utc> {
+    catalog::utc(day.and_hms_opt(0, 0, 0).expect("midnight"))
+}
+
+fn restrict_to(opening: &mut Opening, availability_lid: &str) {
+    let keep: Vec<bool> = opening
+        .rule_lids
+        .iter()
+        .map(|l| l == availability_lid)
+        .collect();
+    let mut index = 0;
+    opening.rules.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+    opening.rule_ids = opening
+        .rule_ids
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(i, _)| i.clone())
+        .collect();
+    opening.rule_lids = opening
+        .rule_lids
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(i, _)| i.clone())
+        .collect();
+}
+
+/// Writes the change-log row of a booking change; always in the transaction of the change.
+pub fn record_change(
+    conn: &mut DbConnection,
+    appointment_id: &str,
+    kind: &str,
+    status: AppointmentStatus,
+    client_id: Option<&str>,
+    at: chrono::NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(appointment_changes::table)
+        .values((
+            appointment_changes::id.eq(uuid::Uuid::now_v7().to_string()),
+            appointment_changes::appointment_id.eq(appointment_id),
+            appointment_changes::kind.eq(kind),
+            appointment_changes::status.eq(status.as_str()),
+            appointment_changes::client_id.eq(client_id),
+            appointment_changes::changed_at.eq(at),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+fn stored_answer(
+    conn: &mut DbConnection,
+    client_id: &str,
+    request_id: &str,
+) -> QueryResult<Option<BookingOutcome>> {
+    type Stored = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<Stored> = booking_requests::table
+        .find((client_id, request_id))
+        .select((
+            booking_requests::add_result,
+            booking_requests::error_message,
+            booking_requests::app_lid,
+            booking_requests::user_lid,
+            booking_requests::user_tid,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(result, message, app_lid, user_lid, user_tid)| {
+        match (result.as_str(), app_lid, user_tid) {
+            ("OK", Some(app_lid), Some(user_tid)) => BookingOutcome::Booked {
+                app_lid,
+                user_lid,
+                user_tid,
+            },
+            _ => refused(message.unwrap_or_default()),
+        }
+    }))
+}
+
+fn store_answer(
+    conn: &mut DbConnection,
+    context: &BookingContext<'_>,
+    request_id: &str,
+    outcome: &BookingOutcome,
+) -> QueryResult<()> {
+    let (result, message, app_lid, user_lid, user_tid) = match outcome {
+        BookingOutcome::Booked {
+            app_lid,
+            user_lid,
+            user_tid,
+        } => (
+            "OK",
+            None,
+            Some(app_lid.as_str()),
+            user_lid.as_deref(),
+            Some(user_tid.as_str()),
+        ),
+        BookingOutcome::Refused { message } => ("ERROR", Some(message.as_str()), None, None, None),
+    };
+    diesel::insert_into(booking_requests::table)
+        .values((
+            booking_requests::client_id.eq(context.client_id),
+            booking_requests::request_id.eq(request_id),
+            booking_requests::add_result.eq(result),
+            booking_requests::error_message.eq(message),
+            booking_requests::app_lid.eq(app_lid),
+            booking_requests::user_lid.eq(user_lid),
+            booking_requests::user_tid.eq(user_tid),
+            booking_requests::created_at.eq(naive(context.now)),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}

@@ -1,0 +1,318 @@
+//! What a search or a booking needs to know about the offer: which resources perform an
+//! activity (for how long, at what price), where and when they open, and when they are busy.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{
+    activities, appointments, availabilities, availability_activities, centers,
+    insurance_activities, insurance_resources, insurances, resource_activities, resource_centers,
+    resources,
+};
+use crate::domain::access::CenterScope;
+use crate::domain::slots::{Busy, OpeningRule, SlotShape};
+
+pub struct Activity {
+    pub id: String,
+    pub lid: String,
+    pub duration: i32,
+    pub price_cents: Option<i64>,
+}
+
+pub fn activity(conn: &mut DbConnection, lid: &str) -> QueryResult<Option<Activity>> {
+    activities::table
+        .filter(activities::lid.eq(lid))
+        .filter(activities::active.eq(true))
+        .select((
+            activities::id,
+            activities::lid,
+            activities::duration_minutes,
+            activities::price_cents,
+        ))
+        .first::<(String, String, i32, Option<i64>)>(conn)
+        .optional()
+        .map(|row| {
+            row.map(|(id, lid, duration, price_cents)| Activity {
+                id,
+                lid,
+                duration,
+                price_cents,
+            })
+        })
+}
+
+pub struct Insurance {
+    pub id: String,
+    pub lid: String,
+}
+
+pub fn insurance(conn: &mut DbConnection, lid: &str) -> QueryResult<Option<Insurance>> {
+    insurances::table
+        .filter(insurances::lid.eq(lid))
+        .filter(insurances::active.eq(true))
+        .select(insurances::id)
+        .first::<String>(conn)
+        .optional()
+        .map(|id| {
+            id.map(|id| Insurance {
+                id,
+                lid: lid.to_string(),
+            })
+        })
+}
+
+/// One resource performing the activity.
+#[derive(Clone, Debug)]
+pub struct Offer {
+    pub resource_id: String,
+    pub resource_lid: String,
+    pub shape: SlotShape,
+    pub price_cents: Option<i64>,
+}
+
+/// Which resources to consider.
+pub enum ResourceFilter<'a> {
+    /// This one, web-enabled or not (the caller named it).
+    Only(&'a str),
+    /// Every active web-enabled resource.
+    WebEnabled,
+}
+
+/// The resources that perform `activity` (and accept `insurance`), with the duration and step
+/// of their slots and their price: INSURANCE_ACTIVITY, else RESOURCE_ACTIVITY, else the
+/// activity's own.
+pub fn offers(
+    conn: &mut DbConnection,
+    activity: &Activity,
+    filter: ResourceFilter<'_>,
+    insurance: Option<&Insurance>,
+) -> QueryResult<Vec<Offer>> {
+    let mut query = resource_activities::table
+        .inner_join(resources::table.on(resources::id.eq(resource_activities::resource_id)))
+        .filter(resource_activities::activity_id.eq(&activity.id))
+        .filter(resource_activities::active.eq(true))
+        .filter(resources::active.eq(true))
+        .select((
+            resources::id,
+            resources::lid,
+            resources::availabilities_step,
+            resource_activities::duration_minutes,
+            resource_activities::price_cents,
+        ))
+        .order(resources::lid.asc())
+        .into_boxed();
+    match filter {
+        ResourceFilter::Only(lid) => query = query.filter(resources::lid.eq(lid.to_string())),
+        ResourceFilter::WebEnabled => query = query.filter(resources::web_enabled.eq(true)),
+    }
+    type Row = (String, String, Option<i32>, Option<i32>, Option<i64>);
+    let rows: Vec<Row> = query.load(conn)?;
+    let (accepted, insurance_price) = match insurance {
+        None => (None, None),
+        Some(insurance) => {
+            let accepted: Vec<String> = insurance_resources::table
+                .filter(insurance_resources::insurance_id.eq(&insurance.id))
+                .filter(insurance_resources::active.eq(true))
+                .select(insurance_resources::resource_id)
+                .load(conn)?;
+            let price: Option<Option<i64>> = insurance_activities::table
+                .filter(insurance_activities::insurance_id.eq(&insurance.id))
+                .filter(insurance_activities::activity_id.eq(&activity.id))
+                .filter(insurance_activities::active.eq(true))
+                .select(insurance_activities::price_cents)
+                .first(conn)
+                .optional()?;
+            (Some(accepted), price.flatten())
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .filter(|(id, ..)| accepted.as_ref().is_none_or(|ids| ids.contains(id)))
+        .map(|(resource_id, resource_lid, step, duration, price)| {
+            let duration = duration.unwrap_or(activity.duration).max(1) as u32;
+            Offer {
+                resource_id,
+                resource_lid,
+                shape: SlotShape {
+                    duration,
+                    step: step.map(|s| s.max(1) as u32).unwrap_or(duration),
+                },
+                price_cents: insurance_price.or(price).or(activity.price_cents),
+            }
+        })
+        .collect())
+}
+
+#[derive(Clone, Debug)]
+pub struct Center {
+    pub id: String,
+    pub lid: String,
+    pub timezone: Tz,
+}
+
+/// The rules of one resource at one center that allow the activity.
+#[derive(Clone, Debug)]
+pub struct Opening {
+    pub center: Center,
+    pub rules: Vec<OpeningRule>,
+    /// The AVAILABILITY_LID of each rule, in the same order.
+    pub rule_lids: Vec<String>,
+    pub rule_ids: Vec<String>,
+}
+
+/// Where and when each resource opens for `activity_id`, limited to one center and to the
+/// centers the caller may act on.
+pub fn openings(
+    conn: &mut DbConnection,
+    resource_ids: &[String],
+    activity_id: &str,
+    center_lid: Option<&str>,
+    scope: &CenterScope,
+) -> QueryResult<HashMap<String, Vec<Opening>>> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<i32>,
+        i32,
+        i32,
+        Option<chrono::NaiveDate>,
+        Option<chrono::NaiveDate>,
+        String,
+    );
+    let mut query = availabilities::table
+        .inner_join(centers::table.on(centers::id.eq(availabilities::center_id)))
+        .inner_join(
+            resource_centers::table.on(resource_centers::resource_id
+                .eq(availabilities::resource_id)
+                .and(resource_centers::center_id.eq(availabilities::center_id))),
+        )
+        .filter(availabilities::resource_id.eq_any(resource_ids))
+        .filter(availabilities::active.eq(true))
+        .filter(centers::active.eq(true))
+        .filter(resource_centers::active.eq(true))
+        .select((
+            availabilities::id,
+            availabilities::lid,
+            availabilities::resource_id,
+            centers::id,
+            centers::lid,
+            availabilities::working_day,
+            availabilities::start_minute,
+            availabilities::end_minute,
+            availabilities::start_day,
+            availabilities::end_day,
+            centers::timezone,
+        ))
+        .order((
+            availabilities::resource_id.asc(),
+            centers::lid.asc(),
+            availabilities::lid.asc(),
+        ))
+        .into_boxed();
+    if let Some(lid) = center_lid {
+        query = query.filter(centers::lid.eq(lid.to_string()));
+    }
+    if let CenterScope::Only(lids) = scope {
+        query = query.filter(centers::lid.eq_any(lids.clone()));
+    }
+    let rows: Vec<Row> = query.load(conn)?;
+    let rule_ids: Vec<&String> = rows.iter().map(|r| &r.0).collect();
+    let mut limited: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in rule_ids.chunks(500) {
+        let pairs: Vec<(String, String)> = availability_activities::table
+            .filter(availability_activities::availability_id.eq_any(chunk))
+            .select((
+                availability_activities::availability_id,
+                availability_activities::activity_id,
+            ))
+            .load(conn)?;
+        for (rule, activity) in pairs {
+            limited.entry(rule).or_default().push(activity);
+        }
+    }
+    let mut by_resource: HashMap<String, Vec<Opening>> = HashMap::new();
+    for (id, lid, resource_id, center_id, center_lid, day, start, end, start_day, end_day, tz) in
+        rows
+    {
+        if limited
+            .get(&id)
+            .is_some_and(|only| !only.iter().any(|a| a == activity_id))
+        {
+            continue;
+        }
+        let Ok(timezone) = tz.parse::<Tz>() else {
+            continue;
+        };
+        let openings = by_resource.entry(resource_id).or_default();
+        let opening = match openings.iter_mut().position(|o| o.center.id == center_id) {
+            Some(i) => &mut openings[i],
+            None => {
+                openings.push(Opening {
+                    center: Center {
+                        id: center_id,
+                        lid: center_lid,
+                        timezone,
+                    },
+                    rules: Vec::new(),
+                    rule_lids: Vec::new(),
+                    rule_ids: Vec::new(),
+                });
+                openings.last_mut().expect("just pushed")
+            }
+        };
+        opening.rules.push(OpeningRule {
+            working_day: day.map(|d| d as u8),
+            start_minute: start as u32,
+            end_minute: end as u32,
+            start_day,
+            end_day,
+        });
+        opening.rule_lids.push(lid);
+        opening.rule_ids.push(id);
+    }
+    Ok(by_resource)
+}
+
+pub fn naive(instant: DateTime<Utc>) -> NaiveDateTime {
+    instant.naive_utc()
+}
+
+pub fn utc(stored: NaiveDateTime) -> DateTime<Utc> {
+    DateTime::from_naive_utc_and_offset(stored, Utc)
+}
+
+/// The live appointments of each resource that touch `[from, to)`, sorted by start.
+pub fn busy(
+    conn: &mut DbConnection,
+    resource_ids: &[String],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<HashMap<String, Vec<Busy>>> {
+    let rows: Vec<(String, NaiveDateTime, NaiveDateTime)> = appointments::table
+        .filter(appointments::resource_id.eq_any(resource_ids))
+        .filter(appointments::live.eq(true))
+        .filter(appointments::start_at.lt(naive(to)))
+        .filter(appointments::end_at.gt(naive(from)))
+        .select((
+            appointments::resource_id,
+            appointments::start_at,
+            appointments::end_at,
+        ))
+        .order(appointments::start_at.asc())
+        .load(conn)?;
+    let mut by_resource: HashMap<String, Vec<Busy>> = HashMap::new();
+    for (resource, start, end) in rows {
+        by_resource
+            .entry(resource)
+            .or_default()
+            .push((utc(start), utc(end)));
+    }
+    Ok(by_resource)
+}

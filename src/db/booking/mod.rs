@@ -1,0 +1,11 @@
+//! Booking: free-slot search, booking, cancelling, and reading appointments.
+
+pub mod appointments;
+pub mod book;
+pub mod catalog;
+pub mod patients;
+pub mod search;
+
+pub use appointments::{AppointmentFilter, AppointmentView, CancelOutcome};
+pub use book::{BookingContext, BookingOutcome};
+pub use search::FoundSlot;

@@ -1,0 +1,130 @@
+//! Finding the patient of a booking (by USER_LID, then USER_TID, then USER_ID_NUMBER) or
+//! creating one, and keeping their contact data current.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::patients;
+use crate::domain::patient::{PatientFields, PatientKeys};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = patients)]
+#[cfg_attr(feature = "sqlite", diesel(check_for_backend(diesel::sqlite::Sqlite)))]
+#[cfg_attr(feature = "mysql", diesel(check_for_backend(diesel::mysql::Mysql)))]
+pub struct PatientRow {
+    pub id: String,
+    pub tid: String,
+    pub lid: Option<String>,
+    pub id_number: Option<String>,
+    pub first_name: Option<String>,
+    pub second_name: Option<String>,
+    pub third_name: Option<String>,
+    pub gender: Option<String>,
+    pub date_of_birth: Option<chrono::NaiveDate>,
+    pub mobile_phone: Option<String>,
+    pub landline_phone: Option<String>,
+    pub email: Option<String>,
+    pub language: Option<String>,
+    pub communication_preferences: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+fn find(conn: &mut DbConnection, keys: &PatientKeys) -> QueryResult<Option<PatientRow>> {
+    if let Some(lid) = &keys.lid {
+        let found = patients::table
+            .filter(patients::lid.eq(lid.as_str()))
+            .select(PatientRow::as_select())
+            .first(conn)
+            .optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    if let Some(tid) = &keys.tid {
+        let found = patients::table
+            .filter(patients::tid.eq(tid))
+            .select(PatientRow::as_select())
+            .first(conn)
+            .optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    if let Some(number) = &keys.id_number {
+        return patients::table
+            .filter(patients::id_number.eq(number))
+            .order(patients::created_at.asc())
+            .select(PatientRow::as_select())
+            .first(conn)
+            .optional();
+    }
+    Ok(None)
+}
+
+/// The matched or new patient, with the contact data of this booking stored.
+pub fn match_or_create(
+    conn: &mut DbConnection,
+    keys: &PatientKeys,
+    fields: &PatientFields,
+    now: NaiveDateTime,
+) -> QueryResult<PatientRow> {
+    let Some(old) = find(conn, keys)? else {
+        let id = uuid::Uuid::now_v7().to_string();
+        let tid = uuid::Uuid::new_v4().to_string();
+        diesel::insert_into(patients::table)
+            .values((
+                patients::id.eq(&id),
+                patients::tid.eq(&tid),
+                patients::lid.eq(keys.lid.as_ref().map(|l| l.as_str())),
+                patients::id_number.eq(&keys.id_number),
+                patients::first_name.eq(&fields.first_name),
+                patients::second_name.eq(&fields.second_name),
+                patients::third_name.eq(&fields.third_name),
+                patients::gender.eq(&fields.gender),
+                patients::date_of_birth.eq(fields.date_of_birth),
+                patients::mobile_phone.eq(&fields.mobile_phone),
+                patients::landline_phone.eq(&fields.landline_phone),
+                patients::email.eq(&fields.email),
+                patients::language.eq(&fields.language),
+                patients::communication_preferences.eq(&fields.communication_preferences),
+                patients::created_at.eq(now),
+                patients::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        return patients::table
+            .find(&id)
+            .select(PatientRow::as_select())
+            .first(conn);
+    };
+    let pick = |new: &Option<String>, old: &Option<String>| new.clone().or_else(|| old.clone());
+    let lid = old
+        .lid
+        .clone()
+        .or_else(|| keys.lid.as_ref().map(|l| l.as_str().to_string()));
+    diesel::update(patients::table.find(&old.id))
+        .set((
+            patients::lid.eq(&lid),
+            patients::id_number.eq(pick(&keys.id_number, &old.id_number)),
+            patients::first_name.eq(pick(&fields.first_name, &old.first_name)),
+            patients::second_name.eq(pick(&fields.second_name, &old.second_name)),
+            patients::third_name.eq(pick(&fields.third_name, &old.third_name)),
+            patients::gender.eq(pick(&fields.gender, &old.gender)),
+            patients::date_of_birth.eq(fields.date_of_birth.or(old.date_of_birth)),
+            patients::mobile_phone.eq(pick(&fields.mobile_phone, &old.mobile_phone)),
+            patients::landline_phone.eq(pick(&fields.landline_phone, &old.landline_phone)),
+            patients::email.eq(pick(&fields.email, &old.email)),
+            patients::language.eq(pick(&fields.language, &old.language)),
+            patients::communication_preferences.eq(pick(
+                &fields.communication_preferences,
+                &old.communication_preferences,
+            )),
+            patients::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    patients::table
+        .find(&old.id)
+        .select(PatientRow::as_select())
+        .first(conn)
+}

@@ -1,0 +1,159 @@
+//! `searchAvailabilities`: free slots of every matching resource, ordered by start then
+//! resource, computed day by day until enough are found.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diesel::QueryResult;
+
+use super::catalog::{self, Offer, Opening, ResourceFilter};
+use crate::db::DbConnection;
+use crate::domain::access::CenterScope;
+use crate::domain::booking::SearchRequest;
+use crate::domain::slots::{self, SlotWindow, earliest_instant, local_reading};
+
+/// Days searched when the request gives no end day.
+pub const DEFAULT_SEARCH_DAYS: i64 = 7;
+
+/// One free slot as the center's clock reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundSlot {
+    pub start: DateTime<Utc>,
+    pub resource_lid: String,
+    pub activity_lid: String,
+    pub insurance_lid: Option<String>,
+    pub center_lid: String,
+    pub availability_lid: String,
+    pub date: NaiveDate,
+    pub start_minute: u32,
+    pub end_minute: u32,
+    pub price_cents: Option<i64>,
+}
+
+/// The window of a search on one center's clock.
+pub fn window_for(
+    request: &SearchRequest,
+    today: NaiveDate,
+    not_before: DateTime<Utc>,
+) -> SlotWindow {
+    let first_day = request.start_day.unwrap_or(today);
+    SlotWindow {
+        first_day,
+        last_day: request
+            .end_day
+            .unwrap_or(first_day + Duration::days(DEFAULT_SEARCH_DAYS)),
+        first_day_from: request.start_time.unwrap_or(0),
+        last_day_until: request.end_time,
+        daily_from: request.min_time,
+        daily_until: request.max_time,
+        not_before,
+    }
+}
+
+pub fn search(
+    conn: &mut DbConnection,
+    request: &SearchRequest,
+    scope: &CenterScope,
+    now: DateTime<Utc>,
+    lead: Duration,
+) -> QueryResult<Vec<FoundSlot>> {
+    let Some(activity) = catalog::activity(conn, request.activity.as_str())? else {
+        return Ok(Vec::new());
+    };
+    let insurance = match &request.insurance {
+        Some(lid) => match catalog::insurance(conn, lid.as_str())? {
+            Some(insurance) => Some(insurance),
+            None => return Ok(Vec::new()),
+        },
+        None => None,
+    };
+    let filter = match &request.resource {
+        Some(lid) => ResourceFilter::Only(lid.as_str()),
+        None => ResourceFilter::WebEnabled,
+    };
+    let offers = catalog::offers(conn, &activity, filter, insurance.as_ref())?;
+    let resource_ids: Vec<String> = offers.iter().map(|o| o.resource_id.clone()).collect();
+    let mut openings = catalog::openings(
+        conn,
+        &resource_ids,
+        &activity.id,
+        request.location.as_ref().map(|l| l.as_str()),
+        scope,
+    )?;
+    // Each (resource, center) pair searched on that center's clock.
+    let mut groups: Vec<(&Offer, Opening, SlotWindow)> = Vec::new();
+    let not_before = now + lead;
+    for offer in &offers {
+        for opening in openings.remove(&offer.resource_id).unwrap_or_default() {
+            let today = now.with_timezone(&opening.center.timezone).date_naive();
+            let window = window_for(request, today, not_before);
+            groups.push((offer, opening, window));
+        }
+    }
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let first_day = groups
+        .iter()
+        .map(|g| g.2.first_day)
+        .min()
+        .expect("not empty");
+    let last_day = groups
+        .iter()
+        .map(|g| g.2.last_day)
+        .max()
+        .expect("not empty");
+    let from = earliest_instant(
+        groups[0].1.center.timezone,
+        first_day.and_hms_opt(0, 0, 0).expect("midnight"),
+    ) - Duration::days(2);
+    let to = from + (last_day - first_day) + Duration::days(4);
+    let busy = catalog::busy(conn, &resource_ids, from, to)?;
+    let wanted = request.results as usize;
+    let mut found: Vec<FoundSlot> = Vec::new();
+    let mut day = first_day;
+    while day <= last_day {
+        for (offer, opening, window) in &groups {
+            let taken = busy
+                .get(&offer.resource_id)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let tz = opening.center.timezone;
+            for slot in slots::slots_on_day(tz, &opening.rules, offer.shape, taken, window, day) {
+                let (date, start_minute) = local_reading(tz, slot.start);
+                let (_, end_minute) = local_reading(tz, slot.end);
+                found.push(FoundSlot {
+                    start: slot.start,
+                    resource_lid: offer.resource_lid.clone(),
+                    activity_lid: activity.lid.clone(),
+                    insurance_lid: insurance.as_ref().map(|i| i.lid.clone()),
+                    center_lid: opening.center.lid.clone(),
+                    availability_lid: opening.rule_lids[slot.rule].clone(),
+                    date,
+                    start_minute,
+                    end_minute,
+                    price_cents: offer.price_cents,
+                });
+            }
+        }
+        found.sort_by(|a, b| (a.start, &a.resource_lid).cmp(&(b.start, &b.resource_lid)));
+        day += Duration::days(1);
+        // Stop once the next day cannot start before the slots already kept (time zones
+        // differ, so "the next day" starts at its earliest in the most eastern one).
+        if found.len() >= wanted {
+            let next_day_starts = groups
+                .iter()
+                .map(|g| {
+                    earliest_instant(
+                        g.1.center.timezone,
+                        day.and_hms_opt(0, 0, 0).expect("midnight"),
+                    )
+                })
+                .min()
+                .expect("not empty");
+            if found[wanted - 1].start < next_day_starts {
+                break;
+            }
+        }
+    }
+    found.truncate(wanted);
+    Ok(found)
+}

@@ -1,0 +1,249 @@
+//! Booking operations (role `booking`): searchAvailabilities, addAppointment,
+//! deleteAppointment, checkAppointment, getAppointments.
+
+use chrono::Utc;
+
+use super::wire::{
+    AddAppointment, AddAppointmentResponse, AppointmentItem, CheckAppointment,
+    CheckAppointmentResponse, DeleteAppointment, DeleteAppointmentResponse, GetAppointments,
+    GetAppointmentsResponse, SearchAvailabilities, SearchAvailabilitiesResponse, SlotItem,
+};
+use super::{Operation, parse_payload, render_children};
+use crate::auth::AuthenticatedClient;
+use crate::db::booking::{
+    self, AppointmentFilter, AppointmentView, BookingContext, BookingOutcome, CancelOutcome,
+};
+use crate::domain::FieldSource;
+use crate::domain::booking::{BookingRequest, CancelledBy, SearchRequest};
+use crate::domain::values::{
+    FieldError, Lid, date, format_date, format_price, format_time_of_day, format_timestamp, lid,
+    timestamp,
+};
+use crate::error::Error;
+use crate::state::AppState;
+
+/// A field of a single-item operation that cannot be read is the caller's fault.
+fn client_fault(operation: Operation) -> impl Fn(FieldError) -> Error {
+    move |e| Error::client(format!("{operation}: {e}"))
+}
+
+/// A client limited to some centers may only name those.
+fn check_center(client: &AuthenticatedClient, center: Option<&Lid>) -> Result<(), Error> {
+    match center {
+        Some(lid) if !client.centers.allows(lid.as_str()) => Err(Error::Forbidden(format!(
+            "client '{}' may not act on center '{lid}'",
+            client.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub async fn search_availabilities(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    payload: &str,
+) -> Result<String, Error> {
+    let operation = Operation::SearchAvailabilities;
+    let raw: SearchAvailabilities = parse_payload(operation, payload)?;
+    let request = SearchRequest::parse(&raw).map_err(client_fault(operation))?;
+    check_center(client, request.location.as_ref())?;
+    let scope = client.centers.clone();
+    let lead = chrono::Duration::from_std(state.config.booking_lead).unwrap_or_default();
+    let found = state
+        .with_db(move |conn| booking::search::search(conn, &request, &scope, Utc::now(), lead))
+        .await?;
+    render_children(&SearchAvailabilitiesResponse {
+        slots: found
+            .into_iter()
+            .map(|slot| SlotItem {
+                resource_lid: slot.resource_lid,
+                activity_lid: slot.activity_lid,
+                insurance_lid: slot.insurance_lid,
+                location_lid: slot.center_lid,
+                ava_date: format_date(slot.date),
+                ava_start_time: format_time_of_day(slot.start_minute),
+                ava_end_time: format_time_of_day(slot.end_minute),
+                availability_lid: slot.availability_lid,
+                activity_price: slot.price_cents.map(format_price),
+            })
+            .collect(),
+    })
+}
+
+pub async fn add_appointment(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    payload: &str,
+) -> Result<String, Error> {
+    let operation = Operation::AddAppointment;
+    let raw: AddAppointment = parse_payload(operation, payload)?;
+    let request = BookingRequest::parse(&raw, state.config.default_country.as_deref())
+        .map_err(client_fault(operation))?;
+    check_center(client, request.location.as_ref())?;
+    let (client_id, scope) = (client.id.clone(), client.centers.clone());
+    let lead = chrono::Duration::from_std(state.config.booking_lead).unwrap_or_default();
+    let outcome = state
+        .with_db(move |conn| {
+            let context = BookingContext {
+                client_id: &client_id,
+                scope: &scope,
+                now: Utc::now(),
+                lead,
+            };
+            booking::book::book(conn, &request, &context)
+        })
+        .await?;
+    let response = match outcome {
+        BookingOutcome::Booked {
+            app_lid,
+            user_lid,
+            user_tid,
+        } => {
+            log::info!("booked appointment {app_lid} for client {}", client.name);
+            AddAppointmentResponse {
+                add_result: "OK".into(),
+                error_message: None,
+                app_lid: Some(app_lid),
+                user_lid,
+                user_tid: Some(user_tid),
+            }
+        }
+        BookingOutcome::Refused { message } => AddAppointmentResponse {
+            add_result: "ERROR".into(),
+            error_message: Some(message),
+            ..AddAppointmentResponse::default()
+        },
+    };
+    render_children(&response)
+}
+
+pub async fn delete_appointment(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    payload: &str,
+) -> Result<String, Error> {
+    let operation = Operation::DeleteAppointment;
+    let raw: DeleteAppointment = parse_payload(operation, payload)?;
+    let app_lid = lid(&raw, "APP_LID")
+        .and_then(|l| l.ok_or_else(|| FieldError::missing("APP_LID")))
+        .map_err(client_fault(operation))?;
+    let by = CancelledBy::parse(&raw).map_err(client_fault(operation))?;
+    let (client_id, scope, lookup) = (client.id.clone(), client.centers.clone(), app_lid.clone());
+    let outcome = state
+        .with_db(move |conn| {
+            booking::appointments::cancel(conn, lookup.as_str(), by, &client_id, &scope)
+        })
+        .await?;
+    let (result, message) = match outcome {
+        CancelOutcome::Cancelled | CancelOutcome::AlreadyCancelled => ("OK", None),
+        CancelOutcome::Unknown => ("ERROR", Some(format!("unknown APP_LID '{app_lid}'"))),
+        CancelOutcome::OutOfScope(center) => {
+            return Err(Error::Forbidden(format!(
+                "client '{}' may not act on center '{center}'",
+                client.name
+            )));
+        }
+    };
+    render_children(&DeleteAppointmentResponse {
+        delete_result: result.into(),
+        error_message: message,
+        app_lid: app_lid.to_string(),
+    })
+}
+
+pub async fn check_appointment(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    payload: &str,
+) -> Result<String, Error> {
+    let operation = Operation::CheckAppointment;
+    let raw: CheckAppointment = parse_payload(operation, payload)?;
+    let app_lid = lid(&raw, "APP_LID")
+        .and_then(|l| l.ok_or_else(|| FieldError::missing("APP_LID")))
+        .map_err(client_fault(operation))?;
+    let lookup = app_lid.clone();
+    let view = state
+        .with_db(move |conn| booking::appointments::check(conn, lookup.as_str()))
+        .await?
+        .filter(|v| client.centers.allows(&v.center_lid))
+        .ok_or_else(|| Error::client(format!("checkAppointment: unknown APP_LID '{app_lid}'")))?;
+    render_children(&CheckAppointmentResponse {
+        app_lid: view.lid,
+        status: view.status,
+        app_date: format_date(view.date),
+        app_start_time: format_time_of_day(view.start_minute),
+        app_end_time: format_time_of_day(view.end_minute),
+        user_lid: view.user_lid,
+        user_tid: view.user_tid,
+        resource_lid: view.resource_lid,
+        activity_lid: view.activity_lid,
+        insurance_lid: view.insurance_lid,
+    })
+}
+
+pub async fn get_appointments(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    payload: &str,
+) -> Result<String, Error> {
+    let operation = Operation::GetAppointments;
+    let raw: GetAppointments = parse_payload(operation, payload)?;
+    let fault = client_fault(operation);
+    let since = timestamp(&raw, "LAST_REQUEST_TIMESTAMP").map_err(&fault)?;
+    let user_tid = raw.field("USER_TID").map(str::to_ascii_lowercase);
+    let filter = AppointmentFilter {
+        user_lid: lid(&raw, "USER_LID")
+            .map_err(&fault)?
+            .map(|l| l.to_string()),
+        user_tid,
+        resource_lid: lid(&raw, "RESOURCE_LID")
+            .map_err(&fault)?
+            .map(|l| l.to_string()),
+        start_date: date(&raw, "START_DATE").map_err(&fault)?,
+        end_date: date(&raw, "END_DATE").map_err(&fault)?,
+        changed_after: since,
+        changed_until: since.map(|_| Utc::now() - booking::appointments::CHANGE_SETTLE),
+    };
+    if filter.user_lid.is_none()
+        && filter.user_tid.is_none()
+        && filter.resource_lid.is_none()
+        && since.is_none()
+    {
+        return Err(Error::client(
+            "getAppointments: give USER_LID, USER_TID, RESOURCE_LID or LAST_REQUEST_TIMESTAMP",
+        ));
+    }
+    let until = filter.changed_until;
+    let scope = client.centers.clone();
+    let views = state
+        .with_db(move |conn| booking::appointments::list(conn, &filter, &scope))
+        .await?;
+    render_children(&GetAppointmentsResponse {
+        appointments: views.into_iter().map(appointment_item).collect(),
+        last_request_timestamp: until.map(format_timestamp),
+    })
+}
+
+fn appointment_item(view: AppointmentView) -> AppointmentItem {
+    AppointmentItem {
+        app_lid: view.lid,
+        status: view.status,
+        app_date: format_date(view.date),
+        app_start_time: format_time_of_day(view.start_minute),
+        app_end_time: format_time_of_day(view.end_minute),
+        user_lid: view.user_lid,
+        user_tid: view.user_tid,
+        resource_lid: view.resource_lid,
+        activity_lid: view.activity_lid,
+        insurance_lid: view.insurance_lid,
+        user_mobile_phone: view.user_mobile_phone,
+        user_email: view.user_email,
+        activity_name: view.activity_name,
+        activity_group_lid: view.activity_group_lid,
+        activity_group_name: view.activity_group_name,
+        resource_first_name: view.resource_first_name,
+        resource_second_name: view.resource_second_name,
+        location_lid: view.center_lid,
+        last_change: format_timestamp(view.last_change),
+    }
+}
