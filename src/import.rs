@@ -175,6 +175,11 @@ pub fn import_file(
         ignored_columns,
         mut errors,
     } = file;
+    if full_sync && kind == Kind::KeyEntities && lines.is_empty() {
+        return Err(
+            "--full-sync with a file of no lines would deactivate all master data; nothing was written".into(),
+        );
+    }
     let progress = progress_bar(lines.len() as u64);
     let outcome = match kind {
         Kind::KeyEntities => {

@@ -20,6 +20,11 @@ pub async fn update_key_entities(
     let request: UpdateKeyEntities = parse_payload(Operation::UpdateKeyEntities, payload)?;
     let full_sync = parse_full_sync(request.full_sync.as_deref())?;
     check_full_sync_scope(client, full_sync)?;
+    if full_sync && request.rows.is_empty() {
+        return Err(Error::client(
+            "updateKeyEntities: FULL_SYNC without any ROW would deactivate all master data; send the rows to keep",
+        ));
+    }
     for (index, row) in request.rows.iter().enumerate() {
         check_center_scope(client, index + 1, row.field("LOCATION_LID"))?;
     }

@@ -950,3 +950,14 @@ async fn concurrent_identical_pushes_all_succeed_and_store_each_entity_once(back
     assert_eq!(created, 4, "each rule is created once");
     assert_eq!(stored_rules(&app).len(), 4);
 }
+
+backend_tests!(a_full_sync_without_rows_is_refused_and_deactivates_nothing);
+
+async fn a_full_sync_without_rows_is_refused_and_deactivates_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.seed_basic_clinic().await;
+    let reply = app.push_key_entities(&[], true).await;
+    reply.assert_fault("Client", "FULL_SYNC without any ROW");
+    let centers = app.soap(&Auth::admin(), "getCenters", "").await;
+    assert_eq!(centers.fields("CENTER_LID"), vec!["C1"]);
+}

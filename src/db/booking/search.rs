@@ -101,16 +101,14 @@ pub fn search(
         .map(|g| g.2.last_day)
         .max()
         .expect("not empty");
-    let from = earliest_instant(
-        groups[0].1.center.timezone,
-        first_day.and_hms_opt(0, 0, 0).expect("midnight"),
-    ) - Duration::days(2);
-    let to = from + (last_day - first_day) + Duration::days(4);
-    let busy = catalog::busy(conn, &resource_ids, from, to)?;
     let wanted = request.results as usize;
     let mut found: Vec<FoundSlot> = Vec::new();
     let mut day = first_day;
     while day <= last_day {
+        // Busy time is read a day at a time: most searches stop after the first day or two.
+        let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
+        let from = earliest_instant(groups[0].1.center.timezone, midnight) - Duration::days(1);
+        let busy = catalog::busy(conn, &resource_ids, from, from + Duration::days(3))?;
         for (offer, opening, window) in &groups {
             let taken = busy
                 .get(&offer.resource_id)
