@@ -17,7 +17,7 @@ use crate::domain::FieldSource;
 use crate::domain::booking::{BookingRequest, CancelledBy, SearchRequest};
 use crate::domain::values::{
     FieldError, Lid, date, format_date, format_price, format_time_of_day, format_timestamp, lid,
-    timestamp,
+    required_lid, timestamp,
 };
 use crate::error::Error;
 use crate::state::AppState;
@@ -124,9 +124,7 @@ pub async fn delete_appointment(
 ) -> Result<String, Error> {
     let operation = Operation::DeleteAppointment;
     let raw: DeleteAppointment = parse_payload(operation, payload)?;
-    let app_lid = lid(&raw, "APP_LID")
-        .and_then(|l| l.ok_or_else(|| FieldError::missing("APP_LID")))
-        .map_err(client_fault(operation))?;
+    let app_lid = required_lid(&raw, "APP_LID").map_err(client_fault(operation))?;
     let by = CancelledBy::parse(&raw).map_err(client_fault(operation))?;
     let (client_id, scope, lookup) = (client.id.clone(), client.centers.clone(), app_lid.clone());
     let outcome = state
@@ -158,9 +156,7 @@ pub async fn check_appointment(
 ) -> Result<String, Error> {
     let operation = Operation::CheckAppointment;
     let raw: CheckAppointment = parse_payload(operation, payload)?;
-    let app_lid = lid(&raw, "APP_LID")
-        .and_then(|l| l.ok_or_else(|| FieldError::missing("APP_LID")))
-        .map_err(client_fault(operation))?;
+    let app_lid = required_lid(&raw, "APP_LID").map_err(client_fault(operation))?;
     let lookup = app_lid.clone();
     let view = state
         .with_db(move |conn| booking::appointments::check(conn, lookup.as_str()))
