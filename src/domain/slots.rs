@@ -22,7 +22,8 @@ pub struct OpeningRule {
 }
 
 impl OpeningRule {
-    fn covers(&self, day: NaiveDate) -> bool {
+    /// True when the rule applies on `day` (its weekday and its date range).
+    pub fn covers(&self, day: NaiveDate) -> bool {
         let weekday = day.weekday().num_days_from_sunday() as u8;
         self.working_day.is_none_or(|d| d == weekday)
             && self.start_day.is_none_or(|s| day >= s)

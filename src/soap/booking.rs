@@ -1,7 +1,7 @@
 //! Booking operations (role `booking`): searchAvailabilities, addAppointment,
 //! deleteAppointment, checkAppointment, getAppointments.
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 
 use super::wire::{
     AddAppointment, AddAppointmentResponse, AppointmentItem, CheckAppointment,
@@ -198,7 +198,10 @@ pub async fn get_appointments(
         start_date: date(&raw, "START_DATE").map_err(&fault)?,
         end_date: date(&raw, "END_DATE").map_err(&fault)?,
         changed_after: since,
-        changed_until: since.map(|_| Utc::now() - booking::appointments::CHANGE_SETTLE),
+        // To the microsecond, as the answer's LAST_REQUEST_TIMESTAMP carries it: the next poll's
+        // window must start exactly where this one ends, or a change could be shown twice.
+        changed_until: since
+            .map(|_| (Utc::now() - booking::appointments::CHANGE_SETTLE).trunc_subsecs(6)),
     };
     if filter.user_lid.is_none()
         && filter.user_tid.is_none()

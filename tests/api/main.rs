@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod booking;
 mod cli;
 mod master_data;
 mod migrations;

@@ -5,7 +5,7 @@
 
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, TimeZone, Utc};
 use diesel::prelude::*;
 use rand::Rng;
 
@@ -15,7 +15,8 @@ use crate::db::schema::{appointment_changes, appointments, booking_requests};
 use crate::db::{DbConnection, dialect};
 use crate::domain::access::CenterScope;
 use crate::domain::booking::{AppointmentStatus, BookingRequest};
-use crate::domain::slots::{self, SlotWindow, local_reading};
+use crate::domain::slots::{self, OpeningRule, SlotShape, SlotWindow, local_reading};
+use crate::domain::values::format_time_of_day;
 
 const ATTEMPTS: usize = 8;
 
@@ -196,18 +197,18 @@ fn decide_and_book(
         let when = format!(
             "{} {}",
             crate::domain::values::format_date(day),
-            crate::domain::values::format_time_of_day(request.start_minute)
+            format_time_of_day(request.start_minute)
         );
         let message = if find(&[], not_before).is_some() {
             format!("the slot {when} with resource '{resource}' is already taken")
-        } else if find(taken, DateTime::<Utc>::MIN_UTC).is_some()
-            || find(&[], DateTime::<Utc>::MIN_UTC).is_some()
-        {
-            format!("the slot {when} is in the past or within the booking lead time")
+        } else if let Some((_, slot)) = find(&[], DateTime::<Utc>::MIN_UTC) {
+            if slot.start < context.now {
+                format!("the slot {when} is in the past")
+            } else {
+                format!("the slot {when} starts within the booking lead time")
+            }
         } else {
-            format!(
-                "no slot of activity '{activity_lid}' with resource '{resource}' starts at {when}: outside availability or off the slot grid"
-            )
+            no_slot_reason(&openings, request, offer.shape, &when)
         };
         return Ok(refused(message));
     };
@@ -243,6 +244,60 @@ fn decide_and_book(
         user_lid: patient.lid,
         user_tid: patient.tid,
     })
+}
+
+/// Why no slot of this shape starts at the requested time, though the resource opens for the
+/// activity on some day: the time is outside every opening, does not exist on the center's clock
+/// (spring change), is off the slot grid, or the slot would not end before the opening does.
+fn no_slot_reason(
+    openings: &[Opening],
+    request: &BookingRequest,
+    shape: SlotShape,
+    when: &str,
+) -> String {
+    let (resource, activity) = (request.resource.as_str(), request.activity.as_str());
+    let (day, minute) = (request.date, request.start_minute);
+    let covering: Vec<(&Opening, &OpeningRule)> = openings
+        .iter()
+        .flat_map(|o| {
+            o.rules
+                .iter()
+                .filter(|r| r.covers(day) && r.start_minute <= minute && minute < r.end_minute)
+                .map(move |r| (o, r))
+        })
+        .collect();
+    let local = day.and_hms_opt(0, 0, 0).expect("midnight") + Duration::minutes(i64::from(minute));
+    let Some((opening, rule)) = covering.first() else {
+        return format!(
+            "{when} is outside the availability of resource '{resource}' for activity '{activity}'"
+        );
+    };
+    if covering.iter().all(|(o, _)| {
+        matches!(
+            o.center.timezone.from_local_datetime(&local),
+            LocalResult::None
+        )
+    }) {
+        return format!(
+            "{when} does not exist on the clock of center '{}' (daylight-saving change)",
+            opening.center.lid
+        );
+    }
+    let Some((_, on_grid)) = covering
+        .iter()
+        .find(|(_, r)| (minute - r.start_minute) % shape.step == 0)
+    else {
+        return format!(
+            "{when} is off the slot grid: slots of activity '{activity}' with resource '{resource}' start every {} minutes from {}",
+            shape.step,
+            format_time_of_day(rule.start_minute)
+        );
+    };
+    format!(
+        "a {}-minute slot of activity '{activity}' at {when} does not fit in the availability of resource '{resource}', which ends at {}",
+        shape.duration,
+        format_time_of_day(on_grid.end_minute)
+    )
 }
 
 fn naive_day_start(day: NaiveDate) -> DateTime<Utc> {

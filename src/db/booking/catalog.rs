@@ -82,7 +82,8 @@ pub enum ResourceFilter<'a> {
     WebEnabled,
 }
 
-/// The resources that perform `activity` (and accept `insurance`), with the duration and step
+/// The resources that perform `activity` (and accept `insurance`: every resource when the
+/// insurance has no INSURANCE_RESOURCE links, else the linked ones), with the duration and step
 /// of their slots and their price: INSURANCE_ACTIVITY, else RESOURCE_ACTIVITY, else the
 /// activity's own.
 pub fn offers(
@@ -126,7 +127,11 @@ pub fn offers(
                 .select(insurance_activities::price_cents)
                 .first(conn)
                 .optional()?;
-            (Some(accepted), price.flatten())
+            // An insurance without INSURANCE_RESOURCE links is not limited to some resources.
+            (
+                Some(accepted).filter(|ids| !ids.is_empty()),
+                price.flatten(),
+            )
         }
     };
     Ok(rows
