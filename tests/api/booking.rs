@@ -2157,6 +2157,34 @@ async fn patients_are_matched_by_user_lid_then_user_tid_then_id_number_and_other
         .get_result(&mut conn)
         .unwrap();
     assert_eq!(stored, 1);
+    drop(conn);
+
+    // The same, known only by an ID number: still one patient.
+    let calls = ["R2", "R3", "R4"].into_iter().flat_map(|r| {
+        ["12:00", "13:00"].map(|time| {
+            book(
+                &app,
+                r,
+                "A30",
+                TUESDAY,
+                time,
+                &[
+                    ("USER_ID_NUMBER", "99887766X"),
+                    ("USER_FIRST_NAME", "Íñigo"),
+                ],
+            )
+        })
+    });
+    let replies = futures_util::future::join_all(calls).await;
+    let tids: BTreeSet<String> = replies.iter().map(|r| booked(r).user_tid).collect();
+    assert_eq!(tids.len(), 1, "{tids:?}");
+    let mut conn = app.pool.get().unwrap();
+    let stored: i64 = patients::table
+        .filter(patients::id_number.eq("99887766X"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(stored, 1);
 }
 
 async fn phones_become_e164_emails_lower_case_and_bad_contact_data_is_a_client_fault_naming_the_field(

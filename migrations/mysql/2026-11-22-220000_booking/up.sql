@@ -16,7 +16,8 @@ CREATE TABLE patients (
     communication_preferences VARCHAR(3) NULL,
     created_at DATETIME(6) NOT NULL,
     updated_at DATETIME(6) NOT NULL,
-    INDEX patients_id_number (id_number)
+    -- One patient per ID number, so that two first bookings at once cannot create two.
+    UNIQUE INDEX patients_id_number (id_number)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- Appointments hold real instants (UTC); the center's wall clock is applied at the edge.

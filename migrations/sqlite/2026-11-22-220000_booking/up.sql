@@ -17,7 +17,8 @@ CREATE TABLE patients (
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
-CREATE INDEX patients_id_number ON patients (id_number);
+-- One patient per ID number, so that two first bookings at once cannot create two.
+CREATE UNIQUE INDEX patients_id_number ON patients (id_number);
 
 -- Appointments hold real instants (UTC); the center's wall clock is applied at the edge.
 CREATE TABLE appointments (

@@ -98,6 +98,19 @@ pub fn match_or_create(
             .select(PatientRow::as_select())
             .first(conn);
     };
+    // An ID number belongs to one patient: it fills a missing one, unless another patient
+    // holds it already; it never replaces the one the patient has.
+    let id_number = match (&old.id_number, &keys.id_number) {
+        (Some(kept), _) => Some(kept.clone()),
+        (None, Some(number)) => {
+            let held: i64 = patients::table
+                .filter(patients::id_number.eq(number))
+                .count()
+                .get_result(conn)?;
+            (held == 0).then(|| number.clone())
+        }
+        (None, None) => None,
+    };
     let pick = |new: &Option<String>, old: &Option<String>| new.clone().or_else(|| old.clone());
     let lid = old
         .lid
@@ -106,7 +119,7 @@ pub fn match_or_create(
     diesel::update(patients::table.find(&old.id))
         .set((
             patients::lid.eq(&lid),
-            patients::id_number.eq(pick(&keys.id_number, &old.id_number)),
+            patients::id_number.eq(&id_number),
             patients::first_name.eq(pick(&fields.first_name, &old.first_name)),
             patients::second_name.eq(pick(&fields.second_name, &old.second_name)),
             patients::third_name.eq(pick(&fields.third_name, &old.third_name)),
