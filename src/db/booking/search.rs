@@ -102,56 +102,62 @@ pub fn search(
         .max()
         .expect("not empty");
     let wanted = request.results as usize;
-    let mut found: Vec<FoundSlot> = Vec::new();
+    // Candidates are kept light (instant, group, slot) and only the chosen ones become answers.
+    let mut found: Vec<(DateTime<Utc>, usize, slots::Slot)> = Vec::new();
     let mut day = first_day;
     while day <= last_day {
         // Busy time is read a day at a time: most searches stop after the first day or two.
         let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
         let from = earliest_instant(groups[0].1.center.timezone, midnight) - Duration::days(1);
         let busy = catalog::busy(conn, &resource_ids, from, from + Duration::days(3))?;
-        for (offer, opening, window) in &groups {
+        for (index, (offer, opening, window)) in groups.iter().enumerate() {
             let taken = busy
                 .get(&offer.resource_id)
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             let tz = opening.center.timezone;
             for slot in slots::slots_on_day(tz, &opening.rules, offer.shape, taken, window, day) {
-                let (date, start_minute) = local_reading(tz, slot.start);
-                let (_, end_minute) = local_reading(tz, slot.end);
-                found.push(FoundSlot {
-                    start: slot.start,
-                    resource_lid: offer.resource_lid.clone(),
-                    activity_lid: activity.lid.clone(),
-                    insurance_lid: insurance.as_ref().map(|i| i.lid.clone()),
-                    center_lid: opening.center.lid.clone(),
-                    availability_lid: opening.rule_lids[slot.rule].clone(),
-                    date,
-                    start_minute,
-                    end_minute,
-                    price_cents: offer.price_cents,
-                });
+                found.push((slot.start, index, slot));
             }
         }
-        found.sort_by(|a, b| (a.start, &a.resource_lid).cmp(&(b.start, &b.resource_lid)));
+        found.sort_by(|a, b| {
+            (a.0, &groups[a.1].0.resource_lid).cmp(&(b.0, &groups[b.1].0.resource_lid))
+        });
+        found.truncate(wanted);
         day += Duration::days(1);
         // Stop once the next day cannot start before the slots already kept (time zones
         // differ, so "the next day" starts at its earliest in the most eastern one).
-        if found.len() >= wanted {
+        if found.len() == wanted {
+            let next_midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
             let next_day_starts = groups
                 .iter()
-                .map(|g| {
-                    earliest_instant(
-                        g.1.center.timezone,
-                        day.and_hms_opt(0, 0, 0).expect("midnight"),
-                    )
-                })
+                .map(|g| earliest_instant(g.1.center.timezone, next_midnight))
                 .min()
                 .expect("not empty");
-            if found[wanted - 1].start < next_day_starts {
+            if found[wanted - 1].0 < next_day_starts {
                 break;
             }
         }
     }
-    found.truncate(wanted);
-    Ok(found)
+    Ok(found
+        .into_iter()
+        .map(|(start, index, slot)| {
+            let (offer, opening, _) = &groups[index];
+            let tz = opening.center.timezone;
+            let (date, start_minute) = local_reading(tz, start);
+            let (_, end_minute) = local_reading(tz, slot.end);
+            FoundSlot {
+                start,
+                resource_lid: offer.resource_lid.clone(),
+                activity_lid: activity.lid.clone(),
+                insurance_lid: insurance.as_ref().map(|i| i.lid.clone()),
+                center_lid: opening.center.lid.clone(),
+                availability_lid: opening.rule_lids[slot.rule].clone(),
+                date,
+                start_minute,
+                end_minute,
+                price_cents: offer.price_cents,
+            }
+        })
+        .collect())
 }
