@@ -94,15 +94,6 @@ fn mysql(_raw: &str, _rest: &str) -> Result<DatabaseUrl, String> {
 }
 
 impl DatabaseUrl {
-    pub fn backend_name(&self) -> &'static str {
-        match self {
-            #[cfg(feature = "sqlite")]
-            DatabaseUrl::Sqlite { .. } => "sqlite",
-            #[cfg(feature = "mysql")]
-            DatabaseUrl::Mysql { .. } => "mysql",
-        }
-    }
-
     /// Fails fast when the MySQL server cannot be reached at all: the client library would
     /// otherwise wait for the operating system's TCP timeout.
     #[cfg(feature = "mysql")]

@@ -12,7 +12,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, dialect};
 use crate::domain::access::CenterScope;
-use crate::domain::booking::{AppointmentStatus, CancelledBy};
+use crate::domain::booking::CancelledBy;
 use crate::domain::slots::local_reading;
 
 /// An appointment as the contract shows it, on its center's clock.
@@ -251,8 +251,4 @@ pub fn cancel(
         record_change(conn, &id, "cancelled", status, Some(client_id), now)?;
         Ok(CancelOutcome::Cancelled)
     })
-}
-
-pub fn status_of(view: &AppointmentView) -> Option<AppointmentStatus> {
-    AppointmentStatus::parse(&view.status)
 }
