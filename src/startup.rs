@@ -37,11 +37,17 @@ impl Application {
             .unwrap_or_else(|| format!("http://{address}"));
         let wsdl = WSDL_TEMPLATE.replace(WSDL_PLACEHOLDER_ADDRESS, &format!("{public_url}/soap"));
         let workers = config.http_workers;
+        let metrics = Metrics::new();
         let state = web::Data::new(AppState {
-            auth: Authenticator::new(pool.clone(), secret_key, config.auth_cache_ttl),
+            auth: Authenticator::new(
+                pool.clone(),
+                secret_key,
+                config.auth_cache_ttl,
+                metrics.password_verifications.clone(),
+            ),
             config: Arc::new(config),
             pool: pool.clone(),
-            metrics: Metrics::new(),
+            metrics,
             wsdl,
         });
         let server = HttpServer::new(move || {

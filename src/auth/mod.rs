@@ -75,7 +75,13 @@ pub struct Authenticator {
     cache_key: [u8; 32],
     cache_ttl: Duration,
     cache: Mutex<HashMap<[u8; 32], Instant>>,
+    /// One gate per credentials being checked, so that a burst of calls with the same
+    /// credentials (a client opening many connections at once) runs Argon2id once, not once per
+    /// call: the others wait for the first and then find it in the cache.
+    in_flight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     hashing: Semaphore,
+    /// Argon2id verifications run (for `/metrics`).
+    verifications: prometheus::IntCounter,
 }
 
 /// Verified against when the client does not exist, so that an unknown name costs as much time
@@ -84,7 +90,12 @@ static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_secret("rendez-dummy-secret-for-timing"));
 
 impl Authenticator {
-    pub fn new(pool: Pool, secret_key: Arc<SecretKey>, cache_ttl: Duration) -> Self {
+    pub fn new(
+        pool: Pool,
+        secret_key: Arc<SecretKey>,
+        cache_ttl: Duration,
+        verifications: prometheus::IntCounter,
+    ) -> Self {
         let mut cache_key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut cache_key);
         let parallel = std::thread::available_parallelism()
@@ -96,7 +107,9 @@ impl Authenticator {
             cache_key,
             cache_ttl,
             cache: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
             hashing: Semaphore::new(parallel),
+            verifications,
         }
     }
 
@@ -131,11 +144,11 @@ impl Authenticator {
         match credentials {
             Credentials::Password { password, .. } => {
                 let cache_key = self.cache_key_for(&row.id, &row.secret_hash, &password);
-                if !self.cached(&cache_key) {
-                    if !self.slow_verify(password, row.secret_hash.clone()).await? {
-                        return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
-                    }
-                    self.remember(cache_key);
+                if !self
+                    .verify_once(cache_key, password, row.secret_hash.clone())
+                    .await?
+                {
+                    return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
                 }
             }
             Credentials::Digest {
@@ -190,6 +203,41 @@ impl Authenticator {
         })
     }
 
+    /// A cached success, or one Argon2id verification for any number of simultaneous callers
+    /// with the same credentials.
+    async fn verify_once(
+        &self,
+        key: [u8; 32],
+        password: String,
+        hash: String,
+    ) -> Result<bool, Error> {
+        if self.cached(&key) {
+            return Ok(true);
+        }
+        let gate = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            in_flight.entry(key).or_default().clone()
+        };
+        let verified = {
+            let _turn = gate.lock().await;
+            if self.cached(&key) {
+                true
+            } else {
+                let ok = self.slow_verify(password, hash).await?;
+                if ok {
+                    self.remember(key);
+                }
+                ok
+            }
+        };
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and ours: nobody else waits at this gate.
+        if Arc::strong_count(&gate) <= 2 {
+            in_flight.remove(&key);
+        }
+        Ok(verified)
+    }
+
     /// Argon2id verification off the async threads, at most one per core at a time.
     async fn slow_verify(&self, password: String, hash: String) -> Result<bool, Error> {
         let _permit = self
@@ -197,6 +245,7 @@ impl Authenticator {
             .acquire()
             .await
             .map_err(|_| Error::Internal("the hashing semaphore is closed".into()))?;
+        self.verifications.inc();
         Ok(actix_web::web::block(move || verify_secret(&password, &hash)).await?)
     }
 

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::error::FaultCode;
@@ -19,6 +20,8 @@ pub struct Metrics {
     pool_connections: IntGauge,
     pool_idle: IntGauge,
     pool_max: IntGauge,
+    /// Argon2id verifications, counted by the authenticator.
+    pub password_verifications: IntCounter,
 }
 
 impl Metrics {
@@ -52,6 +55,11 @@ impl Metrics {
             .expect("valid metric");
         let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections")
             .expect("valid metric");
+        let password_verifications = IntCounter::new(
+            "auth_password_verifications_total",
+            "Argon2id password verifications run (successful checks are cached)",
+        )
+        .expect("valid metric");
         let pool_max = IntGauge::new(
             "db_pool_max_connections",
             "Largest size of the database pool",
@@ -64,6 +72,7 @@ impl Metrics {
             Box::new(pool_connections.clone()),
             Box::new(pool_idle.clone()),
             Box::new(pool_max.clone()),
+            Box::new(password_verifications.clone()),
         ] {
             registry
                 .register(collector)
@@ -77,6 +86,7 @@ impl Metrics {
             pool_connections,
             pool_idle,
             pool_max,
+            password_verifications,
         }
     }
 

@@ -686,3 +686,38 @@ fn active_availabilities(app: &TestApp) -> Vec<String> {
         .load(&mut conn)
         .unwrap()
 }
+
+backend_tests!(a_burst_of_calls_with_the_same_credentials_runs_argon2_once);
+
+/// The Argon2id verifications counted in `/metrics`.
+async fn password_verifications(app: &TestApp) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("rendez_auth_password_verifications_total "))
+        .unwrap_or_else(|| panic!("no verification counter in\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+async fn a_burst_of_calls_with_the_same_credentials_runs_argon2_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_eq!(password_verifications(&app).await, 0);
+    let admin = Auth::admin();
+    let calls = (0..32).map(|_| app.soap(&admin, "getCenters", ""));
+    for reply in futures_util::future::join_all(calls).await {
+        reply.assert_ok();
+    }
+    assert_eq!(
+        password_verifications(&app).await,
+        1,
+        "one check served all 32 calls"
+    );
+    // Failures are never cached: each wrong password is checked, one after the other.
+    let wrong = Auth::basic(crate::helpers::ADMIN, "not-the-password");
+    let calls = (0..4).map(|_| app.soap(&wrong, "getCenters", ""));
+    for reply in futures_util::future::join_all(calls).await {
+        reply.assert_fault("Client", "authentication failed");
+    }
+    assert_eq!(password_verifications(&app).await, 5);
+}
