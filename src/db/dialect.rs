@@ -19,6 +19,9 @@ pub fn prepare_database(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     }
 }
 
+#[cfg(feature = "sqlite")]
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `work` in a transaction that will write.
 ///
 /// SQLite allows one writer: a plain (deferred) transaction that reads first and writes later can
@@ -26,11 +29,20 @@ pub fn prepare_database(conn: &mut DbConnection) -> diesel::QueryResult<()> {
 /// timeout helps. `BEGIN IMMEDIATE` takes the write lock up front, so the transaction waits for
 /// it (busy_timeout) instead. MySQL takes row locks as it goes: an ordinary transaction, with
 /// unique keys and `FOR UPDATE` protecting what must not race.
+///
+/// Within one process, SQLite writers also queue on a mutex first: SQLite's own busy handler
+/// polls with growing sleeps, which under load left some writers waiting over a second.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<DieselError>,
 {
+    let _writer = match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => Some(SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner())),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(_) => None::<std::sync::MutexGuard<'static, ()>>,
+    };
     match conn {
         #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(c) => {
