@@ -1,7 +1,7 @@
 //! The few places where SQLite and MySQL/MariaDB really differ. Everything else in the database
 //! layer is one Diesel code path; each function here says why its backends part ways.
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::DbConnection;
@@ -12,7 +12,9 @@ pub fn prepare_database(conn: &mut DbConnection) -> diesel::QueryResult<()> {
         // WAL lets readers run beside the single writer; it is a property of the file, so it is
         // set once here rather than on every pooled connection.
         #[cfg(feature = "sqlite")]
-        DbConnection::Sqlite(c) => c.batch_execute("PRAGMA journal_mode = WAL;"),
+        DbConnection::Sqlite(c) => {
+            diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA journal_mode = WAL;")
+        }
         // MySQL needs nothing: the schema's tables carry their engine and collation.
         #[cfg(feature = "mysql")]
         DbConnection::Mysql(_) => Ok(()),
