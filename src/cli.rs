@@ -11,6 +11,15 @@ use crate::db;
 use crate::domain::access::{CenterScope, Roles};
 use crate::{auth, demo, import, startup};
 
+/// Prints a line to standard output, ignoring a closed pipe: `rendez serve --demo | head`
+/// or a caller that stopped reading must not bring the server down.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rendez",
@@ -134,7 +143,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Serve(args) => serve(config, args),
         Command::Migrate => {
             startup::open_database(&config)?;
-            println!("the database {} is migrated", config.database_url);
+            say!("the database {} is migrated", config.database_url);
             Ok(ExitCode::SUCCESS)
         }
         Command::Client(command) => client(config, command),
@@ -147,7 +156,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let file = import::read_file(kind, &args.file)?;
             let pool = startup::open_database(&config)?;
             let report = import::import_file(&pool, file, args.full_sync, config.default_timezone)?;
-            println!("{report}");
+            say!("{report}");
             Ok(if report.outcome.is_ok() {
                 ExitCode::SUCCESS
             } else {
@@ -179,7 +188,7 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode, String> {
         };
         log::info!("serving on {bound} (WSDL at {public}/soap?wsdl)");
         if let Some(credentials) = demo_client {
-            println!("{}", demo::instructions(&public, &credentials));
+            say!("{}", demo::instructions(&public, &credentials));
         }
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })?;
@@ -249,7 +258,7 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             } else {
                 format!("centers {centers_text}")
             };
-            println!(
+            say!(
                 "client '{name}' added: roles {roles_text}, {limited}, {}",
                 if digest {
                     "PasswordText, PasswordDigest and HTTP Basic"
@@ -262,12 +271,16 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
         ClientCommand::List => {
             let clients =
                 db::clients::list(&mut conn).map_err(|e| format!("cannot list clients: {e}"))?;
-            println!(
+            say!(
                 "{:<24} {:<34} {:<20} {:<8} {:<9} CREATED",
-                "NAME", "ROLES", "CENTERS", "DIGEST", "STATE"
+                "NAME",
+                "ROLES",
+                "CENTERS",
+                "DIGEST",
+                "STATE"
             );
             for c in clients {
-                println!(
+                say!(
                     "{:<24} {:<34} {:<20} {:<8} {:<9} {}",
                     c.name,
                     c.roles,
@@ -293,7 +306,7 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             if changed == 0 {
                 return Err(format!("there is no client named '{name}'"));
             }
-            println!("client '{name}' disabled");
+            say!("client '{name}' disabled");
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1106,7 +1106,9 @@ fn demo_counts(pool: &Pool) -> (i64, i64) {
 
 async fn serve_demo_prints_credentials_that_work_for_get_centers(backend: Backend) {
     let op = Operator::new(backend);
-    let (server, base, user, password) = start_demo(&op);
+    let log = op.dir.path().join("serve.log");
+    let (mut server, base, user, password) = start_demo(&op);
+    wait_until_healthy(&base, &mut server, &log).await;
     assert!(password.len() >= 12, "a strong password: {password:?}");
     let body = get_centers(&base, &user, &password).await;
     assert_eq!(
@@ -1128,7 +1130,8 @@ async fn serve_demo_prints_credentials_that_work_for_get_centers(backend: Backen
     assert!(rules >= 10, "a week-plan of availabilities: {rules}");
 
     // A second start loads the same clinic again (nothing doubled) with a new password.
-    let (_server, base, user, new_password) = start_demo(&op);
+    let (mut server, base, user, new_password) = start_demo(&op);
+    wait_until_healthy(&base, &mut server, &log).await;
     assert_ne!(new_password, password);
     assert_eq!(demo_counts(&pool), (doctors, rules));
     let body = get_centers(&base, &user, &new_password).await;
