@@ -70,6 +70,22 @@ where
     }
 }
 
+/// Checks a pooled connection before it is handed out.
+pub fn check_alive(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        // A MySQL connection dies with its server or the network; a dead one must be replaced
+        // before use, so that service resumes by itself when the database returns.
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => {
+            diesel::connection::SimpleConnection::batch_execute(c, "SELECT 1")
+        }
+        // A SQLite connection is a file handle in this process: it cannot die on its own, and a
+        // query per checkout would only cost time.
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
 /// True when an insert hit a unique key: both backends report it as this kind.
 pub fn is_unique_violation(err: &DieselError) -> bool {
     matches!(
