@@ -163,18 +163,7 @@ pub async fn check_appointment(
         .await?
         .filter(|v| client.centers.allows(&v.center_lid))
         .ok_or_else(|| Error::client(format!("checkAppointment: unknown APP_LID '{app_lid}'")))?;
-    render_children(&CheckAppointmentResponse {
-        app_lid: view.lid,
-        status: view.status,
-        app_date: format_date(view.date),
-        app_start_time: format_time_of_day(view.start_minute),
-        app_end_time: format_time_of_day(view.end_minute),
-        user_lid: view.user_lid,
-        user_tid: view.user_tid,
-        resource_lid: view.resource_lid,
-        activity_lid: view.activity_lid,
-        insurance_lid: view.insurance_lid,
-    })
+    render_children(&appointment_core(&view))
 }
 
 pub async fn get_appointments(
@@ -223,18 +212,25 @@ pub async fn get_appointments(
     })
 }
 
-fn appointment_item(view: AppointmentView) -> AppointmentItem {
-    AppointmentItem {
-        app_lid: view.lid,
-        status: view.status,
+/// The fields checkAppointment answers, on the center's clock.
+fn appointment_core(view: &AppointmentView) -> CheckAppointmentResponse {
+    CheckAppointmentResponse {
+        app_lid: view.lid.clone(),
+        status: view.status.clone(),
         app_date: format_date(view.date),
         app_start_time: format_time_of_day(view.start_minute),
         app_end_time: format_time_of_day(view.end_minute),
-        user_lid: view.user_lid,
-        user_tid: view.user_tid,
-        resource_lid: view.resource_lid,
-        activity_lid: view.activity_lid,
-        insurance_lid: view.insurance_lid,
+        user_lid: view.user_lid.clone(),
+        user_tid: view.user_tid.clone(),
+        resource_lid: view.resource_lid.clone(),
+        activity_lid: view.activity_lid.clone(),
+        insurance_lid: view.insurance_lid.clone(),
+    }
+}
+
+fn appointment_item(view: AppointmentView) -> AppointmentItem {
+    AppointmentItem {
+        core: appointment_core(&view),
         user_mobile_phone: view.user_mobile_phone,
         user_email: view.user_email,
         activity_name: view.activity_name,

@@ -235,6 +235,7 @@ pub struct DeleteAppointmentResponse {
     pub app_lid: String,
 }
 
+/// The fields of one appointment that checkAppointment answers; getAppointments adds more.
 #[derive(Debug, Default, YaSerialize)]
 pub struct CheckAppointmentResponse {
     #[yaserde(rename = "APP_LID")]
@@ -261,26 +262,8 @@ pub struct CheckAppointmentResponse {
 
 #[derive(Debug, Default, YaSerialize)]
 pub struct AppointmentItem {
-    #[yaserde(rename = "APP_LID")]
-    pub app_lid: String,
-    #[yaserde(rename = "STATUS")]
-    pub status: String,
-    #[yaserde(rename = "APP_DATE")]
-    pub app_date: String,
-    #[yaserde(rename = "APP_START_TIME")]
-    pub app_start_time: String,
-    #[yaserde(rename = "APP_END_TIME")]
-    pub app_end_time: String,
-    #[yaserde(rename = "USER_LID")]
-    pub user_lid: Option<String>,
-    #[yaserde(rename = "USER_TID")]
-    pub user_tid: String,
-    #[yaserde(rename = "RESOURCE_LID")]
-    pub resource_lid: String,
-    #[yaserde(rename = "ACTIVITY_LID")]
-    pub activity_lid: String,
-    #[yaserde(rename = "INSURANCE_LID")]
-    pub insurance_lid: Option<String>,
+    #[yaserde(flatten = true)]
+    pub core: CheckAppointmentResponse,
     #[yaserde(rename = "USER_MOBILE_PHONE")]
     pub user_mobile_phone: Option<String>,
     #[yaserde(rename = "USER_EMAIL")]
