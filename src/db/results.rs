@@ -155,8 +155,7 @@ fn out_of_scope(lid: &str) -> PushOutcome {
     ))
 }
 
-fn write_chunks(conn: &mut DbConnection, result_id: &str, sealed: &[u8]) -> QueryResult<i32> {
-    let mut count = 0;
+fn write_chunks(conn: &mut DbConnection, result_id: &str, sealed: &[u8]) -> QueryResult<()> {
     for (seq, piece) in sealed.chunks(CHUNK_BYTES).enumerate() {
         diesel::insert_into(test_result_chunks::table)
             .values((
@@ -165,9 +164,8 @@ fn write_chunks(conn: &mut DbConnection, result_id: &str, sealed: &[u8]) -> Quer
                 test_result_chunks::data.eq(piece),
             ))
             .execute(conn)?;
-        count += 1;
     }
-    Ok(count)
+    Ok(())
 }
 
 fn drop_chunks(conn: &mut DbConnection, result_id: &str) -> QueryResult<usize> {
@@ -230,7 +228,7 @@ pub fn store(
         if existing.is_some() {
             drop_chunks(conn, &id)?;
         }
-        let chunks = write_chunks(conn, &id, &result.content)?;
+        let chunks = result.content.len().div_ceil(CHUNK_BYTES) as i32;
         let values = (
             test_results::status.eq(ResultStatus::Valid.as_str()),
             test_results::client_id.eq(writer.client_id),
@@ -268,6 +266,8 @@ pub fn store(
                 ))
                 .execute(conn)?;
         }
+        // After the row: the chunks reference it.
+        write_chunks(conn, &id, &result.content)?;
         record(
             conn,
             NewEvent {
@@ -350,6 +350,15 @@ pub enum PatientRef<'a> {
 
 pub const LIST_LIMIT: i64 = 1000;
 
+/// A result with its patient's tid, ID number, mobile phone and email.
+type ListRow = (
+    ResultRow,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// A patient's results made available on or after `since` (UTC day), oldest first, within the
 /// caller's centers.
 pub fn list(
@@ -380,13 +389,7 @@ pub fn list(
     if let CenterScope::Only(centers) = scope {
         query = query.filter(test_results::center_lid.eq_any(centers.clone()));
     }
-    let rows: Vec<(
-        ResultRow,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = query.load(conn)?;
+    let rows: Vec<ListRow> = query.load(conn)?;
     Ok(rows
         .into_iter()
         .map(|(row, tid, id_number, mobile, email)| ResultInfo {

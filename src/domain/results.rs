@@ -188,7 +188,7 @@ pub fn safe_file_name(name: Option<&str>, lid: &str, file_type: &FileType) -> St
 /// One TEST_RESULT of updateTestResults, parsed.
 #[derive(Debug)]
 pub enum TestResultPush {
-    Store(NewTestResult),
+    Store(Box<NewTestResult>),
     Cancel { lid: Lid },
 }
 
@@ -257,7 +257,7 @@ pub fn parse_item(
             ));
         }
     };
-    Ok(TestResultPush::Store(NewTestResult {
+    Ok(TestResultPush::Store(Box::new(NewTestResult {
         lid,
         code,
         id_number,
@@ -267,7 +267,7 @@ pub fn parse_item(
         patient_keys,
         patient_fields,
         content,
-    }))
+    })))
 }
 
 /// The per-code counters of wrong ID numbers, as stored on the result.

@@ -265,25 +265,39 @@ async fn read_body(
             too_large(limits.default, "")
         });
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(8192).min(hard_limit as u64) as usize);
+    // Sized for the default limit: a declared length alone never reserves the larger one.
+    let mut body = Vec::with_capacity(declared.unwrap_or(8192).min(limits.default as u64) as usize);
     let mut limit = limits.default;
     let read = async {
         while let Some(chunk) = payload.next().await {
             let chunk = chunk
                 .map_err(|e| Error::client(format!("the request body could not be read: {e}")))?;
-            if body.len() + chunk.len() > limit {
-                if limit < limits.test_results && prescan::names_operation(&body, TEST_RESULTS) {
-                    limit = limits.test_results;
-                } else if limit > limits.default {
-                    return Err(too_large(limit, " for updateTestResults"));
-                } else {
-                    return Err(too_large(limit, ""));
-                }
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large(limit, " for updateTestResults"));
-                }
+            if body.len() + chunk.len() > hard_limit {
+                return Err(too_large(limit, ""));
+            }
+            if body.len() + chunk.len() > limit
+                && limit == limits.default
+                && let Some(total) = declared
+            {
+                body.reserve((total as usize).saturating_sub(body.len()));
             }
             body.extend_from_slice(&chunk);
+            if body.len() > limit {
+                // What has arrived (chunks are small) must already name updateTestResults.
+                if limit < limits.test_results
+                    && prescan::names_operation(&body, TEST_RESULTS).map_err(Error::Client)?
+                {
+                    limit = limits.test_results;
+                }
+                if body.len() > limit {
+                    let what = if limit > limits.default {
+                        " for updateTestResults"
+                    } else {
+                        ""
+                    };
+                    return Err(too_large(limit, what));
+                }
+            }
         }
         Ok(())
     };

@@ -98,10 +98,11 @@ pub fn check(xml: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// True when the start of a body (cut anywhere) already shows `operation` of the Rendez
+/// Ok(true) when the start of a body (cut anywhere) already shows `operation` of the Rendez
 /// namespace as the first element of a SOAP Body. Used to let one operation's body grow past
-/// the default limit; the whole body still goes through [`check`] once it has arrived.
-pub fn names_operation(prefix: &[u8], operation: &str) -> bool {
+/// the default limit; the whole body still goes through [`check`] once it has arrived. A
+/// DOCTYPE met on the way is refused at once, with the same words as [`check`].
+pub fn names_operation(prefix: &[u8], operation: &str) -> Result<bool, String> {
     use quick_xml::NsReader;
     use quick_xml::name::ResolveResult;
     let soap = |ns: &ResolveResult<'_>| {
@@ -121,16 +122,21 @@ pub fn names_operation(prefix: &[u8], operation: &str) -> bool {
                 in_body &= depth >= 2;
                 continue;
             }
-            Ok((_, Event::Eof | Event::DocType(_))) | Err(_) => return false,
+            Ok((_, Event::DocType(_))) => {
+                return Err("DOCTYPE and entity declarations are not allowed in a request".into());
+            }
+            Ok((_, Event::Eof)) | Err(_) => return Ok(false),
             Ok(_) => continue,
         };
         if depth >= MAX_DEPTH {
-            return false;
+            return Ok(false);
         }
         let local = start.local_name();
         if depth == 2 && in_body {
-            return matches!(ns, ResolveResult::Bound(n) if n.as_ref() == crate::soap::RENDEZ_NS)
-                && local.as_ref() == operation;
+            return Ok(
+                matches!(ns, ResolveResult::Bound(n) if n.as_ref() == crate::soap::RENDEZ_NS)
+                    && local.as_ref() == operation,
+            );
         }
         if depth == 1 && local.as_ref() == "Body" && soap(&ns) {
             in_body = !empty;
@@ -194,14 +200,23 @@ mod tests {
     #[test]
     fn the_operation_is_seen_in_the_start_of_a_body() {
         let head = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:r="urn:rendez:soap:v1"><s:Header><x>1</x></s:Header><s:Body><r:updateTestResults><TEST_RESULT><DOWNLOAD_CONTENT>QUFB"#;
-        assert!(names_operation(head.as_bytes(), "updateTestResults"));
-        assert!(!names_operation(head.as_bytes(), "getCenters"));
+        assert_eq!(
+            names_operation(head.as_bytes(), "updateTestResults"),
+            Ok(true)
+        );
+        assert_eq!(names_operation(head.as_bytes(), "getCenters"), Ok(false));
         let other_ns = head.replace("urn:rendez:soap:v1", "urn:other");
-        assert!(!names_operation(other_ns.as_bytes(), "updateTestResults"));
+        assert_eq!(
+            names_operation(other_ns.as_bytes(), "updateTestResults"),
+            Ok(false)
+        );
         let not_yet = &head[..60];
-        assert!(!names_operation(not_yet.as_bytes(), "updateTestResults"));
+        assert_eq!(
+            names_operation(not_yet.as_bytes(), "updateTestResults"),
+            Ok(false)
+        );
         let doctype = format!("<!DOCTYPE x [<!ENTITY a 'b'>]>{head}");
-        assert!(!names_operation(doctype.as_bytes(), "updateTestResults"));
+        assert!(names_operation(doctype.as_bytes(), "updateTestResults").is_err());
     }
 
     #[test]

@@ -115,7 +115,7 @@ async fn push_one(
         .with_db(move |conn| {
             // Sealed in place: the plaintext buffer becomes the ciphertext.
             let sealed = match push {
-                TestResultPush::Store(item) => Some(seal(&keyring, item)),
+                TestResultPush::Store(item) => Some(seal(&keyring, *item)),
                 TestResultPush::Cancel { .. } => None,
             };
             let mut tries = 0;
