@@ -51,6 +51,7 @@ impl Application {
             pool: pool.clone(),
             metrics,
             wsdl,
+            result_reads: crate::results::read_log::ReadRecorder::start(pool.clone()),
         });
         let server = HttpServer::new(move || {
             App::new()

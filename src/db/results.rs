@@ -415,15 +415,14 @@ pub enum ContentRead {
     Unreadable(OpenError),
 }
 
-/// Reads and opens a result's content for an API client, and records the read.
+/// Reads and opens a result's content for an API client; the caller records the read (see
+/// [`record_reads`]). Returns the result's id with what was found.
 pub fn read_content(
     conn: &mut DbConnection,
     lid: &str,
     scope: &CenterScope,
     keyring: &Keyring,
-    reader: (&str, Option<&str>),
-    now: NaiveDateTime,
-) -> QueryResult<ContentRead> {
+) -> QueryResult<(ContentRead, Option<String>)> {
     let found = conn.transaction(|conn| {
         let Some(row) = test_results::table
             .filter(test_results::lid.eq(lid))
@@ -441,7 +440,7 @@ pub fn read_content(
         Ok::<_, diesel::result::Error>(Some((row, sealed)))
     })?;
     let Some((row, sealed)) = found.filter(|(row, _)| row.visible_to(scope)) else {
-        return Ok(ContentRead::Unknown);
+        return Ok((ContentRead::Unknown, None));
     };
     let read = match sealed {
         None if row.status() == ResultStatus::Cancelled => ContentRead::Cancelled,
@@ -451,26 +450,31 @@ pub fn read_content(
             Err(e) => ContentRead::Unreadable(e),
         },
     };
-    let outcome = match &read {
-        ContentRead::Available { .. } => "ok",
-        ContentRead::Unreadable(_) => "unreadable",
-        _ => "unavailable",
-    };
+    Ok((read, Some(row.id)))
+}
+
+/// Writes the history rows of SOAP reads, in one transaction.
+pub fn record_reads(
+    conn: &mut DbConnection,
+    reads: &[crate::results::read_log::ReadEvent],
+) -> QueryResult<()> {
     dialect::write_transaction(conn, |conn| {
-        record(
-            conn,
-            NewEvent {
-                result_id: Some(&row.id),
-                event: "read",
-                outcome,
-                counts_as_failure: false,
-                address: reader.1,
-                actor: Some(reader.0),
-                at: now,
-            },
-        )
-    })?;
-    Ok(read)
+        for read in reads {
+            record(
+                conn,
+                NewEvent {
+                    result_id: Some(&read.result_id),
+                    event: "read",
+                    outcome: read.outcome,
+                    counts_as_failure: false,
+                    address: read.address.as_deref(),
+                    actor: Some(&read.actor),
+                    at: read.at,
+                },
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// The sealed content of a row, assembled from its chunks into one buffer with room for the

@@ -3,6 +3,7 @@
 //! `http::results_page`, the storage in `db::results`, the rules in `domain::results`.
 
 pub mod keyring;
+pub mod read_log;
 pub mod retention;
 
 use std::sync::Arc;

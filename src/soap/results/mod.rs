@@ -28,6 +28,7 @@ use crate::domain::results::{
 };
 use crate::domain::values::{date, lid};
 use crate::error::Error;
+use crate::results::read_log::ReadEvent;
 use crate::results::{Keyring, content_aad, filename_aad};
 use crate::state::AppState;
 
@@ -287,23 +288,28 @@ pub async fn get_test_result_content(
     let raw: GetTestResultContent = parse_payload(operation, payload)?;
     let download_lid = crate::domain::values::required_lid(&raw, "DOWNLOAD_LID")
         .map_err(|e| Error::client(format!("{operation}: {e}")))?;
-    let (lookup, scope, reader) = (
-        download_lid.clone(),
-        client.centers.clone(),
-        client.name.clone(),
-    );
-    let read = state
-        .with_db(move |conn| {
-            db::results::read_content(
-                conn,
-                lookup.as_str(),
-                &scope,
-                &keyring,
-                (&reader, Some(&address)),
-                Utc::now().naive_utc(),
-            )
-        })
+    let (lookup, scope) = (download_lid.clone(), client.centers.clone());
+    let (read, result_id) = state
+        .with_db(move |conn| db::results::read_content(conn, lookup.as_str(), &scope, &keyring))
         .await?;
+    if let Some(result_id) = result_id {
+        let outcome = match &read {
+            ContentRead::Available { .. } => "ok",
+            ContentRead::Unreadable(_) => "unreadable",
+            _ => "unavailable",
+        };
+        // Nothing is answered before the read is in the result's history.
+        state
+            .result_reads
+            .record(ReadEvent {
+                result_id,
+                outcome,
+                address: Some(address),
+                actor: client.name.clone(),
+                at: Utc::now().naive_utc(),
+            })
+            .await?;
+    }
     let lid = download_lid.as_str();
     let (content, status, message) = match read {
         ContentRead::Available { content } => (Some(content), ResultStatus::Valid, None),
