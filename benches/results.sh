@@ -3,8 +3,9 @@
 # test result, and drives the server with wrk at 64 connections: GET /healthz,
 # getTestResultContent of that result (every read decrypted and recorded), and the patient
 # page download (POST /results with the right code and ID number: every attempt judged and
-# recorded in one write transaction). Prints requests/s, p50/p99 latency, errors, and each
-# rate as a fraction of /healthz in the same run.
+# recorded in one write transaction). The answers are checked once before they are measured.
+# Prints requests/s, p50/p99 latency, non-2xx answers, and each rate as a fraction of /healthz
+# in the same run.
 #
 # Usage: benches/results.sh [sqlite|mysql]   (mysql: MariaDB at 127.0.0.1:3306, root)
 # Needs wrk (apt-get install wrk). Takes under a minute after the build.
@@ -31,7 +32,7 @@ export DATABASE_URL="$url" RENDEZ_SECRET_KEY_FILE="$work/rendez.key" RUST_LOG=wa
 RENDEZ_RESULTS_KEY="$(target/release/rendez results new-key bench)"
 export RENDEZ_RESULTS_KEY
 target/release/rendez client add bench --roles results --password bench-password-123 >/dev/null
-RENDEZ_BIND="127.0.0.1:$port" RENDEZ_DB_POOL_SIZE=16 target/release/rendez serve >"$work/serve.log" 2>&1 &
+RENDEZ_BIND="127.0.0.1:$port" RENDEZ_DB_POOL_SIZE="${BENCH_POOL_SIZE:-16}" target/release/rendez serve >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
@@ -49,31 +50,18 @@ curl -sf -H 'Content-Type: text/xml; charset=utf-8' -H "Authorization: $auth" --
 # The download is checked once, byte for byte, before it is measured.
 curl -sf --data 'code=BENCHK7QX2M9P4T&id_number=12345678Z' -o "$work/downloaded" "http://127.0.0.1:$port/results"
 cmp -s "$work/result.pdf" "$work/downloaded" || { echo "the downloaded file differs" >&2; exit 1; }
+curl -sf -H 'Content-Type: text/xml; charset=utf-8' -H "Authorization: $auth" \
+  --data '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:r="urn:rendez:soap:v1"><s:Body><r:getTestResultContent><DOWNLOAD_LID>BENCH-1</DOWNLOAD_LID></r:getTestResultContent></s:Body></s:Envelope>' \
+  "http://127.0.0.1:$port/soap" | sed -n 's:.*<DOWNLOAD_CONTENT>\(.*\)</DOWNLOAD_CONTENT>.*:\1:p' | base64 -d | cmp -s - "$work/result.pdf" \
+  || { echo "getTestResultContent does not return the file" >&2; exit 1; }
 
-cat >"$work/errors.lua" <<'LUA'
--- Counts answers that are not 200 (or, for SOAP, that carry no content).
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) errors = 0 end
-function response(status, headers, body)
-  if status ~= 200 or (want ~= nil and not string.find(body, want, 1, true)) then errors = errors + 1 end
-end
-function done(summary, latency, requests)
-  local n = 0
-  for _, thread in ipairs(threads) do n = n + thread:get("errors") end
-  io.write(string.format("ERRORS %d\n", n))
-end
-LUA
 cat >"$work/content.lua" <<LUA
-dofile("$work/errors.lua")
-want = "<DOWNLOAD_CONTENT>"
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "text/xml; charset=utf-8"
 wrk.headers["Authorization"] = "$auth"
 wrk.body = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:r="urn:rendez:soap:v1"><s:Body><r:getTestResultContent><DOWNLOAD_LID>BENCH-1</DOWNLOAD_LID></r:getTestResultContent></s:Body></s:Envelope>'
 LUA
 cat >"$work/page.lua" <<LUA
-dofile("$work/errors.lua")
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.body = "code=BENCHK7QX2M9P4T&id_number=12345678Z"
@@ -87,7 +75,9 @@ run() {
   rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
   p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
   p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
-  errors="$(awk '/^ERRORS/ {print $2}' <<<"$out")"
+  # A SOAP fault is a 500 and a refused download a 403: wrk counts them itself (a Lua response
+  # hook would copy every body into Lua and slow wrk down on the same cores).
+  errors="$(awk '/Non-2xx or 3xx responses/ {print $NF}' <<<"$out")"
   printf '%-36s %12s req/s   p50 %9s   p99 %9s   errors %s\n' "$label" "$rps" "$p50" "$p99" "${errors:-0}"
   echo "$rps" >"$work/rps.$label"
 }

@@ -17,6 +17,7 @@ backend_tests!(
     results_sealed_before_a_rotation_stay_readable_and_new_ones_use_the_new_key,
     content_is_purged_after_its_retention_and_the_metadata_and_history_stay,
     the_audit_command_prints_a_results_history_without_codes_or_id_numbers,
+    serve_says_at_start_when_results_are_not_configured_or_a_stored_key_is_missing,
 );
 
 const MARKER: &str = "MARKER-5b1e9c-LEUKOCYTES";
@@ -330,4 +331,72 @@ async fn the_audit_command_prints_a_results_history_without_codes_or_id_numbers(
 
 async fn spawn_results_app_trusting_proxies(backend: Backend) -> TestApp {
     super::spawn_results_app_with(backend, |s| s.trust_forwarded_for = Some(true)).await
+}
+
+/// Starts `rendez serve` on port 0 and returns the first log line containing `wanted` (or
+/// panics after 30 seconds with what it printed). The process is stopped either way.
+fn serve_log_line(db_url: &str, results_key: Option<&str>, wanted: &str) -> String {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(rendez_bin());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("RENDEZ_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .args(["serve"])
+        .current_dir(dir.path())
+        .env("DATABASE_URL", db_url)
+        .env("RENDEZ_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(key) = results_key {
+        command.env("RENDEZ_RESULTS_KEY", key);
+    }
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let found = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match receiver.recv_timeout(left) {
+            Ok(line) if line.contains(wanted) => break Some(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break None,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    found.unwrap_or_else(|| panic!("serve never logged {wanted:?}:\n{}", seen.join("\n")))
+}
+
+async fn serve_says_at_start_when_results_are_not_configured_or_a_stored_key_is_missing(
+    backend: Backend,
+) {
+    let app = spawn_results_app(backend).await;
+    app.push_ok(&Item::new(
+        "START-1",
+        "STARTCODE7Q2X",
+        "S1",
+        b"sealed with k1",
+    ))
+    .await;
+    let url = app.db.url.clone();
+    let line = serve_log_line(&url, None, "test results are not configured");
+    assert!(line.contains("RENDEZ_RESULTS_KEY is not set"), "{line}");
+    let line = serve_log_line(&url, Some(&generate_key_text("k2")), "cannot be read");
+    assert!(line.contains("k1") && line.contains("ERROR"), "{line}");
 }
