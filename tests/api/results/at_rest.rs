@@ -18,6 +18,7 @@ backend_tests!(
     content_is_purged_after_its_retention_and_the_metadata_and_history_stay,
     the_audit_command_prints_a_results_history_without_codes_or_id_numbers,
     serve_says_at_start_when_results_are_not_configured_or_a_stored_key_is_missing,
+    when_the_history_cannot_be_written_no_content_leaves,
 );
 
 const MARKER: &str = "MARKER-5b1e9c-LEUKOCYTES";
@@ -399,4 +400,37 @@ async fn serve_says_at_start_when_results_are_not_configured_or_a_stored_key_is_
     assert!(line.contains("RENDEZ_RESULTS_KEY is not set"), "{line}");
     let line = serve_log_line(&url, Some(&generate_key_text("k2")), "cannot be read");
     assert!(line.contains("k1") && line.contains("ERROR"), "{line}");
+}
+
+async fn when_the_history_cannot_be_written_no_content_leaves(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    let app = spawn_results_app(backend).await;
+    app.push_ok(&Item::new(
+        "HIST-1",
+        "HISTORYCODE7Q",
+        "H1",
+        b"must be recorded",
+    ))
+    .await;
+    // The history table goes away (a broken database, as far as this table is concerned).
+    app.pool
+        .get()
+        .unwrap()
+        .batch_execute("DROP TABLE result_events")
+        .unwrap();
+    let soap = app.result_content(&lab(), "HIST-1").await;
+    soap.assert_fault("Server", "temporarily unavailable");
+    assert!(!soap.body.contains("DOWNLOAD_CONTENT"), "{}", soap.body);
+    let page = app.download("HISTORYCODE7Q", "H1", None).await;
+    assert_eq!(page.status(), 503);
+    let body = page.text().await.unwrap();
+    assert!(body.contains("temporarily unavailable") && !body.contains("must be recorded"));
+    // Nothing half-written: the download was not counted as a first download.
+    let mut conn = app.pool.get().unwrap();
+    let first: Option<chrono::NaiveDateTime> = test_results::table
+        .filter(test_results::lid.eq("HIST-1"))
+        .select(test_results::first_downloaded_at)
+        .first(&mut conn)
+        .unwrap();
+    assert!(first.is_none());
 }

@@ -4,9 +4,9 @@
 use diesel::prelude::*;
 use rendez::db::schema::test_results;
 
-use super::{Item, spawn_results_app_with};
+use super::{Item, results_settings, spawn_results_app_with};
 use crate::backend_tests;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, spawn_app_on};
 
 backend_tests!(
     the_form_is_plain_accessible_html_that_is_never_cached,
@@ -16,6 +16,7 @@ backend_tests!(
     twenty_wrong_id_numbers_stop_the_code_until_the_clinic_pushes_it_again,
     an_address_that_guesses_too_often_is_refused_even_with_a_right_pair,
     the_global_limit_refuses_every_address_once_reached,
+    two_servers_on_one_database_count_the_same_wrong_attempts,
 );
 
 async fn app_behind_proxy(backend: Backend) -> TestApp {
@@ -252,4 +253,33 @@ async fn the_global_limit_refuses_every_address_once_reached(backend: Backend) {
         403,
         "everyone waits once the global limit is reached"
     );
+}
+
+async fn two_servers_on_one_database_count_the_same_wrong_attempts(backend: Backend) {
+    let db = std::sync::Arc::new(crate::helpers::TestDatabase::new(backend));
+    let settings = results_settings(&db, |s| s.trust_forwarded_for = Some(true));
+    let first = spawn_app_on(db.clone(), settings.clone()).await;
+    first.add_client(super::LAB, super::LAB_PASSWORD, "results", "", false);
+    // A second process: same database, same results key, its own memory.
+    let second = spawn_app_on(db, settings).await;
+    first
+        .push_ok(&Item::new("TWO-1", "TWOSERVERS7Q2", "4242", b"shared"))
+        .await;
+    for n in 0..5 {
+        let server = if n % 2 == 0 { &first } else { &second };
+        let wrong = server
+            .download(
+                "TWOSERVERS7Q2",
+                &format!("99{n}"),
+                Some(&format!("203.0.113.{}", 60 + n)),
+            )
+            .await;
+        assert_eq!(wrong.status(), 403);
+    }
+    for server in [&first, &second] {
+        let right = server
+            .download("TWOSERVERS7Q2", "4242", Some("203.0.113.99"))
+            .await;
+        assert_eq!(right.status(), 403, "locked on every server");
+    }
 }
