@@ -60,6 +60,26 @@ pub enum Command {
                       nothing was imported (the file or the database could not be used)."
     )]
     Import(ImportCommand),
+    /// Test results: the history of one result, purging now, a new key.
+    #[command(subcommand)]
+    Results(ResultsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ResultsCommand {
+    /// Print a result's history: intake, replacements, cancellation, reads over SOAP, every
+    /// download attempt (time, address, outcome) and the purge. Never a code or an ID number.
+    Audit {
+        /// The result's DOWNLOAD_LID.
+        download_lid: String,
+    },
+    /// Purge now the content of results past their retention (serve does it every minute).
+    Purge,
+    /// Print a new random key in the form RENDEZ_RESULTS_KEY takes (KEYID:BASE64).
+    NewKey {
+        /// The key's id, e.g. the year: 2026.
+        key_id: String,
+    },
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -147,6 +167,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Client(command) => client(config, command),
+        Command::Results(command) => results(config, command),
         Command::Import(command) => {
             let (kind, args) = match command {
                 ImportCommand::Keyentities(args) => (import::Kind::KeyEntities, args),
@@ -175,6 +196,7 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode, String> {
         None
     };
     log::info!("database: {}", config.database_url);
+    startup::report_results_setup(&config, &pool);
     actix_web::rt::System::new().block_on(async move {
         let app = startup::Application::build(config.clone(), pool, secret_key)
             .map_err(|e| e.to_string())?;
@@ -309,6 +331,85 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             say!("client '{name}' disabled");
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn results(config: Config, command: ResultsCommand) -> Result<ExitCode, String> {
+    if let ResultsCommand::NewKey { key_id } = &command {
+        let text = crate::results::keyring::generate_key_text(key_id);
+        crate::results::Keyring::parse(&text, None)?;
+        say!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let pool = startup::open_database(&config)?;
+    match command {
+        ResultsCommand::Audit { download_lid } => {
+            let mut conn = pool
+                .get()
+                .map_err(|e| format!("cannot reach the database: {e}"))?;
+            let Some((row, events)) = db::results::audit(&mut conn, download_lid.trim())
+                .map_err(|e| format!("cannot read the result: {e}"))?
+            else {
+                return Err(format!(
+                    "there is no test result with DOWNLOAD_LID '{download_lid}'"
+                ));
+            };
+            let time = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+            let or_dash = |t: Option<chrono::NaiveDateTime>| t.map(time).unwrap_or("-".into());
+            say!("test result {}", row.lid);
+            say!(
+                "  status            {}",
+                if row.is_available() {
+                    "Valid"
+                } else {
+                    "Cancelled"
+                }
+            );
+            say!("  type              {}", row.file_type);
+            say!(
+                "  center            {}",
+                row.center_lid.as_deref().unwrap_or("-")
+            );
+            say!(
+                "  user lid          {}",
+                row.user_lid.as_deref().unwrap_or("-")
+            );
+            say!("  sealed with key   {}", row.key_id);
+            say!("  available since   {}", time(row.available_at));
+            say!("  first downloaded  {}", or_dash(row.first_downloaded_at));
+            say!("  cancelled         {}", or_dash(row.cancelled_at));
+            say!("  purged            {}", or_dash(row.purged_at));
+            say!(
+                "  wrong ID numbers  {} in total, {} in the current window",
+                row.failures_total,
+                row.window_failures
+            );
+            say!("");
+            say!(
+                "{:<24} {:<10} {:<16} {:<40} BY",
+                "TIME",
+                "EVENT",
+                "OUTCOME",
+                "ADDRESS"
+            );
+            for e in events {
+                say!(
+                    "{:<24} {:<10} {:<16} {:<40} {}",
+                    time(e.at),
+                    e.event,
+                    e.outcome,
+                    e.address.as_deref().unwrap_or("-"),
+                    e.actor.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ResultsCommand::Purge => {
+            let purged = crate::results::retention::purge_expired_results(&pool, &config.results)?;
+            say!("purged the content of {purged} test results");
+            Ok(ExitCode::SUCCESS)
+        }
+        ResultsCommand::NewKey { .. } => unreachable!("handled above"),
     }
 }
 

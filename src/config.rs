@@ -111,6 +111,96 @@ pub struct Settings {
     /// HTTP worker threads. [default: the number of CPU cores]
     #[arg(long, env = "RENDEZ_HTTP_WORKERS", global = true, value_name = "N")]
     pub http_workers: Option<usize>,
+
+    /// The key test results are sealed with, KEYID:BASE64 (32 random bytes). Without it the
+    /// results operations and page answer that results are not configured. [default: none]
+    #[arg(
+        long,
+        env = "RENDEZ_RESULTS_KEY",
+        global = true,
+        hide_env_values = true,
+        value_name = "KEYID:BASE64"
+    )]
+    pub results_key: Option<String>,
+
+    /// Keys retired by a rotation, comma-separated KEYID:BASE64, so that older results stay
+    /// readable. [default: none]
+    #[arg(
+        long,
+        env = "RENDEZ_RESULTS_OLD_KEYS",
+        global = true,
+        hide_env_values = true,
+        value_name = "KEYS"
+    )]
+    pub results_old_keys: Option<String>,
+
+    /// Largest test result file accepted, e.g. 20MiB; updateTestResults' body limit follows it.
+    /// [default: 20MiB]
+    #[arg(
+        long,
+        env = "RENDEZ_RESULTS_MAX_SIZE",
+        global = true,
+        value_name = "SIZE"
+    )]
+    pub results_max_size: Option<String>,
+
+    /// How long a result's content is kept after its first download by the patient.
+    /// [default: 30days]
+    #[arg(
+        long,
+        env = "RENDEZ_RESULTS_KEEP_AFTER_DOWNLOAD",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub results_keep_after_download: Option<String>,
+
+    /// How long a result's content is kept after it was made available. [default: 90days]
+    #[arg(
+        long,
+        env = "RENDEZ_RESULTS_KEEP",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub results_keep: Option<String>,
+
+    /// Download codes with a lower entropy estimate are stored with a warning. [default: 40]
+    #[arg(
+        long,
+        env = "RENDEZ_RESULTS_MIN_CODE_BITS",
+        global = true,
+        value_name = "BITS"
+    )]
+    pub results_min_code_bits: Option<u32>,
+
+    /// Failed download attempts allowed per client address in 15 minutes. [default: 10]
+    #[arg(
+        long,
+        env = "RENDEZ_RESULTS_ADDRESS_LIMIT",
+        global = true,
+        value_name = "N"
+    )]
+    pub results_address_limit: Option<u32>,
+
+    /// Failed download attempts allowed from all addresses together in 15 minutes.
+    /// [default: 1000]
+    #[arg(
+        long,
+        env = "RENDEZ_RESULTS_GLOBAL_LIMIT",
+        global = true,
+        value_name = "N"
+    )]
+    pub results_global_limit: Option<u32>,
+
+    /// Behind a reverse proxy: take the patient's address from the last X-Forwarded-For entry
+    /// (the one the proxy added). Never set it when clients reach Rendez directly.
+    /// [default: false]
+    #[arg(
+        long,
+        env = "RENDEZ_TRUST_FORWARDED_FOR",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub trust_forwarded_for: Option<bool>,
 }
 
 /// The settings resolved into what the program runs with.
@@ -129,6 +219,8 @@ pub struct Config {
     pub booking_lead: Duration,
     pub default_country: Option<String>,
     pub http_workers: usize,
+    pub results: crate::results::ResultsConfig,
+    pub trust_forwarded_for: bool,
 }
 
 impl Settings {
@@ -160,10 +252,22 @@ impl Settings {
             booking_lead: self.booking_lead.or(lower.booking_lead),
             default_country: self.default_country.or(lower.default_country),
             http_workers: self.http_workers.or(lower.http_workers),
+            results_key: self.results_key.or(lower.results_key),
+            results_old_keys: self.results_old_keys.or(lower.results_old_keys),
+            results_max_size: self.results_max_size.or(lower.results_max_size),
+            results_keep_after_download: self
+                .results_keep_after_download
+                .or(lower.results_keep_after_download),
+            results_keep: self.results_keep.or(lower.results_keep),
+            results_min_code_bits: self.results_min_code_bits.or(lower.results_min_code_bits),
+            results_address_limit: self.results_address_limit.or(lower.results_address_limit),
+            results_global_limit: self.results_global_limit.or(lower.results_global_limit),
+            trust_forwarded_for: self.trust_forwarded_for.or(lower.trust_forwarded_for),
         }
     }
 
     pub fn resolve(self) -> Result<Config, String> {
+        let results = self.resolve_results()?;
         let database_url = self
             .database_url
             .as_deref()
@@ -242,6 +346,80 @@ impl Settings {
                         .unwrap_or(2)
                 })
                 .max(1),
+            results,
+            trust_forwarded_for: self.trust_forwarded_for.unwrap_or(false),
+        })
+    }
+
+    fn resolve_results(&self) -> Result<crate::results::ResultsConfig, String> {
+        use crate::domain::results::Retention;
+        let keyring = self
+            .results_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
+            .map(|key| crate::results::Keyring::parse(key, self.results_old_keys.as_deref()))
+            .transpose()?
+            .map(std::sync::Arc::new);
+        if keyring.is_none()
+            && self
+                .results_old_keys
+                .as_deref()
+                .is_some_and(|k| !k.trim().is_empty())
+        {
+            return Err(
+                "RENDEZ_RESULTS_OLD_KEYS is set without RENDEZ_RESULTS_KEY: give the current key too"
+                    .into(),
+            );
+        }
+        let max_size = match &self.results_max_size {
+            None => 20 * 1024 * 1024,
+            Some(raw) => raw
+                .parse::<bytesize::ByteSize>()
+                .map_err(|e| {
+                    format!("RENDEZ_RESULTS_MAX_SIZE '{raw}' is not a size such as 20MiB: {e}")
+                })?
+                .as_u64() as usize,
+        };
+        if !(1024..=1024 * 1024 * 1024).contains(&max_size) {
+            return Err("RENDEZ_RESULTS_MAX_SIZE must be between 1KiB and 1GiB".into());
+        }
+        let days = |name: &str, raw: Option<&str>, default: &str| {
+            let d = duration(name, raw, default)?;
+            if d.is_zero() {
+                return Err(format!("{name} must be longer than 0"));
+            }
+            chrono::Duration::from_std(d).map_err(|_| format!("{name} is too long"))
+        };
+        let limit = |name: &str, value: Option<u32>, default: u32| match value.unwrap_or(default) {
+            0 => Err(format!("{name} must be at least 1")),
+            n => Ok(n),
+        };
+        Ok(crate::results::ResultsConfig {
+            keyring,
+            max_size,
+            retention: Retention {
+                after_download: days(
+                    "RENDEZ_RESULTS_KEEP_AFTER_DOWNLOAD",
+                    self.results_keep_after_download.as_deref(),
+                    "30days",
+                )?,
+                after_available: days(
+                    "RENDEZ_RESULTS_KEEP",
+                    self.results_keep.as_deref(),
+                    "90days",
+                )?,
+            },
+            min_code_bits: self.results_min_code_bits.unwrap_or(40),
+            address_limit: limit(
+                "RENDEZ_RESULTS_ADDRESS_LIMIT",
+                self.results_address_limit,
+                10,
+            )?,
+            global_limit: limit(
+                "RENDEZ_RESULTS_GLOBAL_LIMIT",
+                self.results_global_limit,
+                1000,
+            )?,
         })
     }
 }

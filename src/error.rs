@@ -23,6 +23,10 @@ pub enum Error {
     /// A bug or an impossible state; the detail goes to the log.
     #[error("internal server error")]
     Internal(String),
+    /// A feature this server was not set up for (e.g. results without RENDEZ_RESULTS_KEY);
+    /// the text says what is missing.
+    #[error("{0}")]
+    NotConfigured(String),
 }
 
 /// Who is to blame, in SOAP 1.1 terms (`Sender`/`Receiver` in SOAP 1.2).
@@ -49,9 +53,10 @@ impl Error {
     pub fn fault_code(&self) -> FaultCode {
         match self {
             Error::Client(_) | Error::Unauthenticated(_) | Error::Forbidden(_) => FaultCode::Client,
-            Error::NotImplemented(_) | Error::Unavailable(_) | Error::Internal(_) => {
-                FaultCode::Server
-            }
+            Error::NotImplemented(_)
+            | Error::Unavailable(_)
+            | Error::Internal(_)
+            | Error::NotConfigured(_) => FaultCode::Server,
         }
     }
 

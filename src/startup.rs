@@ -22,6 +22,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
+    results: crate::results::ResultsConfig,
 }
 
 impl Application {
@@ -37,6 +38,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{address}"));
         let wsdl = WSDL_TEMPLATE.replace(WSDL_PLACEHOLDER_ADDRESS, &format!("{public_url}/soap"));
         let workers = config.http_workers;
+        let results = config.results.clone();
         let metrics = Metrics::new();
         let state = web::Data::new(AppState {
             auth: Authenticator::new(
@@ -49,6 +51,7 @@ impl Application {
             pool: pool.clone(),
             metrics,
             wsdl,
+            result_reads: crate::results::read_log::ReadRecorder::start(pool.clone()),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -68,6 +71,7 @@ impl Application {
             port: address.port(),
             server,
             pool,
+            results,
         })
     }
 
@@ -83,6 +87,8 @@ impl Application {
     /// Runs until the server stops, with the housekeeping that belongs to a serving process.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let pool = self.pool.clone();
+        let results = self.results.clone();
+        let purge_pool = self.pool.clone();
         let housekeeping = actix_web::rt::spawn(async move {
             let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
             loop {
@@ -95,6 +101,19 @@ impl Application {
                 .await;
                 if let Ok(Err(e)) = outcome {
                     log::warn!("could not forget old nonces: {e}");
+                }
+                if results.keyring.is_some() {
+                    let (pool, results) = (purge_pool.clone(), results.clone());
+                    match web::block(move || {
+                        crate::results::retention::purge_expired_results(&pool, &results)
+                    })
+                    .await
+                    {
+                        Ok(Ok(0)) => {}
+                        Ok(Ok(n)) => log::info!("purged the content of {n} test results"),
+                        Ok(Err(e)) => log::warn!("could not purge test results: {e}"),
+                        Err(e) => log::warn!("could not purge test results: {e}"),
+                    }
                 }
             }
         });
@@ -122,4 +141,32 @@ pub fn load_secret_key(config: &Config) -> Result<Arc<SecretKey>, String> {
         );
     }
     Ok(Arc::new(key))
+}
+
+/// Says at start whether test results can be served, and whether stored results were sealed
+/// with a key that is no longer configured.
+pub fn report_results_setup(config: &Config, pool: &Pool) {
+    let Some(keyring) = &config.results.keyring else {
+        log::warn!(
+            "test results are not configured (RENDEZ_RESULTS_KEY is not set): the results \
+             operations and the /results page answer that they are unavailable"
+        );
+        return;
+    };
+    log::info!(
+        "test results are sealed with the key '{}'",
+        keyring.current_id()
+    );
+    let missing = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
+        db::results::missing_key_ids(&mut conn, keyring).map_err(|e| e.to_string())
+    });
+    match missing {
+        Ok(ids) if ids.is_empty() => {}
+        Ok(ids) => log::error!(
+            "stored test results were sealed with the key(s) {} that RENDEZ_RESULTS_KEY and \
+             RENDEZ_RESULTS_OLD_KEYS do not hold: they cannot be read until the key is configured",
+            ids.join(", ")
+        ),
+        Err(e) => log::warn!("could not check the keys of stored test results: {e}"),
+    }
 }

@@ -15,6 +15,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The WSDL with this server's public address in `soap:address`.
     pub wsdl: String,
+    /// Records SOAP reads of test results by group commit.
+    pub result_reads: crate::results::read_log::ReadRecorder,
 }
 
 impl AppState {

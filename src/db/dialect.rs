@@ -143,3 +143,45 @@ pub fn lock_appointment(conn: &mut DbConnection, lid: &str) -> diesel::QueryResu
         DbConnection::Mysql(c) => query.for_update().first(c).optional(),
     }
 }
+
+/// Reads a test result by LID and locks its row until the transaction ends (same rules as
+/// [`lock_resource`]: MySQL `FOR UPDATE`, which also reads the latest committed row; SQLite is
+/// already the only writer).
+pub fn lock_test_result_by_lid(
+    conn: &mut DbConnection,
+    lid: &str,
+) -> diesel::QueryResult<Option<super::results::ResultRow>> {
+    use super::results::ResultRow;
+    use super::schema::test_results;
+    use diesel::prelude::*;
+    // `as_select` is typed per backend, so each arm builds its own query.
+    let query = || test_results::table.filter(test_results::lid.eq(lid));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query().select(ResultRow::as_select()).first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query()
+            .select(ResultRow::as_select())
+            .for_update()
+            .first(c)
+            .optional(),
+    }
+}
+
+/// Reads and locks the test results whose code hash is one of `hashes` (a download attempt's
+/// first read, so that its counters are the latest on MySQL).
+pub fn lock_test_results_by_code(
+    conn: &mut DbConnection,
+    hashes: &[String],
+) -> diesel::QueryResult<Vec<super::results::ResultRow>> {
+    use super::results::ResultRow;
+    use super::schema::test_results;
+    use diesel::prelude::*;
+    let query = || test_results::table.filter(test_results::code_hash.eq_any(hashes));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query().select(ResultRow::as_select()).load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query().select(ResultRow::as_select()).for_update().load(c),
+    }
+}

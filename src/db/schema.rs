@@ -244,3 +244,56 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointment_changes,
     booking_requests,
 );
+
+diesel::table! {
+    test_results (id) {
+        id -> Text,
+        lid -> Text,
+        status -> Text,
+        client_id -> Text,
+        center_lid -> Nullable<Text>,
+        patient_id -> Nullable<Text>,
+        user_lid -> Nullable<Text>,
+        file_type -> Text,
+        key_id -> Text,
+        filename_sealed -> Nullable<Binary>,
+        code_hash -> Text,
+        id_number_hash -> Text,
+        content_nonce -> Nullable<Binary>,
+        content_size -> Nullable<BigInt>,
+        content_chunks -> Integer,
+        available_at -> Timestamp,
+        first_downloaded_at -> Nullable<Timestamp>,
+        purged_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+        window_start -> Nullable<Timestamp>,
+        window_failures -> Integer,
+        failures_total -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    test_result_chunks (result_id, seq) {
+        result_id -> Text,
+        seq -> Integer,
+        data -> Binary,
+    }
+}
+
+diesel::table! {
+    result_events (id) {
+        id -> Text,
+        result_id -> Nullable<Text>,
+        at -> Timestamp,
+        event -> Text,
+        outcome -> Text,
+        counts_as_failure -> Bool,
+        address -> Nullable<Text>,
+        actor -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(test_results -> patients (patient_id));
+diesel::allow_tables_to_appear_in_same_query!(test_results, patients);

@@ -5,6 +5,7 @@ pub mod access;
 pub mod booking;
 pub mod master;
 pub mod patient;
+pub mod results;
 pub mod slots;
 pub mod values;
 

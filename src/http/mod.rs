@@ -1,7 +1,9 @@
 //! The HTTP surface: one table of routes, and the small non-SOAP endpoints.
 
+pub mod client_address;
 pub mod health;
 pub mod metrics;
+pub mod results_page;
 
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, dev::ServiceResponse, web};
@@ -19,7 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
-    .route("/metrics", web::get().to(metrics::render));
+    .route("/metrics", web::get().to(metrics::render))
+    .configure(results_page::routes);
 }
 
 /// actix answers some errors itself (before or around our handlers) with plain text; on the

@@ -10,9 +10,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::StreamExt;
 
 use super::envelope::{self, PasswordType, UsernameToken};
-use super::{Operation, SoapVersion, booking, fault, master, prescan, response_envelope};
+use super::{Operation, SoapVersion, booking, fault, master, prescan, response_envelope, results};
 use crate::auth::{AuthenticatedClient, Credentials};
 use crate::error::{Error, FaultCode};
+use crate::http::client_address::client_address;
 use crate::state::AppState;
 
 /// A slow sender must not hold a worker: the whole body must arrive within this time.
@@ -83,11 +84,19 @@ async fn handle(
     let (announced, action_param) = announced_version(req)?;
     *version = announced;
     check_content_encoding(req.headers())?;
-    let body = read_body(req, payload, state.config.max_body_bytes).await?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| Error::client("the request body is not UTF-8 text"))?;
-    prescan::check(text).map_err(Error::Client)?;
-    let envelope = envelope::parse(text)?;
+    let limits = BodyLimits {
+        default: state.config.max_body_bytes,
+        test_results: state.config.results.body_limit(state.config.max_body_bytes),
+    };
+    let body = read_body(req, payload, limits).await?;
+    // The body is dropped once the envelope is parsed: a results upload is not held twice.
+    let envelope = {
+        let text = std::str::from_utf8(&body)
+            .map_err(|_| Error::client("the request body is not UTF-8 text"))?;
+        prescan::check(text).map_err(Error::Client)?;
+        envelope::parse(text)?
+    };
+    drop(body);
     if envelope.version != announced {
         return Err(Error::client(format!(
             "VersionMismatch: the Envelope is {} but the Content-Type announces {}",
@@ -119,7 +128,7 @@ async fn handle(
         ))
         .into());
     }
-    let children = dispatch(state, &client, operation, &envelope.payload).await?;
+    let children = dispatch(state, &client, operation, envelope.payload, req).await?;
     Ok(response_envelope(announced, operation, &children))
 }
 
@@ -127,8 +136,10 @@ async fn dispatch(
     state: &AppState,
     client: &AuthenticatedClient,
     operation: Operation,
-    payload: &str,
+    owned_payload: String,
+    req: &HttpRequest,
 ) -> Result<String, Error> {
+    let payload = owned_payload.as_str();
     match operation {
         Operation::UpdateKeyEntities => master::update_key_entities(state, client, payload).await,
         Operation::UpdateAvailabilities => {
@@ -142,6 +153,16 @@ async fn dispatch(
         Operation::DeleteAppointment => booking::delete_appointment(state, client, payload).await,
         Operation::CheckAppointment => booking::check_appointment(state, client, payload).await,
         Operation::GetAppointments => booking::get_appointments(state, client, payload).await,
+        Operation::UpdateTestResults => {
+            results::update_test_results(state, client, owned_payload).await
+        }
+        Operation::GetTestResultsList => {
+            results::get_test_results_list(state, client, payload).await
+        }
+        Operation::GetTestResultContent => {
+            let address = client_address(req, state.config.trust_forwarded_for);
+            results::get_test_result_content(state, client, payload, address).await
+        }
         other => Err(Error::NotImplemented(other.name())),
     }
 }
@@ -209,33 +230,74 @@ pub fn version_hint(req: &HttpRequest) -> SoapVersion {
     }
 }
 
+/// The body limit is `RENDEZ_MAX_BODY`, except for updateTestResults, whose files may be far
+/// larger: a body that passes the default limit continues only when what has arrived already
+/// shows that operation as the Body's element.
+#[derive(Clone, Copy)]
+struct BodyLimits {
+    default: usize,
+    test_results: usize,
+}
+
 async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
-    limit: usize,
+    limits: BodyLimits,
 ) -> Result<Vec<u8>, Failure> {
-    let too_large = || {
+    let too_large = |limit: usize, what: &str| {
         with_status(
             Error::client(format!(
-                "the request body is larger than the limit of {limit} bytes"
+                "the request body is larger than the limit of {limit} bytes{what}"
             )),
             StatusCode::PAYLOAD_TOO_LARGE,
         )
     };
+    let hard_limit = limits.default.max(limits.test_results);
     let declared =
         header_text(req.headers(), CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
+    if declared.is_some_and(|n| n > hard_limit as u64) {
+        return Err(if hard_limit > limits.default {
+            too_large(
+                hard_limit,
+                " (updateTestResults; other operations: RENDEZ_MAX_BODY)",
+            )
+        } else {
+            too_large(limits.default, "")
+        });
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(8192).min(limit as u64) as usize);
+    // Sized for the default limit: a declared length alone never reserves the larger one.
+    let mut body = Vec::with_capacity(declared.unwrap_or(8192).min(limits.default as u64) as usize);
+    let mut limit = limits.default;
     let read = async {
         while let Some(chunk) = payload.next().await {
             let chunk = chunk
                 .map_err(|e| Error::client(format!("the request body could not be read: {e}")))?;
-            if body.len() + chunk.len() > limit {
-                return Err(too_large());
+            if body.len() + chunk.len() > hard_limit {
+                return Err(too_large(limit, ""));
+            }
+            if body.len() + chunk.len() > limit
+                && limit == limits.default
+                && let Some(total) = declared
+            {
+                body.reserve((total as usize).saturating_sub(body.len()));
             }
             body.extend_from_slice(&chunk);
+            if body.len() > limit {
+                // What has arrived (chunks are small) must already name updateTestResults.
+                if limit < limits.test_results
+                    && prescan::names_operation(&body, TEST_RESULTS).map_err(Error::Client)?
+                {
+                    limit = limits.test_results;
+                }
+                if body.len() > limit {
+                    let what = if limit > limits.default {
+                        " for updateTestResults"
+                    } else {
+                        ""
+                    };
+                    return Err(too_large(limit, what));
+                }
+            }
         }
         Ok(())
     };
@@ -253,6 +315,8 @@ async fn read_body(
     }
     Ok(body)
 }
+
+const TEST_RESULTS: &str = "updateTestResults";
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

@@ -9,6 +9,7 @@ pub mod fault;
 mod master;
 pub mod operation;
 pub mod prescan;
+mod results;
 mod wire;
 
 pub use operation::Operation;

@@ -98,6 +98,55 @@ pub fn check(xml: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Ok(true) when the start of a body (cut anywhere) already shows `operation` of the Rendez
+/// namespace as the first element of a SOAP Body. Used to let one operation's body grow past
+/// the default limit; the whole body still goes through [`check`] once it has arrived. A
+/// DOCTYPE met on the way is refused at once, with the same words as [`check`].
+pub fn names_operation(prefix: &[u8], operation: &str) -> Result<bool, String> {
+    use quick_xml::NsReader;
+    use quick_xml::name::ResolveResult;
+    let soap = |ns: &ResolveResult<'_>| {
+        matches!(ns, ResolveResult::Bound(n)
+            if n.as_ref() == crate::soap::SoapVersion::V11.namespace()
+                || n.as_ref() == crate::soap::SoapVersion::V12.namespace())
+    };
+    let mut reader = NsReader::from_reader(prefix);
+    let mut depth = 0usize;
+    let mut in_body = false;
+    loop {
+        let (ns, start, empty) = match reader.read_resolved_event() {
+            Ok((ns, Event::Start(e))) => (ns, e, false),
+            Ok((ns, Event::Empty(e))) => (ns, e, true),
+            Ok((_, Event::End(_))) => {
+                depth = depth.saturating_sub(1);
+                in_body &= depth >= 2;
+                continue;
+            }
+            Ok((_, Event::DocType(_))) => {
+                return Err("DOCTYPE and entity declarations are not allowed in a request".into());
+            }
+            Ok((_, Event::Eof)) | Err(_) => return Ok(false),
+            Ok(_) => continue,
+        };
+        if depth >= MAX_DEPTH {
+            return Ok(false);
+        }
+        let local = start.local_name();
+        if depth == 2 && in_body {
+            return Ok(
+                matches!(ns, ResolveResult::Bound(n) if n.as_ref() == crate::soap::RENDEZ_NS)
+                    && local.as_ref() == operation,
+            );
+        }
+        if depth == 1 && local.as_ref() == "Body" && soap(&ns) {
+            in_body = !empty;
+        }
+        if !empty {
+            depth += 1;
+        }
+    }
+}
+
 fn check_attributes(start: &quick_xml::events::BytesStart<'_>) -> Result<(), String> {
     for (count, attribute) in start.attributes().with_checks(true).enumerate() {
         if count >= MAX_ATTRIBUTES {
@@ -146,6 +195,28 @@ mod tests {
         let started = Instant::now();
         assert!(check(&deep).unwrap_err().contains("deeper than"));
         assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_operation_is_seen_in_the_start_of_a_body() {
+        let head = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:r="urn:rendez:soap:v1"><s:Header><x>1</x></s:Header><s:Body><r:updateTestResults><TEST_RESULT><DOWNLOAD_CONTENT>QUFB"#;
+        assert_eq!(
+            names_operation(head.as_bytes(), "updateTestResults"),
+            Ok(true)
+        );
+        assert_eq!(names_operation(head.as_bytes(), "getCenters"), Ok(false));
+        let other_ns = head.replace("urn:rendez:soap:v1", "urn:other");
+        assert_eq!(
+            names_operation(other_ns.as_bytes(), "updateTestResults"),
+            Ok(false)
+        );
+        let not_yet = &head[..60];
+        assert_eq!(
+            names_operation(not_yet.as_bytes(), "updateTestResults"),
+            Ok(false)
+        );
+        let doctype = format!("<!DOCTYPE x [<!ENTITY a 'b'>]>{head}");
+        assert!(names_operation(doctype.as_bytes(), "updateTestResults").is_err());
     }
 
     #[test]

@@ -3,11 +3,14 @@
 
 mod helpers;
 
+mod browser;
+
 mod auth;
 mod booking;
 mod cli;
 mod master_data;
 mod migrations;
 mod outage;
+mod results;
 mod soap_edge;
 mod wsdl_clients;

@@ -1,0 +1,3 @@
+DROP TABLE result_events;
+DROP TABLE test_result_chunks;
+DROP TABLE test_results;

@@ -1,0 +1,801 @@
+//! Test results at rest: sealed rows, their content in chunks, and their history
+//! (`result_events`). Values arrive sealed and hashed from the edge; what needs a key here
+//! (comparing an ID number, opening content inside the download transaction) gets the keyring.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use subtle::ConstantTimeEq;
+
+use super::schema::{patients, result_events, test_result_chunks, test_results};
+use super::{DbConnection, dialect};
+use crate::domain::access::CenterScope;
+use crate::domain::patient::{PatientFields, PatientKeys};
+use crate::domain::results::{CodeCounters, CodeState, LOCK_WINDOW, ResultStatus, Retention};
+use crate::results::keyring::{Keyring, OpenError, Sealed};
+
+/// Content is stored in pieces of this size, each its own row: every statement stays under
+/// MariaDB's default `max_allowed_packet` whatever the file's size.
+pub const CHUNK_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = test_results)]
+#[cfg_attr(feature = "sqlite", diesel(check_for_backend(diesel::sqlite::Sqlite)))]
+#[cfg_attr(feature = "mysql", diesel(check_for_backend(diesel::mysql::Mysql)))]
+pub struct ResultRow {
+    pub id: String,
+    pub lid: String,
+    pub status: String,
+    pub client_id: String,
+    pub center_lid: Option<String>,
+    pub patient_id: Option<String>,
+    pub user_lid: Option<String>,
+    pub file_type: String,
+    pub key_id: String,
+    pub filename_sealed: Option<Vec<u8>>,
+    pub code_hash: String,
+    pub id_number_hash: String,
+    pub content_nonce: Option<Vec<u8>>,
+    pub content_size: Option<i64>,
+    pub content_chunks: i32,
+    pub available_at: NaiveDateTime,
+    pub first_downloaded_at: Option<NaiveDateTime>,
+    pub purged_at: Option<NaiveDateTime>,
+    pub cancelled_at: Option<NaiveDateTime>,
+    pub window_start: Option<NaiveDateTime>,
+    pub window_failures: i32,
+    pub failures_total: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl ResultRow {
+    pub fn status(&self) -> ResultStatus {
+        ResultStatus::from_stored(&self.status)
+    }
+
+    /// Valid and not purged: the content is there to be read.
+    pub fn is_available(&self) -> bool {
+        self.status() == ResultStatus::Valid && self.purged_at.is_none()
+    }
+
+    fn counters(&self) -> CodeCounters {
+        CodeCounters {
+            window_start: self.window_start,
+            window_failures: self.window_failures,
+            failures_total: self.failures_total,
+        }
+    }
+
+    fn visible_to(&self, scope: &CenterScope) -> bool {
+        match scope {
+            CenterScope::All => true,
+            CenterScope::Only(_) => self.center_lid.as_deref().is_some_and(|c| scope.allows(c)),
+        }
+    }
+
+    fn content_seal(&self) -> Option<Sealed> {
+        let nonce = self.content_nonce.as_deref()?.try_into().ok()?;
+        Some(Sealed {
+            key_id: self.key_id.clone(),
+            nonce,
+        })
+    }
+}
+
+/// A result ready to be written: sealed and hashed by the caller under the current key.
+pub struct SealedResult {
+    pub lid: String,
+    pub key_id: String,
+    pub code_hash: String,
+    /// The code's hash under every configured key, to find another live result with it.
+    pub code_hashes: Vec<String>,
+    pub id_number_hash: String,
+    pub filename_sealed: Option<Vec<u8>>,
+    pub file_type: String,
+    pub center_lid: Option<String>,
+    pub patient_keys: PatientKeys,
+    pub patient_fields: PatientFields,
+    pub content_nonce: [u8; 12],
+    pub content_size: usize,
+    /// The sealed content (ciphertext and tag).
+    pub content: Vec<u8>,
+}
+
+/// Who writes, and with which reach.
+pub struct Writer<'a> {
+    pub client_id: &'a str,
+    pub client_name: &'a str,
+    pub scope: &'a CenterScope,
+    pub now: NaiveDateTime,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// Stored; `replaced` when the LID existed. `became_available` marks the moment the patient
+    /// should hear that a result is ready (a new result, or one that was cancelled or purged).
+    Stored {
+        replaced: bool,
+        became_available: bool,
+        patient_id: Option<String>,
+    },
+    Cancelled,
+    /// The item is refused; the text is for the caller.
+    Refused(String),
+}
+
+struct NewEvent<'a> {
+    result_id: Option<&'a str>,
+    event: &'static str,
+    outcome: &'static str,
+    counts_as_failure: bool,
+    address: Option<&'a str>,
+    actor: Option<&'a str>,
+    at: NaiveDateTime,
+}
+
+fn record(conn: &mut DbConnection, e: NewEvent<'_>) -> QueryResult<()> {
+    diesel::insert_into(result_events::table)
+        .values((
+            result_events::id.eq(uuid::Uuid::now_v7().to_string()),
+            result_events::result_id.eq(e.result_id),
+            result_events::at.eq(e.at),
+            result_events::event.eq(e.event),
+            result_events::outcome.eq(e.outcome),
+            result_events::counts_as_failure.eq(e.counts_as_failure),
+            result_events::address.eq(e.address),
+            result_events::actor.eq(e.actor),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+fn out_of_scope(lid: &str) -> PushOutcome {
+    PushOutcome::Refused(format!(
+        "DOWNLOAD_LID '{lid}' belongs to a center this client may not act on"
+    ))
+}
+
+fn write_chunks(conn: &mut DbConnection, result_id: &str, sealed: &[u8]) -> QueryResult<()> {
+    for (seq, piece) in sealed.chunks(CHUNK_BYTES).enumerate() {
+        diesel::insert_into(test_result_chunks::table)
+            .values((
+                test_result_chunks::result_id.eq(result_id),
+                test_result_chunks::seq.eq(seq as i32),
+                test_result_chunks::data.eq(piece),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn drop_chunks(conn: &mut DbConnection, result_id: &str) -> QueryResult<usize> {
+    diesel::delete(test_result_chunks::table.filter(test_result_chunks::result_id.eq(result_id)))
+        .execute(conn)
+}
+
+/// Stores a result, or replaces the one with the same LID (a replacement is a re-issue: new
+/// code, counters reset, available again), in one transaction.
+pub fn store(
+    conn: &mut DbConnection,
+    result: &SealedResult,
+    writer: &Writer<'_>,
+) -> QueryResult<PushOutcome> {
+    dialect::write_transaction(conn, |conn| {
+        let existing = dialect::lock_test_result_by_lid(conn, &result.lid)?;
+        if let Some(row) = &existing
+            && !row.visible_to(writer.scope)
+        {
+            return Ok(out_of_scope(&result.lid));
+        }
+        if let Some(center) = &result.center_lid {
+            use super::schema::centers;
+            let known: i64 = centers::table
+                .filter(centers::lid.eq(center))
+                .filter(centers::active.eq(true))
+                .count()
+                .get_result(conn)?;
+            if known == 0 {
+                return Ok(PushOutcome::Refused(format!(
+                    "LOCATION_LID '{center}' is not a known center"
+                )));
+            }
+        }
+        let clash: i64 = test_results::table
+            .filter(test_results::code_hash.eq_any(&result.code_hashes))
+            .filter(test_results::lid.ne(&result.lid))
+            .filter(test_results::status.eq(ResultStatus::Valid.as_str()))
+            .filter(test_results::purged_at.is_null())
+            .count()
+            .get_result(conn)?;
+        if clash > 0 {
+            return Ok(PushOutcome::Refused(
+                "DOWNLOAD_CODE is already the code of another available result: give each result its own code"
+                    .into(),
+            ));
+        }
+        let patient = super::booking::patients::match_or_create(
+            conn,
+            &result.patient_keys,
+            &result.patient_fields,
+            writer.now,
+        )?;
+        let user_lid = result.patient_keys.lid.as_ref().map(|l| l.as_str());
+        let id = match &existing {
+            Some(row) => row.id.clone(),
+            None => uuid::Uuid::now_v7().to_string(),
+        };
+        let became_available = existing.as_ref().is_none_or(|row| !row.is_available());
+        if existing.is_some() {
+            drop_chunks(conn, &id)?;
+        }
+        let chunks = result.content.len().div_ceil(CHUNK_BYTES) as i32;
+        let values = (
+            test_results::status.eq(ResultStatus::Valid.as_str()),
+            test_results::client_id.eq(writer.client_id),
+            test_results::center_lid.eq(&result.center_lid),
+            test_results::patient_id.eq(Some(&patient.id)),
+            test_results::user_lid.eq(user_lid),
+            test_results::file_type.eq(&result.file_type),
+            test_results::key_id.eq(&result.key_id),
+            test_results::filename_sealed.eq(&result.filename_sealed),
+            test_results::code_hash.eq(&result.code_hash),
+            test_results::id_number_hash.eq(&result.id_number_hash),
+            test_results::content_nonce.eq(Some(&result.content_nonce[..])),
+            test_results::content_size.eq(Some(result.content_size as i64)),
+            test_results::content_chunks.eq(chunks),
+            test_results::available_at.eq(writer.now),
+            test_results::first_downloaded_at.eq(None::<NaiveDateTime>),
+            test_results::purged_at.eq(None::<NaiveDateTime>),
+            test_results::cancelled_at.eq(None::<NaiveDateTime>),
+            test_results::window_start.eq(None::<NaiveDateTime>),
+            test_results::window_failures.eq(0),
+            test_results::failures_total.eq(0),
+            test_results::updated_at.eq(writer.now),
+        );
+        if existing.is_some() {
+            diesel::update(test_results::table.find(&id))
+                .set(values)
+                .execute(conn)?;
+        } else {
+            diesel::insert_into(test_results::table)
+                .values((
+                    test_results::id.eq(&id),
+                    test_results::lid.eq(&result.lid),
+                    test_results::created_at.eq(writer.now),
+                    values,
+                ))
+                .execute(conn)?;
+        }
+        // After the row: the chunks reference it.
+        write_chunks(conn, &id, &result.content)?;
+        record(
+            conn,
+            NewEvent {
+                result_id: Some(&id),
+                event: if existing.is_some() {
+                    "replaced"
+                } else {
+                    "stored"
+                },
+                outcome: "ok",
+                counts_as_failure: false,
+                address: None,
+                actor: Some(writer.client_name),
+                at: writer.now,
+            },
+        )?;
+        Ok(PushOutcome::Stored {
+            replaced: existing.is_some(),
+            became_available,
+            patient_id: Some(patient.id),
+        })
+    })
+}
+
+/// Withdraws a result: its content is deleted at once, its code stops working, the metadata
+/// and history stay. Cancelling a cancelled result is a success that changes nothing.
+pub fn cancel(conn: &mut DbConnection, lid: &str, writer: &Writer<'_>) -> QueryResult<PushOutcome> {
+    dialect::write_transaction(conn, |conn| {
+        let Some(row) = dialect::lock_test_result_by_lid(conn, lid)? else {
+            return Ok(PushOutcome::Refused(format!(
+                "DOWNLOAD_LID '{lid}' is unknown: there is no result to cancel"
+            )));
+        };
+        if !row.visible_to(writer.scope) {
+            return Ok(out_of_scope(lid));
+        }
+        if row.status() == ResultStatus::Cancelled {
+            return Ok(PushOutcome::Cancelled);
+        }
+        drop_chunks(conn, &row.id)?;
+        diesel::update(test_results::table.find(&row.id))
+            .set((
+                test_results::status.eq(ResultStatus::Cancelled.as_str()),
+                test_results::cancelled_at.eq(Some(writer.now)),
+                test_results::content_nonce.eq(None::<Vec<u8>>),
+                test_results::content_chunks.eq(0),
+                test_results::updated_at.eq(writer.now),
+            ))
+            .execute(conn)?;
+        record(
+            conn,
+            NewEvent {
+                result_id: Some(&row.id),
+                event: "cancelled",
+                outcome: "ok",
+                counts_as_failure: false,
+                address: None,
+                actor: Some(writer.client_name),
+                at: writer.now,
+            },
+        )?;
+        Ok(PushOutcome::Cancelled)
+    })
+}
+
+/// A result as getTestResultsList shows it (no content, no code).
+#[derive(Debug, Clone)]
+pub struct ResultInfo {
+    pub row: ResultRow,
+    pub user_tid: Option<String>,
+    pub user_id_number: Option<String>,
+    pub user_mobile_phone: Option<String>,
+    pub user_email: Option<String>,
+}
+
+pub enum PatientRef<'a> {
+    Lid(&'a str),
+    Tid(&'a str),
+}
+
+pub const LIST_LIMIT: i64 = 1000;
+
+/// A result with its patient's tid, ID number, mobile phone and email.
+type ListRow = (
+    ResultRow,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A patient's results made available on or after `since` (UTC day), oldest first, within the
+/// caller's centers.
+pub fn list(
+    conn: &mut DbConnection,
+    patient: PatientRef<'_>,
+    since: Option<NaiveDate>,
+    scope: &CenterScope,
+) -> QueryResult<Vec<ResultInfo>> {
+    let mut query = test_results::table
+        .left_join(patients::table)
+        .select((
+            ResultRow::as_select(),
+            patients::tid.nullable(),
+            patients::id_number.nullable(),
+            patients::mobile_phone.nullable(),
+            patients::email.nullable(),
+        ))
+        .order((test_results::available_at.asc(), test_results::lid.asc()))
+        .limit(LIST_LIMIT)
+        .into_boxed();
+    query = match patient {
+        PatientRef::Lid(lid) => query.filter(test_results::user_lid.eq(lid.to_string())),
+        PatientRef::Tid(tid) => query.filter(patients::tid.eq(tid.to_string())),
+    };
+    if let Some(day) = since {
+        query = query.filter(test_results::available_at.ge(day.and_hms_opt(0, 0, 0).unwrap()));
+    }
+    if let CenterScope::Only(centers) = scope {
+        query = query.filter(test_results::center_lid.eq_any(centers.clone()));
+    }
+    let rows: Vec<ListRow> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, tid, id_number, mobile, email)| ResultInfo {
+            row,
+            user_tid: tid,
+            user_id_number: id_number,
+            user_mobile_phone: mobile,
+            user_email: email,
+        })
+        .collect())
+}
+
+/// What getTestResultContent finds.
+pub enum ContentRead {
+    /// The content, opened.
+    Available {
+        content: Vec<u8>,
+    },
+    Cancelled,
+    Purged,
+    Unknown,
+    /// The content does not open (a key missing from the configuration, or tampering).
+    Unreadable(OpenError),
+}
+
+/// Reads and opens a result's content for an API client; the caller records the read (see
+/// [`record_reads`]). Returns the result's id with what was found.
+pub fn read_content(
+    conn: &mut DbConnection,
+    lid: &str,
+    scope: &CenterScope,
+    keyring: &Keyring,
+) -> QueryResult<(ContentRead, Option<String>)> {
+    let found = conn.transaction(|conn| {
+        let Some(row) = test_results::table
+            .filter(test_results::lid.eq(lid))
+            .select(ResultRow::as_select())
+            .first(conn)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let sealed = if row.is_available() {
+            Some(load_chunks(conn, &row)?)
+        } else {
+            None
+        };
+        Ok::<_, diesel::result::Error>(Some((row, sealed)))
+    })?;
+    let Some((row, sealed)) = found.filter(|(row, _)| row.visible_to(scope)) else {
+        return Ok((ContentRead::Unknown, None));
+    };
+    let read = match sealed {
+        None if row.status() == ResultStatus::Cancelled => ContentRead::Cancelled,
+        None => ContentRead::Purged,
+        Some(mut buffer) => match open_content(keyring, &row, &mut buffer) {
+            Ok(()) => ContentRead::Available { content: buffer },
+            Err(e) => ContentRead::Unreadable(e),
+        },
+    };
+    Ok((read, Some(row.id)))
+}
+
+/// Writes the history rows of SOAP reads, in one transaction.
+pub fn record_reads(
+    conn: &mut DbConnection,
+    reads: &[crate::results::read_log::ReadEvent],
+) -> QueryResult<()> {
+    dialect::write_transaction(conn, |conn| {
+        for read in reads {
+            record(
+                conn,
+                NewEvent {
+                    result_id: Some(&read.result_id),
+                    event: "read",
+                    outcome: read.outcome,
+                    counts_as_failure: false,
+                    address: read.address.as_deref(),
+                    actor: Some(&read.actor),
+                    at: read.at,
+                },
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// The sealed content of a row, assembled from its chunks into one buffer with room for the
+/// tag to be dropped in place.
+fn load_chunks(conn: &mut DbConnection, row: &ResultRow) -> QueryResult<Vec<u8>> {
+    let size = row.content_size.unwrap_or(0).max(0) as usize;
+    let mut buffer: Vec<u8> = Vec::with_capacity(size + crate::results::keyring::TAG_LEN);
+    // One query per chunk: the pieces are appended as they come, never held twice.
+    for seq in 0..row.content_chunks {
+        let piece: Vec<u8> = test_result_chunks::table
+            .filter(test_result_chunks::result_id.eq(&row.id))
+            .filter(test_result_chunks::seq.eq(seq))
+            .select(test_result_chunks::data)
+            .first(conn)?;
+        if buffer.is_empty() && row.content_chunks == 1 {
+            return Ok(piece);
+        }
+        buffer.extend_from_slice(&piece);
+    }
+    Ok(buffer)
+}
+
+fn open_content(keyring: &Keyring, row: &ResultRow, buffer: &mut Vec<u8>) -> Result<(), OpenError> {
+    let sealed = row
+        .content_seal()
+        .ok_or_else(|| OpenError::Corrupt(row.key_id.clone()))?;
+    keyring.open_in_place(&sealed, &crate::results::content_aad(&row.lid), buffer)
+}
+
+/// A download attempt on the patient page.
+pub struct Attempt<'a> {
+    /// The typed code's keyed hash under every configured key.
+    pub code_hashes: &'a [String],
+    /// The typed ID number, normalised (compared through its keyed hash).
+    pub id_number: &'a str,
+    pub address: &'a str,
+    pub address_limit: u32,
+    pub global_limit: u32,
+    pub now: NaiveDateTime,
+}
+
+/// Why an attempt was refused: for the history and the log, never for the patient, who sees
+/// one refusal for all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    RateLimited,
+    UnknownCode,
+    WrongIdNumber,
+    Locked,
+    Blocked,
+    Unavailable,
+    Unreadable,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::RateLimited => "rate_limited",
+            Refusal::UnknownCode => "unknown_code",
+            Refusal::WrongIdNumber => "wrong_id_number",
+            Refusal::Locked => "locked",
+            Refusal::Blocked => "blocked",
+            Refusal::Unavailable => "unavailable",
+            Refusal::Unreadable => "unreadable",
+        }
+    }
+
+    /// Attempts that count against the per-address and global limits: guesses. A refusal for a
+    /// limit is not one (or the limit would never lift while someone keeps knocking), nor is a
+    /// right pair for a withdrawn result, nor our own failure to open it.
+    fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Refusal::UnknownCode | Refusal::WrongIdNumber | Refusal::Locked | Refusal::Blocked
+        )
+    }
+}
+
+#[derive(Debug)]
+pub enum DownloadOutcome {
+    Granted {
+        lid: String,
+        file_type: String,
+        file_name: Option<String>,
+        content: Vec<u8>,
+    },
+    Refused {
+        refusal: Refusal,
+        lid: Option<String>,
+    },
+}
+
+/// Judges a download attempt and records it, in one write transaction: the limits and the
+/// per-code counters are read and updated together, so several processes sharing the database
+/// count the same failures.
+pub fn attempt_download(
+    conn: &mut DbConnection,
+    attempt: &Attempt<'_>,
+    keyring: &Keyring,
+) -> QueryResult<DownloadOutcome> {
+    dialect::write_transaction(conn, |conn| {
+        // Locking read first (MySQL): the rows and their counters as last committed.
+        let candidates = dialect::lock_test_results_by_code(conn, attempt.code_hashes)?;
+        let since = attempt.now - LOCK_WINDOW;
+        let from_address: i64 = result_events::table
+            .filter(result_events::address.eq(attempt.address))
+            .filter(result_events::counts_as_failure.eq(true))
+            .filter(result_events::at.ge(since))
+            .count()
+            .get_result(conn)?;
+        let everywhere: i64 = result_events::table
+            .filter(result_events::counts_as_failure.eq(true))
+            .filter(result_events::at.ge(since))
+            .count()
+            .get_result(conn)?;
+        // Prefer the available result when a code was reused after an older one ended.
+        let row = candidates
+            .into_iter()
+            .max_by_key(|r| (r.is_available(), r.available_at));
+        let refuse = |conn: &mut DbConnection, refusal: Refusal, row: Option<&ResultRow>| {
+            record(
+                conn,
+                NewEvent {
+                    result_id: row.map(|r| r.id.as_str()),
+                    event: "download",
+                    outcome: refusal.as_str(),
+                    counts_as_failure: refusal.is_failure(),
+                    address: Some(attempt.address),
+                    actor: None,
+                    at: attempt.now,
+                },
+            )?;
+            Ok(DownloadOutcome::Refused {
+                refusal,
+                lid: row.map(|r| r.lid.clone()),
+            })
+        };
+        if from_address >= i64::from(attempt.address_limit)
+            || everywhere >= i64::from(attempt.global_limit)
+        {
+            return refuse(conn, Refusal::RateLimited, row.as_ref());
+        }
+        let Some(row) = row else {
+            // Same work as a wrong ID number, so that timing does not tell a code exists.
+            let _ = keyring
+                .current_lookup_hash(crate::domain::results::ID_NUMBER_PURPOSE, attempt.id_number);
+            return refuse(conn, Refusal::UnknownCode, None);
+        };
+        let counters = row.counters();
+        match counters.state(attempt.now) {
+            CodeState::Blocked => return refuse(conn, Refusal::Blocked, Some(&row)),
+            CodeState::Locked => return refuse(conn, Refusal::Locked, Some(&row)),
+            CodeState::Open => {}
+        }
+        let typed = keyring
+            .lookup_hash(
+                &row.key_id,
+                crate::domain::results::ID_NUMBER_PURPOSE,
+                attempt.id_number,
+            )
+            .unwrap_or_default();
+        let matches: bool = typed.as_bytes().ct_eq(row.id_number_hash.as_bytes()).into();
+        if !matches {
+            let after = counters.after_failure(attempt.now);
+            diesel::update(test_results::table.find(&row.id))
+                .set((
+                    test_results::window_start.eq(after.window_start),
+                    test_results::window_failures.eq(after.window_failures),
+                    test_results::failures_total.eq(after.failures_total),
+                ))
+                .execute(conn)?;
+            return refuse(conn, Refusal::WrongIdNumber, Some(&row));
+        }
+        if !row.is_available() {
+            return refuse(conn, Refusal::Unavailable, Some(&row));
+        }
+        let mut content = load_chunks(conn, &row)?;
+        if let Err(e) = open_content(keyring, &row, &mut content) {
+            log::error!("result {}: the content does not open: {e}", row.lid);
+            return refuse(conn, Refusal::Unreadable, Some(&row));
+        }
+        let file_name = row.filename_sealed.as_deref().and_then(|blob| {
+            keyring
+                .open_small(&row.key_id, &crate::results::filename_aad(&row.lid), blob)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+        });
+        if row.first_downloaded_at.is_none() {
+            diesel::update(test_results::table.find(&row.id))
+                .set(test_results::first_downloaded_at.eq(Some(attempt.now)))
+                .execute(conn)?;
+        }
+        record(
+            conn,
+            NewEvent {
+                result_id: Some(&row.id),
+                event: "download",
+                outcome: "ok",
+                counts_as_failure: false,
+                address: Some(attempt.address),
+                actor: None,
+                at: attempt.now,
+            },
+        )?;
+        Ok(DownloadOutcome::Granted {
+            lid: row.lid,
+            file_type: row.file_type,
+            file_name,
+            content,
+        })
+    })
+}
+
+/// Deletes the content of results past their retention (keeping metadata and history); at
+/// most `batch` results per call. Returns how many were purged.
+pub fn purge_due(
+    conn: &mut DbConnection,
+    retention: &Retention,
+    now: NaiveDateTime,
+    batch: i64,
+) -> QueryResult<usize> {
+    let (available_cutoff, downloaded_cutoff) = retention.cutoffs(now);
+    let lids: Vec<String> = test_results::table
+        .filter(test_results::content_chunks.gt(0))
+        .filter(
+            test_results::available_at
+                .le(available_cutoff)
+                .or(test_results::first_downloaded_at.le(downloaded_cutoff)),
+        )
+        .select(test_results::lid)
+        .limit(batch)
+        .load(conn)?;
+    let mut purged = 0;
+    for lid in lids {
+        let done = dialect::write_transaction(conn, |conn| {
+            let Some(row) = dialect::lock_test_result_by_lid(conn, &lid)? else {
+                return Ok::<_, diesel::result::Error>(false);
+            };
+            // Checked again under the lock: a re-issue may have come in meanwhile.
+            let still_due = row.content_chunks > 0
+                && (row.available_at <= available_cutoff
+                    || row
+                        .first_downloaded_at
+                        .is_some_and(|d| d <= downloaded_cutoff));
+            if !still_due {
+                return Ok(false);
+            }
+            drop_chunks(conn, &row.id)?;
+            diesel::update(test_results::table.find(&row.id))
+                .set((
+                    test_results::purged_at.eq(Some(now)),
+                    test_results::content_nonce.eq(None::<Vec<u8>>),
+                    test_results::content_chunks.eq(0),
+                    test_results::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            record(
+                conn,
+                NewEvent {
+                    result_id: Some(&row.id),
+                    event: "purged",
+                    outcome: "ok",
+                    counts_as_failure: false,
+                    address: None,
+                    actor: None,
+                    at: now,
+                },
+            )?;
+            Ok(true)
+        })?;
+        if done {
+            purged += 1;
+        }
+    }
+    Ok(purged)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = result_events)]
+#[cfg_attr(feature = "sqlite", diesel(check_for_backend(diesel::sqlite::Sqlite)))]
+#[cfg_attr(feature = "mysql", diesel(check_for_backend(diesel::mysql::Mysql)))]
+pub struct EventRow {
+    pub at: NaiveDateTime,
+    pub event: String,
+    pub outcome: String,
+    pub address: Option<String>,
+    pub actor: Option<String>,
+}
+
+/// A result and its history, oldest event first (`rendez results audit`).
+pub fn audit(
+    conn: &mut DbConnection,
+    lid: &str,
+) -> QueryResult<Option<(ResultRow, Vec<EventRow>)>> {
+    let Some(row) = test_results::table
+        .filter(test_results::lid.eq(lid))
+        .select(ResultRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let events = result_events::table
+        .filter(result_events::result_id.eq(&row.id))
+        .order((result_events::at.asc(), result_events::id.asc()))
+        .select(EventRow::as_select())
+        .load(conn)?;
+    Ok(Some((row, events)))
+}
+
+/// Key ids that sealed content still held but that `keyring` does not know: that content
+/// cannot be read until the key is configured again.
+pub fn missing_key_ids(conn: &mut DbConnection, keyring: &Keyring) -> QueryResult<Vec<String>> {
+    let used: Vec<String> = test_results::table
+        .filter(test_results::content_chunks.gt(0))
+        .select(test_results::key_id)
+        .distinct()
+        .load(conn)?;
+    let known: Vec<&str> = keyring.key_ids().collect();
+    Ok(used
+        .into_iter()
+        .filter(|id| !known.contains(&id.as_str()))
+        .collect())
+}

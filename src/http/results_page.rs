@@ -1,0 +1,266 @@
+//! `GET /results` and `POST /results`: the page where a patient downloads a result with the
+//! code the clinic gave and their ID number. Plain HTML, no JavaScript, one generic refusal for
+//! every failure (it never tells whether a code exists), nothing cached.
+
+use std::sync::LazyLock;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::client_address::client_address;
+use crate::db::results::{Attempt, DownloadOutcome};
+use crate::domain::results::{
+    CODE_PURPOSE, DownloadCode, FileType, normalize_id_number, safe_file_name,
+};
+use crate::state::AppState;
+
+/// A form of two short fields never needs more.
+const FORM_LIMIT: usize = 4096;
+const FIELD_MAX_CHARS: usize = 100;
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;line-height:1.5}\
+label{font-weight:bold}input{font-size:1.1rem;padding:.4rem;width:100%;box-sizing:border-box}\
+button{font-size:1.1rem;padding:.5rem 1.5rem}.alert{border-left:4px solid #b00020;padding:.5rem 1rem;background:#fdecea}";
+
+const REFUSAL: &str = "The download code and ID number do not match a result that can be \
+    downloaded. Check both and try again. After several wrong attempts downloads are paused for \
+    15 minutes; if it keeps failing, please contact your clinic.";
+
+/// The page allows its one inline style sheet, posting to itself, and nothing else.
+static PAGE_CSP: LazyLock<String> = LazyLock::new(|| {
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+});
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/results")
+            .route(web::get().to(form))
+            .route(web::head().to(form))
+            .route(web::post().to(download)),
+    );
+}
+
+async fn form(state: web::Data<AppState>) -> HttpResponse {
+    if state.config.results.keyring.is_none() {
+        return not_configured();
+    }
+    page(StatusCode::OK, None)
+}
+
+async fn download(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(keyring) = state.config.results.keyring.clone() else {
+        return not_configured();
+    };
+    let Some((code, id_number)) = read_form(payload).await else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            Some("Enter both the download code and your ID number."),
+        );
+    };
+    // A code or ID number that cannot be one is still an attempt: recorded, limited, refused.
+    let code_hashes = DownloadCode::parse(&code)
+        .map(|c| keyring.all_lookup_hashes(CODE_PURPOSE, c.as_str()))
+        .unwrap_or_default();
+    let id_number = normalize_id_number(&id_number).unwrap_or_default();
+    let address = client_address(&req, state.config.trust_forwarded_for);
+    let limits = &state.config.results;
+    let (address_limit, global_limit) = (limits.address_limit, limits.global_limit);
+    let outcome = state
+        .with_db(move |conn| {
+            let attempt = Attempt {
+                code_hashes: &code_hashes,
+                id_number: &id_number,
+                address: &address,
+                address_limit,
+                global_limit,
+                now: chrono::Utc::now().naive_utc(),
+            };
+            crate::db::results::attempt_download(conn, &attempt, &keyring)
+        })
+        .await;
+    match outcome {
+        Ok(DownloadOutcome::Granted {
+            lid,
+            file_type,
+            file_name,
+            content,
+        }) => {
+            log::info!("results page: test result {lid} downloaded");
+            file_response(&lid, &file_type, file_name.as_deref(), content)
+        }
+        Ok(DownloadOutcome::Refused { refusal, lid }) => {
+            log::info!(
+                "results page: attempt refused ({}){}",
+                refusal.as_str(),
+                lid.map(|l| format!(" for test result {l}"))
+                    .unwrap_or_default()
+            );
+            page(StatusCode::FORBIDDEN, Some(REFUSAL))
+        }
+        Err(e) => {
+            log::error!("results page: {}", e.log_detail());
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("The service is temporarily unavailable. Please try again in a few minutes."),
+            )
+        }
+    }
+}
+
+/// The two fields of the form, or `None` when one is missing, empty, too long or the body is
+/// not a small form.
+async fn read_form(mut payload: web::Payload) -> Option<(String, String)> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.ok()?;
+        if body.len() + chunk.len() > FORM_LIMIT {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let (mut code, mut id_number) = (None, None);
+    for (name, value) in url::form_urlencoded::parse(&body) {
+        match name.as_ref() {
+            "code" => code = Some(value.trim().to_string()),
+            "id_number" => id_number = Some(value.trim().to_string()),
+            _ => {}
+        }
+    }
+    let usable = |v: &Option<String>| {
+        v.as_ref()
+            .is_some_and(|v| !v.is_empty() && v.chars().count() <= FIELD_MAX_CHARS)
+    };
+    if usable(&code) && usable(&id_number) {
+        Some((code?, id_number?))
+    } else {
+        None
+    }
+}
+
+fn no_store(builder: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpResponseBuilder {
+    builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+}
+
+fn page(status: StatusCode, message: Option<&str>) -> HttpResponse {
+    let alert = message
+        .map(|m| {
+            format!(
+                "<p class=\"alert\" role=\"alert\" id=\"problem\">{}</p>\n",
+                quick_xml::escape::escape(m)
+            )
+        })
+        .unwrap_or_default();
+    let described = if message.is_some() {
+        " aria-describedby=\"problem\""
+    } else {
+        ""
+    };
+    let html = format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Download your test results</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<main>
+<h1>Download your test results</h1>
+{alert}<p>Enter the download code your clinic gave you and your ID number. The file is downloaded to your device.</p>
+<form method="post" action="/results"{described}>
+<p><label for="code">Download code</label><br>
+<input id="code" name="code" type="text" required maxlength="{FIELD_MAX_CHARS}" autocomplete="off" autocapitalize="characters" spellcheck="false"></p>
+<p><label for="id_number">ID number</label><br>
+<input id="id_number" name="id_number" type="text" required maxlength="{FIELD_MAX_CHARS}" autocomplete="off" spellcheck="false"></p>
+<p><button type="submit">Download</button></p>
+</form>
+</main>
+</body>
+</html>
+"#
+    );
+    no_store(&mut HttpResponse::build(status))
+        .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP.as_str()))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .content_type("text/html; charset=utf-8")
+        .body(html)
+}
+
+fn not_configured() -> HttpResponse {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Some("Test results are not available on this server."),
+    )
+}
+
+/// The type a browser is told. Only types that cannot run script are named; anything else
+/// (html, svg, xml, ...) goes out as bytes to save.
+fn media_type(file_type: &str) -> &'static str {
+    match file_type {
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "tif" | "tiff" => "image/tiff",
+        "txt" => "text/plain; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "dcm" => "application/dicom",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+fn file_response(
+    lid: &str,
+    file_type: &str,
+    file_name: Option<&str>,
+    content: Vec<u8>,
+) -> HttpResponse {
+    let name = safe_file_name(file_name, lid, &FileType::from_stored(file_type));
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut parameters = vec![DispositionParam::Filename(ascii.clone())];
+    if ascii != name {
+        parameters.push(DispositionParam::FilenameExt(header::ExtendedValue {
+            charset: header::Charset::Ext("UTF-8".into()),
+            language_tag: None,
+            value: name.into_bytes(),
+        }));
+    }
+    let disposition = ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters,
+    };
+    no_store(&mut HttpResponse::Ok())
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox",
+        ))
+        .insert_header(disposition)
+        .content_type(media_type(file_type))
+        .body(content)
+}

@@ -1,0 +1,26 @@
+//! The retention job: content is purged a while after its first download or after it was made
+//! available, whichever comes first; metadata and history stay. A plain function, so that any
+//! process that runs periodic work (`serve`, `worker`) can call it.
+
+use chrono::Utc;
+
+use super::ResultsConfig;
+use crate::db::{self, Pool};
+
+/// Results purged per transaction batch; the job loops until nothing is due.
+const BATCH: i64 = 100;
+
+/// Purges every result due now; returns how many were purged.
+pub fn purge_expired_results(pool: &Pool, config: &ResultsConfig) -> Result<usize, String> {
+    let mut conn = pool.get().map_err(|e| format!("database pool: {e}"))?;
+    let mut total = 0;
+    loop {
+        let now = Utc::now().naive_utc();
+        let purged = db::results::purge_due(&mut conn, &config.retention, now, BATCH)
+            .map_err(|e| format!("database: {e}"))?;
+        total += purged;
+        if purged < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
