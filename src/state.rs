@@ -15,6 +15,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The WSDL with this server's public address in `soap:address`.
     pub wsdl: String,
+    /// How callers reach this server (RENDEZ_PUBLIC_URL, or derived from the bound address).
+    pub public_url: String,
 }
 
 impl AppState {

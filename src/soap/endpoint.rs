@@ -10,7 +10,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::StreamExt;
 
 use super::envelope::{self, PasswordType, UsernameToken};
-use super::{Operation, SoapVersion, booking, fault, master, prescan, response_envelope};
+use super::{
+    Operation, SoapVersion, booking, fault, master, messaging, prescan, response_envelope,
+};
 use crate::auth::{AuthenticatedClient, Credentials};
 use crate::error::{Error, FaultCode};
 use crate::state::AppState;
@@ -142,6 +144,8 @@ async fn dispatch(
         Operation::DeleteAppointment => booking::delete_appointment(state, client, payload).await,
         Operation::CheckAppointment => booking::check_appointment(state, client, payload).await,
         Operation::GetAppointments => booking::get_appointments(state, client, payload).await,
+        Operation::UpdateMessages => messaging::update_messages(state, client, payload).await,
+        Operation::SearchMessages => messaging::search_messages(state, client, payload).await,
         other => Err(Error::NotImplemented(other.name())),
     }
 }

@@ -5,6 +5,17 @@
 //! Workers later claim due messages with a lease, send them outside any transaction and record
 //! each attempt; delivery reports move a message forward only.
 
+pub mod claim;
+pub mod rate;
+pub mod record;
+pub mod reports;
+pub mod search;
+
+pub use claim::{Claim, Claimed, claim, return_expired_leases};
+pub use record::{AttemptOutcome, AttemptReport, record};
+pub use reports::Report;
+pub use search::{MessageFilter, MessageView};
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 

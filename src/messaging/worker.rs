@@ -1,0 +1,273 @@
+//! The worker loop of one channel: claim a batch of due messages with a lease, send them
+//! concurrently outside any transaction, record every attempt, apply the delivery reports that
+//! arrived before the send was recorded. Idle workers poll, and wake at once when this process
+//! queued something.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use tokio::sync::{Notify, watch};
+
+use super::config::MessagingConfig;
+use super::gate;
+use super::provider::Provider;
+use super::retry::RetryPolicy;
+use crate::db::outbox::{self, AttemptOutcome, AttemptReport, Claimed};
+use crate::db::{Pool, outbox::reports};
+use crate::domain::messages::Channel;
+
+/// Most messages one claim takes.
+const BATCH: usize = 200;
+
+static WAKE: Notify = Notify::const_new();
+
+/// Tells this process's idle workers that something was queued.
+pub fn wake() {
+    WAKE.notify_waiters();
+}
+
+/// The running workers of a process; [`Workers::stop`] lets them finish what they hold.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Starts one worker per channel that has a provider; `None` when there is none.
+    pub fn start(
+        pool: Pool,
+        config: &MessagingConfig,
+        public_url: &str,
+    ) -> Result<Option<Workers>, String> {
+        let mut providers = Vec::new();
+        if let Some(sms) = &config.sms {
+            providers.push((Channel::Sms, Provider::for_sms(sms, public_url)?));
+        }
+        if let Some(email) = &config.email {
+            providers.push((
+                Channel::Email,
+                Provider::for_email(email, config.concurrency)?,
+            ));
+        }
+        if providers.is_empty() {
+            return Ok(None);
+        }
+        let (stop, stopped) = watch::channel(false);
+        let tasks = providers
+            .into_iter()
+            .map(|(channel, provider)| {
+                let worker = ChannelWorker {
+                    channel,
+                    provider: Arc::new(provider),
+                    pool: pool.clone(),
+                    config: config.clone(),
+                    policy: RetryPolicy {
+                        base: config.retry_base,
+                        max_attempts: config.max_attempts,
+                    },
+                };
+                log::info!(
+                    "messaging worker for {channel} started (provider {})",
+                    worker.provider.name()
+                );
+                tokio::task::spawn_local(worker.run(stopped.clone()))
+            })
+            .collect();
+        Ok(Some(Workers { stop, tasks }))
+    }
+
+    /// Stops claiming, waits for the messages in hand to be sent and recorded.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+struct ChannelWorker {
+    channel: Channel,
+    provider: Arc<Provider>,
+    pool: Pool,
+    config: MessagingConfig,
+    policy: RetryPolicy,
+}
+
+impl ChannelWorker {
+    async fn run(self, mut stopped: watch::Receiver<bool>) {
+        let mut last_sweep: Option<Instant> = None;
+        let sweep_every = (self.config.lease / 2).max(Duration::from_millis(50));
+        while !*stopped.borrow() {
+            if last_sweep.is_none_or(|at| at.elapsed() >= sweep_every) {
+                last_sweep = Some(Instant::now());
+                self.sweep().await;
+            }
+            let pause = match self.round().await {
+                Ok(Some(pause)) => pause,
+                Ok(None) => continue,
+                Err(e) => {
+                    log::warn!("{} worker: {e}; trying again", self.channel);
+                    self.config.poll
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = WAKE.notified() => {}
+                _ = stopped.changed() => {}
+            }
+        }
+        log::info!("messaging worker for {} stopped", self.channel);
+    }
+
+    /// Returns expired leases to the queue.
+    async fn sweep(&self) {
+        let (pool, channel, max) = (self.pool.clone(), self.channel, self.config.max_attempts);
+        let swept = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            outbox::return_expired_leases(&mut conn, channel, max, Utc::now())
+                .map_err(|e| e.to_string())
+        })
+        .await;
+        match swept {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => log::warn!(
+                "{n} {channel} message(s) returned to the queue: their worker's lease ran out",
+                channel = self.channel
+            ),
+            Ok(Err(e)) => log::warn!("{} worker: cannot return expired leases: {e}", self.channel),
+            Err(e) => log::error!("{} worker: {e}", self.channel),
+        }
+    }
+
+    /// One claim, send and record. `Ok(None)`: go on at once (there may be more); `Ok(Some(pause))`:
+    /// nothing was due, or the rate limit asks to wait.
+    async fn round(&self) -> Result<Option<Duration>, String> {
+        let (pool, channel) = (self.pool.clone(), self.channel);
+        let (rate, lease) = (self.config.rate(channel), self.config.lease);
+        let claimed = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let claim = outbox::claim(&mut conn, channel, BATCH, rate, lease, Utc::now())
+                .map_err(|e| e.to_string())?;
+            let refusals = gate::refusals(&mut conn, &claim.messages, Utc::now())
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((claim, refusals))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let (claim, refusals) = claimed;
+        if claim.messages.is_empty() {
+            return Ok(Some(claim.rate_wait.unwrap_or(self.config.poll)));
+        }
+        let messages = Arc::new(claim.messages);
+        let provider = self.provider.clone();
+        let mut outcomes: Vec<(
+            usize,
+            chrono::DateTime<Utc>,
+            chrono::DateTime<Utc>,
+            AttemptOutcome,
+        )> = Vec::with_capacity(messages.len());
+        let mut to_send = Vec::new();
+        for (index, refusal) in refusals.into_iter().enumerate() {
+            match refusal {
+                Some(outcome) => outcomes.push((index, Utc::now(), Utc::now(), outcome)),
+                None => to_send.push(index),
+            }
+        }
+        let policy = self.policy;
+        let sent: Vec<_> = futures_util::stream::iter(to_send)
+            .map(|index| {
+                let (provider, messages) = (provider.clone(), messages.clone());
+                async move {
+                    let message = &messages[index];
+                    let started = Utc::now();
+                    let delivery = provider.send(message).await;
+                    let finished = Utc::now();
+                    let outcome = policy.decide(message, delivery, finished);
+                    (index, started, finished, outcome)
+                }
+            })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        outcomes.extend(sent);
+        self.record(messages, outcomes).await;
+        Ok(None)
+    }
+
+    /// Records the batch's attempts, trying again while the database is away, for as long as
+    /// the lease lasts: after that the messages are another worker's anyway.
+    async fn record(
+        &self,
+        messages: Arc<Vec<Claimed>>,
+        outcomes: Vec<(
+            usize,
+            chrono::DateTime<Utc>,
+            chrono::DateTime<Utc>,
+            AttemptOutcome,
+        )>,
+    ) {
+        let deadline = Instant::now() + self.config.lease;
+        let provider_name = self.provider.name();
+        let outcomes = Arc::new(outcomes);
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let (pool, batch, done) = (self.pool.clone(), messages.clone(), outcomes.clone());
+            let result = tokio::task::spawn_blocking(move || {
+                let mut conn = pool.get().map_err(|e| e.to_string())?;
+                let reports: Vec<AttemptReport<'_>> = done
+                    .iter()
+                    .map(|(index, started, finished, outcome)| AttemptReport {
+                        message: &batch[*index],
+                        provider: provider_name,
+                        started_at: *started,
+                        finished_at: *finished,
+                        outcome: outcome.clone(),
+                    })
+                    .collect();
+                let held = outbox::record(&mut conn, &reports).map_err(|e| e.to_string())?;
+                let sent_ids: Vec<String> = done
+                    .iter()
+                    .filter_map(|(_, _, _, outcome)| match outcome {
+                        AttemptOutcome::Sent {
+                            provider_id: Some(id),
+                        } => Some(id.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                reports::apply_pending(&mut conn, provider_name, &sent_ids)
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>(held.iter().filter(|h| !**h).count())
+            })
+            .await;
+            match result {
+                Ok(Ok(0)) => return,
+                Ok(Ok(late)) => {
+                    log::warn!(
+                        "{} worker: {late} attempt(s) reported after the lease ran out",
+                        self.channel
+                    );
+                    return;
+                }
+                Ok(Err(e)) if Instant::now() + pause < deadline => {
+                    log::warn!("{} worker: cannot record attempts yet: {e}", self.channel);
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Ok(Err(e)) => {
+                    log::error!(
+                        "{} worker: could not record {} attempt(s) within the lease: {e}; those messages return to the queue",
+                        self.channel,
+                        outcomes.len()
+                    );
+                    return;
+                }
+                Err(e) => {
+                    log::error!("{} worker: {e}", self.channel);
+                    return;
+                }
+            }
+        }
+    }
+}
