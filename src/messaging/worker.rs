@@ -18,6 +18,14 @@ use crate::db::outbox::{self, AttemptOutcome, AttemptReport, Claimed};
 use crate::db::{Pool, outbox::reports};
 use crate::domain::messages::Channel;
 
+/// A claimed message's index in its batch, when its attempt started and ended, and how.
+type Outcome = (
+    usize,
+    chrono::DateTime<Utc>,
+    chrono::DateTime<Utc>,
+    AttemptOutcome,
+);
+
 /// Most messages one claim takes.
 const BATCH: usize = 200;
 
@@ -176,38 +184,45 @@ impl ChannelWorker {
             }
         }
         let policy = self.policy;
-        let sent: Vec<_> = futures_util::stream::iter(to_send)
-            .map(|index| {
-                let (provider, messages) = (provider.clone(), messages.clone());
+        // Each outcome is recorded as soon as possible, in groups of whatever has finished
+        // meanwhile: a worker killed mid-batch leaves unrecorded only the sends in flight.
+        let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
+        for outcome in outcomes {
+            let _ = done.send(outcome);
+        }
+        let concurrency = self.config.concurrency;
+        let batch = messages.clone();
+        let sending =
+            futures_util::stream::iter(to_send).for_each_concurrent(concurrency, move |index| {
+                let (provider, messages, done) = (provider.clone(), batch.clone(), done.clone());
                 async move {
                     let message = &messages[index];
                     let started = Utc::now();
                     let delivery = provider.send(message).await;
-                    let finished = Utc::now();
-                    let outcome = policy.decide(message, delivery, finished);
-                    (index, started, finished, outcome)
+                    let ended = Utc::now();
+                    let outcome = policy.decide(message, delivery, ended);
+                    let _ = done.send((index, started, ended, outcome));
                 }
-            })
-            .buffer_unordered(self.config.concurrency)
-            .collect()
-            .await;
-        outcomes.extend(sent);
-        self.record(messages, outcomes).await;
+            });
+        let recording = async {
+            while let Some(first) = finished.recv().await {
+                let mut group = vec![first];
+                while group.len() < BATCH {
+                    match finished.try_recv() {
+                        Ok(more) => group.push(more),
+                        Err(_) => break,
+                    }
+                }
+                self.record(messages.clone(), group).await;
+            }
+        };
+        tokio::join!(sending, recording);
         Ok(None)
     }
 
     /// Records the batch's attempts, trying again while the database is away, for as long as
     /// the lease lasts: after that the messages are another worker's anyway.
-    async fn record(
-        &self,
-        messages: Arc<Vec<Claimed>>,
-        outcomes: Vec<(
-            usize,
-            chrono::DateTime<Utc>,
-            chrono::DateTime<Utc>,
-            AttemptOutcome,
-        )>,
-    ) {
+    async fn record(&self, messages: Arc<Vec<Claimed>>, outcomes: Vec<Outcome>) {
         let deadline = Instant::now() + self.config.lease;
         let provider_name = self.provider.name();
         let outcomes = Arc::new(outcomes);

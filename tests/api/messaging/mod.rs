@@ -6,3 +6,4 @@ mod outbox;
 mod sms;
 mod soap;
 mod support;
+mod workers;
