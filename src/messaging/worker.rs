@@ -28,6 +28,8 @@ type Outcome = (
 
 /// Most messages one claim takes.
 const BATCH: usize = 200;
+/// Claim-send-record loops per channel and process.
+const LOOPS_PER_CHANNEL: usize = 2;
 
 static WAKE: Notify = Notify::const_new();
 
@@ -63,26 +65,31 @@ impl Workers {
             return Ok(None);
         }
         let (stop, stopped) = watch::channel(false);
-        let tasks = providers
-            .into_iter()
-            .map(|(channel, provider)| {
+        let mut tasks = Vec::new();
+        for (channel, provider) in providers {
+            let provider = Arc::new(provider);
+            log::info!(
+                "messaging worker for {channel} started (provider {})",
+                provider.name()
+            );
+            // Two loops per channel: one claims and records while the other's sends are out.
+            // The configured concurrency is the process's: the loops share it.
+            let mut share = config.clone();
+            share.concurrency = config.concurrency.div_ceil(LOOPS_PER_CHANNEL).max(1);
+            for _ in 0..LOOPS_PER_CHANNEL {
                 let worker = ChannelWorker {
                     channel,
-                    provider: Arc::new(provider),
+                    provider: provider.clone(),
                     pool: pool.clone(),
-                    config: config.clone(),
+                    config: share.clone(),
                     policy: RetryPolicy {
                         base: config.retry_base,
                         max_attempts: config.max_attempts,
                     },
                 };
-                log::info!(
-                    "messaging worker for {channel} started (provider {})",
-                    worker.provider.name()
-                );
-                tokio::task::spawn_local(worker.run(stopped.clone()))
-            })
-            .collect();
+                tasks.push(tokio::task::spawn_local(worker.run(stopped.clone())));
+            }
+        }
         Ok(Some(Workers { stop, tasks }))
     }
 
@@ -152,11 +159,14 @@ impl ChannelWorker {
     /// One claim, send and record. `Ok(None)`: go on at once (there may be more); `Ok(Some(pause))`:
     /// nothing was due, or the rate limit asks to wait.
     async fn round(&self) -> Result<Option<Duration>, String> {
+        let round_started = Instant::now();
         let (pool, channel) = (self.pool.clone(), self.channel);
         let (rate, lease) = (self.config.rate(channel), self.config.lease);
+        // A batch the sends can get through quickly; the lease is renewed while they run.
+        let limit = BATCH.min(2 * self.config.concurrency);
         let claimed = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let claim = outbox::claim(&mut conn, channel, BATCH, rate, lease, Utc::now())
+            let claim = outbox::claim(&mut conn, channel, limit, rate, lease, Utc::now())
                 .map_err(|e| e.to_string())?;
             let refusals = gate::refusals(&mut conn, &claim.messages, Utc::now())
                 .map_err(|e| e.to_string())?;
@@ -165,6 +175,7 @@ impl ChannelWorker {
         .await
         .map_err(|e| e.to_string())??;
         let (claim, refusals) = claimed;
+        let claimed_in = round_started.elapsed();
         if claim.messages.is_empty() {
             return Ok(Some(claim.rate_wait.unwrap_or(self.config.poll)));
         }
@@ -187,6 +198,8 @@ impl ChannelWorker {
         // Each outcome is recorded as soon as possible, in groups of whatever has finished
         // meanwhile: a worker killed mid-batch leaves unrecorded only the sends in flight.
         let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
+        let in_hand: Arc<std::sync::Mutex<Vec<bool>>> =
+            Arc::new(std::sync::Mutex::new(vec![true; messages.len()]));
         for outcome in outcomes {
             let _ = done.send(outcome);
         }
@@ -204,6 +217,30 @@ impl ChannelWorker {
                     let _ = done.send((index, started, ended, outcome));
                 }
             });
+        let (sending_over, mut over) = watch::channel(false);
+        let sending = async move {
+            sending.await;
+            let _ = sending_over.send(true);
+        };
+        let renewing = async {
+            let every = (self.config.lease / 3).max(Duration::from_millis(30));
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = over.changed() => return,
+                }
+                let held: Vec<String> = {
+                    let in_hand = in_hand.lock().unwrap_or_else(|p| p.into_inner());
+                    messages
+                        .iter()
+                        .zip(in_hand.iter())
+                        .filter(|(_, held)| **held)
+                        .map(|(m, _)| m.id.clone())
+                        .collect()
+                };
+                self.renew(held, &messages[0]).await;
+            }
+        };
         let recording = async {
             while let Some(first) = finished.recv().await {
                 let mut group = vec![first];
@@ -213,11 +250,41 @@ impl ChannelWorker {
                         Err(_) => break,
                     }
                 }
+                {
+                    let mut in_hand = in_hand.lock().unwrap_or_else(|p| p.into_inner());
+                    for (index, ..) in &group {
+                        in_hand[*index] = false;
+                    }
+                }
                 self.record(messages.clone(), group).await;
             }
         };
-        tokio::join!(sending, recording);
+        tokio::join!(sending, recording, renewing);
+        log::debug!(
+            "{} worker: {} message(s), claimed in {claimed_in:?}, sent and recorded in {:?}",
+            self.channel,
+            messages.len(),
+            round_started.elapsed() - claimed_in
+        );
         Ok(None)
+    }
+
+    /// Extends the lease of the batch's messages not yet recorded.
+    async fn renew(&self, ids: Vec<String>, any: &Claimed) {
+        if ids.is_empty() {
+            return;
+        }
+        let (pool, lease) = (self.pool.clone(), self.config.lease);
+        let token = any.claim_token.clone().unwrap_or_default();
+        let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+        let renewed = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            outbox::extend_lease(&mut conn, &ids, &token, until).map_err(|e| e.to_string())
+        })
+        .await;
+        if let Ok(Err(e)) = renewed {
+            log::warn!("{} worker: cannot renew its lease: {e}", self.channel);
+        }
     }
 
     /// Records the batch's attempts, trying again while the database is away, for as long as
@@ -227,6 +294,8 @@ impl ChannelWorker {
         let provider_name = self.provider.name();
         let outcomes = Arc::new(outcomes);
         let mut pause = Duration::from_millis(50);
+        let started = Instant::now();
+        let count = outcomes.len();
         loop {
             let (pool, batch, done) = (self.pool.clone(), messages.clone(), outcomes.clone());
             let result = tokio::task::spawn_blocking(move || {
@@ -256,6 +325,11 @@ impl ChannelWorker {
                 Ok::<_, String>(held.iter().filter(|h| !**h).count())
             })
             .await;
+            log::debug!(
+                "{} worker: recorded {count} in {:?}",
+                self.channel,
+                started.elapsed()
+            );
             match result {
                 Ok(Ok(0)) => return,
                 Ok(Ok(late)) => {

@@ -454,8 +454,8 @@ async fn a_soap12_fault_of_the_server_is_a_receiver_fault() {
     let fault = app
         .soap12(
             &Auth::admin(),
-            "updateMessages",
-            "<MESSAGE><CHANNEL>SMS</CHANNEL></MESSAGE>",
+            "getTestResultContent",
+            "<DOWNLOAD_LID>R1</DOWNLOAD_LID>",
         )
         .await;
     fault.assert_fault("Server", "not implemented");
@@ -668,12 +668,12 @@ async fn an_operation_not_built_yet_answers_a_server_fault_saying_not_implemente
     let reply = app
         .soap(
             &Auth::admin(),
-            "updateMessages",
-            "<MESSAGE><CHANNEL>SMS</CHANNEL></MESSAGE>",
+            "getTestResultContent",
+            "<DOWNLOAD_LID>R1</DOWNLOAD_LID>",
         )
         .await;
     reply.assert_fault("Server", "not implemented");
-    assert!(reply.fault_text().contains("updateMessages"));
+    assert!(reply.fault_text().contains("getTestResultContent"));
     assert_still_serving(&app).await;
 }
 

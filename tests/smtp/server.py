@@ -2,7 +2,8 @@
 
 Usage: server.py PORT MAILDIR [CERT KEY]
 
-Every accepted message is written to MAILDIR as one JSON file (envelope and raw data). Recipients
+Every accepted message is written to MAILDIR as one JSON file (envelope and raw data), or dropped
+when MAILDIR is - (a sink for benchmarks). Recipients
 choose their fate by their local part: perm-* is refused with 550, temp-* deferred with 451,
 flaky<N>-* deferred N times then accepted. With CERT and KEY, STARTTLS is offered and required.
 Prints READY when it listens; stops when its standard input closes.
@@ -40,6 +41,8 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         name = uuid.uuid4().hex
+        if self.maildir == "-":
+            return "250 2.0.0 Ok: queued as " + name
         record = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,

@@ -92,6 +92,7 @@ pub fn claim(
         ))
         .execute(c)?;
         let claimed: Vec<Claimed> = messages::table
+            .filter(messages::id.eq_any(&ids))
             .filter(messages::claim_token.eq(&token))
             .select(Claimed::as_select())
             .load(c)?;
@@ -167,4 +168,25 @@ pub fn return_expired_leases(
         insert_attempts(c, &rows)?;
         Ok(expired.len())
     })
+}
+
+/// Extends the lease of messages a worker still holds (their sends take longer than the lease
+/// would allow); returns how many it still held.
+pub fn extend_lease(
+    conn: &mut DbConnection,
+    ids: &[String],
+    claim_token: &str,
+    until: DateTime<Utc>,
+) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(
+        messages::table
+            .filter(messages::id.eq_any(ids))
+            .filter(messages::claim_token.eq(claim_token))
+            .filter(messages::status.eq(MessageStatus::Sending.as_str())),
+    )
+    .set(messages::due_at.eq(until.naive_utc()))
+    .execute(conn)
 }

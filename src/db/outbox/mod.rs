@@ -11,7 +11,7 @@ pub mod record;
 pub mod reports;
 pub mod search;
 
-pub use claim::{Claim, Claimed, claim, return_expired_leases};
+pub use claim::{Claim, Claimed, claim, extend_lease, return_expired_leases};
 pub use record::{AttemptOutcome, AttemptReport, record};
 pub use reports::Report;
 pub use search::{MessageFilter, MessageView};

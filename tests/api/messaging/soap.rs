@@ -328,3 +328,96 @@ backend_tests!(
     search_filters_pages_and_shows_a_client_only_its_own_messages,
     messaging_needs_the_messaging_role_and_a_provider,
 );
+
+async fn the_log_provider_marks_messages_sent_without_sending(backend: Backend) {
+    let app = spawn_with(backend, |s| {
+        super::support::fast(s);
+        s.sms_provider = Some("log".into());
+        s.email_provider = Some("log".into());
+    })
+    .await;
+    let ids = accept(
+        &app,
+        &[
+            &sms("log-1", "+34600111222", "Hola"),
+            &[
+                ("LEGACY_ID", "log-2"),
+                ("CHANNEL", "EMAIL"),
+                ("TO", "zoe@example.org"),
+                ("BODY", "Hola"),
+            ],
+        ],
+    )
+    .await;
+    for id in &ids {
+        super::support::wait_for_status(&app.pool, id, "SENT", Duration::from_secs(10)).await;
+        let (_, _, _, provider_id) = super::support::row_of(&app.pool, id);
+        assert_eq!(provider_id, Some(format!("log-{id}")));
+    }
+}
+
+async fn serve_without_workers_accepts_but_sends_nothing(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    let db = std::sync::Arc::new(crate::helpers::TestDatabase::new(backend));
+    let mut settings = crate::helpers::test_settings(&db);
+    twilio_settings(&mut settings, &provider.url);
+    let config = settings.resolve().unwrap();
+    let pool = rendez::db::connect(&config.database_url, config.pool).unwrap();
+    let key = std::sync::Arc::new(
+        rendez::auth::SecretKey::from_base64(config.secret_key.as_deref().unwrap()).unwrap(),
+    );
+    let app = rendez::startup::Application::build(config, pool.clone(), key)
+        .unwrap()
+        .without_workers();
+    let address = format!("http://127.0.0.1:{}/soap", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    let mut conn = pool.get().unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    let hash = rendez::auth::hash_secret(super::support::PARTNER_PASSWORD);
+    rendez::db::clients::insert(
+        &mut conn,
+        &rendez::db::clients::NewClient {
+            id: "partner-id",
+            name: PARTNER,
+            roles: "messaging",
+            centers: "",
+            secret_hash: &hash,
+            digest_secret: None,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .unwrap();
+    drop(conn);
+    let body = crate::helpers::envelope11(
+        &partner(),
+        "updateMessages",
+        &message_items(&[&sms("nw-1", "+34600111222", "Hola")]),
+    );
+    let reply = reqwest::Client::new()
+        .post(&address)
+        .basic_auth(PARTNER, Some(super::support::PARTNER_PASSWORD))
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(reply.contains("<RESULT>OK</RESULT>"), "{reply}");
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    assert!(provider.received().is_empty());
+    let mut conn = pool.get().unwrap();
+    let status: String = messages::table
+        .select(messages::status)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(status, "QUEUED");
+}
+
+backend_tests!(
+    the_log_provider_marks_messages_sent_without_sending,
+    serve_without_workers_accepts_but_sends_nothing,
+);

@@ -167,10 +167,11 @@ async fn a_worker_killed_mid_run_loses_nothing(backend: Backend) {
     let counts = per_recipient(&provider);
     assert_eq!(counts.len(), n, "a message was lost");
     let twice = counts.values().filter(|&&c| c > 1).count();
-    // Only what was sent but not yet recorded when the worker died may go twice: at most the
-    // sends in flight (the concurrency) and those finished but not yet committed.
+    // Only what had reached the provider but was not yet recorded when the worker died may go
+    // twice: the sends in flight, and those just finished whose record had not committed.
+    let unrecorded = sent_before - recorded_sent;
     assert!(
-        twice <= sent_before - recorded_sent && twice <= 2 * concurrency,
+        twice <= unrecorded && unrecorded <= 2 * concurrency,
         "{twice} sent twice; {sent_before} reached the provider, {recorded_sent} were recorded"
     );
     let mut conn = app.pool.get().unwrap();
@@ -329,7 +330,30 @@ async fn a_worker_without_any_provider_refuses_to_start(backend: Backend) {
     );
 }
 
+async fn a_worker_renews_its_lease_while_slow_sends_are_out(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    // Each send takes 400 ms, one at a time per loop, two per claim: longer than the lease.
+    provider.set_delay(Duration::from_millis(400));
+    let app = super::support::spawn_with(backend, |s| {
+        super::support::twilio_settings(s, &provider.url);
+        s.lease = Some("500ms".into());
+        s.worker_concurrency = Some(2);
+    })
+    .await;
+    let n = 12;
+    queue(&app, n);
+    wait_until_settled(&app.pool, Duration::from_secs(30)).await;
+    assert_eq!(statuses(&app).get("SENT"), Some(&(n as i64)));
+    let counts = per_recipient(&provider);
+    assert_eq!(counts.len(), n);
+    assert!(
+        counts.values().all(|&c| c == 1),
+        "a message was sent twice: {counts:?}"
+    );
+}
+
 backend_tests!(
+    a_worker_renews_its_lease_while_slow_sends_are_out,
     several_worker_processes_send_each_message_exactly_once,
     a_worker_killed_mid_run_loses_nothing,
     an_expired_lease_returns_the_message_and_the_last_one_fails_it,
