@@ -46,6 +46,9 @@ pub struct Cli {
 pub enum Command {
     /// Apply pending migrations, then serve HTTP (SOAP, WSDL, health and metrics).
     Serve(ServeArgs),
+    /// Apply pending migrations, then run only the messaging workers (no HTTP), for more
+    /// sending processes on one database. Stops on SIGINT/SIGTERM after recording what it holds.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage the API clients that may call the SOAP operations.
@@ -88,6 +91,9 @@ pub struct ServeArgs {
     /// availability) and a demo client with every role, and print how to call it.
     #[arg(long)]
     pub demo: bool,
+    /// Serve HTTP only; messages are sent by `rendez worker` processes.
+    #[arg(long)]
+    pub no_workers: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -161,6 +167,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let config = cli.settings.over(file).resolve()?;
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(config, args),
+        Command::Worker => worker(config),
         Command::Migrate => {
             startup::open_database(&config)?;
             say!("the database {} is migrated", config.database_url);
@@ -187,7 +194,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
-fn serve(config: Config, args: ServeArgs) -> Result<ExitCode, String> {
+fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {
+    if args.demo {
+        config.messaging = config.messaging.with_log_fallback();
+    }
     let pool = startup::open_database(&config)?;
     let secret_key = startup::load_secret_key(&config)?;
     let demo_client = if args.demo {
@@ -198,8 +208,11 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode, String> {
     log::info!("database: {}", config.database_url);
     startup::report_results_setup(&config, &pool);
     actix_web::rt::System::new().block_on(async move {
-        let app = startup::Application::build(config.clone(), pool, secret_key)
+        let mut app = startup::Application::build(config.clone(), pool, secret_key)
             .map_err(|e| e.to_string())?;
+        if args.no_workers {
+            app = app.without_workers();
+        }
         let public = config
             .public_url
             .clone()
@@ -215,6 +228,44 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode, String> {
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn worker(config: Config) -> Result<ExitCode, String> {
+    let pool = startup::open_database(&config)?;
+    log::info!("database: {}", config.database_url);
+    actix_web::rt::System::new().block_on(async move {
+        let public = startup::public_url(&config, None);
+        let workers = crate::messaging::Workers::start(pool, &config.messaging, &public)?
+            .ok_or_else(|| {
+                "no messaging provider is configured: set RENDEZ_SMS_PROVIDER or RENDEZ_SMTP_URL"
+                    .to_string()
+            })?;
+        wait_for_stop_signal().await;
+        log::info!("stopping: finishing the messages in hand");
+        workers.stop().await;
+        Ok::<_, String>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_stop_signal() {
+    use actix_web::rt::signal;
+    #[cfg(unix)]
+    {
+        let mut terminate = match signal::unix::signal(signal::unix::SignalKind::terminate()) {
+            Ok(stream) => stream,
+            Err(_) => {
+                let _ = signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = signal::ctrl_c().await;
 }
 
 fn host_port(bind: &str, port: u16) -> String {

@@ -201,6 +201,154 @@ pub struct Settings {
         value_name = "BOOL"
     )]
     pub trust_forwarded_for: Option<bool>,
+    /// Email: the SMTP server in lettre's URL form, e.g. smtp://user:pass@host:587?tls=required
+    /// (STARTTLS), smtps://host:465 (TLS) or smtp://host:25 (plain). [default: none, email is
+    /// refused]
+    #[arg(
+        long,
+        env = "RENDEZ_SMTP_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub smtp_url: Option<String>,
+
+    /// Email: the From of every email, e.g. "Clinica <citas@example.org>". Required with
+    /// RENDEZ_SMTP_URL.
+    #[arg(long, env = "RENDEZ_MAIL_FROM", global = true, value_name = "MAILBOX")]
+    pub mail_from: Option<String>,
+
+    /// Email: a PEM file of extra root certificates to trust for the SMTP server (an internal
+    /// CA). [default: the system's roots]
+    #[arg(long, env = "RENDEZ_SMTP_CA_FILE", global = true, value_name = "PATH")]
+    pub smtp_ca_file: Option<PathBuf>,
+
+    /// Email: smtp, or log (writes to the log, sends nothing: for demos). [default: smtp when
+    /// RENDEZ_SMTP_URL is set, else none]
+    #[arg(
+        long,
+        env = "RENDEZ_EMAIL_PROVIDER",
+        global = true,
+        value_name = "smtp|log"
+    )]
+    pub email_provider: Option<String>,
+
+    /// SMS: twilio, jasmin, or log (writes to the log, sends nothing: for demos). [default:
+    /// none, SMS is refused]
+    #[arg(
+        long,
+        env = "RENDEZ_SMS_PROVIDER",
+        global = true,
+        value_name = "twilio|jasmin|log"
+    )]
+    pub sms_provider: Option<String>,
+
+    /// Twilio: the account SID.
+    #[arg(
+        long,
+        env = "RENDEZ_TWILIO_ACCOUNT_SID",
+        global = true,
+        value_name = "SID"
+    )]
+    pub twilio_account_sid: Option<String>,
+
+    /// Twilio: the auth token (also checks the signature of its callbacks).
+    #[arg(
+        long,
+        env = "RENDEZ_TWILIO_AUTH_TOKEN",
+        global = true,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub twilio_auth_token: Option<String>,
+
+    /// Twilio: the sending number (E.164) or messaging service SID (MG...).
+    #[arg(long, env = "RENDEZ_TWILIO_FROM", global = true, value_name = "NUMBER")]
+    pub twilio_from: Option<String>,
+
+    /// Twilio: the API's address. [default: https://api.twilio.com]
+    #[arg(
+        long,
+        env = "RENDEZ_TWILIO_BASE_URL",
+        global = true,
+        value_name = "URL"
+    )]
+    pub twilio_base_url: Option<String>,
+
+    /// Jasmin: the HTTP API's address, e.g. http://jasmin:1401.
+    #[arg(long, env = "RENDEZ_JASMIN_URL", global = true, value_name = "URL")]
+    pub jasmin_url: Option<String>,
+
+    /// Jasmin: the HTTP API user.
+    #[arg(long, env = "RENDEZ_JASMIN_USER", global = true, value_name = "USER")]
+    pub jasmin_user: Option<String>,
+
+    /// Jasmin: the HTTP API password.
+    #[arg(
+        long,
+        env = "RENDEZ_JASMIN_PASSWORD",
+        global = true,
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub jasmin_password: Option<String>,
+
+    /// Most SMS sent per second by all workers on this database together (a token bucket).
+    /// [default: no limit]
+    #[arg(
+        long,
+        env = "RENDEZ_SMS_RATE",
+        global = true,
+        value_name = "PER_SECOND"
+    )]
+    pub sms_rate: Option<String>,
+
+    /// Most emails sent per second by all workers on this database together. [default: no
+    /// limit]
+    #[arg(
+        long,
+        env = "RENDEZ_EMAIL_RATE",
+        global = true,
+        value_name = "PER_SECOND"
+    )]
+    pub email_rate: Option<String>,
+
+    /// Sending attempts before a message ends FAILED. [default: 8]
+    #[arg(long, env = "RENDEZ_MAX_ATTEMPTS", global = true, value_name = "N")]
+    pub max_attempts: Option<u32>,
+
+    /// Wait before the first retry, doubling with each further one (plus jitter). [default:
+    /// 30s]
+    #[arg(
+        long,
+        env = "RENDEZ_RETRY_BASE",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub retry_base: Option<String>,
+
+    /// How long a worker holds a claimed message; a crashed worker's messages return to the
+    /// queue after it. [default: 60s]
+    #[arg(long, env = "RENDEZ_LEASE", global = true, value_name = "DURATION")]
+    pub lease: Option<String>,
+
+    /// How often an idle worker looks for due messages. [default: 1s]
+    #[arg(
+        long,
+        env = "RENDEZ_WORKER_POLL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub worker_poll: Option<String>,
+
+    /// Sends in flight at once per channel and process. [default: 64]
+    #[arg(
+        long,
+        env = "RENDEZ_WORKER_CONCURRENCY",
+        global = true,
+        value_name = "N"
+    )]
+    pub worker_concurrency: Option<usize>,
 }
 
 /// The settings resolved into what the program runs with.
@@ -221,6 +369,7 @@ pub struct Config {
     pub http_workers: usize,
     pub results: crate::results::ResultsConfig,
     pub trust_forwarded_for: bool,
+    pub messaging: crate::messaging::MessagingConfig,
 }
 
 impl Settings {
@@ -263,11 +412,31 @@ impl Settings {
             results_address_limit: self.results_address_limit.or(lower.results_address_limit),
             results_global_limit: self.results_global_limit.or(lower.results_global_limit),
             trust_forwarded_for: self.trust_forwarded_for.or(lower.trust_forwarded_for),
+            smtp_url: self.smtp_url.or(lower.smtp_url),
+            mail_from: self.mail_from.or(lower.mail_from),
+            smtp_ca_file: self.smtp_ca_file.or(lower.smtp_ca_file),
+            email_provider: self.email_provider.or(lower.email_provider),
+            sms_provider: self.sms_provider.or(lower.sms_provider),
+            twilio_account_sid: self.twilio_account_sid.or(lower.twilio_account_sid),
+            twilio_auth_token: self.twilio_auth_token.or(lower.twilio_auth_token),
+            twilio_from: self.twilio_from.or(lower.twilio_from),
+            twilio_base_url: self.twilio_base_url.or(lower.twilio_base_url),
+            jasmin_url: self.jasmin_url.or(lower.jasmin_url),
+            jasmin_user: self.jasmin_user.or(lower.jasmin_user),
+            jasmin_password: self.jasmin_password.or(lower.jasmin_password),
+            sms_rate: self.sms_rate.or(lower.sms_rate),
+            email_rate: self.email_rate.or(lower.email_rate),
+            max_attempts: self.max_attempts.or(lower.max_attempts),
+            retry_base: self.retry_base.or(lower.retry_base),
+            lease: self.lease.or(lower.lease),
+            worker_poll: self.worker_poll.or(lower.worker_poll),
+            worker_concurrency: self.worker_concurrency.or(lower.worker_concurrency),
         }
     }
 
     pub fn resolve(self) -> Result<Config, String> {
         let results = self.resolve_results()?;
+        let messaging = crate::messaging::MessagingConfig::resolve(&self)?;
         let database_url = self
             .database_url
             .as_deref()
@@ -348,6 +517,7 @@ impl Settings {
                 .max(1),
             results,
             trust_forwarded_for: self.trust_forwarded_for.unwrap_or(false),
+            messaging,
         })
     }
 
@@ -424,7 +594,7 @@ impl Settings {
     }
 }
 
-fn duration(name: &str, raw: Option<&str>, default: &str) -> Result<Duration, String> {
+pub(crate) fn duration(name: &str, raw: Option<&str>, default: &str) -> Result<Duration, String> {
     let raw = raw.unwrap_or(default).trim();
     if raw == "0" {
         return Ok(Duration::ZERO);

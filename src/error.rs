@@ -14,9 +14,6 @@ pub enum Error {
     /// Authenticated, but the client's roles or centers do not allow this.
     #[error("not allowed: {0}")]
     Forbidden(String),
-    /// The operation exists in the contract but is not built yet.
-    #[error("operation {0} is not implemented yet")]
-    NotImplemented(&'static str),
     /// A dependency (the database) failed; the detail goes to the log, never to the caller.
     #[error("the service is temporarily unavailable, please retry later")]
     Unavailable(String),
@@ -53,10 +50,9 @@ impl Error {
     pub fn fault_code(&self) -> FaultCode {
         match self {
             Error::Client(_) | Error::Unauthenticated(_) | Error::Forbidden(_) => FaultCode::Client,
-            Error::NotImplemented(_)
-            | Error::Unavailable(_)
-            | Error::Internal(_)
-            | Error::NotConfigured(_) => FaultCode::Server,
+            Error::Unavailable(_) | Error::Internal(_) | Error::NotConfigured(_) => {
+                FaultCode::Server
+            }
         }
     }
 

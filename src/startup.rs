@@ -18,11 +18,22 @@ use crate::state::AppState;
 pub const WSDL_TEMPLATE: &str = include_str!("../wsdl/rendez.wsdl");
 const WSDL_PLACEHOLDER_ADDRESS: &str = "http://localhost:8080/soap";
 
+/// The public address of a process, from RENDEZ_PUBLIC_URL or the bind address.
+pub fn public_url(config: &Config, bound: Option<std::net::SocketAddr>) -> String {
+    config.public_url.clone().unwrap_or_else(|| match bound {
+        Some(address) => format!("http://{address}"),
+        None => format!("http://{}", config.bind),
+    })
+}
+
 pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
     results: crate::results::ResultsConfig,
+    messaging: crate::messaging::MessagingConfig,
+    public_url: String,
+    run_workers: bool,
 }
 
 impl Application {
@@ -32,13 +43,11 @@ impl Application {
             std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.bind))
         })?;
         let address = listener.local_addr()?;
-        let public_url = config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{address}"));
+        let public_url = public_url(&config, Some(address));
         let wsdl = WSDL_TEMPLATE.replace(WSDL_PLACEHOLDER_ADDRESS, &format!("{public_url}/soap"));
         let workers = config.http_workers;
         let results = config.results.clone();
+        let messaging = config.messaging.clone();
         let metrics = Metrics::new();
         let state = web::Data::new(AppState {
             auth: Authenticator::new(
@@ -52,6 +61,7 @@ impl Application {
             metrics,
             wsdl,
             result_reads: crate::results::read_log::ReadRecorder::start(pool.clone()),
+            public_url: public_url.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -72,7 +82,16 @@ impl Application {
             server,
             pool,
             results,
+            messaging,
+            public_url,
+            run_workers: true,
         })
+    }
+
+    /// Serves HTTP only: the messaging workers run elsewhere (`rendez worker`).
+    pub fn without_workers(mut self) -> Self {
+        self.run_workers = false;
+        self
     }
 
     pub fn port(&self) -> u16 {
@@ -86,6 +105,12 @@ impl Application {
 
     /// Runs until the server stops, with the housekeeping that belongs to a serving process.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let workers = if self.run_workers {
+            crate::messaging::Workers::start(self.pool.clone(), &self.messaging, &self.public_url)
+                .map_err(std::io::Error::other)?
+        } else {
+            None
+        };
         let pool = self.pool.clone();
         let results = self.results.clone();
         let purge_pool = self.pool.clone();
@@ -119,6 +144,9 @@ impl Application {
         });
         let result = self.server.await;
         housekeeping.abort();
+        if let Some(workers) = workers {
+            workers.stop().await;
+        }
         result
     }
 }

@@ -17,6 +17,8 @@ pub struct AppState {
     pub wsdl: String,
     /// Records SOAP reads of test results by group commit.
     pub result_reads: crate::results::read_log::ReadRecorder,
+    /// How callers reach this server (RENDEZ_PUBLIC_URL, or derived from the bound address).
+    pub public_url: String,
 }
 
 impl AppState {

@@ -185,3 +185,155 @@ pub fn lock_test_results_by_code(
         DbConnection::Mysql(c) => query().select(ResultRow::as_select()).for_update().load(c),
     }
 }
+
+/// The id of the message an owner queued under a legacy id, read with a lock so that it sees the
+/// latest committed row: after a unique-key clash with a concurrent twin, MySQL's plain read
+/// would still show the transaction's older snapshot, without the twin's row.
+pub fn current_message_id(
+    conn: &mut DbConnection,
+    owner: &str,
+    legacy_id: &str,
+) -> diesel::QueryResult<Option<String>> {
+    use super::schema::messages;
+    use diesel::prelude::*;
+    let query = messages::table
+        .filter(messages::owner.eq(owner))
+        .filter(messages::legacy_id.eq(legacy_id))
+        .select(messages::id);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().first(c).optional(),
+    }
+}
+
+/// Inserts many messages in one statement: multi-row inserts do not compile through the
+/// MultiConnection enum, so each backend runs its own.
+pub(crate) fn insert_messages(
+    conn: &mut DbConnection,
+    rows: &[&super::outbox::MessageInsert<'_>],
+) -> diesel::QueryResult<usize> {
+    use super::schema::messages;
+    use diesel::prelude::*;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let query = diesel::insert_into(messages::table).values(rows.to_vec());
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.execute(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.execute(c),
+    }
+}
+
+/// Ids of a channel's due messages, oldest due first, locked for the claim. MySQL skips rows
+/// another worker is claiming (`FOR UPDATE SKIP LOCKED`, which does not compile through the
+/// MultiConnection enum); SQLite's transaction already excludes every other writer.
+pub fn due_message_ids(
+    conn: &mut DbConnection,
+    channel: &str,
+    now: chrono::NaiveDateTime,
+    limit: usize,
+) -> diesel::QueryResult<Vec<String>> {
+    use super::schema::messages;
+    use diesel::prelude::*;
+    let query = messages::table
+        .filter(messages::status.eq("QUEUED"))
+        .filter(messages::channel.eq(channel))
+        .filter(messages::due_at.le(now))
+        .order(messages::due_at.asc())
+        .limit(limit as i64)
+        .select(messages::id);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().skip_locked().load(c),
+    }
+}
+
+/// Messages of a channel whose lease has run out, with their attempt counts, locked like
+/// [`due_message_ids`].
+pub fn expired_leases(
+    conn: &mut DbConnection,
+    channel: &str,
+    now: chrono::NaiveDateTime,
+    limit: usize,
+) -> diesel::QueryResult<Vec<(String, i32)>> {
+    use super::schema::messages;
+    use diesel::prelude::*;
+    let query = messages::table
+        .filter(messages::status.eq("SENDING"))
+        .filter(messages::channel.eq(channel))
+        .filter(messages::due_at.lt(now))
+        .order(messages::due_at.asc())
+        .limit(limit as i64)
+        .select((messages::id, messages::attempts));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().skip_locked().load(c),
+    }
+}
+
+/// A channel's token bucket, locked until the transaction ends (MySQL `FOR UPDATE`; SQLite's
+/// transaction holds the write lock already).
+pub fn lock_rate_bucket(
+    conn: &mut DbConnection,
+    channel: &str,
+) -> diesel::QueryResult<Option<(f64, chrono::NaiveDateTime)>> {
+    use super::schema::rate_buckets;
+    use diesel::prelude::*;
+    let query = rate_buckets::table
+        .find(channel)
+        .select((rate_buckets::tokens, rate_buckets::refilled_at));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().first(c).optional(),
+    }
+}
+
+/// The message a provider's id belongs to, locked so that reports applied at once move it
+/// forward one after the other.
+pub fn message_by_provider_id(
+    conn: &mut DbConnection,
+    provider: &str,
+    provider_id: &str,
+) -> diesel::QueryResult<Option<String>> {
+    use super::schema::messages;
+    use diesel::prelude::*;
+    let query = messages::table
+        .filter(messages::provider_id.eq(provider_id))
+        .filter(messages::provider.eq(provider))
+        .select(messages::id);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().first(c).optional(),
+    }
+}
+
+/// Inserts many attempt rows in one statement (see [`insert_messages`]).
+pub(crate) fn insert_attempts(
+    conn: &mut DbConnection,
+    rows: &[super::outbox::record::AttemptInsert],
+) -> diesel::QueryResult<usize> {
+    use super::schema::message_attempts;
+    use diesel::prelude::*;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let query = diesel::insert_into(message_attempts::table).values(rows);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.execute(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.execute(c),
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod client_address;
 pub mod health;
+pub mod hooks;
 pub mod metrics;
 pub mod results_page;
 
@@ -22,7 +23,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(metrics::render))
-    .configure(results_page::routes);
+    .configure(results_page::routes)
+    .service(
+        web::scope("/hooks")
+            .app_data(web::PayloadConfig::new(hooks::HOOK_BODY_LIMIT))
+            .route("/twilio/status", web::post().to(hooks::twilio_status))
+            .route("/jasmin/dlr", web::post().to(hooks::jasmin_dlr))
+            .route("/jasmin/dlr", web::get().to(hooks::jasmin_dlr)),
+    );
 }
 
 /// actix answers some errors itself (before or around our handlers) with plain text; on the

@@ -10,7 +10,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::StreamExt;
 
 use super::envelope::{self, PasswordType, UsernameToken};
-use super::{Operation, SoapVersion, booking, fault, master, prescan, response_envelope, results};
+use super::{
+    Operation, SoapVersion, booking, fault, master, messaging, prescan, response_envelope, results,
+};
 use crate::auth::{AuthenticatedClient, Credentials};
 use crate::error::{Error, FaultCode};
 use crate::http::client_address::client_address;
@@ -163,7 +165,8 @@ async fn dispatch(
             let address = client_address(req, state.config.trust_forwarded_for);
             results::get_test_result_content(state, client, payload, address).await
         }
-        other => Err(Error::NotImplemented(other.name())),
+        Operation::UpdateMessages => messaging::update_messages(state, client, payload).await,
+        Operation::SearchMessages => messaging::search_messages(state, client, payload).await,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod endpoint;
 pub mod envelope;
 pub mod fault;
 mod master;
+mod messaging;
 pub mod operation;
 pub mod prescan;
 mod results;

@@ -27,6 +27,9 @@ macro_rules! request_item {
     };
 }
 
+/// Other operations' modules declare their own request items with it.
+pub(crate) use request_item;
+
 request_item!(KeyEntityRow {
     insurance_lid: "INSURANCE_LID",
     insurance_name: "INSURANCE_NAME",

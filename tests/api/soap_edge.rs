@@ -454,11 +454,12 @@ async fn a_soap12_fault_of_the_server_is_a_receiver_fault() {
     let fault = app
         .soap12(
             &Auth::admin(),
-            "updateMessages",
-            "<MESSAGE><CHANNEL>SMS</CHANNEL></MESSAGE>",
+            "getTestResultContent",
+            "<DOWNLOAD_LID>R1</DOWNLOAD_LID>",
         )
         .await;
-    fault.assert_fault("Server", "not implemented");
+    // The test server has no RENDEZ_RESULTS_KEY: results are not configured, a server-side fault.
+    fault.assert_fault("Server", "not configured");
     assert_eq!(fault.status, 500);
     let values = fault.fields("Value");
     assert!(values[0].ends_with(":Receiver"), "{values:?}");
@@ -660,21 +661,6 @@ async fn fields_in_a_foreign_namespace_are_refused() {
         )
         .await;
     reply.assert_fault("Client", "foreign namespace");
-}
-
-#[actix_web::test]
-async fn an_operation_not_built_yet_answers_a_server_fault_saying_not_implemented() {
-    let app = sqlite_app().await;
-    let reply = app
-        .soap(
-            &Auth::admin(),
-            "updateMessages",
-            "<MESSAGE><CHANNEL>SMS</CHANNEL></MESSAGE>",
-        )
-        .await;
-    reply.assert_fault("Server", "not implemented");
-    assert!(reply.fault_text().contains("updateMessages"));
-    assert_still_serving(&app).await;
 }
 
 // ---------------------------------------------------------------------------------------------

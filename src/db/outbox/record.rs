@@ -1,0 +1,195 @@
+//! What a worker reports after sending: every attempt is recorded, and the message moves to
+//! SENT, back to QUEUED for a retry, or to a final FAILED / EXPIRED, but only while the worker
+//! still holds its claim (a worker whose lease ran out reports too late to change anything).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::claim::Claimed;
+use crate::db::booking::book::retrying;
+use crate::db::schema::{message_attempts, messages};
+use crate::db::{DbConnection, dialect};
+use crate::domain::messages::MessageStatus;
+
+/// How one attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The provider took the message; its id for delivery reports, if it gives one.
+    Sent { provider_id: Option<String> },
+    /// A temporary failure: queued again for `retry_at`.
+    Retry {
+        error: String,
+        retry_at: DateTime<Utc>,
+    },
+    /// A permanent failure, or the last attempt failed.
+    Failed { error: String },
+    /// Past EXPIRES_AT (or a retry would be).
+    Expired { error: String },
+}
+
+impl AttemptOutcome {
+    fn label(&self) -> &'static str {
+        match self {
+            AttemptOutcome::Sent { .. } => "SENT",
+            AttemptOutcome::Retry { .. } => "RETRY",
+            AttemptOutcome::Failed { .. } => "FAILED",
+            AttemptOutcome::Expired { .. } => "EXPIRED",
+        }
+    }
+
+    fn error(&self) -> Option<&str> {
+        match self {
+            AttemptOutcome::Sent { .. } => None,
+            AttemptOutcome::Retry { error, .. }
+            | AttemptOutcome::Failed { error }
+            | AttemptOutcome::Expired { error } => Some(error),
+        }
+    }
+}
+
+/// One finished attempt on a claimed message.
+#[derive(Clone, Debug)]
+pub struct AttemptReport<'a> {
+    pub message: &'a Claimed,
+    pub provider: &'a str,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub outcome: AttemptOutcome,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = message_attempts, treat_none_as_default_value = false)]
+pub(crate) struct AttemptInsert {
+    pub id: String,
+    pub message_id: String,
+    pub attempt: i32,
+    pub started_at: NaiveDateTime,
+    pub finished_at: NaiveDateTime,
+    pub outcome: &'static str,
+    pub provider: Option<String>,
+    pub provider_id: Option<String>,
+    pub error_message: Option<String>,
+    pub retry_at: Option<NaiveDateTime>,
+}
+
+pub(crate) fn insert_attempts(conn: &mut DbConnection, rows: &[AttemptInsert]) -> QueryResult<()> {
+    dialect::insert_attempts(conn, rows).map(|_| ())
+}
+
+/// Records a batch of attempts in one transaction. Answers, per report, whether the worker
+/// still held the message (false: its lease had run out and the message went back to the queue
+/// or to another worker; the attempt is recorded all the same).
+pub fn record(conn: &mut DbConnection, reports: &[AttemptReport<'_>]) -> QueryResult<Vec<bool>> {
+    if reports.is_empty() {
+        return Ok(Vec::new());
+    }
+    retrying(conn, |c| {
+        let mut held = Vec::with_capacity(reports.len());
+        for report in reports {
+            let message = report.message;
+            let target = messages::table
+                .filter(messages::id.eq(&message.id))
+                .filter(messages::claim_token.eq(&message.claim_token))
+                .filter(messages::status.eq(MessageStatus::Sending.as_str()));
+            let at = report.finished_at.naive_utc();
+            let changed = match &report.outcome {
+                AttemptOutcome::Sent { provider_id } => diesel::update(target)
+                    .set((
+                        messages::status.eq(MessageStatus::Sent.as_str()),
+                        messages::provider.eq(report.provider),
+                        messages::provider_id.eq(provider_id),
+                        messages::error_message.eq(None::<String>),
+                        messages::sent_at.eq(at),
+                        messages::updated_at.eq(at),
+                    ))
+                    .execute(c)?,
+                AttemptOutcome::Retry { error, retry_at } => diesel::update(target)
+                    .set((
+                        messages::status.eq(MessageStatus::Queued.as_str()),
+                        messages::claim_token.eq(None::<String>),
+                        messages::due_at.eq(retry_at.naive_utc()),
+                        messages::provider.eq(report.provider),
+                        messages::error_message.eq(error),
+                        messages::updated_at.eq(at),
+                    ))
+                    .execute(c)?,
+                AttemptOutcome::Failed { error } | AttemptOutcome::Expired { error } => {
+                    let status = match report.outcome {
+                        AttemptOutcome::Expired { .. } => MessageStatus::Expired,
+                        _ => MessageStatus::Failed,
+                    };
+                    diesel::update(target)
+                        .set((
+                            messages::status.eq(status.as_str()),
+                            messages::provider.eq(report.provider),
+                            messages::error_message.eq(error),
+                            messages::updated_at.eq(at),
+                        ))
+                        .execute(c)?
+                }
+            };
+            held.push(changed == 1);
+        }
+        let rows: Vec<AttemptInsert> = reports
+            .iter()
+            .zip(&held)
+            .map(|(report, held)| {
+                let mut error = report.outcome.error().map(str::to_string);
+                if !held {
+                    error = Some(format!(
+                        "{}reported after the lease ran out: the message had returned to the queue",
+                        error.map(|e| format!("{e}; ")).unwrap_or_default()
+                    ));
+                }
+                AttemptInsert {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    message_id: report.message.id.clone(),
+                    attempt: report.message.attempts,
+                    started_at: report.started_at.naive_utc(),
+                    finished_at: report.finished_at.naive_utc(),
+                    outcome: report.outcome.label(),
+                    provider: Some(report.provider.to_string()),
+                    provider_id: match &report.outcome {
+                        AttemptOutcome::Sent { provider_id } => provider_id.clone(),
+                        _ => None,
+                    },
+                    error_message: error,
+                    retry_at: match &report.outcome {
+                        AttemptOutcome::Retry { retry_at, .. } => Some(retry_at.naive_utc()),
+                        _ => None,
+                    },
+                }
+            })
+            .collect();
+        insert_attempts(c, &rows)?;
+        Ok(held)
+    })
+}
+
+/// An attempt as the history shows it.
+#[derive(Clone, Debug, Queryable, Selectable, PartialEq, Eq)]
+#[diesel(table_name = message_attempts)]
+#[cfg_attr(feature = "sqlite", diesel(check_for_backend(diesel::sqlite::Sqlite)))]
+#[cfg_attr(feature = "mysql", diesel(check_for_backend(diesel::mysql::Mysql)))]
+pub struct AttemptRow {
+    pub attempt: i32,
+    pub started_at: NaiveDateTime,
+    pub finished_at: NaiveDateTime,
+    pub outcome: String,
+    pub provider: Option<String>,
+    pub provider_id: Option<String>,
+    pub error_message: Option<String>,
+    pub retry_at: Option<NaiveDateTime>,
+}
+
+/// Every attempt on a message, oldest first.
+pub fn attempts(conn: &mut DbConnection, message_id: &str) -> QueryResult<Vec<AttemptRow>> {
+    message_attempts::table
+        .filter(message_attempts::message_id.eq(message_id))
+        .order((
+            message_attempts::attempt.asc(),
+            message_attempts::finished_at.asc(),
+        ))
+        .select(AttemptRow::as_select())
+        .load(conn)
+}

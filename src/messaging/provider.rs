@@ -1,0 +1,125 @@
+//! What sending one message through a provider can come to, and the providers behind one type.
+
+use std::time::Duration;
+
+use super::config::{EmailProviderConfig, SmsProviderConfig};
+use super::{jasmin, log, smtp, twilio};
+use crate::db::outbox::Claimed;
+use crate::domain::messages::Channel;
+
+/// How one attempt with the provider ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Taken by the provider; its id for delivery reports, if it gives one.
+    Accepted { provider_id: Option<String> },
+    /// Worth trying again (timeouts, connection errors, HTTP 429/5xx, SMTP 4xx); `retry_after`
+    /// is the provider's own request (HTTP `Retry-After`).
+    Temporary {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// Will not work however often it is tried (HTTP 4xx, SMTP 5xx, an invalid recipient).
+    Permanent { error: String },
+}
+
+impl Delivery {
+    pub fn temporary(error: impl Into<String>) -> Self {
+        Delivery::Temporary {
+            error: error.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn permanent(error: impl Into<String>) -> Self {
+        Delivery::Permanent {
+            error: error.into(),
+        }
+    }
+}
+
+/// The sender of one channel.
+pub enum Provider {
+    Twilio(twilio::Twilio),
+    Jasmin(jasmin::Jasmin),
+    Smtp(smtp::Smtp),
+    Log(log::LogProvider),
+}
+
+impl Provider {
+    pub fn for_sms(config: &SmsProviderConfig, public_url: &str) -> Result<Provider, String> {
+        Ok(match config {
+            SmsProviderConfig::Twilio { .. } => {
+                Provider::Twilio(twilio::Twilio::new(config, public_url)?)
+            }
+            SmsProviderConfig::Jasmin { .. } => {
+                Provider::Jasmin(jasmin::Jasmin::new(config, public_url)?)
+            }
+            SmsProviderConfig::Log => Provider::Log(log::LogProvider::new(Channel::Sms)),
+        })
+    }
+
+    pub fn for_email(config: &EmailProviderConfig, pool_size: usize) -> Result<Provider, String> {
+        Ok(match config {
+            EmailProviderConfig::Smtp { .. } => Provider::Smtp(smtp::Smtp::new(config, pool_size)?),
+            EmailProviderConfig::Log => Provider::Log(log::LogProvider::new(Channel::Email)),
+        })
+    }
+
+    /// The name stored with each attempt and matched with delivery reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::Twilio(_) => twilio::NAME,
+            Provider::Jasmin(_) => jasmin::NAME,
+            Provider::Smtp(_) => smtp::NAME,
+            Provider::Log(_) => log::NAME,
+        }
+    }
+
+    pub async fn send(&self, message: &Claimed) -> Delivery {
+        match self {
+            Provider::Twilio(p) => p.send(message).await,
+            Provider::Jasmin(p) => p.send(message).await,
+            Provider::Smtp(p) => p.send(message).await,
+            Provider::Log(p) => p.send(message),
+        }
+    }
+}
+
+/// The HTTP client of the SMS providers: bounded in time, so a hung provider is a temporary
+/// failure rather than a stuck worker.
+pub fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(256)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client for SMS providers: {e}"))
+}
+
+/// Reads `Retry-After` as seconds or as an HTTP date.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
+}
+
+/// A failure to reach the provider at all: always worth another try.
+pub fn transport_error(provider: &str, err: &reqwest::Error) -> Delivery {
+    let what = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not be reached"
+    } else {
+        "failed"
+    };
+    Delivery::temporary(format!("{provider} {what}: {err}"))
+}
