@@ -111,6 +111,62 @@ pub struct Settings {
     /// HTTP worker threads. [default: the number of CPU cores]
     #[arg(long, env = "RENDEZ_HTTP_WORKERS", global = true, value_name = "N")]
     pub http_workers: Option<usize>,
+
+    /// Reminder offsets before each appointment, comma-separated, e.g. 72h,24h or 24h,90m; a
+    /// whole number of days lands at the same clock time on the center's calendar. Empty: no
+    /// reminders. Per center in the file: [centers.LID] reminders = "24h". [default: 72h,24h]
+    #[arg(long, env = "RENDEZ_REMINDERS", global = true, value_name = "OFFSETS")]
+    pub reminders: Option<String>,
+
+    /// Daily window on each center's clock when no reminder is sent (it waits for the window's
+    /// end, unless that is not before the appointment); empty disables. Per center in the
+    /// file: [centers.LID] quiet_hours = "22:00-09:00". [default: 21:00-08:00]
+    #[arg(long, env = "RENDEZ_QUIET_HOURS", global = true, value_name = "HH:MM-HH:MM")]
+    pub quiet_hours: Option<String>,
+
+    /// How often the reminder scheduler looks for due work, e.g. 15s. [default: 15s]
+    #[arg(
+        long,
+        env = "RENDEZ_SCHEDULER_INTERVAL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub scheduler_interval: Option<String>,
+
+    /// A directory of message templates (KIND.LANGUAGE.txt, e.g. reminder.es.txt) that
+    /// override or add to the shipped ones. [default: the shipped templates only]
+    #[arg(long, env = "RENDEZ_TEMPLATES_DIR", global = true, value_name = "DIR")]
+    pub templates_dir: Option<PathBuf>,
+
+    /// The language patients are written in when neither theirs nor their center's has
+    /// templates. [default: en]
+    #[arg(
+        long,
+        env = "RENDEZ_FALLBACK_LANGUAGE",
+        global = true,
+        value_name = "CODE"
+    )]
+    pub fallback_language: Option<String>,
+
+    /// The clinic system's CancelAppointment web service (SOAP, seed A.4.2), called through the
+    /// outbox when a patient cancels by SMS or on their appointment page. [default: none]
+    #[arg(
+        long,
+        env = "RENDEZ_CLINIC_CANCEL_URL",
+        global = true,
+        value_name = "URL"
+    )]
+    pub clinic_cancel_url: Option<String>,
+
+    /// Per-center reminders, quiet hours and language, by center LID (file only).
+    #[arg(skip)]
+    pub centers: Option<std::collections::BTreeMap<String, crate::memo::CenterSettings>>,
+
+    /// Reply keywords by language, replacing the defaults' lists (file only).
+    #[arg(skip)]
+    pub reply_keywords: Option<
+        std::collections::BTreeMap<String, crate::domain::memo::keywords::KeywordLists>,
+    >,
 }
 
 /// The settings resolved into what the program runs with.
@@ -129,6 +185,7 @@ pub struct Config {
     pub booking_lead: Duration,
     pub default_country: Option<String>,
     pub http_workers: usize,
+    pub memo: crate::memo::MemoConfig,
 }
 
 impl Settings {
@@ -160,6 +217,14 @@ impl Settings {
             booking_lead: self.booking_lead.or(lower.booking_lead),
             default_country: self.default_country.or(lower.default_country),
             http_workers: self.http_workers.or(lower.http_workers),
+            reminders: self.reminders.or(lower.reminders),
+            quiet_hours: self.quiet_hours.or(lower.quiet_hours),
+            scheduler_interval: self.scheduler_interval.or(lower.scheduler_interval),
+            templates_dir: self.templates_dir.or(lower.templates_dir),
+            fallback_language: self.fallback_language.or(lower.fallback_language),
+            clinic_cancel_url: self.clinic_cancel_url.or(lower.clinic_cancel_url),
+            centers: self.centers.or(lower.centers),
+            reply_keywords: self.reply_keywords.or(lower.reply_keywords),
         }
     }
 
@@ -201,6 +266,20 @@ impl Settings {
         if pool_size == 0 {
             return Err("RENDEZ_DB_POOL_SIZE must be at least 1".into());
         }
+        let memo = crate::memo::MemoConfig::resolve(crate::memo::MemoSettings {
+            reminders: self.reminders.as_deref(),
+            quiet_hours: self.quiet_hours.as_deref(),
+            scheduler_interval: duration(
+                "RENDEZ_SCHEDULER_INTERVAL",
+                self.scheduler_interval.as_deref(),
+                "15s",
+            )?,
+            templates_dir: self.templates_dir.as_deref(),
+            fallback_language: self.fallback_language.as_deref(),
+            clinic_cancel_url: self.clinic_cancel_url.as_deref(),
+            centers: self.centers.as_ref(),
+            reply_keywords: self.reply_keywords.as_ref(),
+        })?;
         Ok(Config {
             database_url,
             bind: self.bind.unwrap_or_else(|| "127.0.0.1:8080".into()),
@@ -242,6 +321,7 @@ impl Settings {
                         .unwrap_or(2)
                 })
                 .max(1),
+            memo,
         })
     }
 }
