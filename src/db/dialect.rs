@@ -143,3 +143,45 @@ pub fn lock_appointment(conn: &mut DbConnection, lid: &str) -> diesel::QueryResu
         DbConnection::Mysql(c) => query.for_update().first(c).optional(),
     }
 }
+
+/// The id of the message an owner queued under a legacy id, read with a lock so that it sees the
+/// latest committed row: after a unique-key clash with a concurrent twin, MySQL's plain read
+/// would still show the transaction's older snapshot, without the twin's row.
+pub fn current_message_id(
+    conn: &mut DbConnection,
+    owner: &str,
+    legacy_id: &str,
+) -> diesel::QueryResult<Option<String>> {
+    use super::schema::messages;
+    use diesel::prelude::*;
+    let query = messages::table
+        .filter(messages::owner.eq(owner))
+        .filter(messages::legacy_id.eq(legacy_id))
+        .select(messages::id);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().first(c).optional(),
+    }
+}
+
+/// Inserts many messages in one statement: multi-row inserts do not compile through the
+/// MultiConnection enum, so each backend runs its own.
+pub(crate) fn insert_messages(
+    conn: &mut DbConnection,
+    rows: &[&super::outbox::MessageInsert<'_>],
+) -> diesel::QueryResult<usize> {
+    use super::schema::messages;
+    use diesel::prelude::*;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let query = diesel::insert_into(messages::table).values(rows.to_vec());
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.execute(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.execute(c),
+    }
+}

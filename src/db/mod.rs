@@ -8,6 +8,7 @@ pub mod dialect;
 pub mod master;
 pub mod migrations;
 pub mod nonces;
+pub mod outbox;
 pub mod schema;
 pub mod url;
 

@@ -214,6 +214,69 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        owner -> Text,
+        legacy_id -> Text,
+        channel -> Text,
+        recipient -> Text,
+        sender -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        body -> Text,
+        segments -> Nullable<Integer>,
+        status -> Text,
+        send_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        due_at -> Timestamp,
+        claim_token -> Nullable<Text>,
+        attempts -> Integer,
+        provider -> Nullable<Text>,
+        provider_id -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    message_attempts (id) {
+        id -> Text,
+        message_id -> Text,
+        attempt -> Integer,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        outcome -> Text,
+        provider -> Nullable<Text>,
+        provider_id -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        retry_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    message_reports (id) {
+        id -> Text,
+        provider -> Text,
+        provider_id -> Text,
+        message_id -> Nullable<Text>,
+        status -> Text,
+        provider_status -> Text,
+        error_message -> Nullable<Text>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rate_buckets (channel) {
+        channel -> Text,
+        tokens -> Double,
+        refilled_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(activities -> activity_groups (group_id));
 diesel::joinable!(resource_centers -> resources (resource_id));
 diesel::joinable!(resource_centers -> centers (center_id));
@@ -224,6 +287,7 @@ diesel::joinable!(appointments -> centers (center_id));
 diesel::joinable!(appointments -> activities (activity_id));
 diesel::joinable!(appointments -> patients (patient_id));
 diesel::joinable!(appointment_changes -> appointments (appointment_id));
+diesel::joinable!(message_attempts -> messages (message_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_clients,
@@ -243,4 +307,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointments,
     appointment_changes,
     booking_requests,
+    messages,
+    message_attempts,
+    message_reports,
+    rate_buckets,
 );

@@ -2,37 +2,7 @@
 //! and contact data allow, and the first language with templates among theirs, their center's
 //! and the fallback.
 
-use std::fmt;
-
-/// The channels Rendez writes to patients on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Channel {
-    Sms,
-    Email,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Sms => "SMS",
-            Channel::Email => "EMAIL",
-        }
-    }
-
-    pub fn parse(stored: &str) -> Option<Channel> {
-        match stored {
-            "SMS" => Some(Channel::Sms),
-            "EMAIL" => Some(Channel::Email),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::domain::messages::Channel;
 
 /// What is known of a patient's reachability.
 #[derive(Clone, Copy, Debug, Default)]

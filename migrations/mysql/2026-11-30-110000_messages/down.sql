@@ -1,0 +1,4 @@
+DROP TABLE rate_buckets;
+DROP TABLE message_reports;
+DROP TABLE message_attempts;
+DROP TABLE messages;
