@@ -121,7 +121,12 @@ pub struct Settings {
     /// Daily window on each center's clock when no reminder is sent (it waits for the window's
     /// end, unless that is not before the appointment); empty disables. Per center in the
     /// file: [centers.LID] quiet_hours = "22:00-09:00". [default: 21:00-08:00]
-    #[arg(long, env = "RENDEZ_QUIET_HOURS", global = true, value_name = "HH:MM-HH:MM")]
+    #[arg(
+        long,
+        env = "RENDEZ_QUIET_HOURS",
+        global = true,
+        value_name = "HH:MM-HH:MM"
+    )]
     pub quiet_hours: Option<String>,
 
     /// How often the reminder scheduler looks for due work, e.g. 15s. [default: 15s]
@@ -164,9 +169,8 @@ pub struct Settings {
 
     /// Reply keywords by language, replacing the defaults' lists (file only).
     #[arg(skip)]
-    pub reply_keywords: Option<
-        std::collections::BTreeMap<String, crate::domain::memo::keywords::KeywordLists>,
-    >,
+    pub reply_keywords:
+        Option<std::collections::BTreeMap<String, crate::domain::memo::keywords::KeywordLists>>,
 }
 
 /// The settings resolved into what the program runs with.

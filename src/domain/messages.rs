@@ -9,6 +9,9 @@ use std::fmt;
 pub enum Channel {
     Sms,
     Email,
+    /// A call to the clinic system's own CancelAppointment web service (seed A.4.2), queued by
+    /// Rendez itself when a patient cancels; never requested through updateMessages.
+    ClinicCancel,
 }
 
 impl Channel {
@@ -18,6 +21,7 @@ impl Channel {
         match self {
             Channel::Sms => "SMS",
             Channel::Email => "EMAIL",
+            Channel::ClinicCancel => "CLINIC",
         }
     }
 

@@ -3,6 +3,7 @@
 //! appointment page, SMS replies). The rules live in [`crate::domain::memo`], the SQL in
 //! [`crate::db::memo`]; this module holds their configuration and the scheduler.
 
+pub mod clinic;
 pub mod scheduler;
 
 use std::collections::BTreeMap;
@@ -57,9 +58,8 @@ impl MemoConfig {
         let reminders = |raw: &str, name: &str| {
             ReminderPlan::parse(raw).map_err(|e| format!("{name} '{raw}': {e}"))
         };
-        let quiet = |raw: &str, name: &str| {
-            QuietHours::parse(raw).map_err(|e| format!("{name}: {e}"))
-        };
+        let quiet =
+            |raw: &str, name: &str| QuietHours::parse(raw).map_err(|e| format!("{name}: {e}"));
         let language = |raw: &str, name: &str| {
             normalize_language(raw)
                 .ok_or_else(|| format!("{name} '{raw}' is not a language code such as es or en"))
@@ -184,11 +184,20 @@ mod tests {
             ("reminders = \"tomorrow\"", "RENDEZ_REMINDERS 'tomorrow'"),
             ("quiet_hours = \"late\"", "RENDEZ_QUIET_HOURS"),
             ("scheduler_interval = \"0\"", "RENDEZ_SCHEDULER_INTERVAL"),
-            ("fallback_language = \"fr\"", "RENDEZ_FALLBACK_LANGUAGE 'fr' lacks templates"),
-            ("clinic_cancel_url = \"ftp://x\"", "RENDEZ_CLINIC_CANCEL_URL"),
+            (
+                "fallback_language = \"fr\"",
+                "RENDEZ_FALLBACK_LANGUAGE 'fr' lacks templates",
+            ),
+            (
+                "clinic_cancel_url = \"ftp://x\"",
+                "RENDEZ_CLINIC_CANCEL_URL",
+            ),
             ("[centers.MAD]\nreminders = \"1x\"", "centers.MAD.reminders"),
             ("[centers.MAD]\nlanguage = \"?\"", "centers.MAD.language"),
-            ("templates_dir = \"/nonexistent/templates\"", "RENDEZ_TEMPLATES_DIR"),
+            (
+                "templates_dir = \"/nonexistent/templates\"",
+                "RENDEZ_TEMPLATES_DIR",
+            ),
         ];
         for (toml_text, says) in cases {
             let file: Settings = toml::from_str(toml_text).unwrap();
