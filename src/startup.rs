@@ -12,6 +12,7 @@ use crate::auth::{self, Authenticator, KeySource, SecretKey};
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::http::{self, metrics::Metrics};
+use crate::memo::scheduler::Scheduler;
 use crate::state::AppState;
 
 /// The committed WSDL; its placeholder address is replaced by the public URL when served.
@@ -22,6 +23,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
+    scheduler: Scheduler,
 }
 
 impl Application {
@@ -41,7 +43,7 @@ impl Application {
         let state = web::Data::new(AppState {
             auth: Authenticator::new(
                 pool.clone(),
-                secret_key,
+                secret_key.clone(),
                 config.auth_cache_ttl,
                 metrics.password_verifications.clone(),
             ),
@@ -49,7 +51,15 @@ impl Application {
             pool: pool.clone(),
             metrics,
             wsdl,
+            secret_key: secret_key.clone(),
+            public_url: public_url.clone(),
         });
+        let scheduler = Scheduler {
+            pool: pool.clone(),
+            config: Arc::new(state.config.memo.clone()),
+            key: secret_key,
+            public_url,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -68,6 +78,7 @@ impl Application {
             port: address.port(),
             server,
             pool,
+            scheduler,
         })
     }
 
@@ -98,8 +109,10 @@ impl Application {
                 }
             }
         });
+        let reminders = actix_web::rt::spawn(self.scheduler.run());
         let result = self.server.await;
         housekeeping.abort();
+        reminders.abort();
         result
     }
 }

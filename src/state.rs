@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, SecretKey};
 use crate::config::Config;
 use crate::db::{DbConnection, Pool};
 use crate::error::Error;
@@ -15,6 +15,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The WSDL with this server's public address in `soap:address`.
     pub wsdl: String,
+    /// Signs and checks patients' appointment links.
+    pub secret_key: Arc<SecretKey>,
+    /// How callers reach this server (`RENDEZ_PUBLIC_URL`, else the bound address).
+    pub public_url: String,
 }
 
 impl AppState {

@@ -1,5 +1,6 @@
 //! The HTTP surface: one table of routes, and the small non-SOAP endpoints.
 
+pub mod appointment_page;
 pub mod health;
 pub mod metrics;
 
@@ -19,7 +20,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
-    .route("/metrics", web::get().to(metrics::render));
+    .route("/metrics", web::get().to(metrics::render))
+    .service(
+        web::resource("/a/{token}")
+            .app_data(web::FormConfig::default().limit(1024))
+            .route(web::get().to(appointment_page::show))
+            .route(web::post().to(appointment_page::act)),
+    );
 }
 
 /// actix answers some errors itself (before or around our handlers) with plain text; on the

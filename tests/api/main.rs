@@ -7,6 +7,7 @@ mod auth;
 mod booking;
 mod cli;
 mod master_data;
+mod memo;
 mod messaging;
 mod migrations;
 mod outage;

@@ -122,6 +122,14 @@ fn decide(
             "the appointment had begun when the notice fell due",
         );
     }
+    if kind == TemplateKind::Reminder && later_reminder_due(conn, notice, now)? {
+        // After downtime, one reminder says it all: the patient gets the nearest one.
+        return end(
+            conn,
+            NoticeState::Dropped,
+            "a later reminder of the appointment was due as well",
+        );
+    }
     let policy = sender.config.policy.for_center(&facts.center_lid);
     if kind == TemplateKind::Reminder
         && let Some(quiet) = policy.quiet_hours
@@ -192,6 +200,26 @@ fn decide(
         now,
     )?;
     Ok(Decision::Queued)
+}
+
+/// True when a reminder of the same appointment with a shorter offset is due (or went) too.
+fn later_reminder_due(
+    conn: &mut DbConnection,
+    notice: &Notice,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    use crate::db::schema::appointment_notices as n;
+    use diesel::prelude::*;
+    let later: i64 = n::table
+        .filter(n::appointment_id.eq(&notice.appointment_id))
+        .filter(n::kind.eq(&notice.kind))
+        .filter(n::appointment_start.eq(notice.appointment_start))
+        .filter(n::offset_seconds.lt(notice.offset_seconds))
+        .filter(n::state.eq_any([NoticeState::Planned.as_str(), NoticeState::Queued.as_str()]))
+        .filter(n::due_at.le(naive(now)))
+        .count()
+        .get_result(conn)?;
+    Ok(later > 0)
 }
 
 /// The patient's page for this notice's appointment, valid until the appointment starts.

@@ -103,6 +103,8 @@ pub fn act(
 pub struct PageView {
     pub facts: AppointmentFacts,
     pub link_used: bool,
+    /// The language the message with the link was written in.
+    pub language: Option<String>,
 }
 
 pub fn page_view(conn: &mut DbConnection, notice_id: &str) -> QueryResult<Option<PageView>> {
@@ -113,6 +115,7 @@ pub fn page_view(conn: &mut DbConnection, notice_id: &str) -> QueryResult<Option
         facts::load(conn, &notice.appointment_id)?.map(|facts| PageView {
             facts,
             link_used: notice.link_used_at.is_some(),
+            language: notice.language,
         }),
     )
 }
