@@ -163,6 +163,18 @@ pub struct Settings {
     )]
     pub clinic_cancel_url: Option<String>,
 
+    /// A secret that Jasmin's MO requests to /hooks/jasmin/mo must carry as the `secret` query
+    /// parameter (Jasmin signs nothing); without it, SMS replies through Jasmin are refused.
+    /// [default: none]
+    #[arg(
+        long,
+        env = "RENDEZ_JASMIN_MO_SECRET",
+        global = true,
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub jasmin_mo_secret: Option<String>,
+
     /// Per-center reminders, quiet hours and language, by center LID (file only).
     #[arg(skip)]
     pub centers: Option<std::collections::BTreeMap<String, crate::memo::CenterSettings>>,
@@ -227,6 +239,7 @@ impl Settings {
             templates_dir: self.templates_dir.or(lower.templates_dir),
             fallback_language: self.fallback_language.or(lower.fallback_language),
             clinic_cancel_url: self.clinic_cancel_url.or(lower.clinic_cancel_url),
+            jasmin_mo_secret: self.jasmin_mo_secret.or(lower.jasmin_mo_secret),
             centers: self.centers.or(lower.centers),
             reply_keywords: self.reply_keywords.or(lower.reply_keywords),
         }
@@ -281,6 +294,7 @@ impl Settings {
             templates_dir: self.templates_dir.as_deref(),
             fallback_language: self.fallback_language.as_deref(),
             clinic_cancel_url: self.clinic_cancel_url.as_deref(),
+            jasmin_mo_secret: self.jasmin_mo_secret.as_deref(),
             centers: self.centers.as_ref(),
             reply_keywords: self.reply_keywords.as_ref(),
         })?;

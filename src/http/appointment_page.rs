@@ -118,7 +118,11 @@ fn page(status: StatusCode, words: &Words, body: &str) -> HttpResponse {
 }
 
 fn message(status: StatusCode, words: &Words, text: &str) -> HttpResponse {
-    page(status, words, &format!("<p id=\"message\">{}</p>", escape(text)))
+    page(
+        status,
+        words,
+        &format!("<p id=\"message\">{}</p>", escape(text)),
+    )
 }
 
 /// The appointment on its center's clock, with the forms that still apply.
@@ -126,7 +130,10 @@ fn appointment(view: &PageView, note: Option<&str>, now: chrono::DateTime<Utc>) 
     let w = words(view.language.as_deref());
     let f = &view.facts;
     let local = f.start.with_timezone(&f.tz).naive_local();
-    let minute = local.time().signed_duration_since(chrono::NaiveTime::MIN).num_minutes() as u32;
+    let minute = local
+        .time()
+        .signed_duration_since(chrono::NaiveTime::MIN)
+        .num_minutes() as u32;
     let status = if !f.live {
         w.cancelled
     } else if f.status == AppointmentStatus::Approved.as_str() {
@@ -182,11 +189,11 @@ fn appointment(view: &PageView, note: Option<&str>, now: chrono::DateTime<Utc>) 
 }
 
 /// The notice id of a valid token, or the page that says why not.
-fn check(state: &AppState, token: &str) -> Result<String, HttpResponse> {
+fn check(state: &AppState, token: &str) -> Result<String, Box<HttpResponse>> {
     match LinkToken::verify(token, &state.secret_key, Utc::now()) {
         Ok(t) => Ok(t.notice_id.to_string()),
-        Err(LinkError::Forged) => Err(message(StatusCode::NOT_FOUND, &EN, EN.invalid)),
-        Err(LinkError::Expired) => Err(message(StatusCode::GONE, &EN, EN.expired)),
+        Err(LinkError::Forged) => Err(Box::new(message(StatusCode::NOT_FOUND, &EN, EN.invalid))),
+        Err(LinkError::Expired) => Err(Box::new(message(StatusCode::GONE, &EN, EN.expired))),
     }
 }
 
@@ -198,7 +205,7 @@ fn unavailable(e: impl std::fmt::Display) -> HttpResponse {
 pub async fn show(path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     let notice_id = match check(&state, &path) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match state
         .with_db(move |conn| replies::page_view(conn, &notice_id))
@@ -222,7 +229,7 @@ pub async fn act(
 ) -> HttpResponse {
     let notice_id = match check(&state, &path) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let action = match form.action.as_str() {
         "confirm" => PatientAction::Confirm,

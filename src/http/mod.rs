@@ -3,6 +3,7 @@
 pub mod appointment_page;
 pub mod health;
 pub mod metrics;
+pub mod sms_replies;
 
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, dev::ServiceResponse, web};
@@ -26,6 +27,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(web::FormConfig::default().limit(1024))
             .route(web::get().to(appointment_page::show))
             .route(web::post().to(appointment_page::act)),
+    )
+    .service(
+        web::resource("/hooks/jasmin/mo")
+            .app_data(web::PayloadConfig::new(sms_replies::MAX_BODY))
+            .route(web::post().to(sms_replies::jasmin_mo)),
     );
 }
 

@@ -35,6 +35,7 @@ pub struct MemoSettings<'a> {
     pub templates_dir: Option<&'a Path>,
     pub fallback_language: Option<&'a str>,
     pub clinic_cancel_url: Option<&'a str>,
+    pub jasmin_mo_secret: Option<&'a str>,
     pub centers: Option<&'a BTreeMap<String, CenterSettings>>,
     pub reply_keywords: Option<&'a BTreeMap<String, KeywordLists>>,
 }
@@ -48,6 +49,8 @@ pub struct MemoConfig {
     pub fallback_language: String,
     pub scheduler_interval: Duration,
     pub clinic_cancel_url: Option<String>,
+    /// What Jasmin's MO requests must carry as `secret`; `None`: they are refused.
+    pub jasmin_mo_secret: Option<String>,
 }
 
 pub const DEFAULT_REMINDERS: &str = "72h,24h";
@@ -123,6 +126,18 @@ impl MemoConfig {
                 )),
             })
             .transpose()?;
+        let jasmin_mo_secret = given
+            .jasmin_mo_secret
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s.len() < 16 {
+                    Err("RENDEZ_JASMIN_MO_SECRET must be at least 16 characters".to_string())
+                } else {
+                    Ok(s.to_string())
+                }
+            })
+            .transpose()?;
         if given.scheduler_interval.is_zero() {
             return Err("RENDEZ_SCHEDULER_INTERVAL must be longer than 0".into());
         }
@@ -133,6 +148,7 @@ impl MemoConfig {
             fallback_language,
             scheduler_interval: given.scheduler_interval,
             clinic_cancel_url,
+            jasmin_mo_secret,
         })
     }
 }

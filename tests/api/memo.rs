@@ -26,6 +26,7 @@ backend_tests!(
     the_channel_follows_communication_preferences_and_contact_data_and_the_language_falls_back,
     the_appointment_page_confirms_and_cancels_and_says_when_a_link_is_used_forged_or_expired,
     the_real_scheduler_loop_queues_a_confirmation_without_being_called,
+    sms_replies_through_jasmin_confirm_cancel_stop_start_and_get_help_once,
 );
 
 const MADRID: Tz = chrono_tz::Europe::Madrid;
@@ -70,7 +71,12 @@ fn fields_xml(params: &[(&str, &str)]) -> String {
 
 async fn ok(reply: Reply) -> Reply {
     reply.assert_ok();
-    assert_eq!(reply.field("RESULT").as_deref(), Some("OK"), "{}", reply.body);
+    assert_eq!(
+        reply.field("RESULT").as_deref(),
+        Some("OK"),
+        "{}",
+        reply.body
+    );
     reply
 }
 
@@ -140,7 +146,12 @@ async fn book(app: &TestApp, date: &str, time: &str, extra: &[(&str, &str)]) -> 
         .soap(&Auth::admin(), "addAppointment", &fields_xml(&params))
         .await;
     reply.assert_ok();
-    assert_eq!(reply.field("ADD_RESULT").as_deref(), Some("OK"), "{}", reply.body);
+    assert_eq!(
+        reply.field("ADD_RESULT").as_deref(),
+        Some("OK"),
+        "{}",
+        reply.body
+    );
     reply.field("APP_LID").expect("APP_LID")
 }
 
@@ -162,7 +173,10 @@ fn notices_of(app: &TestApp, app_lid: &str) -> Vec<NoticeRow> {
         appointment_notices::table
             .inner_join(appointments::table)
             .filter(appointments::lid.eq(app_lid))
-            .order((appointment_notices::due_at.asc(), appointment_notices::kind.asc()))
+            .order((
+                appointment_notices::due_at.asc(),
+                appointment_notices::kind.asc(),
+            ))
             .select((
                 appointment_notices::kind,
                 appointment_notices::offset_seconds,
@@ -195,8 +209,7 @@ fn messages_of(app: &TestApp, app_lid: &str) -> Vec<(String, Message)> {
         appointment_notices::table
             .inner_join(appointments::table)
             .inner_join(
-                messages::table
-                    .on(messages::id.nullable().eq(appointment_notices::message_id)),
+                messages::table.on(messages::id.nullable().eq(appointment_notices::message_id)),
             )
             .filter(appointments::lid.eq(app_lid))
             .order(messages::created_at.asc())
@@ -251,8 +264,10 @@ async fn a_booking_queues_a_confirmation_with_a_link_and_each_reminder_at_its_ti
         ("reminder".to_string(), H72, "planned".to_string()),
         ("reminder".to_string(), H24, "planned".to_string()),
     ];
-    let got: Vec<(String, i32, String)> =
-        notices.iter().map(|n| (n.0.clone(), n.1, n.3.clone())).collect();
+    let got: Vec<(String, i32, String)> = notices
+        .iter()
+        .map(|n| (n.0.clone(), n.1, n.3.clone()))
+        .collect();
     assert_eq!(got, expected);
     assert_eq!(notices[1].2, local(MADRID, "2027-03-07", "10:00"));
     assert_eq!(notices[2].2, local(MADRID, "2027-03-09", "10:00"));
@@ -260,11 +275,23 @@ async fn a_booking_queues_a_confirmation_with_a_link_and_each_reminder_at_its_ti
     let sent = messages_of(&app, &lid);
     assert_eq!(kinds(&sent), ["confirmation"]);
     let (channel, to, subject, body, status) = &sent[0].1;
-    assert_eq!((channel.as_str(), to.as_str(), status.as_str()), ("SMS", PHONE, "QUEUED"));
+    assert_eq!(
+        (channel.as_str(), to.as_str(), status.as_str()),
+        ("SMS", PHONE, "QUEUED")
+    );
     assert_eq!(subject, &None);
-    assert!(body.contains("10/03/2027") && body.contains("10:00"), "{body}");
-    assert!(body.contains("Zoë Peña") && body.contains("Centro Uno"), "{body}");
-    assert!(body.contains(&format!("{}/a/", app.address)), "Spanish with a link: {body}");
+    assert!(
+        body.contains("10/03/2027") && body.contains("10:00"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Zoë Peña") && body.contains("Centro Uno"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("{}/a/", app.address)),
+        "Spanish with a link: {body}"
+    );
     assert!(body.contains("responda 1"), "Spanish: {body}");
 
     // A tick a minute before the 72h reminder's time queues nothing; at its time, it goes.
@@ -278,9 +305,16 @@ async fn a_booking_queues_a_confirmation_with_a_link_and_each_reminder_at_its_ti
     tick(&scheduler, notices[2].2).await;
     let sent = messages_of(&app, &lid);
     assert_eq!(kinds(&sent), ["confirmation", "reminder", "reminder"]);
-    assert!(sent[1].1 .3.starts_with("Recordatorio Centro Uno"), "{}", sent[1].1 .3);
+    assert!(
+        sent[1].1.3.starts_with("Recordatorio Centro Uno"),
+        "{}",
+        sent[1].1.3
+    );
     for (_, (_, _, _, body, _)) in &sent {
-        assert!(body.contains("10/03/2027 a las 10:00") || body.contains("10/03/2027"), "{body}");
+        assert!(
+            body.contains("10/03/2027 a las 10:00") || body.contains("10/03/2027"),
+            "{body}"
+        );
     }
     assert!(start > notices[2].2);
 }
@@ -305,7 +339,12 @@ async fn a_reminder_whose_time_had_passed_at_booking_is_skipped_and_the_confirma
     let notices = notices_of(&app, &lid);
     let h72 = notices.iter().find(|n| n.1 == H72).unwrap();
     assert_eq!(h72.3, "skipped");
-    assert!(h72.4.as_deref().unwrap().contains("passed when the appointment was booked"));
+    assert!(
+        h72.4
+            .as_deref()
+            .unwrap()
+            .contains("passed when the appointment was booked")
+    );
     assert_eq!(state_of(&app, &lid, "reminder", H24), "planned");
     // Even a tick long after does not send it.
     tick(&scheduler, Utc::now() + Duration::hours(1)).await;
@@ -330,11 +369,18 @@ async fn after_downtime_a_due_reminder_goes_late_once_and_one_whose_appointment_
         assert_eq!(state_of(&app, &early, "reminder", offset), "dropped");
     }
     let began = notices_of(&app, &early);
-    assert!(began.iter().filter(|n| n.0 == "reminder").all(|n| n.4.as_deref()
-        == Some("the appointment had begun when the notice fell due")));
+    assert!(
+        began
+            .iter()
+            .filter(|n| n.0 == "reminder")
+            .all(|n| n.4.as_deref() == Some("the appointment had begun when the notice fell due"))
+    );
     assert_eq!(state_of(&app, &late, "reminder", H72), "dropped");
     assert_eq!(state_of(&app, &late, "reminder", H24), "queued");
-    assert_eq!(kinds(&messages_of(&app, &late)), ["confirmation", "reminder"]);
+    assert_eq!(
+        kinds(&messages_of(&app, &late)),
+        ["confirmation", "reminder"]
+    );
     assert_eq!(kinds(&messages_of(&app, &early)), ["confirmation"]);
     // Another catch-up changes nothing.
     let again = tick(&scheduler, back + Duration::minutes(1)).await;
@@ -351,7 +397,13 @@ async fn a_reminder_falling_in_quiet_hours_waits_for_the_morning_unless_that_is_
     // 12h before 07:30 is 19:30: outside, unchanged.
     let evening = book(&app, "2027-03-11", "07:30", &[]).await;
     tick(&scheduler, Utc::now()).await;
-    let due = |lid: &str| notices_of(&app, lid).into_iter().find(|n| n.0 == "reminder").unwrap().2;
+    let due = |lid: &str| {
+        notices_of(&app, lid)
+            .into_iter()
+            .find(|n| n.0 == "reminder")
+            .unwrap()
+            .2
+    };
     assert_eq!(due(&morning), local(MADRID, "2027-03-12", "08:00"));
     assert_eq!(due(&evening), local(MADRID, "2027-03-10", "19:30"));
     // Caught up at 23:00 (inside quiet hours), the 19:30 one would wait for 08:00, but that is
@@ -372,9 +424,14 @@ async fn a_reminder_falling_in_quiet_hours_waits_for_the_morning_unless_that_is_
     tick(&scheduler, Utc::now()).await;
     let report = tick(&scheduler, local(MADRID, "2027-03-10", "23:00")).await;
     assert_eq!(report.dispatched.deferred, 1, "{report:?}");
-    let (_, _, due, state, reason) =
-        notices_of(&app, &lid).into_iter().find(|n| n.0 == "reminder").unwrap();
-    assert_eq!((due, state.as_str()), (local(MADRID, "2027-03-11", "09:00"), "planned"));
+    let (_, _, due, state, reason) = notices_of(&app, &lid)
+        .into_iter()
+        .find(|n| n.0 == "reminder")
+        .unwrap();
+    assert_eq!(
+        (due, state.as_str()),
+        (local(MADRID, "2027-03-11", "09:00"), "planned")
+    );
     assert_eq!(reason.as_deref(), Some("deferred past quiet hours"));
     let report = tick(&scheduler, local(MADRID, "2027-03-11", "09:00")).await;
     assert_eq!(report.dispatched.queued, 1, "{report:?}");
@@ -404,15 +461,26 @@ async fn a_daylight_saving_change_between_booking_and_reminder_keeps_the_reminde
         } else {
             local(MADRID, "2027-11-01", "10:00")
         };
-        assert_eq!((appointment_start - reminders[0].2).num_hours(), real72, "{lid}");
-        assert_eq!((appointment_start - reminders[1].2).num_hours(), real24, "{lid}");
+        assert_eq!(
+            (appointment_start - reminders[0].2).num_hours(),
+            real72,
+            "{lid}"
+        );
+        assert_eq!(
+            (appointment_start - reminders[1].2).num_hours(),
+            real24,
+            "{lid}"
+        );
     }
     // The 24h reminder of the spring appointment goes on Sunday at 10:00 summer time, and its
     // text shows the appointment's clock time.
     tick(&scheduler, local(MADRID, "2027-03-28", "10:00")).await;
     let sent = messages_of(&app, &spring);
-    let body = &sent.last().unwrap().1 .3;
-    assert!(body.contains("29/03/2027") && body.contains("10:00"), "{body}");
+    let body = &sent.last().unwrap().1.3;
+    assert!(
+        body.contains("29/03/2027") && body.contains("10:00"),
+        "{body}"
+    );
 }
 
 async fn cancelling_withdraws_pending_notices_cancels_unsent_ones_and_queues_a_cancellation_notice(
@@ -426,11 +494,23 @@ async fn cancelling_withdraws_pending_notices_cancels_unsent_ones_and_queues_a_c
     tick(&scheduler, local(MADRID, "2027-03-07", "10:00")).await;
     assert_eq!(state_of(&app, &lid, "reminder", H72), "queued");
     let reply = app
-        .soap(&Auth::admin(), "deleteAppointment", &fields_xml(&[("APP_LID", &lid)]))
+        .soap(
+            &Auth::admin(),
+            "deleteAppointment",
+            &fields_xml(&[("APP_LID", &lid)]),
+        )
         .await;
-    assert_eq!(reply.field("DELETE_RESULT").as_deref(), Some("OK"), "{}", reply.body);
+    assert_eq!(
+        reply.field("DELETE_RESULT").as_deref(),
+        Some("OK"),
+        "{}",
+        reply.body
+    );
     let report = tick(&scheduler, local(MADRID, "2027-03-07", "11:00")).await;
-    assert_eq!(report.dispatched.queued, 1, "the cancellation notice: {report:?}");
+    assert_eq!(
+        report.dispatched.queued, 1,
+        "the cancellation notice: {report:?}"
+    );
     assert_eq!(state_of(&app, &lid, "reminder", H24), "withdrawn");
     assert_eq!(state_of(&app, &lid, "reminder", H72), "withdrawn");
     assert_eq!(state_of(&app, &lid, "confirmation", 0), "withdrawn");
@@ -448,9 +528,15 @@ async fn cancelling_withdraws_pending_notices_cancels_unsent_ones_and_queues_a_c
             ("cancellation", "QUEUED")
         ]
     );
-    let body = &sent[2].1 .3;
-    assert!(body.contains("anulada") && body.contains("10/03/2027"), "{body}");
-    assert!(!body.contains("/a/"), "no link to a cancelled appointment: {body}");
+    let body = &sent[2].1.3;
+    assert!(
+        body.contains("anulada") && body.contains("10/03/2027"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("/a/"),
+        "no link to a cancelled appointment: {body}"
+    );
     // Later ticks do nothing more: the withdrawn reminder's time passes quietly.
     let later = tick(&scheduler, local(MADRID, "2027-03-09", "10:00")).await;
     assert_eq!(later, TickReport::default());
@@ -461,14 +547,28 @@ async fn the_channel_follows_communication_preferences_and_contact_data_and_the_
 ) {
     let (app, scheduler) = start(backend).await;
     clinic(&app).await;
-    let cases: Vec<(Vec<(&str, &str)>, Option<(&str, &str)>)> = vec![
-        (vec![("COMMUNICATION_PREFERENCES", "110")], Some(("SMS", PHONE))),
-        (vec![("COMMUNICATION_PREFERENCES", "010")], Some(("EMAIL", EMAIL))),
+    // (extra booking fields, expected (channel, recipient) or none)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Option<(&'a str, &'a str)>);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            vec![("COMMUNICATION_PREFERENCES", "110")],
+            Some(("SMS", PHONE)),
+        ),
+        (
+            vec![("COMMUNICATION_PREFERENCES", "010")],
+            Some(("EMAIL", EMAIL)),
+        ),
         (
             vec![("USER_MOBILE_PHONE", ""), ("USER_ID_NUMBER", "X2")],
             Some(("EMAIL", EMAIL)),
         ),
-        (vec![("COMMUNICATION_PREFERENCES", "001"), ("USER_ID_NUMBER", "X3")], None),
+        (
+            vec![
+                ("COMMUNICATION_PREFERENCES", "001"),
+                ("USER_ID_NUMBER", "X3"),
+            ],
+            None,
+        ),
     ];
     let mut times = ["09:00", "10:00", "11:00", "12:00"].into_iter();
     for (extra, expected) in cases {
@@ -480,7 +580,10 @@ async fn the_channel_follows_communication_preferences_and_contact_data_and_the_
                 let (c, t, subject, body, _) = &sent[0].1;
                 assert_eq!((c.as_str(), t.as_str()), (channel, to), "{extra:?}");
                 if channel == "EMAIL" {
-                    assert!(subject.as_deref().unwrap().contains("10/03/2027"), "{subject:?}");
+                    assert!(
+                        subject.as_deref().unwrap().contains("10/03/2027"),
+                        "{subject:?}"
+                    );
                     assert!(body.starts_with("Estimado/a Zoë:"), "{body}");
                 }
             }
@@ -493,10 +596,19 @@ async fn the_channel_follows_communication_preferences_and_contact_data_and_the_
         }
     }
     // A patient in a language without templates (de-AT) is written in the fallback (en).
-    let lid = book(&app, "2027-03-11", "09:00", &[("USER_LANGUAGE", "de-AT"), ("USER_ID_NUMBER", "X4")]).await;
+    let lid = book(
+        &app,
+        "2027-03-11",
+        "09:00",
+        &[("USER_LANGUAGE", "de-AT"), ("USER_ID_NUMBER", "X4")],
+    )
+    .await;
     tick(&scheduler, Utc::now()).await;
-    let body = &messages_of(&app, &lid)[0].1 .3;
-    assert!(body.contains("appointment with Zoë Peña on 11/03/2027 at 09:00"), "{body}");
+    let body = &messages_of(&app, &lid)[0].1.3;
+    assert!(
+        body.contains("appointment with Zoë Peña on 11/03/2027 at 09:00"),
+        "{body}"
+    );
 }
 
 async fn the_appointment_page_confirms_and_cancels_and_says_when_a_link_is_used_forged_or_expired(
@@ -510,17 +622,28 @@ async fn the_appointment_page_confirms_and_cancels_and_says_when_a_link_is_used_
         let at = body.find(&format!("{}/a/", app.address)).expect("a link");
         body[at..].split_whitespace().next().unwrap().to_string()
     };
-    let first = link(&messages_of(&app, &lid)[0].1 .3);
+    let first = link(&messages_of(&app, &lid)[0].1.3);
 
     let page = app.http.get(&first).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let headers = page.headers().clone();
     assert_eq!(headers["cache-control"], "no-store");
-    assert!(headers["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
     assert_eq!(headers["referrer-policy"], "no-referrer");
     let html = page.text().await.unwrap();
-    assert!(html.contains("10/03/2027") && html.contains("10:00"), "{html}");
-    assert!(html.contains("Zoë Peña") && html.contains("value=\"confirm\""), "{html}");
+    assert!(
+        html.contains("10/03/2027") && html.contains("10:00"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Zoë Peña") && html.contains("value=\"confirm\""),
+        "{html}"
+    );
     assert!(html.contains("lang=\"es\""), "{html}");
 
     let since = Utc::now() - Duration::seconds(1);
@@ -529,9 +652,18 @@ async fn the_appointment_page_confirms_and_cancels_and_says_when_a_link_is_used_
     let html = confirmed.text().await.unwrap();
     assert!(html.contains("queda confirmada"), "{html}");
     let check = app
-        .soap(&Auth::admin(), "checkAppointment", &fields_xml(&[("APP_LID", &lid)]))
+        .soap(
+            &Auth::admin(),
+            "checkAppointment",
+            &fields_xml(&[("APP_LID", &lid)]),
+        )
         .await;
-    assert_eq!(check.field("STATUS").as_deref(), Some("APPROVED"), "{}", check.body);
+    assert_eq!(
+        check.field("STATUS").as_deref(),
+        Some("APPROVED"),
+        "{}",
+        check.body
+    );
     // The clinic system sees the change when it polls (changes settle for 2 s before they show).
     tokio::time::sleep(StdDuration::from_millis(2100)).await;
     let polled = app
@@ -541,25 +673,56 @@ async fn the_appointment_page_confirms_and_cancels_and_says_when_a_link_is_used_
             &fields_xml(&[("LAST_REQUEST_TIMESTAMP", &since.to_rfc3339())]),
         )
         .await;
-    assert_eq!(polled.fields("APP_LID"), vec![lid.clone()], "{}", polled.body);
+    assert_eq!(
+        polled.fields("APP_LID"),
+        vec![lid.clone()],
+        "{}",
+        polled.body
+    );
     assert_eq!(polled.field("STATUS").as_deref(), Some("APPROVED"));
 
     // The same link again: used.
-    let again = app.http.get(&first).send().await.unwrap().text().await.unwrap();
-    assert!(again.contains("id=\"used\"") && !again.contains("<form"), "{again}");
+    let again = app
+        .http
+        .get(&first)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        again.contains("id=\"used\"") && !again.contains("<form"),
+        "{again}"
+    );
     let posted = post_action(&app, &first, "cancel").await;
     assert!(posted.text().await.unwrap().contains("ya se ha usado"));
 
     // The next message's link cancels: CANCELLED by USER, the slot is free again.
     tick(&scheduler, local(MADRID, "2027-03-07", "10:00")).await;
-    let second = link(&messages_of(&app, &lid)[1].1 .3);
+    let second = link(&messages_of(&app, &lid)[1].1.3);
     assert_ne!(first, second);
-    let html = app.http.get(&second).send().await.unwrap().text().await.unwrap();
-    assert!(!html.contains("value=\"confirm\"") && html.contains("value=\"cancel\""), "{html}");
+    let html = app
+        .http
+        .get(&second)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("value=\"confirm\"") && html.contains("value=\"cancel\""),
+        "{html}"
+    );
     let cancelled = post_action(&app, &second, "cancel").await;
     assert!(cancelled.text().await.unwrap().contains("ha sido anulada"));
     let check = app
-        .soap(&Auth::admin(), "checkAppointment", &fields_xml(&[("APP_LID", &lid)]))
+        .soap(
+            &Auth::admin(),
+            "checkAppointment",
+            &fields_xml(&[("APP_LID", &lid)]),
+        )
         .await;
     assert_eq!(check.field("STATUS").as_deref(), Some("CANCELLED by USER"));
     let rebooked = book(&app, "2027-03-10", "10:00", &[("USER_ID_NUMBER", "OTHER1")]).await;
@@ -569,7 +732,10 @@ async fn the_appointment_page_confirms_and_cancels_and_says_when_a_link_is_used_
     let token = second.rsplit('/').next().unwrap();
     let mut damaged = token.to_string();
     damaged.replace_range(10..11, if &token[10..11] == "A" { "B" } else { "A" });
-    for bad in [format!("{}/a/{damaged}", app.address), format!("{}/a/nonsense", app.address)] {
+    for bad in [
+        format!("{}/a/{damaged}", app.address),
+        format!("{}/a/nonsense", app.address),
+    ] {
         let page = app.http.get(&bad).send().await.unwrap();
         assert_eq!(page.status(), 404);
         assert!(page.text().await.unwrap().contains("not valid"));
@@ -597,8 +763,167 @@ async fn the_real_scheduler_loop_queues_a_confirmation_without_being_called(back
         if kinds(&messages_of(&app, &lid)) == ["confirmation"] {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no confirmation within 20 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no confirmation within 20 s"
+        );
         tokio::time::sleep(StdDuration::from_millis(200)).await;
     }
     assert_eq!(state_of(&app, &lid, "reminder", H24), "planned");
+}
+
+const MO_SECRET: &str = "mo-secret-0123456789";
+
+async fn mo(app: &TestApp, secret: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let response = app
+        .http
+        .post(format!("{}/hooks/jasmin/mo?secret={secret}", app.address))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn reply(app: &TestApp, id: &str, text: &str) {
+    let (status, body) = mo(
+        app,
+        MO_SECRET,
+        &[
+            ("id", id),
+            ("from", "34600111222"),
+            ("to", "5000"),
+            ("coding", "0"),
+            ("content", text),
+        ],
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "ACK/Jasmin"), "{text}");
+}
+
+/// The bodies of the SMS answers queued to replies, oldest first.
+fn answers(app: &TestApp) -> Vec<String> {
+    let mut conn = app.pool.get().unwrap();
+    messages::table
+        .filter(messages::owner.eq("rendez:memo"))
+        .filter(messages::legacy_id.like("reply:%"))
+        .order(messages::created_at.asc())
+        .select(messages::body)
+        .load(&mut conn)
+        .unwrap()
+}
+
+async fn status_of(app: &TestApp, lid: &str) -> String {
+    app.soap(
+        &Auth::admin(),
+        "checkAppointment",
+        &fields_xml(&[("APP_LID", lid)]),
+    )
+    .await
+    .field("STATUS")
+    .unwrap()
+}
+
+async fn sms_replies_through_jasmin_confirm_cancel_stop_start_and_get_help_once(backend: Backend) {
+    let (app, scheduler) =
+        start_with(backend, |s| s.jasmin_mo_secret = Some(MO_SECRET.into())).await;
+    clinic(&app).await;
+    let first = book(&app, "2027-03-10", "10:00", &[]).await;
+    let second = book(&app, "2027-03-12", "10:00", &[]).await;
+    tick(&scheduler, Utc::now()).await;
+
+    // "Sí" confirms the next upcoming messaged appointment, and the patient is thanked.
+    reply(&app, "m1", "Sí").await;
+    assert_eq!(status_of(&app, &first).await, "APPROVED");
+    assert_eq!(status_of(&app, &second).await, "PENDING");
+    let thanks = answers(&app);
+    assert_eq!(thanks.len(), 1);
+    assert!(
+        thanks[0].contains("confirmada") && thanks[0].contains("10/03/2027"),
+        "{thanks:?}"
+    );
+    // The provider retrying the same message changes nothing.
+    reply(&app, "m1", "Sí").await;
+    assert_eq!(answers(&app).len(), 1);
+
+    // "2" cancels it (by the user, freeing the slot); the next "1" confirms the other one.
+    reply(&app, "m2", "2").await;
+    assert_eq!(status_of(&app, &first).await, "CANCELLED by USER");
+    book(
+        &app,
+        "2027-03-10",
+        "10:00",
+        &[("USER_ID_NUMBER", "SLOT-FREE")],
+    )
+    .await;
+    reply(&app, "m3", "1").await;
+    assert_eq!(status_of(&app, &second).await, "APPROVED");
+    let report = tick(&scheduler, Utc::now()).await;
+    assert_eq!(
+        state_of(&app, &first, "cancellation", 0),
+        "queued",
+        "{report:?}"
+    );
+
+    // Anything else gets the help text, once an hour at most.
+    reply(&app, "m4", "¿A qué hora era?").await;
+    reply(&app, "m5", "hola??").await;
+    let all = answers(&app);
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all[2].contains("Responda 1 para confirmar"), "{all:?}");
+
+    // STOP: no SMS any more (the next reminder goes by email); START: SMS again, and a word.
+    reply(&app, "m6", "STOP").await;
+    assert_eq!(answers(&app).len(), 3, "no answer to STOP");
+    tick(&scheduler, local(MADRID, "2027-03-09", "10:00")).await;
+    let sent = messages_of(&app, &second);
+    assert_eq!(sent.last().unwrap().1.0, "EMAIL", "{sent:?}");
+    reply(&app, "m7", "start").await;
+    let all = answers(&app);
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert!(all[3].contains("Volverá a recibir"), "{all:?}");
+    tick(&scheduler, local(MADRID, "2027-03-11", "10:00")).await;
+    let sent = messages_of(&app, &second);
+    assert_eq!(sent.last().unwrap().1.0, "SMS", "{sent:?}");
+
+    // Refused: a wrong secret, a missing field, a number that is none.
+    let (status, _) = mo(
+        &app,
+        "wrong-secret-0123456789",
+        &[("id", "x"), ("from", "34600111222"), ("content", "2")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, text) = mo(
+        &app,
+        MO_SECRET,
+        &[("from", "34600111222"), ("content", "2")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(text.contains("id and from"), "{text}");
+    let (status, text) = mo(
+        &app,
+        MO_SECRET,
+        &[("id", "m9"), ("from", "nobody"), ("content", "2")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(text.contains("from"), "{text}");
+    assert_eq!(status_of(&app, &second).await, "APPROVED");
+
+    // Without a configured secret, the webhook is closed.
+    let (other, _) = start(backend).await;
+    let (status, text) = mo(
+        &other,
+        MO_SECRET,
+        &[("id", "x"), ("from", "34600111222"), ("content", "2")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(text.contains("RENDEZ_JASMIN_MO_SECRET"), "{text}");
 }
