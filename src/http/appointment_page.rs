@@ -168,7 +168,11 @@ fn appointment(view: &PageView, note: Option<&str>, now: chrono::DateTime<Utc>) 
     ));
     if f.live && f.start > now {
         if view.link_used {
-            body.push_str(&format!("<p id=\"used\">{}</p>", escape(w.used)));
+            // Right after the patient acted, the note says what happened; later, that the link
+            // is spent.
+            if note.is_none() {
+                body.push_str(&format!("<p id=\"used\">{}</p>", escape(w.used)));
+            }
         } else {
             body.push_str("<form method=\"post\">");
             if f.status != AppointmentStatus::Approved.as_str() {
