@@ -46,8 +46,8 @@ pub struct Cli {
 pub enum Command {
     /// Apply pending migrations, then serve HTTP (SOAP, WSDL, health and metrics).
     Serve(ServeArgs),
-    /// Apply pending migrations, then run only the messaging workers (no HTTP), for more
-    /// sending processes on one database. Stops on SIGINT/SIGTERM after recording what it holds.
+    /// Apply pending migrations, then run only the workers (messaging and the reminder
+    /// scheduler, no HTTP), for more processes on one database. Stops on SIGINT/SIGTERM after recording what it holds.
     Worker,
     /// Apply pending database migrations and exit.
     Migrate,
@@ -91,7 +91,7 @@ pub struct ServeArgs {
     /// availability) and a demo client with every role, and print how to call it.
     #[arg(long)]
     pub demo: bool,
-    /// Serve HTTP only; messages are sent by `rendez worker` processes.
+    /// Serve HTTP only; messages and reminders are handled by `rendez worker` processes.
     #[arg(long)]
     pub no_workers: bool,
 }
@@ -232,16 +232,25 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {
 
 fn worker(config: Config) -> Result<ExitCode, String> {
     let pool = startup::open_database(&config)?;
+    let secret_key = startup::load_secret_key(&config)?;
     log::info!("database: {}", config.database_url);
     actix_web::rt::System::new().block_on(async move {
         let public = startup::public_url(&config, None);
-        let workers = crate::messaging::Workers::start(pool, &config.messaging, &public)?
+        let workers = crate::messaging::Workers::start(pool.clone(), &config.messaging, &public)?
             .ok_or_else(|| {
-                "no messaging provider is configured: set RENDEZ_SMS_PROVIDER or RENDEZ_SMTP_URL"
-                    .to_string()
-            })?;
+            "no messaging provider is configured: set RENDEZ_SMS_PROVIDER or RENDEZ_SMTP_URL"
+                .to_string()
+        })?;
+        let scheduler = crate::memo::scheduler::Scheduler {
+            pool,
+            config: std::sync::Arc::new(config.memo.clone()),
+            key: secret_key,
+            public_url: public,
+        };
+        let reminders = actix_web::rt::spawn(scheduler.run());
         wait_for_stop_signal().await;
         log::info!("stopping: finishing the messages in hand");
+        reminders.abort();
         workers.stop().await;
         Ok::<_, String>(())
     })?;

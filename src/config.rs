@@ -349,6 +349,78 @@ pub struct Settings {
         value_name = "N"
     )]
     pub worker_concurrency: Option<usize>,
+
+    /// Reminder offsets before each appointment, comma-separated, e.g. 72h,24h or 24h,90m; a
+    /// whole number of days lands at the same clock time on the center's calendar. Empty: no
+    /// reminders. Per center in the file: [centers.LID] reminders = "24h". [default: 72h,24h]
+    #[arg(long, env = "RENDEZ_REMINDERS", global = true, value_name = "OFFSETS")]
+    pub reminders: Option<String>,
+
+    /// Daily window on each center's clock when no reminder is sent (it waits for the window's
+    /// end, unless that is not before the appointment); empty disables. Per center in the
+    /// file: [centers.LID] quiet_hours = "22:00-09:00". [default: 21:00-08:00]
+    #[arg(
+        long,
+        env = "RENDEZ_QUIET_HOURS",
+        global = true,
+        value_name = "HH:MM-HH:MM"
+    )]
+    pub quiet_hours: Option<String>,
+
+    /// How often the reminder scheduler looks for due work, e.g. 15s. [default: 15s]
+    #[arg(
+        long,
+        env = "RENDEZ_SCHEDULER_INTERVAL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub scheduler_interval: Option<String>,
+
+    /// A directory of message templates (KIND.LANGUAGE.txt, e.g. reminder.es.txt) that
+    /// override or add to the shipped ones. [default: the shipped templates only]
+    #[arg(long, env = "RENDEZ_TEMPLATES_DIR", global = true, value_name = "DIR")]
+    pub templates_dir: Option<PathBuf>,
+
+    /// The language patients are written in when neither theirs nor their center's has
+    /// templates. [default: en]
+    #[arg(
+        long,
+        env = "RENDEZ_FALLBACK_LANGUAGE",
+        global = true,
+        value_name = "CODE"
+    )]
+    pub fallback_language: Option<String>,
+
+    /// The clinic system's CancelAppointment web service (SOAP, seed A.4.2), called through the
+    /// outbox when a patient cancels by SMS or on their appointment page. [default: none]
+    #[arg(
+        long,
+        env = "RENDEZ_CLINIC_CANCEL_URL",
+        global = true,
+        value_name = "URL"
+    )]
+    pub clinic_cancel_url: Option<String>,
+
+    /// A secret that Jasmin's MO requests to /hooks/jasmin/mo must carry as the `secret` query
+    /// parameter (Jasmin signs nothing); without it, SMS replies through Jasmin are refused.
+    /// [default: none]
+    #[arg(
+        long,
+        env = "RENDEZ_JASMIN_MO_SECRET",
+        global = true,
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub jasmin_mo_secret: Option<String>,
+
+    /// Per-center reminders, quiet hours and language, by center LID (file only).
+    #[arg(skip)]
+    pub centers: Option<std::collections::BTreeMap<String, crate::memo::CenterSettings>>,
+
+    /// Reply keywords by language, replacing the defaults' lists (file only).
+    #[arg(skip)]
+    pub reply_keywords:
+        Option<std::collections::BTreeMap<String, crate::domain::memo::keywords::KeywordLists>>,
 }
 
 /// The settings resolved into what the program runs with.
@@ -370,6 +442,7 @@ pub struct Config {
     pub results: crate::results::ResultsConfig,
     pub trust_forwarded_for: bool,
     pub messaging: crate::messaging::MessagingConfig,
+    pub memo: crate::memo::MemoConfig,
 }
 
 impl Settings {
@@ -431,6 +504,15 @@ impl Settings {
             lease: self.lease.or(lower.lease),
             worker_poll: self.worker_poll.or(lower.worker_poll),
             worker_concurrency: self.worker_concurrency.or(lower.worker_concurrency),
+            reminders: self.reminders.or(lower.reminders),
+            quiet_hours: self.quiet_hours.or(lower.quiet_hours),
+            scheduler_interval: self.scheduler_interval.or(lower.scheduler_interval),
+            templates_dir: self.templates_dir.or(lower.templates_dir),
+            fallback_language: self.fallback_language.or(lower.fallback_language),
+            clinic_cancel_url: self.clinic_cancel_url.or(lower.clinic_cancel_url),
+            jasmin_mo_secret: self.jasmin_mo_secret.or(lower.jasmin_mo_secret),
+            centers: self.centers.or(lower.centers),
+            reply_keywords: self.reply_keywords.or(lower.reply_keywords),
         }
     }
 
@@ -474,6 +556,21 @@ impl Settings {
         if pool_size == 0 {
             return Err("RENDEZ_DB_POOL_SIZE must be at least 1".into());
         }
+        let memo = crate::memo::MemoConfig::resolve(crate::memo::MemoSettings {
+            reminders: self.reminders.as_deref(),
+            quiet_hours: self.quiet_hours.as_deref(),
+            scheduler_interval: duration(
+                "RENDEZ_SCHEDULER_INTERVAL",
+                self.scheduler_interval.as_deref(),
+                "15s",
+            )?,
+            templates_dir: self.templates_dir.as_deref(),
+            fallback_language: self.fallback_language.as_deref(),
+            clinic_cancel_url: self.clinic_cancel_url.as_deref(),
+            jasmin_mo_secret: self.jasmin_mo_secret.as_deref(),
+            centers: self.centers.as_ref(),
+            reply_keywords: self.reply_keywords.as_ref(),
+        })?;
         Ok(Config {
             database_url,
             bind: self.bind.unwrap_or_else(|| "127.0.0.1:8080".into()),
@@ -518,6 +615,7 @@ impl Settings {
             results,
             trust_forwarded_for: self.trust_forwarded_for.unwrap_or(false),
             messaging,
+            memo,
         })
     }
 

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod import;
+pub mod memo;
 pub mod messaging;
 pub mod results;
 pub mod soap;

@@ -12,6 +12,7 @@ use crate::auth::{self, Authenticator, KeySource, SecretKey};
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::http::{self, metrics::Metrics};
+use crate::memo::scheduler::Scheduler;
 use crate::state::AppState;
 
 /// The committed WSDL; its placeholder address is replaced by the public URL when served.
@@ -34,6 +35,7 @@ pub struct Application {
     messaging: crate::messaging::MessagingConfig,
     public_url: String,
     run_workers: bool,
+    scheduler: Scheduler,
 }
 
 impl Application {
@@ -52,7 +54,7 @@ impl Application {
         let state = web::Data::new(AppState {
             auth: Authenticator::new(
                 pool.clone(),
-                secret_key,
+                secret_key.clone(),
                 config.auth_cache_ttl,
                 metrics.password_verifications.clone(),
             ),
@@ -61,8 +63,15 @@ impl Application {
             metrics,
             wsdl,
             result_reads: crate::results::read_log::ReadRecorder::start(pool.clone()),
+            secret_key: secret_key.clone(),
             public_url: public_url.clone(),
         });
+        let scheduler = Scheduler {
+            pool: pool.clone(),
+            config: Arc::new(state.config.memo.clone()),
+            key: secret_key,
+            public_url: public_url.clone(),
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -85,10 +94,12 @@ impl Application {
             messaging,
             public_url,
             run_workers: true,
+            scheduler,
         })
     }
 
-    /// Serves HTTP only: the messaging workers run elsewhere (`rendez worker`).
+    /// Serves HTTP only: the messaging workers and the reminder scheduler run elsewhere
+    /// (`rendez worker`).
     pub fn without_workers(mut self) -> Self {
         self.run_workers = false;
         self
@@ -142,10 +153,17 @@ impl Application {
                 }
             }
         });
+        // The reminder scheduler is a worker too: `--no-workers` leaves it to `rendez worker`.
+        let reminders = self
+            .run_workers
+            .then(|| actix_web::rt::spawn(self.scheduler.run()));
         let result = self.server.await;
         housekeeping.abort();
         if let Some(workers) = workers {
             workers.stop().await;
+        }
+        if let Some(reminders) = reminders {
+            reminders.abort();
         }
         result
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, SecretKey};
 use crate::config::Config;
 use crate::db::{DbConnection, Pool};
 use crate::error::Error;
@@ -17,7 +17,9 @@ pub struct AppState {
     pub wsdl: String,
     /// Records SOAP reads of test results by group commit.
     pub result_reads: crate::results::read_log::ReadRecorder,
-    /// How callers reach this server (RENDEZ_PUBLIC_URL, or derived from the bound address).
+    /// Signs and checks patients' appointment links.
+    pub secret_key: Arc<SecretKey>,
+    /// How callers reach this server (`RENDEZ_PUBLIC_URL`, else the bound address).
     pub public_url: String,
 }
 

@@ -80,6 +80,12 @@ impl SecretKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// An HMAC-SHA256 under the subkey of `purpose` (e.g. signing patient links), for the
+    /// caller to feed and then finish or verify.
+    pub fn keyed_mac(&self, purpose: &str) -> Hmac<Sha256> {
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.subkey(purpose)).expect("any key length")
+    }
+
     /// Encrypts a client's digest secret: base64 of a random 12-byte nonce and the AES-256-GCM
     /// ciphertext.
     pub fn encrypt_secret(&self, secret: &str) -> String {

@@ -337,3 +337,81 @@ pub(crate) fn insert_attempts(
         DbConnection::Mysql(c) => query.execute(c),
     }
 }
+
+/// The next transaction reads what is committed at each statement (MySQL's READ COMMITTED).
+///
+/// The memo planner handles a batch of appointments in one transaction, locking each in turn;
+/// under REPEATABLE READ its plain reads of the second one would still show the snapshot taken
+/// at the first. SQLite's `BEGIN IMMEDIATE` already excludes every other writer.
+pub fn next_transaction_reads_committed(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => Ok(()),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => diesel::connection::SimpleConnection::batch_execute(
+            c,
+            "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        ),
+    }
+}
+
+/// Claims up to `limit` appointment changes the memo planner has not planned from yet, oldest
+/// first, as (change id, appointment id). MySQL: `FOR UPDATE SKIP LOCKED`, so that planners in
+/// other processes take other rows and none waits; SQLite: the write transaction excludes them.
+pub fn claim_unplanned_changes(
+    conn: &mut DbConnection,
+    limit: i64,
+) -> diesel::QueryResult<Vec<(String, String)>> {
+    use super::schema::appointment_changes as changes;
+    use diesel::prelude::*;
+    let query = changes::table
+        .filter(changes::planned_at.is_null())
+        .order(changes::changed_at.asc())
+        .limit(limit)
+        .select((changes::id, changes::appointment_id));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().skip_locked().load(c),
+    }
+}
+
+/// Claims up to `limit` planned notices due at `now`, earliest first (same rules as
+/// [`claim_unplanned_changes`]).
+pub fn claim_due_notices(
+    conn: &mut DbConnection,
+    now: chrono::NaiveDateTime,
+    limit: i64,
+) -> diesel::QueryResult<Vec<String>> {
+    use super::schema::appointment_notices as notices;
+    use diesel::prelude::*;
+    let query = notices::table
+        .filter(notices::state.eq("planned"))
+        .filter(notices::due_at.le(now))
+        .order(notices::due_at.asc())
+        .limit(limit)
+        .select(notices::id);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().skip_locked().load(c),
+    }
+}
+
+/// Locks an appointment row by id (same rules as [`lock_resource`]); `false` if there is none.
+pub fn lock_appointment_id(conn: &mut DbConnection, id: &str) -> diesel::QueryResult<bool> {
+    use super::schema::appointments;
+    use diesel::prelude::*;
+    let query = appointments::table
+        .filter(appointments::id.eq(id))
+        .select(appointments::id);
+    let found: Option<String> = match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.first(c).optional()?,
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().first(c).optional()?,
+    };
+    Ok(found.is_some())
+}

@@ -6,6 +6,7 @@ pub mod booking;
 pub mod clients;
 pub mod dialect;
 pub mod master;
+pub mod memo;
 pub mod migrations;
 pub mod nonces;
 pub mod outbox;

@@ -198,6 +198,7 @@ diesel::table! {
         status -> Text,
         client_id -> Nullable<Text>,
         changed_at -> Timestamp,
+        planned_at -> Nullable<Timestamp>,
     }
 }
 
@@ -282,12 +283,53 @@ diesel::joinable!(resource_centers -> resources (resource_id));
 diesel::joinable!(resource_centers -> centers (center_id));
 diesel::joinable!(availabilities -> resources (resource_id));
 diesel::joinable!(availabilities -> centers (center_id));
+diesel::table! {
+    appointment_notices (id) {
+        id -> Text,
+        appointment_id -> Text,
+        kind -> Text,
+        offset_seconds -> Integer,
+        appointment_start -> Timestamp,
+        due_at -> Timestamp,
+        state -> Text,
+        reason -> Nullable<Text>,
+        channel -> Nullable<Text>,
+        recipient -> Nullable<Text>,
+        language -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        link_used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sms_opt_outs (phone) {
+        phone -> Text,
+        opted_out_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sms_replies (id) {
+        id -> Text,
+        provider -> Text,
+        provider_message_id -> Text,
+        from_phone -> Text,
+        appointment_id -> Nullable<Text>,
+        intent -> Text,
+        outcome -> Text,
+        received_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(appointments -> resources (resource_id));
 diesel::joinable!(appointments -> centers (center_id));
 diesel::joinable!(appointments -> activities (activity_id));
 diesel::joinable!(appointments -> patients (patient_id));
 diesel::joinable!(appointment_changes -> appointments (appointment_id));
 diesel::joinable!(message_attempts -> messages (message_id));
+diesel::joinable!(appointment_notices -> appointments (appointment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_clients,
@@ -311,6 +353,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_attempts,
     message_reports,
     rate_buckets,
+    appointment_notices,
+    sms_opt_outs,
+    sms_replies,
 );
 
 diesel::table! {

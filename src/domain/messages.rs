@@ -14,6 +14,9 @@ use super::values::{FieldError, FieldResult, FieldSource, required, text, timest
 pub enum Channel {
     Sms,
     Email,
+    /// A call to the clinic system's own CancelAppointment web service (seed A.4.2), queued by
+    /// Rendez itself when a patient cancels; never requested through updateMessages.
+    ClinicCancel,
 }
 
 impl Channel {
@@ -23,6 +26,7 @@ impl Channel {
         match self {
             Channel::Sms => "SMS",
             Channel::Email => "EMAIL",
+            Channel::ClinicCancel => "CLINIC",
         }
     }
 
@@ -228,12 +232,14 @@ impl MessageRequest {
         let to = match channel {
             Channel::Sms => normalize_phone(to_raw, default_country).map_err(field_error("TO"))?,
             Channel::Email => normalize_email(to_raw).map_err(field_error("TO"))?,
+            Channel::ClinicCancel => unreachable!("Channel::parse yields SMS or EMAIL only"),
         };
         let from = src
             .field("FROM")
             .map(|raw| match channel {
                 Channel::Sms => sms_sender(raw, default_country).map_err(field_error("FROM")),
                 Channel::Email => normalize_email(raw).map_err(field_error("FROM")),
+                Channel::ClinicCancel => unreachable!("Channel::parse yields SMS or EMAIL only"),
             })
             .transpose()?;
         let subject = text(src, "SUBJECT", SUBJECT_MAX_CHARS)?;
@@ -280,6 +286,7 @@ impl MessageRequest {
                 }
                 None
             }
+            Channel::ClinicCancel => unreachable!("Channel::parse yields SMS or EMAIL only"),
         };
         let send_at = timestamp(src, "SEND_AT")?;
         if send_at.is_some_and(|t| t > now + Duration::days(SEND_AT_MAX_AHEAD_DAYS)) {

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod booking;
 pub mod master;
+pub mod memo;
 pub mod messages;
 pub mod patient;
 pub mod results;

@@ -1,10 +1,12 @@
 //! The HTTP surface: one table of routes, and the small non-SOAP endpoints.
 
+pub mod appointment_page;
 pub mod client_address;
 pub mod health;
 pub mod hooks;
 pub mod metrics;
 pub mod results_page;
+pub mod sms_replies;
 
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, dev::ServiceResponse, web};
@@ -25,11 +27,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/metrics", web::get().to(metrics::render))
     .configure(results_page::routes)
     .service(
+        web::resource("/a/{token}")
+            .app_data(web::FormConfig::default().limit(1024))
+            .route(web::get().to(appointment_page::show))
+            .route(web::post().to(appointment_page::act)),
+    )
+    .service(
+        // One scope for every provider webhook: a route outside it under /hooks would never be
+        // reached, the scope answers 404 first.
         web::scope("/hooks")
             .app_data(web::PayloadConfig::new(hooks::HOOK_BODY_LIMIT))
             .route("/twilio/status", web::post().to(hooks::twilio_status))
             .route("/jasmin/dlr", web::post().to(hooks::jasmin_dlr))
-            .route("/jasmin/dlr", web::get().to(hooks::jasmin_dlr)),
+            .route("/jasmin/dlr", web::get().to(hooks::jasmin_dlr))
+            .service(
+                web::resource("/jasmin/mo")
+                    .app_data(web::PayloadConfig::new(sms_replies::MAX_BODY))
+                    .route(web::post().to(sms_replies::jasmin_mo)),
+            ),
     );
 }
 

@@ -48,6 +48,9 @@ pub struct MessagingConfig {
     pub lease: Duration,
     pub poll: Duration,
     pub concurrency: usize,
+    /// Whether calls to the clinic system's CancelAppointment service are made
+    /// (`RENDEZ_CLINIC_CANCEL_URL` is set; each queued call carries its URL).
+    pub clinic_calls: bool,
 }
 
 impl MessagingConfig {
@@ -56,6 +59,7 @@ impl MessagingConfig {
         match channel {
             Channel::Sms => self.sms.is_some(),
             Channel::Email => self.email.is_some(),
+            Channel::ClinicCancel => self.clinic_calls,
         }
     }
 
@@ -63,6 +67,7 @@ impl MessagingConfig {
         match channel {
             Channel::Sms => self.sms_rate,
             Channel::Email => self.email_rate,
+            Channel::ClinicCancel => None,
         }
     }
 
@@ -196,6 +201,10 @@ impl MessagingConfig {
             lease,
             poll,
             concurrency: settings.worker_concurrency.unwrap_or(64).clamp(1, 1024),
+            clinic_calls: settings
+                .clinic_cancel_url
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty()),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The messaging gateway's workers: they claim due messages from the outbox, send them through
 //! the configured provider of each channel, and record what happened.
 
+pub mod clinic;
 pub mod config;
 pub mod gate;
 pub mod jasmin;

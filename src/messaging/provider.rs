@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::config::{EmailProviderConfig, SmsProviderConfig};
-use super::{jasmin, log, smtp, twilio};
+use super::{clinic, jasmin, log, smtp, twilio};
 use crate::db::outbox::Claimed;
 use crate::domain::messages::Channel;
 
@@ -43,6 +43,7 @@ pub enum Provider {
     Jasmin(jasmin::Jasmin),
     Smtp(smtp::Smtp),
     Log(log::LogProvider),
+    Clinic(clinic::ClinicService),
 }
 
 impl Provider {
@@ -72,6 +73,7 @@ impl Provider {
             Provider::Jasmin(_) => jasmin::NAME,
             Provider::Smtp(_) => smtp::NAME,
             Provider::Log(_) => log::NAME,
+            Provider::Clinic(_) => clinic::NAME,
         }
     }
 
@@ -81,6 +83,7 @@ impl Provider {
             Provider::Jasmin(p) => p.send(message).await,
             Provider::Smtp(p) => p.send(message).await,
             Provider::Log(p) => p.send(message),
+            Provider::Clinic(p) => p.send(message).await,
         }
     }
 }

@@ -61,6 +61,12 @@ impl Workers {
                 Provider::for_email(email, config.concurrency)?,
             ));
         }
+        if config.clinic_calls {
+            providers.push((
+                Channel::ClinicCancel,
+                Provider::Clinic(super::clinic::ClinicService::new()?),
+            ));
+        }
         if providers.is_empty() {
             return Ok(None);
         }

@@ -9,6 +9,7 @@ mod auth;
 mod booking;
 mod cli;
 mod master_data;
+mod memo;
 mod messaging;
 mod migrations;
 mod outage;

@@ -225,30 +225,42 @@ pub fn cancel(
     scope: &CenterScope,
 ) -> QueryResult<CancelOutcome> {
     super::book::retrying(conn, |conn| {
-        let Some(id) = dialect::lock_appointment(conn, lid)? else {
-            return Ok(CancelOutcome::Unknown);
-        };
-        let (live, center_lid): (bool, String) = appointments::table
-            .inner_join(centers::table.on(centers::id.eq(appointments::center_id)))
-            .filter(appointments::id.eq(&id))
-            .select((appointments::live, centers::lid))
-            .first(conn)?;
-        if !scope.allows(&center_lid) {
-            return Ok(CancelOutcome::OutOfScope(center_lid));
-        }
-        if !live {
-            return Ok(CancelOutcome::AlreadyCancelled);
-        }
-        let now = naive(Utc::now());
-        let status = by.status();
-        diesel::update(appointments::table.find(&id))
-            .set((
-                appointments::status.eq(status.as_str()),
-                appointments::live.eq(false),
-                appointments::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-        record_change(conn, &id, "cancelled", status, Some(client_id), now)?;
-        Ok(CancelOutcome::Cancelled)
+        cancel_in(conn, lid, by, Some(client_id), scope)
     })
+}
+
+/// Cancels inside the caller's write transaction, so that other work (a patient's reply, the
+/// notice to the clinic system) commits with it. `client_id` is `None` when the patient acted.
+pub fn cancel_in(
+    conn: &mut DbConnection,
+    lid: &str,
+    by: CancelledBy,
+    client_id: Option<&str>,
+    scope: &CenterScope,
+) -> QueryResult<CancelOutcome> {
+    let Some(id) = dialect::lock_appointment(conn, lid)? else {
+        return Ok(CancelOutcome::Unknown);
+    };
+    let (live, center_lid): (bool, String) = appointments::table
+        .inner_join(centers::table.on(centers::id.eq(appointments::center_id)))
+        .filter(appointments::id.eq(&id))
+        .select((appointments::live, centers::lid))
+        .first(conn)?;
+    if !scope.allows(&center_lid) {
+        return Ok(CancelOutcome::OutOfScope(center_lid));
+    }
+    if !live {
+        return Ok(CancelOutcome::AlreadyCancelled);
+    }
+    let now = naive(Utc::now());
+    let status = by.status();
+    diesel::update(appointments::table.find(&id))
+        .set((
+            appointments::status.eq(status.as_str()),
+            appointments::live.eq(false),
+            appointments::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    record_change(conn, &id, "cancelled", status, client_id, now)?;
+    Ok(CancelOutcome::Cancelled)
 }

@@ -1,0 +1,151 @@
+//! What a message about an appointment needs to know, read in one query.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::booking::catalog::utc;
+use crate::db::schema::{activities, appointments, centers, patients, resources};
+use crate::domain::memo::{Placeholder, Reachability, TemplateValues};
+use crate::domain::values::{format_date, format_time_of_day};
+
+#[derive(Clone, Debug)]
+pub struct AppointmentFacts {
+    pub id: String,
+    pub lid: String,
+    pub start: DateTime<Utc>,
+    pub live: bool,
+    pub status: String,
+    pub center_lid: String,
+    pub center_name: String,
+    pub center_address: Option<String>,
+    pub center_phone: Option<String>,
+    pub tz: Tz,
+    pub doctor: String,
+    pub activity: String,
+    pub patient_lid: Option<String>,
+    pub first_name: Option<String>,
+    pub mobile_phone: Option<String>,
+    pub email: Option<String>,
+    pub language: Option<String>,
+    pub preferences: Option<String>,
+}
+
+type Row = (
+    (String, String, NaiveDateTime, bool, String),
+    (String, String, Option<String>, Option<String>, String),
+    (String, Option<String>, String),
+    (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ),
+);
+
+pub fn load(
+    conn: &mut DbConnection,
+    appointment_id: &str,
+) -> QueryResult<Option<AppointmentFacts>> {
+    let row: Option<Row> = appointments::table
+        .inner_join(patients::table.on(patients::id.eq(appointments::patient_id)))
+        .inner_join(resources::table.on(resources::id.eq(appointments::resource_id)))
+        .inner_join(activities::table.on(activities::id.eq(appointments::activity_id)))
+        .inner_join(centers::table.on(centers::id.eq(appointments::center_id)))
+        .filter(appointments::id.eq(appointment_id))
+        .select((
+            (
+                appointments::id,
+                appointments::lid,
+                appointments::start_at,
+                appointments::live,
+                appointments::status,
+            ),
+            (
+                centers::lid,
+                centers::name,
+                centers::address,
+                centers::phone,
+                centers::timezone,
+            ),
+            (
+                resources::first_name,
+                resources::second_name,
+                activities::name,
+            ),
+            (
+                patients::lid,
+                patients::first_name,
+                patients::mobile_phone,
+                patients::email,
+                patients::language,
+                patients::communication_preferences,
+            ),
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(
+        |(
+            (id, lid, start, live, status),
+            (center_lid, center_name, center_address, center_phone, tz),
+            (first, second, activity),
+            (patient_lid, first_name, mobile_phone, email, language, preferences),
+        )| AppointmentFacts {
+            id,
+            lid,
+            start: utc(start),
+            live,
+            status,
+            center_lid,
+            center_name,
+            center_address,
+            center_phone,
+            tz: tz.parse().unwrap_or(chrono_tz::UTC),
+            doctor: match second {
+                Some(second) => format!("{first} {second}"),
+                None => first,
+            },
+            activity,
+            patient_lid,
+            first_name,
+            mobile_phone,
+            email,
+            language,
+            preferences,
+        },
+    ))
+}
+
+impl AppointmentFacts {
+    pub fn reachability(&self, sms_stopped: bool) -> Reachability<'_> {
+        Reachability {
+            mobile_phone: self.mobile_phone.as_deref(),
+            email: self.email.as_deref(),
+            preferences: self.preferences.as_deref(),
+            sms_stopped,
+        }
+    }
+
+    /// The template values of this appointment, on its center's clock (no link).
+    pub fn values(&self) -> TemplateValues {
+        let local = self.start.with_timezone(&self.tz).naive_local();
+        let minute = local
+            .time()
+            .signed_duration_since(chrono::NaiveTime::MIN)
+            .num_minutes();
+        let mut values = TemplateValues::default();
+        values
+            .set(Placeholder::FirstName, self.first_name.clone())
+            .set(Placeholder::Date, Some(format_date(local.date())))
+            .set(Placeholder::Time, Some(format_time_of_day(minute as u32)))
+            .set(Placeholder::Doctor, Some(self.doctor.clone()))
+            .set(Placeholder::Activity, Some(self.activity.clone()))
+            .set(Placeholder::CenterName, Some(self.center_name.clone()))
+            .set(Placeholder::CenterAddress, self.center_address.clone())
+            .set(Placeholder::CenterPhone, self.center_phone.clone());
+        values
+    }
+}
