@@ -19,7 +19,12 @@ email_n="${BENCH_EMAILS:-5000}"
 cargo build --release --quiet --features mysql --bin rendez --example provider_sink --example messaging_bench
 work="$(mktemp -d)"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  exec 3>&-
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 case "$backend" in
   sqlite) url="sqlite://$work/bench.db" ;;
@@ -38,7 +43,10 @@ export RENDEZ_DB_POOL_SIZE=16
 bench=target/release/examples/messaging_bench
 
 target/release/examples/provider_sink "$sink_port" & pids+=($!)
-sleep infinity | /usr/bin/python3 tests/smtp/server.py "$smtp_port" - >"$work/smtp.log" 2>&1 & pids+=($!)
+# The SMTP sink stops when its standard input closes: this script holds the pipe's other end.
+mkfifo "$work/smtp.stdin"
+/usr/bin/python3 tests/smtp/server.py "$smtp_port" - <"$work/smtp.stdin" >"$work/smtp.log" 2>&1 & pids+=($!)
+exec 3>"$work/smtp.stdin"
 target/release/rendez migrate >/dev/null
 target/release/rendez client add bench --roles messaging --password bench-password-123 >/dev/null
 

@@ -125,21 +125,36 @@ pub const EMAIL_BODY_MAX_CHARS: usize = 100_000;
 pub const SUBJECT_MAX_CHARS: usize = 255;
 pub const LEGACY_ID_MAX_CHARS: usize = 100;
 
-const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
-¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/// The characters of the GSM 03.38 basic table outside ASCII (`$`, `@` and `_` are ASCII).
+const GSM7_BASIC_NON_ASCII: &str = "£¥èéùìòÇØøÅåΔΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà";
 /// Characters of the extension table: each takes an escape septet plus its own.
 const GSM7_EXTENSION: &str = "^{}\\[~]|€\u{000C}";
+
+/// Septets a character takes in GSM-7, or `None` when it has no GSM-7 form.
+fn gsm7_septets(c: char) -> Option<usize> {
+    if GSM7_EXTENSION.contains(c) {
+        return Some(2);
+    }
+    if c.is_ascii() {
+        // Printable ASCII is in the basic table but for the backtick; of the controls, only
+        // line feed and carriage return.
+        return match c {
+            '`' => None,
+            '\n' | '\r' => Some(1),
+            c if c.is_ascii_control() => None,
+            _ => Some(1),
+        };
+    }
+    GSM7_BASIC_NON_ASCII.contains(c).then_some(1)
+}
 
 /// The encoding a body needs and its length in septets (GSM-7) or UTF-16 units (UCS-2).
 pub fn sms_encoding(body: &str) -> (SmsEncoding, usize) {
     let mut septets = 0;
     for c in body.chars() {
-        if GSM7_BASIC.contains(c) {
-            septets += 1;
-        } else if GSM7_EXTENSION.contains(c) {
-            septets += 2;
-        } else {
-            return (SmsEncoding::Ucs2, body.encode_utf16().count());
+        match gsm7_septets(c) {
+            Some(n) => septets += n,
+            None => return (SmsEncoding::Ucs2, body.encode_utf16().count()),
         }
     }
     (SmsEncoding::Gsm7, septets)
@@ -512,6 +527,18 @@ mod tests {
         assert_eq!(sms_encoding("€[]"), (SmsEncoding::Gsm7, 6));
         assert_eq!(sms_segments(&"€".repeat(80)), 1);
         assert_eq!(sms_segments(&"€".repeat(81)), 2);
+    }
+
+    #[test]
+    fn every_printable_ascii_character_but_the_backtick_is_gsm7() {
+        let ascii: String = (' '..='~').filter(|c| *c != '`').collect();
+        assert_eq!(sms_encoding(&ascii).0, SmsEncoding::Gsm7);
+        // Eight of them are in the extension table and take two septets.
+        assert_eq!(sms_encoding(&ascii).1, ascii.len() + 8);
+        assert_eq!(sms_encoding("`").0, SmsEncoding::Ucs2);
+        assert_eq!(sms_encoding("a\u{7}b").0, SmsEncoding::Ucs2);
+        assert_eq!(sms_encoding("Peña\r\nÑoño, ¿sí?").0, SmsEncoding::Ucs2);
+        assert_eq!(sms_encoding("Peña\r\nÑoño, ¿Qué?").0, SmsEncoding::Gsm7);
     }
 
     #[test]

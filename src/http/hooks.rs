@@ -113,14 +113,21 @@ pub async fn jasmin_dlr(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if !matches!(
-        state.config.messaging.sms,
-        Some(SmsProviderConfig::Jasmin { .. })
-    ) {
+    let Some(SmsProviderConfig::Jasmin { password, .. }) = &state.config.messaging.sms else {
         return plain(
             StatusCode::NOT_FOUND,
             "Jasmin is not the SMS provider of this server",
         );
+    };
+    // Jasmin does not sign its calls: the URL it was given carries a token.
+    let token = form(req.query_string().as_bytes())
+        .into_iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    if !jasmin::dlr_token_is_valid(password, &token) {
+        log::warn!("refused a Jasmin delivery report without the right token");
+        return plain(StatusCode::FORBIDDEN, "bad or missing token");
     }
     // Jasmin posts a form, or sends the fields in the query with dlr-method GET.
     let mut params = form(&body);

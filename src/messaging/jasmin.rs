@@ -35,7 +35,11 @@ impl Jasmin {
             send_url: format!("{url}/send"),
             user: user.clone(),
             password: password.clone(),
-            dlr_url: format!("{}{DLR_HOOK_PATH}", public_url.trim_end_matches('/')),
+            dlr_url: format!(
+                "{}{DLR_HOOK_PATH}?token={}",
+                public_url.trim_end_matches('/'),
+                dlr_token(password)
+            ),
         })
     }
 
@@ -95,6 +99,30 @@ impl Jasmin {
         }
         Delivery::permanent(reason)
     }
+}
+
+/// The token in the delivery-report URL, so that only Jasmin (which got the URL from us) can
+/// report: Jasmin does not sign its calls. Derived from the API password, which both sides know,
+/// so it needs no setting of its own and changes with the password.
+pub fn dlr_token(password: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(password.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(b"rendez jasmin delivery reports");
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether a delivery report carries the token of [`dlr_token`]; compared in constant time.
+pub fn dlr_token_is_valid(password: &str, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    dlr_token(password)
+        .as_bytes()
+        .ct_eq(token.as_bytes())
+        .into()
 }
 
 /// `Success "id"` / `Error "reason"`: the first word and the quoted part.

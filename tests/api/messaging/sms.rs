@@ -382,9 +382,11 @@ async fn jasmin_sends_gsm_text_and_ucs2_in_hex_and_acknowledges_reports(backend:
     assert_eq!(gsm.get("content"), Some("Hola, su cita"));
     assert_eq!(gsm.get("coding"), Some("0"));
     assert_eq!(gsm.get("dlr-level"), Some("3"));
+    let dlr_url = gsm.get("dlr-url").unwrap().to_string();
+    let token = rendez::messaging::jasmin::dlr_token("jasmin-secret");
     assert_eq!(
-        gsm.get("dlr-url"),
-        Some(format!("{}/hooks/jasmin/dlr", app.address).as_str())
+        dlr_url,
+        format!("{}/hooks/jasmin/dlr?token={token}", app.address)
     );
     let ucs2 = &provider.received_for("+34600333444")[0];
     assert_eq!(
@@ -403,7 +405,7 @@ async fn jasmin_sends_gsm_text_and_ucs2_in_hex_and_acknowledges_reports(backend:
     let dlr = |status: &'static str| {
         let id = id.clone();
         app.http
-            .post(format!("{}/hooks/jasmin/dlr", app.address))
+            .post(&dlr_url)
             .form(&[
                 ("id", id.as_str()),
                 ("message_status", status),
@@ -420,12 +422,28 @@ async fn jasmin_sends_gsm_text_and_ucs2_in_hex_and_acknowledges_reports(backend:
     assert_eq!(row_of(&app.pool, &ids[0]).0, "DELIVERED");
     let bad = app
         .http
-        .post(format!("{}/hooks/jasmin/dlr", app.address))
+        .post(&dlr_url)
         .form(&[("level", "2")])
         .send()
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+    // Without the token (or with another), a report is refused and changes nothing.
+    let id3 = row_of(&app.pool, &ids[3]).3.unwrap();
+    for url in [
+        format!("{}/hooks/jasmin/dlr", app.address),
+        format!("{}/hooks/jasmin/dlr?token=0000", app.address),
+    ] {
+        let forged = app
+            .http
+            .post(&url)
+            .form(&[("id", id3.as_str()), ("message_status", "UNDELIV")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+    }
+    assert_eq!(row_of(&app.pool, &ids[3]).0, "SENT");
     // Twilio's hook is not open on a Jasmin server.
     let twilio_hook = app
         .http
