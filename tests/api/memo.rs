@@ -21,6 +21,7 @@ mod clinic_callback;
 mod delivered;
 mod processes;
 mod replies;
+mod results_ready;
 mod wired;
 
 backend_tests!(
