@@ -88,6 +88,7 @@ pub fn queue(
         email: email.as_deref(),
         preferences: preferences.as_deref(),
         sms_stopped: stopped,
+        deliverable: notifier.config.deliverable,
     };
     let (channel, address) = match route(reach) {
         Route::To { channel, address } => (channel, address),

@@ -13,11 +13,13 @@ use super::{
 };
 use crate::backend_tests;
 use crate::helpers::{Auth, Backend, TestApp, spawn_app_on, test_settings};
-use crate::messaging::support::{smtp_settings, twilio_settings, wait_until_settled};
+use crate::messaging::email::mail_text;
+use crate::messaging::support::{SmtpServer, smtp_settings, twilio_settings, wait_until_settled};
 
 backend_tests!(
     a_booking_s_confirmation_and_each_reminder_reach_the_patient_by_sms_with_name_center_clock_and_link,
     a_patient_who_allows_only_email_gets_confirmation_and_reminder_through_smtp,
+    a_server_without_an_sms_provider_writes_to_patients_with_a_mobile_by_email,
     a_cancellation_reaches_the_patient_and_the_withdrawn_reminders_never_go,
     after_downtime_the_first_tick_of_a_restarted_server_delivers_the_due_reminder_once,
     a_reminder_due_in_quiet_hours_reaches_the_patient_in_the_morning,
@@ -161,6 +163,40 @@ async fn a_patient_who_allows_only_email_gets_confirmation_and_reminder_through_
         w.sms.received_for(PHONE).is_empty(),
         "SMS is not allowed: {:?}",
         w.sms.received()
+    );
+}
+
+async fn a_server_without_an_sms_provider_writes_to_patients_with_a_mobile_by_email(
+    backend: Backend,
+) {
+    let smtp = SmtpServer::start(None);
+    let (app, scheduler) = super::start_with(backend, |s| smtp_settings(s, &smtp)).await;
+    clinic(&app).await;
+    let by_email = book(&app, "2027-03-10", "10:00", &[]).await;
+    // A patient who allows SMS only cannot be written to at all, and the notice says why.
+    let nowhere = book(
+        &app,
+        "2027-03-10",
+        "11:00",
+        &[
+            ("COMMUNICATION_PREFERENCES", "100"),
+            ("USER_ID_NUMBER", "SMS-ONLY"),
+        ],
+    )
+    .await;
+    tick(&scheduler, Utc::now()).await;
+    let mail = eventually("the confirmation by email", || {
+        smtp.messages().into_iter().next()
+    })
+    .await;
+    assert_eq!(mail.0, [EMAIL]);
+    assert!(mail_text(&mail.1).contains("Cita reservada: 10/03/2027 a las 10:00"));
+    assert_eq!(all_sent(&app, &by_email).await, 1);
+    assert_eq!(state_of(&app, &nowhere, "confirmation", 0), "skipped");
+    let reason = notices_of(&app, &nowhere)[0].4.clone().unwrap();
+    assert!(
+        reason.contains("no provider") && reason.contains("SMS"),
+        "{reason}"
     );
 }
 
