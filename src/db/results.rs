@@ -324,9 +324,11 @@ fn notify(
             ..
         } => "email",
         ResultsNotice::Queued { .. } => "sms",
-        ResultsNotice::Nowhere(why) => {
+        // The reason speaks of the patient's preferences and opt-out: not for the log.
+        ResultsNotice::Nowhere(_) => {
             log::info!(
-                "test result {}: the patient is not told it is ready: {why}",
+                "test result {}: no channel to tell the patient it is ready (their \
+                 COMMUNICATION_PREFERENCES, contact data and STOP, and the configured providers)",
                 result.lid
             );
             "no_channel"
