@@ -212,3 +212,84 @@ fn a_template_with_an_unknown_placeholder_stops_serve_and_worker_at_start_naming
         "nothing was started, not even the database"
     );
 }
+
+/// The log of `rendez COMMAND` up to the line containing `until` (the process is then ended).
+fn log_until(command: &str, envs: &[(&str, &str)], until: &str) -> Vec<String> {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(rendez_bin())
+        .arg(command)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("rendez.db").display()),
+        )
+        .env("RENDEZ_BIND", "127.0.0.1:0")
+        .env("RENDEZ_SECRET_KEY_FILE", dir.path().join("rendez.key"))
+        .env("RUST_LOG", "info")
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(30);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match receiver.recv_timeout(left) {
+            Ok(line) => {
+                let done = line.contains(until);
+                seen.push(line);
+                if done {
+                    break;
+                }
+            }
+            Err(_) => panic!("no line with {until:?} from rendez {command}: {seen:#?}"),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    seen
+}
+
+#[test]
+fn serve_and_worker_warn_at_start_when_patients_links_would_point_at_the_bind_address() {
+    let jasmin = [
+        ("RENDEZ_SMS_PROVIDER", "jasmin"),
+        ("RENDEZ_JASMIN_URL", "http://127.0.0.1:9"),
+        ("RENDEZ_JASMIN_USER", "rendez"),
+        ("RENDEZ_JASMIN_PASSWORD", "secret"),
+    ];
+    let warned = |log: &[String]| {
+        log.iter()
+            .any(|l| l.contains("RENDEZ_PUBLIC_URL is not set"))
+    };
+    for (command, started) in [
+        ("serve", "serving on"),
+        ("worker", "messaging worker for SMS started"),
+    ] {
+        let log = log_until(command, &jasmin, started);
+        assert!(warned(&log), "{command}: {log:#?}");
+        let mut with_url = jasmin.to_vec();
+        with_url.push(("RENDEZ_PUBLIC_URL", "https://citas.example.org"));
+        let log = log_until(command, &with_url, started);
+        assert!(!warned(&log), "{command}: {log:#?}");
+    }
+    // A demo sends nothing to anyone: no warning.
+    let log = log_until("serve", &[("RENDEZ_SMS_PROVIDER", "log")], "serving on");
+    assert!(!warned(&log), "{log:#?}");
+}
