@@ -207,6 +207,7 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {
     };
     log::info!("database: {}", config.database_url);
     startup::report_results_setup(&config, &pool);
+    startup::report_patient_links(&config);
     actix_web::rt::System::new().block_on(async move {
         let mut app = startup::Application::build(config.clone(), pool, secret_key)
             .map_err(|e| e.to_string())?;
@@ -232,6 +233,7 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {
 
 fn worker(config: Config) -> Result<ExitCode, String> {
     let pool = startup::open_database(&config)?;
+    startup::report_patient_links(&config);
     let secret_key = startup::load_secret_key(&config)?;
     log::info!("database: {}", config.database_url);
     actix_web::rt::System::new().block_on(async move {

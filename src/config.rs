@@ -570,6 +570,10 @@ impl Settings {
             jasmin_mo_secret: self.jasmin_mo_secret.as_deref(),
             centers: self.centers.as_ref(),
             reply_keywords: self.reply_keywords.as_ref(),
+            deliverable: crate::domain::memo::Deliverable::configured(
+                messaging.sms.is_some(),
+                messaging.email.is_some(),
+            ),
         })?;
         Ok(Config {
             database_url,

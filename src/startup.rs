@@ -216,3 +216,25 @@ pub fn report_results_setup(config: &Config, pool: &Pool) {
         Err(e) => log::warn!("could not check the keys of stored test results: {e}"),
     }
 }
+
+/// Warns when messages to patients would carry links to this server's own bind address
+/// (appointment pages, the results page): patients can rarely reach it.
+pub fn report_patient_links(config: &Config) {
+    use crate::messaging::{EmailProviderConfig, SmsProviderConfig};
+    let real_sms = matches!(
+        config.messaging.sms,
+        Some(SmsProviderConfig::Twilio { .. } | SmsProviderConfig::Jasmin { .. })
+    );
+    let real_email = matches!(
+        config.messaging.email,
+        Some(EmailProviderConfig::Smtp { .. })
+    );
+    if config.public_url.is_none() && (real_sms || real_email) {
+        log::warn!(
+            "RENDEZ_PUBLIC_URL is not set: the links in messages to patients (their appointment \
+             pages, the results page) point at this server's bind address {}; set \
+             RENDEZ_PUBLIC_URL to the address patients reach",
+            config.bind
+        );
+    }
+}

@@ -8,7 +8,9 @@ use subtle::ConstantTimeEq;
 
 use super::schema::{patients, result_events, test_result_chunks, test_results};
 use super::{DbConnection, dialect};
+use crate::db::memo::results_ready::{self, AvailableResult, ResultsNotice, ResultsNotifier};
 use crate::domain::access::CenterScope;
+use crate::domain::messages::Channel;
 use crate::domain::patient::{PatientFields, PatientKeys};
 use crate::domain::results::{CodeCounters, CodeState, LOCK_WINDOW, ResultStatus, Retention};
 use crate::results::keyring::{Keyring, OpenError, Sealed};
@@ -107,6 +109,8 @@ pub struct Writer<'a> {
     pub client_name: &'a str,
     pub scope: &'a CenterScope,
     pub now: NaiveDateTime,
+    /// Tells the patient when a result becomes available; `None`: nobody is told.
+    pub notifier: Option<&'a ResultsNotifier<'a>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -284,12 +288,64 @@ pub fn store(
                 at: writer.now,
             },
         )?;
+        if became_available && let Some(notifier) = writer.notifier {
+            notify(conn, notifier, &id, &patient.id, result, writer.now)?;
+        }
         Ok(PushOutcome::Stored {
             replaced: existing.is_some(),
             became_available,
             patient_id: Some(patient.id),
         })
     })
+}
+
+/// Queues "your results are ready" and records in the result's history how the patient is told.
+fn notify(
+    conn: &mut DbConnection,
+    notifier: &ResultsNotifier<'_>,
+    result_id: &str,
+    patient_id: &str,
+    result: &SealedResult,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let notice = results_ready::queue(
+        conn,
+        notifier,
+        &AvailableResult {
+            id: result_id,
+            patient_id,
+            center_lid: result.center_lid.as_deref(),
+            available_at: now,
+        },
+    )?;
+    let outcome = match &notice {
+        ResultsNotice::Queued {
+            channel: Channel::Email,
+            ..
+        } => "email",
+        ResultsNotice::Queued { .. } => "sms",
+        // The reason speaks of the patient's preferences and opt-out: not for the log.
+        ResultsNotice::Nowhere(_) => {
+            log::info!(
+                "test result {}: no channel to tell the patient it is ready (their \
+                 COMMUNICATION_PREFERENCES, contact data and STOP, and the configured providers)",
+                result.lid
+            );
+            "no_channel"
+        }
+    };
+    record(
+        conn,
+        NewEvent {
+            result_id: Some(result_id),
+            event: "notice",
+            outcome,
+            counts_as_failure: false,
+            address: None,
+            actor: None,
+            at: now,
+        },
+    )
 }
 
 /// Withdraws a result: its content is deleted at once, its code stops working, the metadata

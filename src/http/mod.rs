@@ -44,6 +44,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::resource("/jasmin/mo")
                     .app_data(web::PayloadConfig::new(sms_replies::MAX_BODY))
                     .route(web::post().to(sms_replies::jasmin_mo)),
+            )
+            .service(
+                web::resource("/twilio/inbound")
+                    .app_data(web::PayloadConfig::new(sms_replies::MAX_BODY))
+                    .route(web::post().to(sms_replies::twilio_inbound)),
             ),
     );
 }

@@ -149,6 +149,60 @@ pub async fn jasmin_mo(
     }
 }
 
+/// What Twilio reads from an inbound-message webhook: an empty TwiML document, so that it sends
+/// nothing back itself. Any answer to the patient goes through the outbox like every SMS.
+const EMPTY_TWIML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#;
+
+pub async fn twilio_inbound(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if body.len() > MAX_BODY {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+    }
+    let params = form(&body);
+    if let Err((status, text)) = crate::http::hooks::check_twilio_signature(&state, &req, &params) {
+        return plain(status, text);
+    }
+    let given = |name: &str| {
+        field(&params, name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let (Some(sid), Some(from)) = (given("MessageSid"), given("From")) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "a Twilio inbound message needs the fields MessageSid and From",
+        );
+    };
+    if sid.len() > 100 {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "MessageSid must be at most 100 characters",
+        );
+    }
+    let from = match sender_number(from, state.config.default_country.as_deref()) {
+        Ok(number) => number,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("From: {e}")),
+    };
+    let text = field(&params, "Body").unwrap_or_default().to_string();
+    match receive(
+        &state,
+        crate::messaging::twilio::NAME,
+        sid.to_string(),
+        from,
+        text,
+    )
+    .await
+    {
+        Ok(()) => HttpResponse::Ok()
+            .content_type("text/xml; charset=utf-8")
+            .body(EMPTY_TWIML),
+        Err(response) => response,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

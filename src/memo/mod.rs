@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::domain::memo::keywords::KeywordLists;
 use crate::domain::memo::templates::normalize_language;
 use crate::domain::memo::{
-    CenterPolicy, MemoPolicy, QuietHours, ReminderPlan, ReplyKeywords, TemplateSet,
+    CenterPolicy, Deliverable, MemoPolicy, QuietHours, ReminderPlan, ReplyKeywords, TemplateSet,
 };
 
 /// One center's settings in the TOML file (`[centers.LID]`); what is left out is the default.
@@ -38,6 +38,8 @@ pub struct MemoSettings<'a> {
     pub jasmin_mo_secret: Option<&'a str>,
     pub centers: Option<&'a BTreeMap<String, CenterSettings>>,
     pub reply_keywords: Option<&'a BTreeMap<String, KeywordLists>>,
+    /// The channels the messaging settings have a provider for.
+    pub deliverable: Deliverable,
 }
 
 /// What the memo service runs with.
@@ -51,6 +53,8 @@ pub struct MemoConfig {
     pub clinic_cancel_url: Option<String>,
     /// What Jasmin's MO requests must carry as `secret`; `None`: they are refused.
     pub jasmin_mo_secret: Option<String>,
+    /// Patients are written to on these channels only.
+    pub deliverable: Deliverable,
 }
 
 pub const DEFAULT_REMINDERS: &str = "72h,24h";
@@ -149,6 +153,7 @@ impl MemoConfig {
             scheduler_interval: given.scheduler_interval,
             clinic_cancel_url,
             jasmin_mo_secret,
+            deliverable: given.deliverable,
         })
     }
 }

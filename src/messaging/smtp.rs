@@ -16,8 +16,23 @@ use crate::db::outbox::Claimed;
 pub const NAME: &str = "smtp";
 
 pub struct Smtp {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// Always `Some` but in [`Drop`].
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
+}
+
+impl Drop for Smtp {
+    /// lettre's pool closes its connections on a task it spawns when dropped, which panics
+    /// outside a Tokio runtime (a runtime torn down while unwinding from a panic); a panic in a
+    /// destructor then aborts the whole process. With no runtime left to close them on, the
+    /// connections are left to the operating system instead.
+    fn drop(&mut self) {
+        if let Some(transport) = self.transport.take()
+            && tokio::runtime::Handle::try_current().is_err()
+        {
+            std::mem::forget(transport);
+        }
+    }
 }
 
 impl Smtp {
@@ -35,7 +50,7 @@ impl Smtp {
             .pool_config(PoolConfig::new().max_size(pool_size.clamp(1, 64) as u32))
             .build();
         Ok(Smtp {
-            transport,
+            transport: Some(transport),
             from: from
                 .parse()
                 .map_err(|e| format!("RENDEZ_MAIL_FROM '{from}' is not a mailbox: {e}"))?,
@@ -47,7 +62,10 @@ impl Smtp {
             Ok(email) => email,
             Err(reason) => return Delivery::permanent(reason),
         };
-        match self.transport.send(email).await {
+        let Some(transport) = &self.transport else {
+            return Delivery::temporary("the SMTP transport is shutting down");
+        };
+        match transport.send(email).await {
             Ok(response) => Delivery::Accepted {
                 provider_id: response
                     .message()

@@ -16,6 +16,14 @@ use rendez::memo::scheduler::{Scheduler, TickReport};
 use crate::backend_tests;
 use crate::helpers::{Auth, Backend, Reply, TestApp, TestDatabase, spawn_app_on, test_settings};
 
+// End to end, through real providers and processes.
+mod clinic_callback;
+mod delivered;
+mod processes;
+mod replies;
+mod results_ready;
+mod wired;
+
 backend_tests!(
     a_booking_queues_a_confirmation_with_a_link_and_each_reminder_at_its_time_on_the_center_clock,
     a_reminder_whose_time_had_passed_at_booking_is_skipped_and_the_confirmation_stands_for_it,

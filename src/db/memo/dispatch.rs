@@ -150,7 +150,7 @@ fn decide(
         Some(phone) => replies::is_stopped(conn, phone)?,
         None => false,
     };
-    let (channel, address) = match route(facts.reachability(stopped)) {
+    let (channel, address) = match route(facts.reachability(stopped, sender.config.deliverable)) {
         Route::To { channel, address } => (channel, address),
         Route::Nowhere(why) => return end(conn, NoticeState::Skipped, &why),
     };

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::booking::catalog::utc;
 use crate::db::schema::{activities, appointments, centers, patients, resources};
-use crate::domain::memo::{Placeholder, Reachability, TemplateValues};
+use crate::domain::memo::{Deliverable, Placeholder, Reachability, TemplateValues};
 use crate::domain::values::{format_date, format_time_of_day};
 
 #[derive(Clone, Debug)]
@@ -120,12 +120,13 @@ pub fn load(
 }
 
 impl AppointmentFacts {
-    pub fn reachability(&self, sms_stopped: bool) -> Reachability<'_> {
+    pub fn reachability(&self, sms_stopped: bool, deliverable: Deliverable) -> Reachability<'_> {
         Reachability {
             mobile_phone: self.mobile_phone.as_deref(),
             email: self.email.as_deref(),
             preferences: self.preferences.as_deref(),
             sms_stopped,
+            deliverable,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod facts;
 pub mod notices;
 pub mod planner;
 pub mod replies;
+pub mod results_ready;
 
 use std::time::Duration as StdDuration;
 

@@ -4,6 +4,34 @@
 
 pub use crate::domain::messages::Channel;
 
+/// The channels this server can send on: those with a provider configured. A server with no
+/// provider at all may be queueing for the workers of other processes, so every channel counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deliverable {
+    pub sms: bool,
+    pub email: bool,
+}
+
+impl Deliverable {
+    pub const ALL: Deliverable = Deliverable {
+        sms: true,
+        email: true,
+    };
+
+    pub fn configured(sms: bool, email: bool) -> Deliverable {
+        if !sms && !email {
+            return Deliverable::ALL;
+        }
+        Deliverable { sms, email }
+    }
+}
+
+impl Default for Deliverable {
+    fn default() -> Self {
+        Deliverable::ALL
+    }
+}
+
 /// What is known of a patient's reachability.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Reachability<'a> {
@@ -14,6 +42,8 @@ pub struct Reachability<'a> {
     pub preferences: Option<&'a str>,
     /// The mobile number answered STOP.
     pub sms_stopped: bool,
+    /// What the server can send on.
+    pub deliverable: Deliverable,
 }
 
 /// Where a message goes, or why it cannot go anywhere.
@@ -24,7 +54,8 @@ pub enum Route {
 }
 
 /// SMS when allowed and possible, else email when allowed and possible, else nowhere (with the
-/// reason). The landline flag is not a channel Rendez writes on.
+/// reason). Possible means the patient has the contact and the server a provider for it. The
+/// landline flag is not a channel Rendez writes on.
 pub fn route(patient: Reachability<'_>) -> Route {
     let allows = |position: usize| {
         patient
@@ -32,8 +63,9 @@ pub fn route(patient: Reachability<'_>) -> Route {
             .is_none_or(|p| p.as_bytes().get(position) == Some(&b'1'))
     };
     let (sms_allowed, email_allowed) = (allows(0), allows(1));
-    if sms_allowed
-        && !patient.sms_stopped
+    let sms_wanted = sms_allowed && !patient.sms_stopped && patient.mobile_phone.is_some();
+    if sms_wanted
+        && patient.deliverable.sms
         && let Some(number) = patient.mobile_phone
     {
         return Route::To {
@@ -41,13 +73,29 @@ pub fn route(patient: Reachability<'_>) -> Route {
             address: number.to_string(),
         };
     }
-    if email_allowed && let Some(address) = patient.email {
+    let email_wanted = email_allowed && patient.email.is_some();
+    if email_wanted
+        && patient.deliverable.email
+        && let Some(address) = patient.email
+    {
         return Route::To {
             channel: Channel::Email,
             address: address.to_string(),
         };
     }
-    let why = if !sms_allowed && !email_allowed {
+    let why = if sms_wanted || email_wanted {
+        let missing: Vec<&str> = [
+            (sms_wanted, "SMS (RENDEZ_SMS_PROVIDER)"),
+            (email_wanted, "email (RENDEZ_SMTP_URL)"),
+        ]
+        .into_iter()
+        .filter_map(|(wanted, name)| wanted.then_some(name))
+        .collect();
+        format!(
+            "this server has no provider for the patient's channel: {}",
+            missing.join(", ")
+        )
+    } else if !sms_allowed && !email_allowed {
         format!(
             "COMMUNICATION_PREFERENCES {} allows neither SMS nor email",
             patient.preferences.unwrap_or_default()
@@ -110,6 +158,7 @@ mod tests {
             email: email.then_some(MAIL),
             preferences: prefs,
             sms_stopped: false,
+            deliverable: Deliverable::ALL,
         }
     }
 
@@ -165,6 +214,25 @@ mod tests {
             panic!("no channel expected")
         };
         assert!(why.contains("neither a mobile phone nor an email"), "{why}");
+    }
+
+    #[test]
+    fn a_channel_without_a_provider_is_passed_over_for_the_other_or_named_as_the_reason() {
+        let email_only = Deliverable::configured(false, true);
+        let mut patient = reach(None, true, true);
+        patient.deliverable = email_only;
+        assert_eq!(route(patient), to(Channel::Email, MAIL));
+        let mut sms_only_patient = reach(Some("100"), true, true);
+        sms_only_patient.deliverable = email_only;
+        let Route::Nowhere(why) = route(sms_only_patient) else {
+            panic!("no channel expected")
+        };
+        assert!(
+            why.contains("no provider") && why.contains("RENDEZ_SMS_PROVIDER"),
+            "{why}"
+        );
+        // With no provider at all, other processes' workers may send: the patient's choice holds.
+        assert_eq!(Deliverable::configured(false, false), Deliverable::ALL);
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod templates;
 
 use std::collections::BTreeMap;
 
-pub use contact::{Channel, Reachability, Route, route};
+pub use contact::{Channel, Deliverable, Reachability, Route, route};
 pub use keywords::{ReplyIntent, ReplyKeywords};
 pub use link::{LinkError, LinkToken};
 pub use schedule::{QuietHours, ReminderOffset, ReminderPlan};

@@ -39,16 +39,20 @@ pub enum TemplateKind {
     Help,
     /// SMS answer to START.
     Resumed,
+    /// Sent when a test result becomes available: where to download it, never the code or the
+    /// content.
+    ResultsReady,
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 6] = [
+    pub const ALL: [TemplateKind; 7] = [
         TemplateKind::Confirmation,
         TemplateKind::Reminder,
         TemplateKind::Cancellation,
         TemplateKind::Confirmed,
         TemplateKind::Help,
         TemplateKind::Resumed,
+        TemplateKind::ResultsReady,
     ];
 
     /// The name in file names and in the notices table.
@@ -60,6 +64,7 @@ impl TemplateKind {
             TemplateKind::Confirmed => "confirmed",
             TemplateKind::Help => "help",
             TemplateKind::Resumed => "resumed",
+            TemplateKind::ResultsReady => "results_ready",
         }
     }
 
@@ -70,9 +75,10 @@ impl TemplateKind {
     /// Messages about an appointment may go by SMS or email; replies go back by SMS.
     fn sections(self) -> &'static [Section] {
         match self {
-            TemplateKind::Confirmation | TemplateKind::Reminder | TemplateKind::Cancellation => {
-                &[Section::Subject, Section::Sms, Section::Email]
-            }
+            TemplateKind::Confirmation
+            | TemplateKind::Reminder
+            | TemplateKind::Cancellation
+            | TemplateKind::ResultsReady => &[Section::Subject, Section::Sms, Section::Email],
             TemplateKind::Confirmed | TemplateKind::Help | TemplateKind::Resumed => &[Section::Sms],
         }
     }
@@ -103,6 +109,8 @@ impl TemplateKind {
                 CenterPhone,
             ],
             TemplateKind::Help | TemplateKind::Resumed => &[],
+            // No appointment: whom it is for, who sends it, and where the download page is.
+            TemplateKind::ResultsReady => &[FirstName, CenterName, Link],
         }
     }
 }
@@ -149,7 +157,8 @@ pub enum Placeholder {
     CenterName,
     CenterAddress,
     CenterPhone,
-    /// The page where the patient confirms or cancels.
+    /// The page the message leads to: the appointment's page where the patient confirms or
+    /// cancels, or, in `results_ready`, the results download page.
     Link,
 }
 
@@ -528,6 +537,14 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "resumed.en.txt",
         include_str!("../../../templates/resumed.en.txt"),
+    ),
+    (
+        "results_ready.es.txt",
+        include_str!("../../../templates/results_ready.es.txt"),
+    ),
+    (
+        "results_ready.en.txt",
+        include_str!("../../../templates/results_ready.en.txt"),
     ),
 ];
 

@@ -20,6 +20,7 @@ use self::wire::{
 };
 use super::{Operation, parse_payload, render_children};
 use crate::auth::AuthenticatedClient;
+use crate::db::memo::results_ready::ResultsNotifier;
 use crate::db::results::{ContentRead, PatientRef, PushOutcome, SealedResult, Writer};
 use crate::db::{self, dialect};
 use crate::domain::FieldSource;
@@ -112,8 +113,14 @@ async fn push_one(
         client.centers.clone(),
     );
     let keyring = keyring.clone();
+    let (memo, public_url) = (state.config.clone(), state.public_url.clone());
     let outcome = state
         .with_db(move |conn| {
+            let notifier = ResultsNotifier {
+                config: &memo.memo,
+                public_url: &public_url,
+                valid_for: memo.results.retention.after_available,
+            };
             // Sealed in place: the plaintext buffer becomes the ciphertext.
             let sealed = match push {
                 TestResultPush::Store(item) => Some(seal(&keyring, *item)),
@@ -127,6 +134,7 @@ async fn push_one(
                     client_name: &client_name,
                     scope: &scope,
                     now: Utc::now().naive_utc(),
+                    notifier: Some(&notifier),
                 };
                 let result = match &sealed {
                     Some(sealed) => db::results::store(conn, sealed, &writer),
@@ -147,8 +155,6 @@ async fn push_one(
     let lid_shown = download_lid.clone().unwrap_or_default();
     Ok(match outcome {
         PushOutcome::Stored { replaced, .. } => {
-            // The "your results are ready" notice belongs here once the messaging outbox lands
-            // (in the store transaction, when `became_available`).
             log::info!(
                 "test result {lid_shown} {} by client {}",
                 if replaced { "replaced" } else { "stored" },

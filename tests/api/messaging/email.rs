@@ -52,7 +52,7 @@ async fn an_email_reaches_the_smtp_server_with_its_utf8_subject_and_body(backend
 }
 
 /// The subject and body as text: encoded-words and quoted-printable or base64 undone.
-fn mail_text(data: &str) -> String {
+pub fn mail_text(data: &str) -> String {
     use base64::Engine;
     let mut text = String::new();
     for line in data.lines() {
@@ -73,7 +73,7 @@ fn mail_text(data: &str) -> String {
         text.push_str(&words.join(" "));
         text.push('\n');
     }
-    let body = data.split("\r\n\r\n").nth(1).unwrap_or("");
+    let body = data.split_once("\r\n\r\n").map_or("", |(_, body)| body);
     if data.contains("Content-Transfer-Encoding: base64") {
         let joined: String = body.split_whitespace().collect();
         if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(joined) {

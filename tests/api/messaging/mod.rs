@@ -1,9 +1,9 @@
 //! The messaging gateway: the outbox API, updateMessages/searchMessages, the workers, the
 //! providers (SMTP, Twilio, Jasmin) and their delivery reports.
 
-mod email;
+pub mod email;
 mod outbox;
 mod sms;
 mod soap;
-mod support;
+pub mod support;
 mod workers;

@@ -93,6 +93,7 @@ impl FakeProvider {
                     web::post().to(twilio),
                 )
                 .route("/send", web::post().to(jasmin))
+                .route(CLINIC_PATH, web::post().to(clinic))
         })
         .workers(2)
         .listen(listener)
@@ -206,6 +207,57 @@ async fn jasmin(
         .await
         .unwrap_or_else(|| Answer::new(200, format!("Success \"{}\"", uuid::Uuid::new_v4())));
     respond(answer, "text/plain")
+}
+
+/// Where the fake answers as the clinic system's CancelAppointment web service (seed A.4.2).
+pub const CLINIC_PATH: &str = "/clinic/cancel";
+
+/// The clinic system's CancelAppointment service: records the call with its `SOAPAction` and
+/// body as form fields (`To` is the request's `APP_LID`, so answers are scripted per
+/// appointment) and answers `DELETE_RESULT` `OK` unless scripted otherwise.
+async fn clinic(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<Mutex<FakeState>>,
+) -> HttpResponse {
+    let xml = String::from_utf8_lossy(&body).into_owned();
+    let app_lid = crate::helpers::all_fields(&xml, "APP_LID")
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let action = req
+        .headers()
+        .get("SOAPAction")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let answer = {
+        let mut state = state.lock().unwrap();
+        state.received.push(Received {
+            path: req.path().to_string(),
+            authorization: None,
+            form: vec![
+                ("To".into(), app_lid.clone()),
+                ("SOAPAction".into(), action),
+                ("Body".into(), xml),
+            ],
+            at: Instant::now(),
+        });
+        state
+            .scripts
+            .get_mut(&app_lid)
+            .and_then(VecDeque::pop_front)
+    };
+    let answer = answer.unwrap_or_else(|| Answer::new(200, clinic_answer("OK", &app_lid)));
+    respond(answer, "text/xml; charset=utf-8")
+}
+
+/// A CancelAppointment answer as the seed gives it: on `ERROR`, the reason is in `APP_LID`.
+pub fn clinic_answer(result: &str, app_lid_or_reason: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><CancelAppointmentResponse xmlns="urn:clinic:his"><DELETE_RESULT>{result}</DELETE_RESULT><RESULT>{result}</RESULT><APP_LID>{}</APP_LID></CancelAppointmentResponse></soapenv:Body></soapenv:Envelope>"#,
+        quick_xml::escape::escape(app_lid_or_reason)
+    )
 }
 
 /// Settings for a Twilio-speaking fake at `url`, with fast retries and short leases.

@@ -290,9 +290,11 @@ async fn the_audit_command_prints_a_results_history_without_codes_or_id_numbers(
         String::from_utf8_lossy(&output.stderr)
     );
     let events: Vec<&str> = stdout.lines().filter(|l| l.starts_with("20")).collect();
-    assert_eq!(events.len(), 5, "{stdout}");
+    assert_eq!(events.len(), 6, "{stdout}");
     for (line, (event, outcome, by)) in events.iter().zip([
         ("stored", "ok", "lab"),
+        // The patient has neither a mobile nor an email: nobody could be told.
+        ("notice", "no_channel", "-"),
         ("download", "wrong_id_number", "203.0.113.7"),
         ("download", "ok", "198.51.100.4"),
         ("read", "ok", "lab"),
