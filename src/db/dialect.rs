@@ -114,13 +114,16 @@ pub fn is_retryable(err: &DieselError) -> bool {
 /// read, or REPEATABLE READ would keep showing an older snapshot. SQLite: the transaction
 /// began with `BEGIN IMMEDIATE` (see [`write_transaction`]) and already excludes every other
 /// writer, so a plain read suffices.
-pub fn lock_resource(conn: &mut DbConnection, lid: &str) -> diesel::QueryResult<Option<String>> {
+pub fn lock_resource(
+    conn: &mut DbConnection,
+    lid: &str,
+) -> diesel::QueryResult<Option<(String, i64)>> {
     use super::schema::resources;
     use diesel::prelude::*;
     let query = resources::table
         .filter(resources::lid.eq(lid))
         .filter(resources::active.eq(true))
-        .select(resources::id);
+        .select((resources::id, resources::booking_version));
     match conn {
         #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(c) => query.first(c).optional(),
