@@ -108,7 +108,8 @@ pub fn is_retryable(err: &DieselError) -> bool {
 }
 
 /// Finds a resource by LID and locks its row until the transaction ends, so that bookings of
-/// one resource run one after the other and each sees what the one before committed.
+/// one resource run one after the other and each sees what the one before committed. Returns
+/// its id and its booking version (see the booking cache).
 ///
 /// MySQL: `SELECT ... FOR UPDATE` on the resource row; this must be the transaction's first
 /// read, or REPEATABLE READ would keep showing an older snapshot. SQLite: the transaction
