@@ -58,6 +58,7 @@ impl Application {
                 config.auth_cache_ttl,
                 metrics.password_verifications.clone(),
             ),
+            booking: Arc::new(crate::db::booking::BookingCache::new()),
             config: Arc::new(config),
             pool: pool.clone(),
             metrics,

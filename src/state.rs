@@ -12,6 +12,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub pool: Pool,
     pub auth: Authenticator,
+    /// Master data and live appointments in memory, for searches (see the booking cache).
+    pub booking: Arc<crate::db::booking::BookingCache>,
     pub metrics: Metrics,
     /// The WSDL with this server's public address in `soap:address`.
     pub wsdl: String,

@@ -30,6 +30,9 @@ use crate::error::Error;
 pub const CREATED_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
 const MAX_USERNAME_CHARS: usize = 100;
 const MAX_CACHE_ENTRIES: usize = 10_000;
+/// How long a remembered success answers without reading the client's row again: a client
+/// disabled (or whose secret changed) in the database is refused within this time.
+pub const CLIENT_RECHECK: Duration = Duration::from_secs(1);
 const GENERIC_REFUSAL: &str = "unknown client or wrong password";
 /// One text for every PasswordDigest refusal (unknown or disabled client, client without
 /// `--digest`, wrong digest), so that the answer never tells which names exist.
@@ -75,6 +78,9 @@ pub struct Authenticator {
     cache_key: [u8; 32],
     cache_ttl: Duration,
     cache: Mutex<HashMap<[u8; 32], Instant>>,
+    /// Recent successes by name and password: the client as its row read then, so that calls
+    /// within [`CLIENT_RECHECK`] need neither the database nor the blocking pool.
+    recent: Mutex<HashMap<[u8; 32], Recent>>,
     /// One gate per credentials being checked, so that a burst of calls with the same
     /// credentials (a client opening many connections at once) runs Argon2id once, not once per
     /// call: the others wait for the first and then find it in the cache.
@@ -82,6 +88,12 @@ pub struct Authenticator {
     hashing: Semaphore,
     /// Argon2id verifications run (for `/metrics`).
     verifications: prometheus::IntCounter,
+}
+
+struct Recent {
+    client: AuthenticatedClient,
+    row_read: Instant,
+    expires: Instant,
 }
 
 /// Verified against when the client does not exist, so that an unknown name costs as much time
@@ -107,6 +119,7 @@ impl Authenticator {
             cache_key,
             cache_ttl,
             cache: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
             hashing: Semaphore::new(parallel),
             verifications,
@@ -125,6 +138,17 @@ impl Authenticator {
             // Judged before the lookup, so that the answer is the same for every name.
             check_token_freshness(nonce, created, Utc::now())?;
         }
+        let recent_key = match &credentials {
+            Credentials::Password { username, password } => {
+                let key = self.keyed(&["recent", username, password]);
+                if let Some(client) = self.recent_success(&key) {
+                    return Ok(client);
+                }
+                Some(key)
+            }
+            Credentials::Digest { .. } => None,
+        };
+        let row_read = Instant::now();
         let pool = self.pool.clone();
         let lookup = username.clone();
         let row = actix_web::web::block(move || -> Result<_, Error> {
@@ -189,7 +213,7 @@ impl Authenticator {
                 }
             }
         }
-        Ok(AuthenticatedClient {
+        let client = AuthenticatedClient {
             roles: row
                 .roles
                 .parse()
@@ -200,7 +224,45 @@ impl Authenticator {
                 .map_err(|e| Error::Internal(format!("client {}: {e}", row.name)))?,
             id: row.id,
             name: row.name,
-        })
+        };
+        if let Some(key) = recent_key {
+            self.remember_recent(key, &client, row_read);
+        }
+        Ok(client)
+    }
+
+    /// A success with these credentials whose client row was read within [`CLIENT_RECHECK`].
+    fn recent_success(&self, key: &[u8; 32]) -> Option<AuthenticatedClient> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent
+            .get(key)
+            .filter(|r| r.row_read.elapsed() <= CLIENT_RECHECK && r.expires > Instant::now())
+            .map(|r| r.client.clone())
+    }
+
+    fn remember_recent(&self, key: [u8; 32], client: &AuthenticatedClient, row_read: Instant) {
+        let now = Instant::now();
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.len() >= MAX_CACHE_ENTRIES {
+            recent.retain(|_, r| r.row_read.elapsed() <= CLIENT_RECHECK);
+            if recent.len() >= MAX_CACHE_ENTRIES {
+                recent.clear();
+            }
+        }
+        // Never longer than the password check itself is remembered.
+        let expires = recent
+            .get(&key)
+            .map(|r| r.expires)
+            .filter(|e| *e > now)
+            .unwrap_or(now + self.cache_ttl);
+        recent.insert(
+            key,
+            Recent {
+                client: client.clone(),
+                row_read,
+                expires,
+            },
+        );
     }
 
     /// A cached success, or one Argon2id verification for any number of simultaneous callers
@@ -250,9 +312,13 @@ impl Authenticator {
     }
 
     fn cache_key_for(&self, client_id: &str, secret_hash: &str, password: &str) -> [u8; 32] {
+        self.keyed(&[client_id, secret_hash, password])
+    }
+
+    fn keyed(&self, parts: &[&str]) -> [u8; 32] {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(&self.cache_key).expect("any key length");
-        for part in [client_id, secret_hash, password] {
+        for part in parts {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part.as_bytes());
         }

@@ -108,19 +108,23 @@ pub fn is_retryable(err: &DieselError) -> bool {
 }
 
 /// Finds a resource by LID and locks its row until the transaction ends, so that bookings of
-/// one resource run one after the other and each sees what the one before committed.
+/// one resource run one after the other and each sees what the one before committed. Returns
+/// its id and its booking version (see the booking cache).
 ///
 /// MySQL: `SELECT ... FOR UPDATE` on the resource row; this must be the transaction's first
 /// read, or REPEATABLE READ would keep showing an older snapshot. SQLite: the transaction
 /// began with `BEGIN IMMEDIATE` (see [`write_transaction`]) and already excludes every other
 /// writer, so a plain read suffices.
-pub fn lock_resource(conn: &mut DbConnection, lid: &str) -> diesel::QueryResult<Option<String>> {
+pub fn lock_resource(
+    conn: &mut DbConnection,
+    lid: &str,
+) -> diesel::QueryResult<Option<(String, i64)>> {
     use super::schema::resources;
     use diesel::prelude::*;
     let query = resources::table
         .filter(resources::lid.eq(lid))
         .filter(resources::active.eq(true))
-        .select(resources::id);
+        .select((resources::id, resources::booking_version));
     match conn {
         #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(c) => query.first(c).optional(),

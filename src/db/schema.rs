@@ -85,6 +85,14 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        booking_version -> BigInt,
+    }
+}
+
+diesel::table! {
+    booking_versions (scope) {
+        scope -> Text,
+        version -> BigInt,
     }
 }
 

@@ -47,11 +47,22 @@ pub async fn search_availabilities(
     let raw: SearchAvailabilities = parse_payload(operation, payload)?;
     let request = SearchRequest::parse(&raw).map_err(client_fault(operation))?;
     check_center(client, request.location.as_ref())?;
-    let scope = client.centers.clone();
     let lead = chrono::Duration::from_std(state.config.booking_lead).unwrap_or_default();
-    let found = state
-        .with_db(move |conn| booking::search::search(conn, &request, &scope, Utc::now(), lead))
-        .await?;
+    // From memory when the cache is fresh: no database, no hand-off to the blocking pool.
+    let found = match state
+        .booking
+        .search_fresh(&request, &client.centers, Utc::now(), lead)
+    {
+        Some(found) => found,
+        None => {
+            let (cache, scope) = (state.booking.clone(), client.centers.clone());
+            state
+                .with_db(move |conn| {
+                    cache.refresh_and_search(conn, &request, &scope, Utc::now(), lead)
+                })
+                .await?
+        }
+    };
     render_children(&SearchAvailabilitiesResponse {
         slots: found
             .into_iter()
@@ -93,6 +104,12 @@ pub async fn add_appointment(
             booking::book::book(conn, &request, &context)
         })
         .await?;
+    let (outcome, taken) = outcome;
+    if let Some(taken) = taken {
+        state
+            .booking
+            .booked(&taken.resource_id, taken.read_version, taken.busy);
+    }
     let response = match outcome {
         BookingOutcome::Booked {
             app_lid,
@@ -132,6 +149,9 @@ pub async fn delete_appointment(
             booking::appointments::cancel(conn, lookup.as_str(), by, &client_id, &scope)
         })
         .await?;
+    if outcome == CancelOutcome::Cancelled {
+        state.booking.check_soon();
+    }
     let (result, message) = match outcome {
         CancelOutcome::Cancelled | CancelOutcome::AlreadyCancelled => ("OK", None),
         CancelOutcome::Unknown => ("ERROR", Some(format!("unknown APP_LID '{app_lid}'"))),

@@ -44,6 +44,7 @@ pub async fn update_key_entities(
             )
         })
         .await?;
+    state.booking.invalidate();
     render_children(&sync_response(outcome))
 }
 
@@ -75,6 +76,7 @@ pub async fn update_availabilities(
             )
         })
         .await?;
+    state.booking.invalidate();
     render_children(&sync_response(outcome))
 }
 

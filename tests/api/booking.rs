@@ -44,6 +44,8 @@ backend_tests!(
     get_appointments_filters_by_user_lid_user_tid_resource_and_local_dates_with_the_contract_fields,
     polling_with_last_request_timestamp_shows_every_change_in_exactly_one_poll,
     every_booking_change_writes_one_change_log_row_with_the_appointment_stamp,
+    the_search_cache_shows_this_server_s_bookings_cancellations_and_master_data_at_once,
+    another_server_s_bookings_cancellations_and_master_data_reach_the_search_within_the_staleness_bound,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -70,6 +72,14 @@ async fn start(backend: Backend) -> TestApp {
 /// A second server on the same database, with the same key and settings.
 #[cfg(feature = "mysql")]
 async fn second_server(app: &TestApp) -> TestApp {
+    let mut settings = test_settings(&app.db);
+    settings.secret_key = Some(app.secret_key.to_base64());
+    settings.booking_lead = Some("0".into());
+    spawn_app_on(app.db.clone(), settings).await
+}
+
+/// Another server on the same database (its own booking cache), for both backends.
+async fn other_server(app: &TestApp) -> TestApp {
     let mut settings = test_settings(&app.db);
     settings.secret_key = Some(app.secret_key.to_base64());
     settings.booking_lead = Some("0".into());
@@ -3139,4 +3149,105 @@ async fn thirty_two_concurrent_bookings_through_two_servers_on_one_mariadb_book_
 async fn thirty_two_concurrent_bookings_through_one_server_on_sqlite_book_each_slot_once() {
     let app = start(Backend::Sqlite).await;
     race_rounds(&[&app]).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The booking cache: searches are answered from memory
+
+async fn the_search_cache_shows_this_server_s_bookings_cancellations_and_master_data_at_once(
+    backend: Backend,
+) {
+    let app = start(backend).await;
+    clinic(&app).await;
+    // The first search fills the cache.
+    let before = starts(&day_slots(&app, "R1", "A30", MONDAY).await);
+    assert!(before.contains(&"10:00".to_string()), "{before:?}");
+    let taken = booked(&book(&app, "R1", "A30", &wire(MONDAY), "10:00", &[]).await);
+    let after = starts(&day_slots(&app, "R1", "A30", MONDAY).await);
+    for gone in ["09:45", "10:00", "10:15"] {
+        assert!(
+            !after.contains(&gone.to_string()),
+            "{gone} still offered: {after:?}"
+        );
+    }
+    cancel(&app, &taken.app_lid).await;
+    assert_eq!(starts(&day_slots(&app, "R1", "A30", MONDAY).await), before);
+    // New master data: a second doctor, searched at once.
+    doctor(&app, "R2", &["C1"], Some("30"), &["A30"], &[]).await;
+    open(&app, &[Rule::daily("AV2", "R2", "C1", "08:00", "09:00")]).await;
+    assert_eq!(
+        starts(&day_slots(&app, "R2", "A30", MONDAY).await),
+        vec!["08:00", "08:30"]
+    );
+}
+
+/// Searches `server` until `done` holds on the slots of R1/A30 on MONDAY, and says how long it
+/// took; fails after five seconds.
+async fn until_searched(
+    server: &TestApp,
+    what: &str,
+    done: impl Fn(&[String]) -> bool,
+) -> StdDuration {
+    let started = std::time::Instant::now();
+    loop {
+        let got = starts(&day_slots(server, "R1", "A30", MONDAY).await);
+        if done(&got) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < StdDuration::from_secs(5),
+            "{what}: the other server still shows {got:?}"
+        );
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+}
+
+async fn another_server_s_bookings_cancellations_and_master_data_reach_the_search_within_the_staleness_bound(
+    backend: Backend,
+) {
+    let first = start(backend).await;
+    clinic(&first).await;
+    let second = other_server(&first).await;
+    // Both caches are warm.
+    let all = starts(&day_slots(&second, "R1", "A30", MONDAY).await);
+    assert_eq!(starts(&day_slots(&first, "R1", "A30", MONDAY).await), all);
+    // The bound the cache promises, plus what one search round trip may take.
+    let bound = rendez::db::booking::cache::MAX_STALENESS + StdDuration::from_millis(500);
+
+    let taken = booked(&book(&first, "R1", "A30", &wire(MONDAY), "10:00", &[]).await);
+    let took = until_searched(&second, "a booking", |got| {
+        !got.contains(&"10:00".to_string())
+    })
+    .await;
+    assert!(
+        took <= bound,
+        "a booking took {took:?} to reach the other server"
+    );
+    assert!(
+        !starts(&day_slots(&second, "R1", "A30", MONDAY).await).contains(&"10:15".to_string()),
+        "an overlapping slot is offered"
+    );
+    // The other server refuses the slot too (the database decides).
+    refused_because(
+        &book(&second, "R1", "A30", &wire(MONDAY), "10:00", &[]).await,
+        "already taken",
+    );
+
+    cancel(&first, &taken.app_lid).await;
+    let took = until_searched(&second, "a cancellation", |got| got == all.as_slice()).await;
+    assert!(
+        took <= bound,
+        "a cancellation took {took:?} to reach the other server"
+    );
+
+    // Master data: the rule ends at 09:00 from now on.
+    open(&first, &[Rule::daily("AV1", "R1", "C1", "08:00", "09:00")]).await;
+    let took = until_searched(&second, "new availability", |got| {
+        got == ["08:00", "08:15", "08:30"]
+    })
+    .await;
+    assert!(
+        took <= bound,
+        "master data took {took:?} to reach the other server"
+    );
 }

@@ -241,10 +241,10 @@ pub fn cancel_in(
     let Some(id) = dialect::lock_appointment(conn, lid)? else {
         return Ok(CancelOutcome::Unknown);
     };
-    let (live, center_lid): (bool, String) = appointments::table
+    let (live, center_lid, resource_id): (bool, String, String) = appointments::table
         .inner_join(centers::table.on(centers::id.eq(appointments::center_id)))
         .filter(appointments::id.eq(&id))
-        .select((appointments::live, centers::lid))
+        .select((appointments::live, centers::lid, appointments::resource_id))
         .first(conn)?;
     if !scope.allows(&center_lid) {
         return Ok(CancelOutcome::OutOfScope(center_lid));
@@ -262,5 +262,7 @@ pub fn cancel_in(
         ))
         .execute(conn)?;
     record_change(conn, &id, "cancelled", status, client_id, now)?;
+    // Every process's booking cache frees the slot (see the booking cache).
+    super::cache::bump_resource(conn, &resource_id)?;
     Ok(CancelOutcome::Cancelled)
 }

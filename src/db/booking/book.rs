@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, LocalResult, NaiveDate, TimeZone, Utc};
 use diesel::prelude::*;
 use rand::Rng;
 
+use super::cache;
 use super::catalog::{self, Opening, ResourceFilter, naive};
 use super::patients;
 use crate::db::schema::{appointment_changes, appointments, booking_requests};
@@ -32,6 +33,15 @@ pub enum BookingOutcome {
     },
 }
 
+/// What a committed booking changed, for the booking cache: the resource, the version its
+/// transaction read before bumping it, and the time it took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BookedSlot {
+    pub resource_id: String,
+    pub read_version: i64,
+    pub busy: slots::Busy,
+}
+
 pub struct BookingContext<'a> {
     pub client_id: &'a str,
     pub scope: &'a CenterScope,
@@ -39,11 +49,12 @@ pub struct BookingContext<'a> {
     pub lead: Duration,
 }
 
+/// Books (or refuses); a new booking also says what it took, once committed.
 pub fn book(
     conn: &mut DbConnection,
     request: &BookingRequest,
     context: &BookingContext<'_>,
-) -> QueryResult<BookingOutcome> {
+) -> QueryResult<(BookingOutcome, Option<BookedSlot>)> {
     retrying(conn, |c| book_once(c, request, context))
 }
 
@@ -79,22 +90,38 @@ fn book_once(
     conn: &mut DbConnection,
     request: &BookingRequest,
     context: &BookingContext<'_>,
-) -> QueryResult<BookingOutcome> {
+) -> QueryResult<(BookingOutcome, Option<BookedSlot>)> {
     // The lock comes first: on MySQL it must precede every other read of the transaction.
-    let resource_id = dialect::lock_resource(conn, request.resource.as_str())?;
+    let locked = dialect::lock_resource(conn, request.resource.as_str())?;
     if let Some(request_id) = &request.request_id
         && let Some(answer) = stored_answer(conn, context.client_id, request_id)?
     {
-        return Ok(answer);
+        return Ok((answer, None));
     }
-    let outcome = match resource_id {
-        None => refused(format!("unknown resource '{}'", request.resource)),
-        Some(resource_id) => decide_and_book(conn, request, context, &resource_id)?,
+    let (outcome, slot) = match locked {
+        None => (
+            refused(format!("unknown resource '{}'", request.resource)),
+            None,
+        ),
+        Some((resource_id, version)) => {
+            match decide_and_book(conn, request, context, &resource_id)? {
+                (outcome, Some(busy)) => {
+                    cache::bump_resource(conn, &resource_id)?;
+                    let slot = BookedSlot {
+                        resource_id,
+                        read_version: version,
+                        busy,
+                    };
+                    (outcome, Some(slot))
+                }
+                (outcome, None) => (outcome, None),
+            }
+        }
     };
     if let Some(request_id) = &request.request_id {
         store_answer(conn, context, request_id, &outcome)?;
     }
-    Ok(outcome)
+    Ok((outcome, slot))
 }
 
 fn decide_and_book(
@@ -102,23 +129,26 @@ fn decide_and_book(
     request: &BookingRequest,
     context: &BookingContext<'_>,
     resource_id: &str,
-) -> QueryResult<BookingOutcome> {
+) -> QueryResult<(BookingOutcome, Option<slots::Busy>)> {
     let (resource, activity_lid) = (request.resource.as_str(), request.activity.as_str());
     let Some(activity) = catalog::activity(conn, activity_lid)? else {
-        return Ok(refused(format!("unknown activity '{activity_lid}'")));
+        return Ok((refused(format!("unknown activity '{activity_lid}'")), None));
     };
     let insurance = match &request.insurance {
         None => None,
         Some(lid) => match catalog::insurance(conn, lid.as_str())? {
             Some(insurance) => Some(insurance),
-            None => return Ok(refused(format!("unknown insurance '{lid}'"))),
+            None => return Ok((refused(format!("unknown insurance '{lid}'")), None)),
         },
     };
     let Some(offer) = catalog::offers(conn, &activity, ResourceFilter::Only(resource), None)?.pop()
     else {
-        return Ok(refused(format!(
-            "resource '{resource}' does not offer activity '{activity_lid}'"
-        )));
+        return Ok((
+            refused(format!(
+                "resource '{resource}' does not offer activity '{activity_lid}'"
+            )),
+            None,
+        ));
     };
     let offer = match &insurance {
         None => offer,
@@ -132,10 +162,13 @@ fn decide_and_book(
         {
             Some(offer) => offer,
             None => {
-                return Ok(refused(format!(
-                    "insurance '{}' is not accepted by resource '{resource}'",
-                    insurance.lid
-                )));
+                return Ok((
+                    refused(format!(
+                        "insurance '{}' is not accepted by resource '{resource}'",
+                        insurance.lid
+                    )),
+                    None,
+                ));
             }
         },
     };
@@ -155,20 +188,26 @@ fn decide_and_book(
         }
         openings.retain(|o| !o.rules.is_empty());
         if openings.is_empty() {
-            return Ok(refused(format!(
-                "AVAILABILITY_LID '{wanted}' is not an opening of resource '{resource}' for activity '{activity_lid}'"
-            )));
+            return Ok((
+                refused(format!(
+                    "AVAILABILITY_LID '{wanted}' is not an opening of resource '{resource}' for activity '{activity_lid}'"
+                )),
+                None,
+            ));
         }
     }
     if openings.is_empty() {
-        return Ok(refused(format!(
-            "resource '{resource}' has no availability for activity '{activity_lid}'{}",
-            request
-                .location
-                .as_ref()
-                .map(|l| format!(" at center '{l}'"))
-                .unwrap_or_default()
-        )));
+        return Ok((
+            refused(format!(
+                "resource '{resource}' has no availability for activity '{activity_lid}'{}",
+                request
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" at center '{l}'"))
+                    .unwrap_or_default()
+            )),
+            None,
+        ));
     }
     let day = request.date;
     let from = naive_day_start(day) - Duration::days(2);
@@ -210,7 +249,7 @@ fn decide_and_book(
         } else {
             no_slot_reason(&openings, request, offer.shape, &when)
         };
-        return Ok(refused(message));
+        return Ok((refused(message), None));
     };
     // Stamped now that the locks are held: the change commits right after (see CHANGE_SETTLE).
     let now = naive(Utc::now());
@@ -239,11 +278,12 @@ fn decide_and_book(
         ))
         .execute(conn)?;
     record_change(conn, &id, "created", status, Some(context.client_id), now)?;
-    Ok(BookingOutcome::Booked {
+    let booked = BookingOutcome::Booked {
         app_lid: id,
         user_lid: patient.lid,
         user_tid: patient.tid,
-    })
+    };
+    Ok((booked, Some((slot.start, slot.end))))
 }
 
 /// Why no slot of this shape starts at the requested time, though the resource opens for the

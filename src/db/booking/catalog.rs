@@ -16,6 +16,7 @@ use crate::db::schema::{
 use crate::domain::access::CenterScope;
 use crate::domain::slots::{Busy, OpeningRule, SlotShape};
 
+#[derive(Clone, Debug)]
 pub struct Activity {
     pub id: String,
     pub lid: String,

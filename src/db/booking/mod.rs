@@ -2,10 +2,12 @@
 
 pub mod appointments;
 pub mod book;
+pub mod cache;
 pub mod catalog;
 pub mod patients;
 pub mod search;
 
 pub use appointments::{AppointmentFilter, AppointmentView, CancelOutcome};
 pub use book::{BookingContext, BookingOutcome};
+pub use cache::BookingCache;
 pub use search::FoundSlot;

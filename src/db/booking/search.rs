@@ -1,14 +1,16 @@
 //! `searchAvailabilities`: free slots of every matching resource, ordered by start then
 //! resource, computed day by day until enough are found.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::QueryResult;
 
-use super::catalog::{self, Offer, Opening, ResourceFilter};
+use super::catalog::{self, Activity, Insurance, Offer, Opening, ResourceFilter};
 use crate::db::DbConnection;
 use crate::domain::access::CenterScope;
 use crate::domain::booking::SearchRequest;
-use crate::domain::slots::{self, SlotWindow, earliest_instant, local_reading};
+use crate::domain::slots::{self, Busy, SlotWindow, earliest_instant, local_reading};
 
 /// Days searched when the request gives no end day.
 pub const DEFAULT_SEARCH_DAYS: i64 = 7;
@@ -48,6 +50,71 @@ pub fn window_for(
     }
 }
 
+/// Where a search reads the offer: the database's catalog, or the booking cache.
+pub trait Source {
+    fn activity(&mut self, lid: &str) -> QueryResult<Option<Activity>>;
+    fn insurance(&mut self, lid: &str) -> QueryResult<Option<Insurance>>;
+    fn offers(
+        &mut self,
+        activity: &Activity,
+        filter: ResourceFilter<'_>,
+        insurance: Option<&Insurance>,
+    ) -> QueryResult<Vec<Offer>>;
+    fn openings(
+        &mut self,
+        resource_ids: &[String],
+        activity_id: &str,
+        center_lid: Option<&str>,
+        scope: &CenterScope,
+    ) -> QueryResult<HashMap<String, Vec<Opening>>>;
+    fn busy(
+        &mut self,
+        resource_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> QueryResult<HashMap<String, Vec<Busy>>>;
+}
+
+impl Source for DbConnection {
+    fn activity(&mut self, lid: &str) -> QueryResult<Option<Activity>> {
+        catalog::activity(self, lid)
+    }
+
+    fn insurance(&mut self, lid: &str) -> QueryResult<Option<Insurance>> {
+        catalog::insurance(self, lid)
+    }
+
+    fn offers(
+        &mut self,
+        activity: &Activity,
+        filter: ResourceFilter<'_>,
+        insurance: Option<&Insurance>,
+    ) -> QueryResult<Vec<Offer>> {
+        catalog::offers(self, activity, filter, insurance)
+    }
+
+    fn openings(
+        &mut self,
+        resource_ids: &[String],
+        activity_id: &str,
+        center_lid: Option<&str>,
+        scope: &CenterScope,
+    ) -> QueryResult<HashMap<String, Vec<Opening>>> {
+        catalog::openings(self, resource_ids, activity_id, center_lid, scope)
+    }
+
+    fn busy(
+        &mut self,
+        resource_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> QueryResult<HashMap<String, Vec<Busy>>> {
+        catalog::busy(self, resource_ids, from, to)
+    }
+}
+
+/// Searches on what the database holds (the booking cache answers searches; see
+/// [`super::cache`]).
 pub fn search(
     conn: &mut DbConnection,
     request: &SearchRequest,
@@ -55,11 +122,21 @@ pub fn search(
     now: DateTime<Utc>,
     lead: Duration,
 ) -> QueryResult<Vec<FoundSlot>> {
-    let Some(activity) = catalog::activity(conn, request.activity.as_str())? else {
+    search_in(conn, request, scope, now, lead)
+}
+
+pub fn search_in<S: Source + ?Sized>(
+    conn: &mut S,
+    request: &SearchRequest,
+    scope: &CenterScope,
+    now: DateTime<Utc>,
+    lead: Duration,
+) -> QueryResult<Vec<FoundSlot>> {
+    let Some(activity) = conn.activity(request.activity.as_str())? else {
         return Ok(Vec::new());
     };
     let insurance = match &request.insurance {
-        Some(lid) => match catalog::insurance(conn, lid.as_str())? {
+        Some(lid) => match conn.insurance(lid.as_str())? {
             Some(insurance) => Some(insurance),
             None => return Ok(Vec::new()),
         },
@@ -69,10 +146,9 @@ pub fn search(
         Some(lid) => ResourceFilter::Only(lid.as_str()),
         None => ResourceFilter::WebEnabled,
     };
-    let offers = catalog::offers(conn, &activity, filter, insurance.as_ref())?;
+    let offers = conn.offers(&activity, filter, insurance.as_ref())?;
     let resource_ids: Vec<String> = offers.iter().map(|o| o.resource_id.clone()).collect();
-    let mut openings = catalog::openings(
-        conn,
+    let mut openings = conn.openings(
         &resource_ids,
         &activity.id,
         request.location.as_ref().map(|l| l.as_str()),
@@ -109,7 +185,7 @@ pub fn search(
         // Busy time is read a day at a time: most searches stop after the first day or two.
         let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
         let from = earliest_instant(groups[0].1.center.timezone, midnight) - Duration::days(1);
-        let busy = catalog::busy(conn, &resource_ids, from, from + Duration::days(3))?;
+        let busy = conn.busy(&resource_ids, from, from + Duration::days(3))?;
         for (index, (offer, opening, window)) in groups.iter().enumerate() {
             let taken = busy
                 .get(&offer.resource_id)

@@ -71,6 +71,8 @@ pub fn apply_availabilities(
                     }
                 }
             }
+            // Searches in every process see the new rules (see the booking cache).
+            crate::db::booking::cache::bump_master(conn)?;
             Ok(outcome)
         })
     })?;

@@ -53,6 +53,8 @@ pub fn apply_key_entities(
             if full_sync && outcome.errors.is_empty() {
                 outcome.deactivated += deactivate_unseen(conn, &seen)?;
             }
+            // Searches in every process see the new master data (see the booking cache).
+            crate::db::booking::cache::bump_master(conn)?;
             Ok(outcome)
         })
     })?;

@@ -1,0 +1,2 @@
+ALTER TABLE resources DROP COLUMN booking_version;
+DROP TABLE booking_versions;

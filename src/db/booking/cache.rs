@@ -1,0 +1,617 @@
+//! The booking cache: each process keeps the master data a search needs (activities, insurances,
+//! prices, who performs what, availability rules, centers' time zones) and the live appointments
+//! of every resource in memory, so that `searchAvailabilities` touches no database.
+//!
+//! Freshness. Every change of master data bumps the `master` row of `booking_versions`, and every
+//! booking or cancellation bumps its resource's `booking_version`, in the transaction of the
+//! change (see [`bump_master`], [`bump_resource`]). Changes made by this process are applied to
+//! the cache as soon as they commit; changes by other processes on the same database are found by
+//! comparing the counters at most every [`MAX_STALENESS`]: a changed master version reloads
+//! everything, a changed resource version reloads that resource's appointments. Counters are read
+//! before the data they guard, so the cache never holds a version newer than its data.
+//!
+//! The cache only answers searches: `addAppointment` still decides under the resource's row lock
+//! on what the database holds.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+
+use super::catalog::{Activity, Center, Insurance, Offer, Opening, ResourceFilter, naive, utc};
+use super::search::{FoundSlot, Source, search_in};
+use crate::db::DbConnection;
+use crate::db::schema::{
+    activities, appointments, availabilities, availability_activities, booking_versions, centers,
+    insurance_activities, insurance_resources, insurances, resource_activities, resource_centers,
+    resources,
+};
+use crate::domain::access::CenterScope;
+use crate::domain::booking::SearchRequest;
+use crate::domain::slots::{Busy, OpeningRule, SlotShape};
+
+/// How old the cache's view of other processes' changes may be when a search is answered.
+pub const MAX_STALENESS: StdDuration = StdDuration::from_secs(1);
+
+/// Appointments that ended this long before the cache was loaded are not kept: no search offers
+/// a slot in the past.
+const PAST_KEPT: Duration = Duration::days(1);
+
+const MASTER_SCOPE: &str = "master";
+
+/// Bumps the master data version; call it in the transaction of every master data change.
+pub fn bump_master(conn: &mut DbConnection) -> QueryResult<()> {
+    diesel::update(booking_versions::table.find(MASTER_SCOPE))
+        .set(booking_versions::version.eq(booking_versions::version + 1))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Sets a resource's booking version; call it in the transaction of every booking change of the
+/// resource, after locking its row.
+pub fn bump_resource(conn: &mut DbConnection, resource_id: &str) -> QueryResult<()> {
+    diesel::update(resources::table.find(resource_id))
+        .set(resources::booking_version.eq(resources::booking_version + 1))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A resource that performs an activity, as stored.
+#[derive(Clone, Debug)]
+struct OfferRow {
+    resource_id: String,
+    resource_lid: String,
+    web_enabled: bool,
+    step: Option<i32>,
+    duration: Option<i32>,
+    price_cents: Option<i64>,
+}
+
+/// One availability rule with its center, as stored.
+#[derive(Clone, Debug)]
+struct RuleRow {
+    id: String,
+    lid: String,
+    center: Center,
+    rule: OpeningRule,
+    /// The activities the rule is limited to, if any.
+    only: Option<Vec<String>>,
+}
+
+struct Snapshot {
+    checked_at: Instant,
+    master_version: i64,
+    resource_versions: HashMap<String, i64>,
+    activities: HashMap<String, Activity>,
+    /// Insurance LID to id.
+    insurances: HashMap<String, String>,
+    /// Insurance id to the resources it is limited to.
+    insurance_resources: HashMap<String, Vec<String>>,
+    /// (insurance id, activity id) to its price.
+    insurance_prices: HashMap<(String, String), Option<i64>>,
+    /// Activity id to the resources performing it, by resource LID.
+    offers: HashMap<String, Vec<OfferRow>>,
+    /// Resource id to its rules, by center LID then rule LID.
+    rules: HashMap<String, Vec<RuleRow>>,
+    /// Resource id to its live appointments, sorted by start.
+    busy: HashMap<String, Vec<Busy>>,
+    /// The longest appointment held, so that a time range finds its appointments by bisection.
+    longest: Duration,
+}
+
+fn longest_of<'a>(lists: impl Iterator<Item = &'a Vec<Busy>>) -> Duration {
+    lists
+        .flatten()
+        .map(|(start, end)| *end - *start)
+        .max()
+        .unwrap_or_else(Duration::zero)
+}
+
+#[derive(Default)]
+pub struct BookingCache {
+    snapshot: RwLock<Option<Snapshot>>,
+    /// One refresh at a time; the others wait and then find it done.
+    refreshing: Mutex<()>,
+}
+
+impl BookingCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Searches in memory when the cache was checked within [`MAX_STALENESS`]; `None` when it
+    /// must be refreshed first (see [`BookingCache::refresh_and_search`]).
+    pub fn search_fresh(
+        &self,
+        request: &SearchRequest,
+        scope: &CenterScope,
+        now: DateTime<Utc>,
+        lead: Duration,
+    ) -> Option<Vec<FoundSlot>> {
+        let guard = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+        let snapshot = guard.as_ref()?;
+        if snapshot.checked_at.elapsed() > MAX_STALENESS {
+            return None;
+        }
+        let mut source = SnapshotSource(snapshot);
+        Some(search_in(&mut source, request, scope, now, lead).expect("memory never fails"))
+    }
+
+    /// Brings the cache up to date with the database, then searches in memory.
+    pub fn refresh_and_search(
+        &self,
+        conn: &mut DbConnection,
+        request: &SearchRequest,
+        scope: &CenterScope,
+        now: DateTime<Utc>,
+        lead: Duration,
+    ) -> QueryResult<Vec<FoundSlot>> {
+        loop {
+            self.refresh(conn)?;
+            if let Some(found) = self.search_fresh(request, scope, now, lead) {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Compares the versions with the database's and reloads what changed.
+    pub fn refresh(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        let _turn = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        let known = {
+            let guard = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+            match guard.as_ref() {
+                Some(s) if s.checked_at.elapsed() <= MAX_STALENESS => return Ok(()),
+                Some(s) => Some((s.master_version, s.resource_versions.clone())),
+                None => None,
+            }
+        };
+        let checked_at = Instant::now();
+        let master_version = master_version(conn)?;
+        let resource_versions = resource_versions(conn)?;
+        match known {
+            Some((master, versions)) if master == master_version => {
+                let changed: Vec<String> = resource_versions
+                    .iter()
+                    .filter(|(id, v)| versions.get(*id) != Some(*v))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let reloaded = if changed.is_empty() {
+                    HashMap::new()
+                } else {
+                    load_busy(conn, Some(&changed))?
+                };
+                let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+                let Some(snapshot) = guard.as_mut() else {
+                    return Ok(());
+                };
+                for id in &changed {
+                    let busy = reloaded.get(id).cloned().unwrap_or_default();
+                    snapshot.busy.insert(id.clone(), busy);
+                }
+                snapshot.longest = snapshot.longest.max(longest_of(reloaded.values()));
+                snapshot.resource_versions = resource_versions;
+                snapshot.checked_at = checked_at;
+                if !changed.is_empty() {
+                    log::debug!(
+                        "booking cache: reloaded appointments of {} resources",
+                        changed.len()
+                    );
+                }
+            }
+            _ => {
+                let snapshot = load(conn, checked_at, master_version, resource_versions)?;
+                log::debug!("booking cache: loaded master data version {master_version}");
+                *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(snapshot);
+            }
+        }
+        Ok(())
+    }
+
+    /// A booking committed by this process: its resource is busy then, and `version` is the
+    /// resource's version that the booking's transaction read before bumping it.
+    pub fn booked(&self, resource_id: &str, read_version: i64, busy: Busy) {
+        let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        let Some(snapshot) = guard.as_mut() else {
+            return;
+        };
+        snapshot.longest = snapshot.longest.max(busy.1 - busy.0);
+        let list = snapshot.busy.entry(resource_id.to_string()).or_default();
+        let at = list.partition_point(|b| b.0 <= busy.0);
+        list.insert(at, busy);
+        // Only when no other process changed the resource in between is the cache now exactly
+        // at the new version; otherwise the next check reloads the resource.
+        if let Some(version) = snapshot.resource_versions.get_mut(resource_id)
+            && *version == read_version
+        {
+            *version = read_version + 1;
+        }
+    }
+
+    /// Something changed that this process did not apply to the cache itself (a cancellation):
+    /// the next search checks the versions first.
+    pub fn check_soon(&self) {
+        let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(snapshot) = guard.as_mut() {
+            snapshot.checked_at = Instant::now() - MAX_STALENESS - StdDuration::from_millis(1);
+        }
+    }
+
+    /// Master data changed in this process: the next search reloads everything.
+    pub fn invalidate(&self) {
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+fn master_version(conn: &mut DbConnection) -> QueryResult<i64> {
+    booking_versions::table
+        .find(MASTER_SCOPE)
+        .select(booking_versions::version)
+        .first(conn)
+}
+
+fn resource_versions(conn: &mut DbConnection) -> QueryResult<HashMap<String, i64>> {
+    Ok(resources::table
+        .select((resources::id, resources::booking_version))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Live appointments that have not ended long ago, of some resources or of all.
+fn load_busy(
+    conn: &mut DbConnection,
+    resource_ids: Option<&[String]>,
+) -> QueryResult<HashMap<String, Vec<Busy>>> {
+    let horizon = naive(Utc::now() - PAST_KEPT);
+    let mut query = appointments::table
+        .filter(appointments::live.eq(true))
+        .filter(appointments::end_at.gt(horizon))
+        .select((
+            appointments::resource_id,
+            appointments::start_at,
+            appointments::end_at,
+        ))
+        .order(appointments::start_at.asc())
+        .into_boxed();
+    if let Some(ids) = resource_ids {
+        query = query.filter(appointments::resource_id.eq_any(ids.to_vec()));
+    }
+    let rows: Vec<(String, NaiveDateTime, NaiveDateTime)> = query.load(conn)?;
+    let mut by_resource: HashMap<String, Vec<Busy>> = HashMap::new();
+    for (resource, start, end) in rows {
+        by_resource
+            .entry(resource)
+            .or_default()
+            .push((utc(start), utc(end)));
+    }
+    Ok(by_resource)
+}
+
+fn load(
+    conn: &mut DbConnection,
+    checked_at: Instant,
+    master_version: i64,
+    resource_versions: HashMap<String, i64>,
+) -> QueryResult<Snapshot> {
+    let activities: HashMap<String, Activity> = activities::table
+        .filter(activities::active.eq(true))
+        .select((
+            activities::id,
+            activities::lid,
+            activities::duration_minutes,
+            activities::price_cents,
+        ))
+        .load::<(String, String, i32, Option<i64>)>(conn)?
+        .into_iter()
+        .map(|(id, lid, duration, price_cents)| {
+            (
+                lid.clone(),
+                Activity {
+                    id,
+                    lid,
+                    duration,
+                    price_cents,
+                },
+            )
+        })
+        .collect();
+    let insurances: HashMap<String, String> = insurances::table
+        .filter(insurances::active.eq(true))
+        .select((insurances::lid, insurances::id))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut insurance_resources_map: HashMap<String, Vec<String>> = HashMap::new();
+    for (insurance, resource) in insurance_resources::table
+        .filter(insurance_resources::active.eq(true))
+        .select((
+            insurance_resources::insurance_id,
+            insurance_resources::resource_id,
+        ))
+        .load::<(String, String)>(conn)?
+    {
+        insurance_resources_map
+            .entry(insurance)
+            .or_default()
+            .push(resource);
+    }
+    let insurance_prices: HashMap<(String, String), Option<i64>> = insurance_activities::table
+        .filter(insurance_activities::active.eq(true))
+        .select((
+            insurance_activities::insurance_id,
+            insurance_activities::activity_id,
+            insurance_activities::price_cents,
+        ))
+        .load::<(String, String, Option<i64>)>(conn)?
+        .into_iter()
+        .map(|(insurance, activity, price)| ((insurance, activity), price))
+        .collect();
+    type OfferQueryRow = (
+        String,
+        String,
+        String,
+        bool,
+        Option<i32>,
+        Option<i32>,
+        Option<i64>,
+    );
+    let mut offers: HashMap<String, Vec<OfferRow>> = HashMap::new();
+    for (activity_id, resource_id, resource_lid, web_enabled, step, duration, price_cents) in
+        resource_activities::table
+            .inner_join(resources::table.on(resources::id.eq(resource_activities::resource_id)))
+            .filter(resource_activities::active.eq(true))
+            .filter(resources::active.eq(true))
+            .select((
+                resource_activities::activity_id,
+                resources::id,
+                resources::lid,
+                resources::web_enabled,
+                resources::availabilities_step,
+                resource_activities::duration_minutes,
+                resource_activities::price_cents,
+            ))
+            .order(resources::lid.asc())
+            .load::<OfferQueryRow>(conn)?
+    {
+        offers.entry(activity_id).or_default().push(OfferRow {
+            resource_id,
+            resource_lid,
+            web_enabled,
+            step,
+            duration,
+            price_cents,
+        });
+    }
+    let mut limited: HashMap<String, Vec<String>> = HashMap::new();
+    for (rule, activity) in availability_activities::table
+        .select((
+            availability_activities::availability_id,
+            availability_activities::activity_id,
+        ))
+        .load::<(String, String)>(conn)?
+    {
+        limited.entry(rule).or_default().push(activity);
+    }
+    type RuleQueryRow = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<i32>,
+        i32,
+        i32,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+        String,
+    );
+    let mut rules: HashMap<String, Vec<RuleRow>> = HashMap::new();
+    for (id, lid, resource_id, center_id, center_lid, day, start, end, start_day, end_day, tz) in
+        availabilities::table
+            .inner_join(centers::table.on(centers::id.eq(availabilities::center_id)))
+            .inner_join(
+                resource_centers::table.on(resource_centers::resource_id
+                    .eq(availabilities::resource_id)
+                    .and(resource_centers::center_id.eq(availabilities::center_id))),
+            )
+            .filter(availabilities::active.eq(true))
+            .filter(centers::active.eq(true))
+            .filter(resource_centers::active.eq(true))
+            .select((
+                availabilities::id,
+                availabilities::lid,
+                availabilities::resource_id,
+                centers::id,
+                centers::lid,
+                availabilities::working_day,
+                availabilities::start_minute,
+                availabilities::end_minute,
+                availabilities::start_day,
+                availabilities::end_day,
+                centers::timezone,
+            ))
+            .order((
+                availabilities::resource_id.asc(),
+                centers::lid.asc(),
+                availabilities::lid.asc(),
+            ))
+            .load::<RuleQueryRow>(conn)?
+    {
+        let Ok(timezone) = tz.parse::<Tz>() else {
+            continue;
+        };
+        let only = limited.remove(&id);
+        rules.entry(resource_id).or_default().push(RuleRow {
+            id,
+            lid,
+            center: Center {
+                id: center_id,
+                lid: center_lid,
+                timezone,
+            },
+            rule: OpeningRule {
+                working_day: day.map(|d| d as u8),
+                start_minute: start as u32,
+                end_minute: end as u32,
+                start_day,
+                end_day,
+            },
+            only,
+        });
+    }
+    let busy = load_busy(conn, None)?;
+    let longest = longest_of(busy.values());
+    Ok(Snapshot {
+        checked_at,
+        master_version,
+        resource_versions,
+        activities,
+        insurances,
+        insurance_resources: insurance_resources_map,
+        insurance_prices,
+        offers,
+        rules,
+        busy,
+        longest,
+    })
+}
+
+/// A search's view of the snapshot: the same answers as the database's catalog queries.
+struct SnapshotSource<'a>(&'a Snapshot);
+
+impl Source for SnapshotSource<'_> {
+    fn activity(&mut self, lid: &str) -> QueryResult<Option<Activity>> {
+        Ok(self.0.activities.get(lid).cloned())
+    }
+
+    fn insurance(&mut self, lid: &str) -> QueryResult<Option<Insurance>> {
+        Ok(self.0.insurances.get(lid).map(|id| Insurance {
+            id: id.clone(),
+            lid: lid.to_string(),
+        }))
+    }
+
+    fn offers(
+        &mut self,
+        activity: &Activity,
+        filter: ResourceFilter<'_>,
+        insurance: Option<&Insurance>,
+    ) -> QueryResult<Vec<Offer>> {
+        let snapshot = self.0;
+        let (accepted, insurance_price) = match insurance {
+            None => (None, None),
+            Some(insurance) => (
+                snapshot
+                    .insurance_resources
+                    .get(&insurance.id)
+                    .filter(|ids| !ids.is_empty()),
+                snapshot
+                    .insurance_prices
+                    .get(&(insurance.id.clone(), activity.id.clone()))
+                    .copied()
+                    .flatten(),
+            ),
+        };
+        let rows = snapshot
+            .offers
+            .get(&activity.id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        Ok(rows
+            .iter()
+            .filter(|row| match filter {
+                ResourceFilter::Only(lid) => row.resource_lid == lid,
+                ResourceFilter::WebEnabled => row.web_enabled,
+            })
+            .filter(|row| accepted.is_none_or(|ids| ids.contains(&row.resource_id)))
+            .map(|row| {
+                let duration = row.duration.unwrap_or(activity.duration).max(1) as u32;
+                Offer {
+                    resource_id: row.resource_id.clone(),
+                    resource_lid: row.resource_lid.clone(),
+                    shape: SlotShape {
+                        duration,
+                        step: row.step.map(|s| s.max(1) as u32).unwrap_or(duration),
+                    },
+                    price_cents: insurance_price.or(row.price_cents).or(activity.price_cents),
+                }
+            })
+            .collect())
+    }
+
+    fn openings(
+        &mut self,
+        resource_ids: &[String],
+        activity_id: &str,
+        center_lid: Option<&str>,
+        scope: &CenterScope,
+    ) -> QueryResult<HashMap<String, Vec<Opening>>> {
+        let mut by_resource: HashMap<String, Vec<Opening>> = HashMap::new();
+        for resource_id in resource_ids {
+            let Some(rows) = self.0.rules.get(resource_id) else {
+                continue;
+            };
+            let mut openings: Vec<Opening> = Vec::new();
+            for row in rows {
+                if center_lid.is_some_and(|lid| row.center.lid != lid)
+                    || !scope.allows(&row.center.lid)
+                    || row
+                        .only
+                        .as_ref()
+                        .is_some_and(|only| !only.iter().any(|a| a == activity_id))
+                {
+                    continue;
+                }
+                let opening = match openings.iter().position(|o| o.center.id == row.center.id) {
+                    Some(i) => &mut openings[i],
+                    None => {
+                        openings.push(Opening {
+                            center: row.center.clone(),
+                            rules: Vec::new(),
+                            rule_lids: Vec::new(),
+                            rule_ids: Vec::new(),
+                        });
+                        openings.last_mut().expect("just pushed")
+                    }
+                };
+                opening.rules.push(row.rule.clone());
+                opening.rule_lids.push(row.lid.clone());
+                opening.rule_ids.push(row.id.clone());
+            }
+            if !openings.is_empty() {
+                by_resource.insert(resource_id.clone(), openings);
+            }
+        }
+        Ok(by_resource)
+    }
+
+    fn busy(
+        &mut self,
+        resource_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> QueryResult<HashMap<String, Vec<Busy>>> {
+        let mut by_resource = HashMap::new();
+        for id in resource_ids {
+            let Some(list) = self.0.busy.get(id) else {
+                continue;
+            };
+            // Sorted by start: those starting before `to`, of which those ending after `from`
+            // (none that starts more than the longest appointment before `from`).
+            let first = list.partition_point(|b| b.0 + self.0.longest <= from);
+            let before_end = list.partition_point(|b| b.0 < to);
+            let touching: Vec<Busy> = list[first..before_end.max(first)]
+                .iter()
+                .filter(|b| b.1 > from)
+                .copied()
+                .collect();
+            if !touching.is_empty() {
+                by_resource.insert(id.clone(), touching);
+            }
+        }
+        Ok(by_resource)
+    }
+}
