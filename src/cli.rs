@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::appointments_import::watch::FolderWatcher;
 use crate::config::{Config, Settings};
 use crate::db;
 use crate::domain::access::{CenterScope, Roles};
-use crate::{auth, demo, import, startup};
+use crate::{appointments_import, auth, demo, import, startup};
 
 /// Prints a line to standard output, ignoring a closed pipe: `rendez serve --demo | head`
 /// or a caller that stopped reading must not bring the server down.
@@ -135,6 +136,33 @@ pub enum ImportCommand {
     /// Availabilities: AVAILABILITY_LID, RESOURCE_LID, LOCATION_LID, R_WORKING_DAY,
     /// R_START_TIME, R_END_TIME, R_START_DAY, R_END_DAY, ACTIVITY_LID (several separated by '|').
     Availabilities(ImportArgs),
+    /// The clinic's exported appointments (seed A.1.1): APP_LID, APP_DATE (dd/mm/yyyy),
+    /// APP_START_TIME (hh:mm), USER_LANDLINE_PHONE, USER_MOBILE_PHONE, USER_EMAIL,
+    /// RESOURCE_LID, RESOURCE_NAME, RESOURCE_MOBILE_PHONE, RESOURCE_EMAIL, LOCATION_LID,
+    /// LOCATION_NAME; optionally APP_END_TIME, ACTIVITY_LID, USER_LID.
+    #[command(
+        long_about = "The clinic's exported appointments (seed A.1.1): APP_LID, APP_DATE \
+            (dd/mm/yyyy), APP_START_TIME (hh:mm), USER_LANDLINE_PHONE, USER_MOBILE_PHONE, \
+            USER_EMAIL, RESOURCE_LID, RESOURCE_NAME, RESOURCE_MOBILE_PHONE, RESOURCE_EMAIL, \
+            LOCATION_LID, LOCATION_NAME; optionally APP_END_TIME, ACTIVITY_LID, USER_LID.\n\n\
+            Appointments are created or updated by APP_LID and get their reminders (no \
+            confirmation: the clinic booked them). Per center, the file's window is its first to \
+            its last APP_DATE: an appointment imported earlier inside that window that the file \
+            no longer lists is cancelled (CANCELLED by ADMIN). The file is stored in one \
+            transaction, or not at all when a line is wrong; a file whose content was imported \
+            before is skipped.",
+        after_help = "Exit status: 0 when the file was imported or skipped as a repeat, 1 when \
+                      it was refused (each wrong line reported with its number; nothing is \
+                      written), 2 when it could not be imported (the file or the database \
+                      could not be used)."
+    )]
+    Appointments(AppointmentImportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AppointmentImportArgs {
+    /// The file to read.
+    pub file: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -175,10 +203,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Client(command) => client(config, command),
         Command::Results(command) => results(config, command),
+        Command::Import(ImportCommand::Appointments(args)) => import_appointments(config, args),
         Command::Import(command) => {
             let (kind, args) = match command {
                 ImportCommand::Keyentities(args) => (import::Kind::KeyEntities, args),
                 ImportCommand::Availabilities(args) => (import::Kind::Availabilities, args),
+                ImportCommand::Appointments(_) => unreachable!("handled above"),
             };
             // The file first: one that cannot be read at all touches no database.
             let file = import::read_file(kind, &args.file)?;
@@ -192,6 +222,21 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             })
         }
     }
+}
+
+fn import_appointments(config: Config, args: AppointmentImportArgs) -> Result<ExitCode, String> {
+    let settings = appointments_import::settings_of(&config);
+    // The file first: one that cannot be read at all touches no database.
+    let file = appointments_import::read_file(&args.file, settings.default_country)
+        .map_err(|e| e.to_string())?;
+    let pool = startup::open_database(&config)?;
+    let report = appointments_import::import_read(&pool, file, &settings, chrono::Utc::now())
+        .map_err(|e| e.to_string())?;
+    say!("{report}");
+    Ok(match report.outcome {
+        db::imports::ImportOutcome::Refused(_) => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
 }
 
 fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {
@@ -243,6 +288,7 @@ fn worker(config: Config) -> Result<ExitCode, String> {
             "no messaging provider is configured: set RENDEZ_SMS_PROVIDER or RENDEZ_SMTP_URL"
                 .to_string()
         })?;
+        let pool_for_imports = pool.clone();
         let scheduler = crate::memo::scheduler::Scheduler {
             pool,
             config: std::sync::Arc::new(config.memo.clone()),
@@ -250,9 +296,14 @@ fn worker(config: Config) -> Result<ExitCode, String> {
             public_url: public,
         };
         let reminders = actix_web::rt::spawn(scheduler.run());
+        let imports = FolderWatcher::from_config(pool_for_imports, &config)
+            .map(|watcher| actix_web::rt::spawn(watcher.run()));
         wait_for_stop_signal().await;
         log::info!("stopping: finishing the messages in hand");
         reminders.abort();
+        if let Some(imports) = imports {
+            imports.abort();
+        }
         workers.stop().await;
         Ok::<_, String>(())
     })?;

@@ -413,6 +413,12 @@ pub struct Settings {
     )]
     pub jasmin_mo_secret: Option<String>,
 
+    /// A folder the clinic system drops its exported appointments into (seed A.1.1); serve
+    /// and worker import each file once it has been untouched for 10 s, then move it to
+    /// processed/ or failed/ with its report. [default: none]
+    #[arg(long, env = "RENDEZ_IMPORT_DIR", global = true, value_name = "DIR")]
+    pub import_dir: Option<PathBuf>,
+
     /// Per-center reminders, quiet hours and language, by center LID (file only).
     #[arg(skip)]
     pub centers: Option<std::collections::BTreeMap<String, crate::memo::CenterSettings>>,
@@ -443,6 +449,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     pub messaging: crate::messaging::MessagingConfig,
     pub memo: crate::memo::MemoConfig,
+    /// The watched folder of exported appointments (`RENDEZ_IMPORT_DIR`).
+    pub import_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -511,6 +519,7 @@ impl Settings {
             fallback_language: self.fallback_language.or(lower.fallback_language),
             clinic_cancel_url: self.clinic_cancel_url.or(lower.clinic_cancel_url),
             jasmin_mo_secret: self.jasmin_mo_secret.or(lower.jasmin_mo_secret),
+            import_dir: self.import_dir.or(lower.import_dir),
             centers: self.centers.or(lower.centers),
             reply_keywords: self.reply_keywords.or(lower.reply_keywords),
         }
@@ -620,6 +629,7 @@ impl Settings {
             trust_forwarded_for: self.trust_forwarded_for.unwrap_or(false),
             messaging,
             memo,
+            import_dir: self.import_dir,
         })
     }
 

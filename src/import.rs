@@ -72,8 +72,8 @@ impl Kind {
 
 /// One data line of the file, by column name.
 #[derive(Debug)]
-struct Line {
-    number: usize,
+pub(crate) struct Line {
+    pub(crate) number: usize,
     fields: HashMap<&'static str, String>,
 }
 
@@ -142,14 +142,7 @@ pub struct ImportFile {
 /// opened, so nothing is written.
 pub fn read_file(kind: Kind, path: &Path) -> Result<ImportFile, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        format!(
-            "{} is not UTF-8 text (line {}); save it as UTF-8",
-            path.display(),
-            valid.iter().filter(|b| **b == b'\n').count() + 1
-        )
-    })?;
+    let text = utf8_text(bytes, path)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let (lines, ignored_columns, errors) =
         read_lines(text, kind).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -227,6 +220,18 @@ pub fn import_file(
     })
 }
 
+/// The file's bytes as text, or an error naming the first line that is not UTF-8.
+pub(crate) fn utf8_text(bytes: Vec<u8>, path: &Path) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        format!(
+            "{} is not UTF-8 text (line {}); save it as UTF-8",
+            path.display(),
+            valid.iter().filter(|b| **b == b'\n').count() + 1
+        )
+    })
+}
+
 fn outcome_with(errors: Vec<RowError>) -> SyncOutcome {
     SyncOutcome {
         errors,
@@ -254,20 +259,57 @@ fn detect_delimiter(header: &str) -> u8 {
         .unwrap_or(b';')
 }
 
-/// The 1-based line that holds byte `offset` (the csv reader's own count skips blank lines).
-fn line_of(text: &str, offset: u64) -> usize {
-    let bytes = text.as_bytes();
-    let mut end = (offset as usize).min(bytes.len());
-    // The reader reports where it started looking, which may be on the blank lines it skipped.
-    while end < bytes.len() && (bytes[end] == b'\n' || bytes[end] == b'\r') {
-        end += 1;
-    }
-    bytes[..end].iter().filter(|b| **b == b'\n').count() + 1
+/// The 1-based line that holds a byte offset (the csv reader's own count skips blank lines).
+/// Offsets come in increasing order, so it counts only the newlines since the last one: a file
+/// of many lines is read in linear time.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    counted_to: usize,
+    newlines: usize,
 }
 
-type ReadLines = (Vec<Line>, Vec<String>, Vec<RowError>);
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        LineCounter {
+            bytes: text.as_bytes(),
+            counted_to: 0,
+            newlines: 0,
+        }
+    }
+
+    fn line_of(&mut self, offset: u64) -> usize {
+        let bytes = self.bytes;
+        let mut end = (offset as usize).min(bytes.len());
+        // The reader reports where it started looking, which may be on the blank lines it skipped.
+        while end < bytes.len() && (bytes[end] == b'\n' || bytes[end] == b'\r') {
+            end += 1;
+        }
+        if end < self.counted_to {
+            self.counted_to = 0;
+            self.newlines = 0;
+        }
+        self.newlines += bytes[self.counted_to..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.counted_to = end;
+        self.newlines + 1
+    }
+}
+
+pub(crate) type ReadLines = (Vec<Line>, Vec<String>, Vec<RowError>);
 
 fn read_lines(text: &str, kind: Kind) -> Result<ReadLines, String> {
+    read_table(text, kind.columns(), kind.name())
+}
+
+/// Splits delimited text with a header row into lines by column name (`columns`, upper case);
+/// unknown columns are listed, lines that cannot be read are errors with their line number.
+pub(crate) fn read_table(
+    text: &str,
+    known_columns: &'static [&'static str],
+    what: &str,
+) -> Result<ReadLines, String> {
     let header_line = text
         .lines()
         .next()
@@ -286,7 +328,7 @@ fn read_lines(text: &str, kind: Kind) -> Result<ReadLines, String> {
     let mut ignored = Vec::new();
     for name in headers.iter() {
         let upper = name.trim().to_ascii_uppercase();
-        let known = kind.columns().iter().copied().find(|c| *c == upper);
+        let known = known_columns.iter().copied().find(|c| *c == upper);
         if known.is_none() {
             ignored.push(name.to_string());
         }
@@ -294,19 +336,19 @@ fn read_lines(text: &str, kind: Kind) -> Result<ReadLines, String> {
     }
     if columns.iter().all(Option::is_none) {
         return Err(format!(
-            "the header row names none of the {} columns ({}...)",
-            kind.name(),
-            kind.columns()[..4].join(", ")
+            "the header row names none of the {what} columns ({}...)",
+            known_columns[..4].join(", ")
         ));
     }
     let mut lines = Vec::new();
     let mut errors = Vec::new();
+    let mut counter = LineCounter::new(text);
     for record in reader.records() {
         match record {
             Ok(record) => {
                 let number = record
                     .position()
-                    .map(|p| line_of(text, p.byte()))
+                    .map(|p| counter.line_of(p.byte()))
                     .unwrap_or(0);
                 if record.iter().all(|v| v.trim().is_empty()) {
                     continue;
@@ -331,7 +373,7 @@ fn read_lines(text: &str, kind: Kind) -> Result<ReadLines, String> {
                 lines.push(Line { number, fields });
             }
             Err(e) => {
-                let number = e.position().map(|p| line_of(text, p.byte())).unwrap_or(0);
+                let number = e.position().map(|p| counter.line_of(p.byte())).unwrap_or(0);
                 errors.push(RowError {
                     row: number,
                     field: "",

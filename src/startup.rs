@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
 
+use crate::appointments_import::watch::FolderWatcher;
 use crate::auth::{self, Authenticator, KeySource, SecretKey};
 use crate::config::Config;
 use crate::db::{self, Pool};
@@ -36,6 +37,7 @@ pub struct Application {
     public_url: String,
     run_workers: bool,
     scheduler: Scheduler,
+    imports: Option<FolderWatcher>,
 }
 
 impl Application {
@@ -73,6 +75,7 @@ impl Application {
             key: secret_key,
             public_url: public_url.clone(),
         };
+        let imports = FolderWatcher::from_config(pool.clone(), &state.config);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -96,6 +99,7 @@ impl Application {
             public_url,
             run_workers: true,
             scheduler,
+            imports,
         })
     }
 
@@ -158,7 +162,15 @@ impl Application {
         let reminders = self
             .run_workers
             .then(|| actix_web::rt::spawn(self.scheduler.run()));
+        // So is the watched folder of exported appointments.
+        let imports = match self.imports {
+            Some(watcher) if self.run_workers => Some(actix_web::rt::spawn(watcher.run())),
+            _ => None,
+        };
         let result = self.server.await;
+        if let Some(imports) = imports {
+            imports.abort();
+        }
         housekeeping.abort();
         if let Some(workers) = workers {
             workers.stop().await;

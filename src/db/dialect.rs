@@ -419,3 +419,18 @@ pub fn lock_appointment_id(conn: &mut DbConnection, id: &str) -> diesel::QueryRe
     };
     Ok(found.is_some())
 }
+
+/// A multi-row `INSERT` of `rows` into `table`: multi-row inserts do not compile through the
+/// MultiConnection enum, so each backend runs its own (the same statement text otherwise).
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let query = diesel::insert_into($table).values($rows);
+        match $conn {
+            #[cfg(feature = "sqlite")]
+            $crate::db::DbConnection::Sqlite(c) => diesel::RunQueryDsl::execute(query, c),
+            #[cfg(feature = "mysql")]
+            $crate::db::DbConnection::Mysql(c) => diesel::RunQueryDsl::execute(query, c),
+        }
+    }};
+}
+pub(crate) use insert_rows;

@@ -182,7 +182,7 @@ diesel::table! {
         lid -> Text,
         resource_id -> Text,
         center_id -> Text,
-        activity_id -> Text,
+        activity_id -> Nullable<Text>,
         insurance_id -> Nullable<Text>,
         patient_id -> Text,
         availability_id -> Nullable<Text>,
@@ -195,6 +195,21 @@ diesel::table! {
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        import_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    appointment_imports (id) {
+        id -> Text,
+        content_hash -> Text,
+        file_name -> Text,
+        line_count -> Integer,
+        created_count -> Integer,
+        updated_count -> Integer,
+        unchanged_count -> Integer,
+        cancelled_count -> Integer,
+        imported_at -> Timestamp,
     }
 }
 
@@ -364,6 +379,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointment_notices,
     sms_opt_outs,
     sms_replies,
+    appointment_imports,
 );
 
 diesel::table! {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod booking;
+pub mod exported;
 pub mod master;
 pub mod memo;
 pub mod messages;

@@ -160,7 +160,7 @@ fn appointment(view: &PageView, note: Option<&str>, now: chrono::DateTime<Utc>) 
         w.with,
         escape(&f.doctor),
         w.service,
-        escape(&f.activity),
+        escape(f.activity.as_deref().unwrap_or("-")),
         w.center,
         escape(&center),
         w.status,

@@ -257,8 +257,9 @@ pub struct CheckAppointmentResponse {
     pub user_tid: String,
     #[yaserde(rename = "RESOURCE_LID")]
     pub resource_lid: String,
+    /// Absent for an imported appointment whose file named no activity.
     #[yaserde(rename = "ACTIVITY_LID")]
-    pub activity_lid: String,
+    pub activity_lid: Option<String>,
     #[yaserde(rename = "INSURANCE_LID")]
     pub insurance_lid: Option<String>,
 }
@@ -272,7 +273,7 @@ pub struct AppointmentItem {
     #[yaserde(rename = "USER_EMAIL")]
     pub user_email: Option<String>,
     #[yaserde(rename = "ACTIVITY_NAME")]
-    pub activity_name: String,
+    pub activity_name: Option<String>,
     #[yaserde(rename = "ACTIVITY_GROUP_LID")]
     pub activity_group_lid: Option<String>,
     #[yaserde(rename = "ACTIVITY_GROUP_NAME")]

@@ -19,6 +19,7 @@ use crate::helpers::{Auth, Backend, Reply, TestApp, TestDatabase, spawn_app_on, 
 // End to end, through real providers and processes.
 mod clinic_callback;
 mod delivered;
+mod imports;
 mod processes;
 mod replies;
 mod results_ready;

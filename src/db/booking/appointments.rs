@@ -30,8 +30,9 @@ pub struct AppointmentView {
     pub resource_lid: String,
     pub resource_first_name: String,
     pub resource_second_name: Option<String>,
-    pub activity_lid: String,
-    pub activity_name: String,
+    /// `None` for an imported appointment whose file named no activity.
+    pub activity_lid: Option<String>,
+    pub activity_name: Option<String>,
     pub activity_group_lid: Option<String>,
     pub activity_group_name: Option<String>,
     pub insurance_lid: Option<String>,
@@ -43,7 +44,7 @@ type ViewRow = (
     (String, String, NaiveDateTime, NaiveDateTime, NaiveDateTime),
     (Option<String>, String, Option<String>, Option<String>),
     (String, String, Option<String>),
-    (String, String),
+    Option<(String, String)>,
     (String, String),
     Option<(String, String)>,
     Option<String>,
@@ -54,7 +55,9 @@ macro_rules! view_query {
         appointments::table
             .inner_join(patients::table.on(patients::id.eq(appointments::patient_id)))
             .inner_join(resources::table.on(resources::id.eq(appointments::resource_id)))
-            .inner_join(activities::table.on(activities::id.eq(appointments::activity_id)))
+            .left_join(
+                activities::table.on(activities::id.nullable().eq(appointments::activity_id)),
+            )
             .inner_join(centers::table.on(centers::id.eq(appointments::center_id)))
             .left_join(
                 activity_groups::table.on(activity_groups::id.nullable().eq(activities::group_id)),
@@ -81,7 +84,7 @@ macro_rules! view_query {
                     resources::first_name,
                     resources::second_name,
                 ),
-                (activities::lid, activities::name),
+                (activities::lid, activities::name).nullable(),
                 (centers::lid, centers::timezone),
                 (activity_groups::lid, activity_groups::name).nullable(),
                 insurances::lid.nullable(),
@@ -94,7 +97,7 @@ fn to_view(row: ViewRow) -> AppointmentView {
         (lid, status, start, end, updated),
         (user_lid, user_tid, mobile, email),
         (resource_lid, first, second),
-        (activity_lid, activity_name),
+        activity,
         (center_lid, tz),
         group,
         insurance_lid,
@@ -115,8 +118,8 @@ fn to_view(row: ViewRow) -> AppointmentView {
         resource_lid,
         resource_first_name: first,
         resource_second_name: second,
-        activity_lid,
-        activity_name,
+        activity_lid: activity.as_ref().map(|a| a.0.clone()),
+        activity_name: activity.map(|a| a.1),
         activity_group_lid: group.as_ref().map(|g| g.0.clone()),
         activity_group_name: group.map(|g| g.1),
         insurance_lid,

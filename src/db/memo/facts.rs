@@ -23,7 +23,10 @@ pub struct AppointmentFacts {
     pub center_phone: Option<String>,
     pub tz: Tz,
     pub doctor: String,
-    pub activity: String,
+    /// `None` for an imported appointment whose file named no activity.
+    pub activity: Option<String>,
+    /// Came from the clinic's exported appointments (the clinic told the patient itself).
+    pub imported: bool,
     pub patient_lid: Option<String>,
     pub first_name: Option<String>,
     pub mobile_phone: Option<String>,
@@ -33,9 +36,9 @@ pub struct AppointmentFacts {
 }
 
 type Row = (
-    (String, String, NaiveDateTime, bool, String),
+    (String, String, NaiveDateTime, bool, String, bool),
     (String, String, Option<String>, Option<String>, String),
-    (String, Option<String>, String),
+    (String, Option<String>, Option<String>),
     (
         Option<String>,
         Option<String>,
@@ -53,7 +56,7 @@ pub fn load(
     let row: Option<Row> = appointments::table
         .inner_join(patients::table.on(patients::id.eq(appointments::patient_id)))
         .inner_join(resources::table.on(resources::id.eq(appointments::resource_id)))
-        .inner_join(activities::table.on(activities::id.eq(appointments::activity_id)))
+        .left_join(activities::table.on(activities::id.nullable().eq(appointments::activity_id)))
         .inner_join(centers::table.on(centers::id.eq(appointments::center_id)))
         .filter(appointments::id.eq(appointment_id))
         .select((
@@ -63,6 +66,7 @@ pub fn load(
                 appointments::start_at,
                 appointments::live,
                 appointments::status,
+                appointments::import_id.is_not_null(),
             ),
             (
                 centers::lid,
@@ -74,7 +78,7 @@ pub fn load(
             (
                 resources::first_name,
                 resources::second_name,
-                activities::name,
+                activities::name.nullable(),
             ),
             (
                 patients::lid,
@@ -89,7 +93,7 @@ pub fn load(
         .optional()?;
     Ok(row.map(
         |(
-            (id, lid, start, live, status),
+            (id, lid, start, live, status, imported),
             (center_lid, center_name, center_address, center_phone, tz),
             (first, second, activity),
             (patient_lid, first_name, mobile_phone, email, language, preferences),
@@ -109,6 +113,7 @@ pub fn load(
                 None => first,
             },
             activity,
+            imported,
             patient_lid,
             first_name,
             mobile_phone,
@@ -143,7 +148,7 @@ impl AppointmentFacts {
             .set(Placeholder::Date, Some(format_date(local.date())))
             .set(Placeholder::Time, Some(format_time_of_day(minute as u32)))
             .set(Placeholder::Doctor, Some(self.doctor.clone()))
-            .set(Placeholder::Activity, Some(self.activity.clone()))
+            .set(Placeholder::Activity, self.activity.clone())
             .set(Placeholder::CenterName, Some(self.center_name.clone()))
             .set(Placeholder::CenterAddress, self.center_address.clone())
             .set(Placeholder::CenterPhone, self.center_phone.clone());

@@ -158,16 +158,13 @@ fn plan_live(
 ) -> QueryResult<()> {
     let start = naive(facts.start);
     let booked = booked_at(conn, &facts.id)?.unwrap_or(now);
-    let center = policy.for_center(&facts.center_lid);
-    let mut wanted: Vec<(TemplateKind, i32, DateTime<Utc>, Option<&str>)> = Vec::new();
-    wanted.push((TemplateKind::Confirmation, 0, booked, None));
-    for offset in center.reminders.offsets() {
-        let due = reminder_due(*offset, facts.start, facts.tz, center.quiet_hours);
-        let raw = offset.before(facts.start, facts.tz);
-        let skip = (raw <= booked).then_some("its time had passed when the appointment was booked");
-        wanted.push((TemplateKind::Reminder, offset.seconds() as i32, due, skip));
-    }
-    for (kind, offset, due, skip) in wanted {
+    let appointment = LiveAppointment {
+        center_lid: &facts.center_lid,
+        start: facts.start,
+        tz: facts.tz,
+        imported: facts.imported,
+    };
+    for (kind, offset, due, skip) in wanted_live(policy, &appointment, booked) {
         let skip = skip
             .or((facts.start <= now).then_some("the appointment had begun when it was planned"));
         match find(existing, kind, offset, start) {
@@ -196,6 +193,43 @@ fn plan_live(
         }
     }
     Ok(())
+}
+
+/// What planning a live appointment's notices depends on.
+pub struct LiveAppointment<'a> {
+    pub center_lid: &'a str,
+    pub start: DateTime<Utc>,
+    pub tz: chrono_tz::Tz,
+    pub imported: bool,
+}
+
+/// A notice wanted: kind, reminder offset in seconds, due time, and why it is skipped if it is.
+pub type WantedNotice = (TemplateKind, i32, DateTime<Utc>, Option<&'static str>);
+
+/// The notices a live appointment wants for its current start, got at `booked`: a confirmation
+/// (skipped for an imported appointment: the clinic booked it and told the patient itself) and a
+/// reminder per offset of its center, skipped when its time had passed at `booked`.
+pub fn wanted_live(
+    policy: &MemoPolicy,
+    facts: &LiveAppointment<'_>,
+    booked: DateTime<Utc>,
+) -> Vec<WantedNotice> {
+    let center = policy.for_center(facts.center_lid);
+    let confirmation_skip = facts
+        .imported
+        .then_some("imported from the clinic's export: the clinic told the patient");
+    let mut wanted = vec![(TemplateKind::Confirmation, 0, booked, confirmation_skip)];
+    for offset in center.reminders.offsets() {
+        let due = reminder_due(*offset, facts.start, facts.tz, center.quiet_hours);
+        let raw = offset.before(facts.start, facts.tz);
+        let skip = (raw <= booked).then_some(if facts.imported {
+            "its time had passed when the appointment was imported"
+        } else {
+            "its time had passed when the appointment was booked"
+        });
+        wanted.push((TemplateKind::Reminder, offset.seconds() as i32, due, skip));
+    }
+    wanted
 }
 
 fn plan_cancellation(
