@@ -17,7 +17,7 @@
 //!   planned. Moved and cancelled appointments get unplanned change-log rows: the scheduler's
 //!   planner withdraws and replans their notices as for any other change.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
@@ -25,6 +25,7 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 use rand::Rng;
 
+use super::booking::cache;
 use super::booking::catalog::{naive, utc};
 use super::memo::notices::NoticeState;
 use super::memo::planner::{LiveAppointment, wanted_live};
@@ -337,8 +338,25 @@ fn import_once(
     insert_appointments(conn, &new_appointments, &import_id, stamp)?;
     counts.reminders_planned = plan_new(conn, request.policy, &new_appointments, now)?;
 
-    counts.cancelled = cancel_vanished(conn, &resolved, &import_id, stamp, &mut changes)?;
+    // Every process's search cache must learn of these changes: the versions move in this
+    // transaction (the file's own doctors and those of vanished appointments).
+    let mut touched_resources: BTreeSet<String> =
+        resolved.iter().map(|r| r.resource_id.clone()).collect();
+    counts.cancelled = cancel_vanished(
+        conn,
+        &resolved,
+        &import_id,
+        stamp,
+        &mut changes,
+        &mut touched_resources,
+    )?;
     insert_changes(conn, &changes, stamp, None)?;
+    for resource_id in &touched_resources {
+        cache::bump_resource(conn, resource_id)?;
+    }
+    if counts.centers_created > 0 || counts.resources_created > 0 {
+        cache::bump_master(conn)?;
+    }
 
     // Stamped last, just before the commit: getAppointments' change log shows changes up to a
     // moment shortly before now (CHANGE_SETTLE), and must not miss ones that committed late.
@@ -947,6 +965,7 @@ fn cancel_vanished(
     import_id: &str,
     stamp: NaiveDateTime,
     changes: &mut Vec<(String, &'static str, AppointmentStatus)>,
+    touched_resources: &mut BTreeSet<String>,
 ) -> QueryResult<usize> {
     let mut windows: BTreeMap<&str, (Tz, NaiveDate, NaiveDate)> = BTreeMap::new();
     for r in resolved {
@@ -962,20 +981,24 @@ fn cancel_vanished(
     for (center_id, (tz, first, last)) in windows {
         let from = earliest_instant(tz, local(first, 0));
         let until = earliest_instant(tz, local(last + Duration::days(1), 0));
-        let candidates: Vec<(String, String)> = appointments::table
+        let candidates: Vec<(String, String, String)> = appointments::table
             .filter(appointments::center_id.eq(center_id))
             .filter(appointments::start_at.ge(naive(from)))
             .filter(appointments::start_at.lt(naive(until)))
             .filter(appointments::live.eq(true))
             .filter(appointments::import_id.is_not_null())
-            .select((appointments::id, appointments::lid))
+            .select((
+                appointments::id,
+                appointments::lid,
+                appointments::resource_id,
+            ))
             .load(conn)?;
-        vanished.extend(
-            candidates
-                .into_iter()
-                .filter(|(_, lid)| !listed.contains(lid.as_str()))
-                .map(|(id, _)| id),
-        );
+        for (id, lid, resource_id) in candidates {
+            if !listed.contains(lid.as_str()) {
+                vanished.push(id);
+                touched_resources.insert(resource_id);
+            }
+        }
     }
     for chunk in vanished.chunks(CHUNK) {
         diesel::update(appointments::table.filter(appointments::id.eq_any(chunk)))
