@@ -413,6 +413,21 @@ pub struct Settings {
     )]
     pub jasmin_mo_secret: Option<String>,
 
+    /// The directory the cancellations file (seed A.1.2.1) is written to on a schedule, by the
+    /// processes that run the workers. [default: none, no file is written]
+    #[arg(long, env = "RENDEZ_EXPORT_DIR", global = true, value_name = "DIR")]
+    pub export_dir: Option<PathBuf>,
+
+    /// How often a cancellations file is written when something changed, e.g. 15m (all
+    /// processes on one database together). [default: 15m]
+    #[arg(
+        long,
+        env = "RENDEZ_EXPORT_INTERVAL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub export_interval: Option<String>,
+
     /// Per-center reminders, quiet hours and language, by center LID (file only).
     #[arg(skip)]
     pub centers: Option<std::collections::BTreeMap<String, crate::memo::CenterSettings>>,
@@ -443,6 +458,7 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     pub messaging: crate::messaging::MessagingConfig,
     pub memo: crate::memo::MemoConfig,
+    pub exports: crate::exports::ExportConfig,
 }
 
 impl Settings {
@@ -511,6 +527,8 @@ impl Settings {
             fallback_language: self.fallback_language.or(lower.fallback_language),
             clinic_cancel_url: self.clinic_cancel_url.or(lower.clinic_cancel_url),
             jasmin_mo_secret: self.jasmin_mo_secret.or(lower.jasmin_mo_secret),
+            export_dir: self.export_dir.or(lower.export_dir),
+            export_interval: self.export_interval.or(lower.export_interval),
             centers: self.centers.or(lower.centers),
             reply_keywords: self.reply_keywords.or(lower.reply_keywords),
         }
@@ -620,6 +638,14 @@ impl Settings {
             trust_forwarded_for: self.trust_forwarded_for.unwrap_or(false),
             messaging,
             memo,
+            exports: crate::exports::ExportConfig::resolve(
+                self.export_dir.as_deref(),
+                duration(
+                    "RENDEZ_EXPORT_INTERVAL",
+                    self.export_interval.as_deref(),
+                    crate::exports::DEFAULT_INTERVAL,
+                )?,
+            )?,
         })
     }
 

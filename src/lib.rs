@@ -5,12 +5,14 @@
 //! MySQL/MariaDB). [`cli`] and [`startup`] put them together.
 
 pub mod auth;
+pub mod campaign;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod exports;
 pub mod http;
 pub mod import;
 pub mod memo;

@@ -36,6 +36,7 @@ pub struct Application {
     public_url: String,
     run_workers: bool,
     scheduler: Scheduler,
+    exports: crate::exports::ExportConfig,
 }
 
 impl Application {
@@ -50,6 +51,7 @@ impl Application {
         let workers = config.http_workers;
         let results = config.results.clone();
         let messaging = config.messaging.clone();
+        let exports = config.exports.clone();
         let metrics = Metrics::new();
         let state = web::Data::new(AppState {
             auth: Authenticator::new(
@@ -95,6 +97,7 @@ impl Application {
             public_url,
             run_workers: true,
             scheduler,
+            exports,
         })
     }
 
@@ -157,6 +160,10 @@ impl Application {
         let reminders = self
             .run_workers
             .then(|| actix_web::rt::spawn(self.scheduler.run()));
+        // So is the cancellations file.
+        let exports = self
+            .run_workers
+            .then(|| actix_web::rt::spawn(crate::exports::run(self.pool.clone(), self.exports)));
         let result = self.server.await;
         housekeeping.abort();
         if let Some(workers) = workers {
@@ -164,6 +171,9 @@ impl Application {
         }
         if let Some(reminders) = reminders {
             reminders.abort();
+        }
+        if let Some(exports) = exports {
+            exports.abort();
         }
         result
     }
