@@ -67,6 +67,46 @@ pub enum Command {
     /// Test results: the history of one result, purging now, a new key.
     #[command(subcommand)]
     Results(ResultsCommand),
+    /// Files for the clinic system: the cancellations file (seed A.1.2.1), which `serve` and
+    /// `worker` also write every RENDEZ_EXPORT_INTERVAL into RENDEZ_EXPORT_DIR.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Bulk messages to a list of recipients (seed A.6), through the messaging outbox.
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// Write now, into RENDEZ_EXPORT_DIR, the cancellations file of what changed since the last
+    /// file: patients' confirmations and cancellations, and cancellations by the clinic
+    /// (APP_LID;USER_LANDLINE_PHONE;USER_MOBILE_PHONE;USER_EMAIL;RESOURCE_LID;STATUS). Writes no
+    /// file when nothing changed.
+    Cancellations,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CampaignCommand {
+    /// Queue one message per recipient. Numbers that answered STOP get no SMS (an email if the
+    /// line has one). Running the same command again (after an interruption) queues only what
+    /// was not queued yet.
+    #[command(
+        after_help = "Exit status: 0 when every line was used, 1 when some lines were \
+                      refused (each reported with its line number; the others are queued), 2 \
+                      when nothing was queued (a template, the file or the database could not be \
+                      used)."
+    )]
+    Send {
+        /// The message: [sms], and/or [subject] and [email], with {first_name}. Repeat it once
+        /// per language, named NAME.LANG.txt (spring.es.txt); a recipient gets their language's,
+        /// else the first.
+        #[arg(long = "template", value_name = "FILE", required = true)]
+        templates: Vec<PathBuf>,
+        /// Delimited text with a header row: phone and/or email, optionally first_name and
+        /// language (or the seed's USER_MOBILE_PHONE, USER_EMAIL, USER_FIRST_NAME, USER_LANGUAGE).
+        #[arg(long, value_name = "FILE.csv")]
+        recipients: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -204,6 +244,46 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Client(command) => client(config, command),
         Command::Results(command) => results(config, command),
         Command::Import(ImportCommand::Appointments(args)) => import_appointments(config, args),
+        Command::Export(ExportCommand::Cancellations) => {
+            let dir = config.exports.dir.clone().ok_or(
+                "RENDEZ_EXPORT_DIR (or --export-dir) names no directory to write the file to",
+            )?;
+            let pool = startup::open_database(&config)?;
+            let report = crate::exports::export_cancellations(
+                &pool,
+                &dir,
+                config.exports.interval,
+                chrono::Utc::now(),
+                true,
+            )?;
+            if report.files.is_empty() {
+                say!("nothing to export: no confirmation or cancellation since the last file");
+            }
+            for (path, lines) in report.files {
+                say!("wrote {} ({lines} appointments)", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Campaign(CampaignCommand::Send {
+            templates,
+            recipients,
+        }) => {
+            // Templates and recipients first: a campaign that cannot be read touches no database.
+            let campaign =
+                crate::campaign::load(&templates, &recipients, config.default_country.as_deref())?;
+            if !campaign.ignored_columns.is_empty() {
+                say!("ignored columns: {}", campaign.ignored_columns.join(", "));
+            }
+            let pool = startup::open_database(&config)?;
+            let progress = crate::campaign::show_progress(&campaign);
+            let summary = crate::campaign::send(&pool, &campaign, chrono::Utc::now(), progress)?;
+            say!("{summary}");
+            Ok(if summary.invalid.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Import(command) => {
             let (kind, args) = match command {
                 ImportCommand::Keyentities(args) => (import::Kind::KeyEntities, args),
@@ -289,6 +369,7 @@ fn worker(config: Config) -> Result<ExitCode, String> {
                 .to_string()
         })?;
         let pool_for_imports = pool.clone();
+        let pool_for_exports = pool.clone();
         let scheduler = crate::memo::scheduler::Scheduler {
             pool,
             config: std::sync::Arc::new(config.memo.clone()),
@@ -298,12 +379,14 @@ fn worker(config: Config) -> Result<ExitCode, String> {
         let reminders = actix_web::rt::spawn(scheduler.run());
         let imports = FolderWatcher::from_config(pool_for_imports, &config)
             .map(|watcher| actix_web::rt::spawn(watcher.run()));
+        let exports = actix_web::rt::spawn(crate::exports::run(pool_for_exports, config.exports));
         wait_for_stop_signal().await;
         log::info!("stopping: finishing the messages in hand");
         reminders.abort();
         if let Some(imports) = imports {
             imports.abort();
         }
+        exports.abort();
         workers.stop().await;
         Ok::<_, String>(())
     })?;

@@ -418,6 +418,20 @@ pub struct Settings {
     /// processed/ or failed/ with its report. [default: none]
     #[arg(long, env = "RENDEZ_IMPORT_DIR", global = true, value_name = "DIR")]
     pub import_dir: Option<PathBuf>,
+    /// The directory the cancellations file (seed A.1.2.1) is written to on a schedule, by the
+    /// processes that run the workers. [default: none, no file is written]
+    #[arg(long, env = "RENDEZ_EXPORT_DIR", global = true, value_name = "DIR")]
+    pub export_dir: Option<PathBuf>,
+
+    /// How often a cancellations file is written when something changed, e.g. 15m (all
+    /// processes on one database together). [default: 15m]
+    #[arg(
+        long,
+        env = "RENDEZ_EXPORT_INTERVAL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub export_interval: Option<String>,
 
     /// Per-center reminders, quiet hours and language, by center LID (file only).
     #[arg(skip)]
@@ -451,6 +465,7 @@ pub struct Config {
     pub memo: crate::memo::MemoConfig,
     /// The watched folder of exported appointments (`RENDEZ_IMPORT_DIR`).
     pub import_dir: Option<PathBuf>,
+    pub exports: crate::exports::ExportConfig,
 }
 
 impl Settings {
@@ -520,6 +535,8 @@ impl Settings {
             clinic_cancel_url: self.clinic_cancel_url.or(lower.clinic_cancel_url),
             jasmin_mo_secret: self.jasmin_mo_secret.or(lower.jasmin_mo_secret),
             import_dir: self.import_dir.or(lower.import_dir),
+            export_dir: self.export_dir.or(lower.export_dir),
+            export_interval: self.export_interval.or(lower.export_interval),
             centers: self.centers.or(lower.centers),
             reply_keywords: self.reply_keywords.or(lower.reply_keywords),
         }
@@ -630,6 +647,14 @@ impl Settings {
             messaging,
             memo,
             import_dir: self.import_dir,
+            exports: crate::exports::ExportConfig::resolve(
+                self.export_dir.as_deref(),
+                duration(
+                    "RENDEZ_EXPORT_INTERVAL",
+                    self.export_interval.as_deref(),
+                    crate::exports::DEFAULT_INTERVAL,
+                )?,
+            )?,
         })
     }
 

@@ -6,12 +6,14 @@
 
 pub mod appointments_import;
 pub mod auth;
+pub mod campaign;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod exports;
 pub mod http;
 pub mod import;
 pub mod memo;

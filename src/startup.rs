@@ -38,6 +38,7 @@ pub struct Application {
     run_workers: bool,
     scheduler: Scheduler,
     imports: Option<FolderWatcher>,
+    exports: crate::exports::ExportConfig,
 }
 
 impl Application {
@@ -52,6 +53,7 @@ impl Application {
         let workers = config.http_workers;
         let results = config.results.clone();
         let messaging = config.messaging.clone();
+        let exports = config.exports.clone();
         let metrics = Metrics::new();
         let state = web::Data::new(AppState {
             auth: Authenticator::new(
@@ -100,6 +102,7 @@ impl Application {
             run_workers: true,
             scheduler,
             imports,
+            exports,
         })
     }
 
@@ -167,6 +170,10 @@ impl Application {
             Some(watcher) if self.run_workers => Some(actix_web::rt::spawn(watcher.run())),
             _ => None,
         };
+        // So is the cancellations file.
+        let exports = self
+            .run_workers
+            .then(|| actix_web::rt::spawn(crate::exports::run(self.pool.clone(), self.exports)));
         let result = self.server.await;
         if let Some(imports) = imports {
             imports.abort();
@@ -177,6 +184,9 @@ impl Application {
         }
         if let Some(reminders) = reminders {
             reminders.abort();
+        }
+        if let Some(exports) = exports {
+            exports.abort();
         }
         result
     }

@@ -434,3 +434,22 @@ macro_rules! insert_rows {
     }};
 }
 pub(crate) use insert_rows;
+/// Locks the schedule row of an export kind and reads when a file was last attempted; `None`
+/// when the kind has no row. Writers of export files take turns on this lock, so that two
+/// processes never write the same changes twice (same rules as [`lock_resource`]).
+pub fn lock_export_schedule(
+    conn: &mut DbConnection,
+    kind: &str,
+) -> diesel::QueryResult<Option<Option<chrono::NaiveDateTime>>> {
+    use super::schema::export_schedule;
+    use diesel::prelude::*;
+    let query = export_schedule::table
+        .filter(export_schedule::kind.eq(kind))
+        .select(export_schedule::last_run_at);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().first(c).optional(),
+    }
+}

@@ -222,6 +222,25 @@ diesel::table! {
         client_id -> Nullable<Text>,
         changed_at -> Timestamp,
         planned_at -> Nullable<Timestamp>,
+        export_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    export_files (id) {
+        id -> Text,
+        kind -> Text,
+        seq -> Integer,
+        file_name -> Text,
+        line_count -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    export_schedule (kind) {
+        kind -> Text,
+        last_run_at -> Nullable<Timestamp>,
     }
 }
 

@@ -17,8 +17,10 @@ use crate::backend_tests;
 use crate::helpers::{Auth, Backend, Reply, TestApp, TestDatabase, spawn_app_on, test_settings};
 
 // End to end, through real providers and processes.
+mod campaign;
 mod clinic_callback;
 mod delivered;
+mod exports;
 mod imports;
 mod processes;
 mod replies;

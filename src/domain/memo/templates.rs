@@ -42,6 +42,9 @@ pub enum TemplateKind {
     /// Sent when a test result becomes available: where to download it, never the code or the
     /// content.
     ResultsReady,
+    /// A bulk message (`rendez campaign send`, seed A.6): read from the file the operator names,
+    /// never from the templates directory, so it is not in [`TemplateKind::ALL`].
+    Campaign,
 }
 
 impl TemplateKind {
@@ -65,6 +68,7 @@ impl TemplateKind {
             TemplateKind::Help => "help",
             TemplateKind::Resumed => "resumed",
             TemplateKind::ResultsReady => "results_ready",
+            TemplateKind::Campaign => "campaign",
         }
     }
 
@@ -78,8 +82,18 @@ impl TemplateKind {
             TemplateKind::Confirmation
             | TemplateKind::Reminder
             | TemplateKind::Cancellation
-            | TemplateKind::ResultsReady => &[Section::Subject, Section::Sms, Section::Email],
+            | TemplateKind::ResultsReady
+            | TemplateKind::Campaign => &[Section::Subject, Section::Sms, Section::Email],
             TemplateKind::Confirmed | TemplateKind::Help | TemplateKind::Resumed => &[Section::Sms],
+        }
+    }
+
+    /// The sections a template of this kind must have. A campaign needs [sms], or [subject] and
+    /// [email], or all three: whichever its recipients are written on.
+    fn required_sections(self) -> &'static [Section] {
+        match self {
+            TemplateKind::Campaign => &[],
+            other => other.sections(),
         }
     }
 
@@ -111,6 +125,8 @@ impl TemplateKind {
             TemplateKind::Help | TemplateKind::Resumed => &[],
             // No appointment: whom it is for, who sends it, and where the download page is.
             TemplateKind::ResultsReady => &[FirstName, CenterName, Link],
+            // What a recipients file gives: a name.
+            TemplateKind::Campaign => &[FirstName],
         }
     }
 }
@@ -336,12 +352,30 @@ impl Template {
             sms: Text::default(),
             email: None,
         };
-        for required in kind.sections() {
+        for required in kind.required_sections() {
             if !sections.iter().any(|(s, _, _)| s == required) {
                 return Err(error(
                     None,
                     format!("the section [{}] is missing", required.name()),
                 ));
+            }
+        }
+        if kind == TemplateKind::Campaign {
+            let has = |wanted: Section| sections.iter().any(|(s, _, _)| *s == wanted);
+            let message = match (
+                has(Section::Sms),
+                has(Section::Subject),
+                has(Section::Email),
+            ) {
+                (_, true, false) => Some("a [subject] needs an [email] section"),
+                (_, false, true) => Some("an [email] section needs a [subject]"),
+                (false, false, false) => Some(
+                    "the template needs an [sms] section, or [subject] and [email], or all three",
+                ),
+                _ => None,
+            };
+            if let Some(message) = message {
+                return Err(error(None, message.into()));
             }
         }
         for (section, header_line, lines) in sections {
@@ -390,6 +424,16 @@ impl Template {
 
     pub fn language(&self) -> &str {
         &self.language
+    }
+
+    /// Whether the template can be sent by SMS (every kind but a campaign without [sms] can).
+    pub fn has_sms(&self) -> bool {
+        !self.sms.0.is_empty()
+    }
+
+    /// Whether the template has an email (subject and body).
+    pub fn has_email(&self) -> bool {
+        self.email.is_some()
     }
 
     pub fn render(&self, values: &TemplateValues) -> Rendered {
@@ -852,6 +896,27 @@ mod tests {
         let missing = dir.path().join("nowhere");
         let err = TemplateSet::load(Some(&missing)).unwrap_err();
         assert!(err.contains("RENDEZ_TEMPLATES_DIR"), "{err}");
+    }
+
+    #[test]
+    fn a_campaign_template_needs_sms_or_an_email_with_its_subject_and_only_the_first_name() {
+        let parse = |text: &str| Template::parse(TemplateKind::Campaign, "es", "c.txt", text);
+        let sms_only = parse("[sms]\nHola {first_name|}: vacunas gratis.\n").unwrap();
+        assert!(sms_only.has_sms() && !sms_only.has_email());
+        let email_only = parse("[subject]\nVacunas\n[email]\nHola {first_name}\n").unwrap();
+        assert!(!email_only.has_sms() && email_only.has_email());
+        for (text, says) in [
+            ("# nothing\n", "needs an [sms] section"),
+            ("[sms]\nx\n[email]\ny\n", "needs a [subject]"),
+            ("[subject]\nx\n[sms]\ny\n", "needs an [email]"),
+            (
+                "[sms]\n{date}\n",
+                "{date} is not available in campaign templates",
+            ),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.message.contains(says), "{text:?}: {err}");
+        }
     }
 
     #[test]
