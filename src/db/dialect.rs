@@ -434,6 +434,7 @@ macro_rules! insert_rows {
     }};
 }
 pub(crate) use insert_rows;
+
 /// Locks the schedule row of an export kind and reads when a file was last attempted; `None`
 /// when the kind has no row. Writers of export files take turns on this lock, so that two
 /// processes never write the same changes twice (same rules as [`lock_resource`]).
@@ -451,5 +452,83 @@ pub fn lock_export_schedule(
         DbConnection::Sqlite(c) => query.first(c).optional(),
         #[cfg(feature = "mysql")]
         DbConnection::Mysql(c) => query.for_update().first(c).optional(),
+    }
+}
+
+/// The claim tokens of those of these messages that are still `SENDING`, locked until the
+/// transaction ends (MySQL `FOR UPDATE`; SQLite's write transaction excludes other writers), so
+/// that the holder's report can be applied to all of them at once.
+pub fn lock_sending(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> diesel::QueryResult<Vec<(String, Option<String>)>> {
+    use super::schema::messages;
+    use diesel::prelude::*;
+    let query = messages::table
+        .filter(messages::id.eq_any(ids))
+        .filter(messages::status.eq("SENDING"))
+        .select((messages::id, messages::claim_token));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().load(c),
+    }
+}
+
+/// One message a provider took, for [`mark_sent`].
+pub struct SentRow<'a> {
+    pub id: &'a str,
+    pub provider_id: Option<&'a str>,
+    pub at: chrono::NaiveDateTime,
+}
+
+/// Moves `SENDING` messages to `SENT` in one statement, each with its own provider id and time:
+/// a `CASE` per column, which Diesel's query builder cannot write for a list of any length, so
+/// the statement is made of placeholders here and every value is bound (the text is the same
+/// for both backends; only the boxed query's type differs).
+pub fn mark_sent(
+    conn: &mut DbConnection,
+    provider: &str,
+    rows: &[SentRow<'_>],
+) -> diesel::QueryResult<usize> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::{Nullable, Text, Timestamp};
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let case = " WHEN ? THEN ?".repeat(rows.len());
+    let ids = vec!["?"; rows.len()].join(", ");
+    let sql = format!(
+        "UPDATE messages SET status = 'SENT', provider = ?, error_message = NULL, \
+         provider_id = CASE id{case} END, sent_at = CASE id{case} END, \
+         updated_at = CASE id{case} END WHERE status = 'SENDING' AND id IN ({ids})"
+    );
+    macro_rules! run {
+        ($backend:ty, $conn:expr) => {{
+            let mut query = diesel::sql_query(sql)
+                .into_boxed::<$backend>()
+                .bind::<Text, _>(provider);
+            for row in rows {
+                query = query
+                    .bind::<Text, _>(row.id)
+                    .bind::<Nullable<Text>, _>(row.provider_id);
+            }
+            for _ in 0..2 {
+                for row in rows {
+                    query = query.bind::<Text, _>(row.id).bind::<Timestamp, _>(row.at);
+                }
+            }
+            for row in rows {
+                query = query.bind::<Text, _>(row.id);
+            }
+            query.execute($conn)
+        }};
+    }
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => run!(diesel::sqlite::Sqlite, c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => run!(diesel::mysql::Mysql, c),
     }
 }

@@ -14,8 +14,8 @@ use super::config::MessagingConfig;
 use super::gate;
 use super::provider::Provider;
 use super::retry::RetryPolicy;
+use crate::db::Pool;
 use crate::db::outbox::{self, AttemptOutcome, AttemptReport, Claimed};
-use crate::db::{Pool, outbox::reports};
 use crate::domain::messages::Channel;
 
 /// A claimed message's index in its batch, when its attempt started and ended, and how.
@@ -316,18 +316,8 @@ impl ChannelWorker {
                         outcome: outcome.clone(),
                     })
                     .collect();
+                // The reports that arrived before this send was recorded are applied with it.
                 let held = outbox::record(&mut conn, &reports).map_err(|e| e.to_string())?;
-                let sent_ids: Vec<String> = done
-                    .iter()
-                    .filter_map(|(_, _, _, outcome)| match outcome {
-                        AttemptOutcome::Sent {
-                            provider_id: Some(id),
-                        } => Some(id.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                reports::apply_pending(&mut conn, provider_name, &sent_ids)
-                    .map_err(|e| e.to_string())?;
                 Ok::<_, String>(held.iter().filter(|h| !**h).count())
             })
             .await;

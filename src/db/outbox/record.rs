@@ -2,11 +2,14 @@
 //! SENT, back to QUEUED for a retry, or to a final FAILED / EXPIRED, but only while the worker
 //! still holds its claim (a worker whose lease ran out reports too late to change anything).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::claim::Claimed;
 use crate::db::booking::book::retrying;
+use crate::db::dialect::SentRow;
 use crate::db::schema::{message_attempts, messages};
 use crate::db::{DbConnection, dialect};
 use crate::domain::messages::MessageStatus;
@@ -79,40 +82,57 @@ pub(crate) fn insert_attempts(conn: &mut DbConnection, rows: &[AttemptInsert]) -
 /// Records a batch of attempts in one transaction. Answers, per report, whether the worker
 /// still held the message (false: its lease had run out and the message went back to the queue
 /// or to another worker; the attempt is recorded all the same).
+///
+/// The messages still held are found (and locked) with one read, and those sent move to `SENT`
+/// with one statement: a worker records hundreds per second, and a statement per message was
+/// most of its time on MariaDB. The rarer outcomes are written one by one. Delivery reports that
+/// arrived before the send was recorded are applied in the same transaction.
 pub fn record(conn: &mut DbConnection, reports: &[AttemptReport<'_>]) -> QueryResult<Vec<bool>> {
     if reports.is_empty() {
         return Ok(Vec::new());
     }
     retrying(conn, |c| {
-        let mut held = Vec::with_capacity(reports.len());
-        for report in reports {
+        let ids: Vec<&str> = reports.iter().map(|r| r.message.id.as_str()).collect();
+        let sending: HashMap<String, Option<String>> =
+            dialect::lock_sending(c, &ids)?.into_iter().collect();
+        let held: Vec<bool> = reports
+            .iter()
+            .map(|r| sending.get(&r.message.id) == Some(&r.message.claim_token))
+            .collect();
+        let mut sent_by_provider: HashMap<&str, Vec<SentRow<'_>>> = HashMap::new();
+        for (report, held) in reports.iter().zip(&held) {
+            if !held {
+                continue;
+            }
             let message = report.message;
             let target = messages::table
                 .filter(messages::id.eq(&message.id))
                 .filter(messages::claim_token.eq(&message.claim_token))
                 .filter(messages::status.eq(MessageStatus::Sending.as_str()));
             let at = report.finished_at.naive_utc();
-            let changed = match &report.outcome {
-                AttemptOutcome::Sent { provider_id } => diesel::update(target)
-                    .set((
-                        messages::status.eq(MessageStatus::Sent.as_str()),
-                        messages::provider.eq(report.provider),
-                        messages::provider_id.eq(provider_id),
-                        messages::error_message.eq(None::<String>),
-                        messages::sent_at.eq(at),
-                        messages::updated_at.eq(at),
-                    ))
-                    .execute(c)?,
-                AttemptOutcome::Retry { error, retry_at } => diesel::update(target)
-                    .set((
-                        messages::status.eq(MessageStatus::Queued.as_str()),
-                        messages::claim_token.eq(None::<String>),
-                        messages::due_at.eq(retry_at.naive_utc()),
-                        messages::provider.eq(report.provider),
-                        messages::error_message.eq(error),
-                        messages::updated_at.eq(at),
-                    ))
-                    .execute(c)?,
+            match &report.outcome {
+                AttemptOutcome::Sent { provider_id } => {
+                    sent_by_provider
+                        .entry(report.provider)
+                        .or_default()
+                        .push(SentRow {
+                            id: &message.id,
+                            provider_id: provider_id.as_deref(),
+                            at,
+                        });
+                }
+                AttemptOutcome::Retry { error, retry_at } => {
+                    diesel::update(target)
+                        .set((
+                            messages::status.eq(MessageStatus::Queued.as_str()),
+                            messages::claim_token.eq(None::<String>),
+                            messages::due_at.eq(retry_at.naive_utc()),
+                            messages::provider.eq(report.provider),
+                            messages::error_message.eq(error),
+                            messages::updated_at.eq(at),
+                        ))
+                        .execute(c)?;
+                }
                 AttemptOutcome::Failed { error } | AttemptOutcome::Expired { error } => {
                     let status = match report.outcome {
                         AttemptOutcome::Expired { .. } => MessageStatus::Expired,
@@ -125,10 +145,22 @@ pub fn record(conn: &mut DbConnection, reports: &[AttemptReport<'_>]) -> QueryRe
                             messages::error_message.eq(error),
                             messages::updated_at.eq(at),
                         ))
-                        .execute(c)?
+                        .execute(c)?;
                 }
-            };
-            held.push(changed == 1);
+            }
+        }
+        for (provider, rows) in &sent_by_provider {
+            let changed = dialect::mark_sent(c, provider, rows)?;
+            if changed != rows.len() {
+                // The rows are locked and were SENDING under this claim a moment ago.
+                return Err(diesel::result::Error::QueryBuilderError(
+                    format!(
+                        "{changed} of {} sent messages moved to SENT; the transaction is undone",
+                        rows.len()
+                    )
+                    .into(),
+                ));
+            }
         }
         let rows: Vec<AttemptInsert> = reports
             .iter()
@@ -162,6 +194,13 @@ pub fn record(conn: &mut DbConnection, reports: &[AttemptReport<'_>]) -> QueryRe
             })
             .collect();
         insert_attempts(c, &rows)?;
+        for (provider, rows) in &sent_by_provider {
+            let provider_ids: Vec<String> = rows
+                .iter()
+                .filter_map(|r| r.provider_id.map(str::to_string))
+                .collect();
+            super::reports::apply_pending_in(c, provider, &provider_ids)?;
+        }
         Ok(held)
     })
 }

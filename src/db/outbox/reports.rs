@@ -54,7 +54,22 @@ pub fn apply_pending(
     if provider_ids.is_empty() {
         return Ok(());
     }
-    retrying(conn, |c| {
+    retrying(conn, |c| apply_pending_in(c, provider, provider_ids))
+}
+
+/// [`apply_pending`] inside the caller's write transaction. On MySQL it must come after the
+/// caller's own change to the messages: its plain read of the reports then sees every report
+/// whose hook did not see that change (the hook's locking read of the message waits for this
+/// transaction instead).
+pub(crate) fn apply_pending_in(
+    c: &mut DbConnection,
+    provider: &str,
+    provider_ids: &[String],
+) -> QueryResult<()> {
+    if provider_ids.is_empty() {
+        return Ok(());
+    }
+    {
         type Pending = (String, String, String, Option<String>, NaiveDateTime);
         let pending: Vec<Pending> = message_reports::table
             .filter(message_reports::provider.eq(provider))
@@ -83,7 +98,7 @@ pub fn apply_pending(
                 .execute(c)?;
         }
         Ok(())
-    })
+    }
 }
 
 /// Moves a message to `status` only from a status of lower rank.

@@ -1,5 +1,7 @@
 //! Messaging operations (role `messaging`): updateMessages, searchMessages. Their wire types
-//! live here, beside the handlers.
+//! live here, beside the handlers; updateMessages is read and answered by hand (`request`).
+
+mod request;
 
 use chrono::Utc;
 use yaserde::{YaDeserialize, YaSerialize};
@@ -29,30 +31,14 @@ request_item!(MessageItem {
     expires_at: "EXPIRES_AT",
 });
 
-#[derive(Debug, Default, YaDeserialize)]
-pub struct UpdateMessages {
-    #[yaserde(rename = "MESSAGE")]
-    pub messages: Vec<MessageItem>,
-}
-
-#[derive(Debug, Default, YaSerialize)]
+/// One item of the answer (`MESSAGE_RESULT`), written by [`request::render`].
+#[derive(Debug, Default)]
 pub struct MessageResultItem {
-    #[yaserde(rename = "LEGACY_ID")]
     pub legacy_id: Option<String>,
-    #[yaserde(rename = "RESULT")]
     pub result: String,
-    #[yaserde(rename = "MESSAGE_ID")]
     pub message_id: Option<String>,
-    #[yaserde(rename = "ERROR_MESSAGE")]
     pub error_message: Option<String>,
-    #[yaserde(rename = "SEGMENTS")]
     pub segments: Option<u32>,
-}
-
-#[derive(Debug, Default, YaSerialize)]
-pub struct UpdateMessagesResponse {
-    #[yaserde(rename = "MESSAGE_RESULT")]
-    pub results: Vec<MessageResultItem>,
 }
 
 request_item!(SearchMessages {
@@ -120,24 +106,20 @@ pub async fn update_messages(
     client: &AuthenticatedClient,
     payload: &str,
 ) -> Result<String, Error> {
-    let operation = Operation::UpdateMessages;
-    let raw: UpdateMessages = parse_payload(operation, payload)?;
-    if raw.messages.len() > MAX_MESSAGES_PER_CALL {
-        return Err(Error::client(format!(
-            "updateMessages: {} MESSAGE items; at most {MAX_MESSAGES_PER_CALL} per call",
-            raw.messages.len()
-        )));
-    }
+    let raw = request::parse(payload, MAX_MESSAGES_PER_CALL)?;
     let now = Utc::now();
     let country = state.config.default_country.as_deref();
     let messaging = &state.config.messaging;
     // Each item on its own: parsed, and refused when no provider takes its channel.
     let parsed: Vec<Result<MessageRequest, String>> = raw
-        .messages
         .iter()
         .enumerate()
-        .map(|(index, item)| {
+        .map(|(index, raw)| {
             let number = index + 1;
+            if let Some(field) = raw.repeated {
+                return Err(format!("MESSAGE {number}: {field}: {field} is given more than once"));
+            }
+            let item = &raw.item;
             let request = MessageRequest::parse(item, country, now)
                 .map_err(|e| format!("MESSAGE {number}: {}: {}", e.field, e.message))?;
             if !messaging.accepts(request.channel) {
@@ -156,11 +138,10 @@ pub async fn update_messages(
     let owner = client.id.clone();
     // A refused item whose LEGACY_ID was accepted before answers with that first message.
     let refused_ids: Vec<String> = raw
-        .messages
         .iter()
         .zip(&parsed)
         .filter(|(_, p)| p.is_err())
-        .filter_map(|(item, _)| legacy_id(item).ok())
+        .filter_map(|(raw, _)| legacy_id(&raw.item).ok())
         .collect();
     let accepted: Vec<MessageRequest> = parsed.iter().filter_map(|p| p.clone().ok()).collect();
     let (answers, earlier) = state
@@ -188,9 +169,9 @@ pub async fn update_messages(
         .await?;
     crate::messaging::wake();
     let mut answers = answers.into_iter();
-    let results = raw
-        .messages
+    let results: Vec<MessageResultItem> = raw
         .iter()
+        .map(|raw| &raw.item)
         .zip(parsed)
         .map(|(item, outcome)| match outcome {
             Ok(request) => {
@@ -221,7 +202,7 @@ pub async fn update_messages(
             },
         })
         .collect();
-    render_children(&UpdateMessagesResponse { results })
+    Ok(request::render(&results))
 }
 
 /// (legacy id, message id) of the owner's messages under these legacy ids.
