@@ -116,6 +116,21 @@ pub fn slots_on_day(
     window: &SlotWindow,
     day: NaiveDate,
 ) -> Vec<Slot> {
+    slots_on_day_until(tz, rules, shape, busy, window, day, None)
+}
+
+/// [`slots_on_day`], without the slots that start after `until` (a search that already holds
+/// enough earlier ones). A rule's starts only grow with its local minutes (an hour read twice
+/// counts at its first occurrence), so its scan stops at the first start past `until`.
+pub fn slots_on_day_until(
+    tz: Tz,
+    rules: &[OpeningRule],
+    shape: SlotShape,
+    busy: &[Busy],
+    window: &SlotWindow,
+    day: NaiveDate,
+    until: Option<DateTime<Utc>>,
+) -> Vec<Slot> {
     let mut slots = Vec::new();
     if day < window.first_day || day > window.last_day || shape.step == 0 {
         return slots;
@@ -144,6 +159,9 @@ pub fn slots_on_day(
                 LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
                 LocalResult::None => continue,
             };
+            if until.is_some_and(|until| start > until) {
+                break;
+            }
             let end = start + duration;
             if end > rule_end {
                 break;
@@ -432,6 +450,36 @@ mod tests {
         w.not_before = earliest_instant(Madrid, at_minute(d, 600));
         let slots = slots_on_day(Madrid, &[every_day(540, 660)], shape(30, 30), &[], &w, d);
         assert_eq!(readings(Madrid, &slots)[0].0, "10:00");
+    }
+
+    #[test]
+    fn a_bound_keeps_exactly_the_slots_up_to_it() {
+        for (tz, d) in [
+            (Madrid, day(2026, 6, 1)),
+            (Madrid, day(2026, 3, 29)),
+            (Madrid, day(2026, 10, 25)),
+            (Sydney, day(2026, 4, 5)),
+        ] {
+            let rules = [every_day(0, 1440), every_day(60, 300)];
+            let all = slots_on_day(tz, &rules, shape(30, 15), &[], &window(d, d), d);
+            for bound in &all {
+                let kept = slots_on_day_until(
+                    tz,
+                    &rules,
+                    shape(30, 15),
+                    &[],
+                    &window(d, d),
+                    d,
+                    Some(bound.start),
+                );
+                let expected: Vec<Slot> = all
+                    .iter()
+                    .filter(|s| s.start <= bound.start)
+                    .cloned()
+                    .collect();
+                assert_eq!(kept, expected, "{tz} {d} up to {}", bound.start);
+            }
+        }
     }
 
     #[test]

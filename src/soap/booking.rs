@@ -3,12 +3,12 @@
 
 use chrono::{SubsecRound, Utc};
 
+use super::flat::{FlatWriter, parse_flat};
 use super::wire::{
-    AddAppointment, AddAppointmentResponse, AppointmentItem, CheckAppointment,
-    CheckAppointmentResponse, DeleteAppointment, DeleteAppointmentResponse, GetAppointments,
-    GetAppointmentsResponse, SearchAvailabilities, SearchAvailabilitiesResponse, SlotItem,
+    AddAppointment, AppointmentItem, CheckAppointment, CheckAppointmentResponse, DeleteAppointment,
+    DeleteAppointmentResponse, GetAppointments, GetAppointmentsResponse, SearchAvailabilities,
 };
-use super::{Operation, parse_payload, render_children};
+use super::{Operation, render_children};
 use crate::auth::AuthenticatedClient;
 use crate::db::booking::{
     self, AppointmentFilter, AppointmentView, BookingContext, BookingOutcome, CancelOutcome,
@@ -44,7 +44,7 @@ pub async fn search_availabilities(
     payload: &str,
 ) -> Result<String, Error> {
     let operation = Operation::SearchAvailabilities;
-    let raw: SearchAvailabilities = parse_payload(operation, payload)?;
+    let raw: SearchAvailabilities = parse_flat(operation, payload)?;
     let request = SearchRequest::parse(&raw).map_err(client_fault(operation))?;
     check_center(client, request.location.as_ref())?;
     let lead = chrono::Duration::from_std(state.config.booking_lead).unwrap_or_default();
@@ -63,22 +63,25 @@ pub async fn search_availabilities(
                 .await?
         }
     };
-    render_children(&SearchAvailabilitiesResponse {
-        slots: found
-            .into_iter()
-            .map(|slot| SlotItem {
-                resource_lid: slot.resource_lid,
-                activity_lid: slot.activity_lid,
-                insurance_lid: slot.insurance_lid,
-                location_lid: slot.center_lid,
-                ava_date: format_date(slot.date),
-                ava_start_time: format_time_of_day(slot.start_minute),
-                ava_end_time: format_time_of_day(slot.end_minute),
-                availability_lid: slot.availability_lid,
-                activity_price: slot.price_cents.map(format_price),
-            })
-            .collect(),
-    })
+    // Written directly: the hot operation's answer is many small items.
+    let mut out = FlatWriter::with_capacity(64 + found.len() * 400);
+    for slot in &found {
+        out.open("AVAILABILITY");
+        out.text("RESOURCE_LID", &slot.resource_lid);
+        out.text("ACTIVITY_LID", &slot.activity_lid);
+        out.optional("INSURANCE_LID", slot.insurance_lid.as_deref());
+        out.text("LOCATION_LID", &slot.center_lid);
+        out.text("AVA_DATE", &format_date(slot.date));
+        out.text("AVA_START_TIME", &format_time_of_day(slot.start_minute));
+        out.text("AVA_END_TIME", &format_time_of_day(slot.end_minute));
+        out.text("AVAILABILITY_LID", &slot.availability_lid);
+        out.optional(
+            "ACTIVITY_PRICE",
+            slot.price_cents.map(format_price).as_deref(),
+        );
+        out.close("AVAILABILITY");
+    }
+    Ok(out.finish())
 }
 
 pub async fn add_appointment(
@@ -87,16 +90,18 @@ pub async fn add_appointment(
     payload: &str,
 ) -> Result<String, Error> {
     let operation = Operation::AddAppointment;
-    let raw: AddAppointment = parse_payload(operation, payload)?;
+    let raw: AddAppointment = parse_flat(operation, payload)?;
     let request = BookingRequest::parse(&raw, state.config.default_country.as_deref())
         .map_err(client_fault(operation))?;
     check_center(client, request.location.as_ref())?;
     let (client_id, scope) = (client.id.clone(), client.centers.clone());
     let lead = chrono::Duration::from_std(state.config.booking_lead).unwrap_or_default();
+    let master = state.booking.master();
     let outcome = state
         .with_db(move |conn| {
             let context = BookingContext {
                 client_id: &client_id,
+                master: master.as_deref(),
                 scope: &scope,
                 now: Utc::now(),
                 lead,
@@ -110,28 +115,25 @@ pub async fn add_appointment(
             .booking
             .booked(&taken.resource_id, taken.read_version, taken.busy);
     }
-    let response = match outcome {
+    let mut out = FlatWriter::with_capacity(256);
+    match outcome {
         BookingOutcome::Booked {
             app_lid,
             user_lid,
             user_tid,
         } => {
             log::info!("booked appointment {app_lid} for client {}", client.name);
-            AddAppointmentResponse {
-                add_result: "OK".into(),
-                error_message: None,
-                app_lid: Some(app_lid),
-                user_lid,
-                user_tid: Some(user_tid),
-            }
+            out.text("ADD_RESULT", "OK");
+            out.text("APP_LID", &app_lid);
+            out.optional("USER_LID", user_lid.as_deref());
+            out.text("USER_TID", &user_tid);
         }
-        BookingOutcome::Refused { message } => AddAppointmentResponse {
-            add_result: "ERROR".into(),
-            error_message: Some(message),
-            ..AddAppointmentResponse::default()
-        },
-    };
-    render_children(&response)
+        BookingOutcome::Refused { message } => {
+            out.text("ADD_RESULT", "ERROR");
+            out.text("ERROR_MESSAGE", &message);
+        }
+    }
+    Ok(out.finish())
 }
 
 pub async fn delete_appointment(
@@ -140,7 +142,7 @@ pub async fn delete_appointment(
     payload: &str,
 ) -> Result<String, Error> {
     let operation = Operation::DeleteAppointment;
-    let raw: DeleteAppointment = parse_payload(operation, payload)?;
+    let raw: DeleteAppointment = parse_flat(operation, payload)?;
     let app_lid = required_lid(&raw, "APP_LID").map_err(client_fault(operation))?;
     let by = CancelledBy::parse(&raw).map_err(client_fault(operation))?;
     let (client_id, scope, lookup) = (client.id.clone(), client.centers.clone(), app_lid.clone());
@@ -175,7 +177,7 @@ pub async fn check_appointment(
     payload: &str,
 ) -> Result<String, Error> {
     let operation = Operation::CheckAppointment;
-    let raw: CheckAppointment = parse_payload(operation, payload)?;
+    let raw: CheckAppointment = parse_flat(operation, payload)?;
     let app_lid = required_lid(&raw, "APP_LID").map_err(client_fault(operation))?;
     let lookup = app_lid.clone();
     let view = state
@@ -192,7 +194,7 @@ pub async fn get_appointments(
     payload: &str,
 ) -> Result<String, Error> {
     let operation = Operation::GetAppointments;
-    let raw: GetAppointments = parse_payload(operation, payload)?;
+    let raw: GetAppointments = parse_flat(operation, payload)?;
     let fault = client_fault(operation);
     let since = timestamp(&raw, "LAST_REQUEST_TIMESTAMP").map_err(&fault)?;
     let user_tid = raw.field("USER_TID").map(str::to_ascii_lowercase);

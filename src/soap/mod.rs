@@ -6,6 +6,7 @@ mod booking;
 pub mod endpoint;
 pub mod envelope;
 pub mod fault;
+mod flat;
 mod master;
 mod messaging;
 pub mod operation;

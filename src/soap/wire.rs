@@ -1,5 +1,6 @@
-//! The XML shapes of requests and responses, typed with yaserde. Request fields are all
-//! optional text: the domain parses them and names the field that is wrong.
+//! The XML shapes of requests and responses, typed with yaserde (flat requests also read by
+//! [`super::flat`]). Request fields are all optional text: the domain parses them and names the
+//! field that is wrong.
 
 use yaserde::{YaDeserialize, YaSerialize};
 
@@ -13,6 +14,17 @@ macro_rules! request_item {
         pub struct $name {
             $(#[yaserde(rename = $tag)] pub $field: Option<String>,)*
             $($(#[yaserde(rename = $list_tag)] pub $list: Vec<String>,)*)?
+        }
+
+        impl $crate::soap::flat::FlatRequest for $name {
+            fn set(&mut self, tag: &str, value: String) -> bool {
+                match tag {
+                    $($tag => self.$field = Some(value),)*
+                    $($($list_tag => self.$list.push(value),)*)?
+                    _ => return false,
+                }
+                true
+            }
         }
 
         impl FieldSource for $name {
@@ -185,48 +197,6 @@ request_item!(GetAppointments {
     end_date: "END_DATE",
     last_request_timestamp: "LAST_REQUEST_TIMESTAMP",
 });
-
-#[derive(Debug, Default, YaSerialize)]
-pub struct SlotItem {
-    #[yaserde(rename = "RESOURCE_LID")]
-    pub resource_lid: String,
-    #[yaserde(rename = "ACTIVITY_LID")]
-    pub activity_lid: String,
-    #[yaserde(rename = "INSURANCE_LID")]
-    pub insurance_lid: Option<String>,
-    #[yaserde(rename = "LOCATION_LID")]
-    pub location_lid: String,
-    #[yaserde(rename = "AVA_DATE")]
-    pub ava_date: String,
-    #[yaserde(rename = "AVA_START_TIME")]
-    pub ava_start_time: String,
-    #[yaserde(rename = "AVA_END_TIME")]
-    pub ava_end_time: String,
-    #[yaserde(rename = "AVAILABILITY_LID")]
-    pub availability_lid: String,
-    #[yaserde(rename = "ACTIVITY_PRICE")]
-    pub activity_price: Option<String>,
-}
-
-#[derive(Debug, Default, YaSerialize)]
-pub struct SearchAvailabilitiesResponse {
-    #[yaserde(rename = "AVAILABILITY")]
-    pub slots: Vec<SlotItem>,
-}
-
-#[derive(Debug, Default, YaSerialize)]
-pub struct AddAppointmentResponse {
-    #[yaserde(rename = "ADD_RESULT")]
-    pub add_result: String,
-    #[yaserde(rename = "ERROR_MESSAGE")]
-    pub error_message: Option<String>,
-    #[yaserde(rename = "APP_LID")]
-    pub app_lid: Option<String>,
-    #[yaserde(rename = "USER_LID")]
-    pub user_lid: Option<String>,
-    #[yaserde(rename = "USER_TID")]
-    pub user_tid: Option<String>,
-}
 
 #[derive(Debug, Default, YaSerialize)]
 pub struct DeleteAppointmentResponse {

@@ -9,8 +9,8 @@ use chrono::{DateTime, Duration, LocalResult, NaiveDate, TimeZone, Utc};
 use diesel::prelude::*;
 use rand::Rng;
 
-use super::cache;
-use super::catalog::{self, Opening, ResourceFilter, naive};
+use super::cache::{self, MasterData};
+use super::catalog::{self, Activity, Insurance, Offer, Opening, ResourceFilter, naive};
 use super::patients;
 use crate::db::schema::{appointment_changes, appointments, booking_requests};
 use crate::db::{DbConnection, dialect};
@@ -44,6 +44,9 @@ pub struct BookedSlot {
 
 pub struct BookingContext<'a> {
     pub client_id: &'a str,
+    /// The booking cache's master data, used instead of reading the catalog when the
+    /// transaction sees the same master version.
+    pub master: Option<&'a MasterData>,
     pub scope: &'a CenterScope,
     pub now: DateTime<Utc>,
     pub lead: Duration,
@@ -104,7 +107,13 @@ fn book_once(
             None,
         ),
         Some((resource_id, version)) => {
-            match decide_and_book(conn, request, context, &resource_id)? {
+            let catalog = match context.master {
+                Some(master) if cache::master_version(conn)? == master.version() => {
+                    Catalog(Some(master))
+                }
+                _ => Catalog(None),
+            };
+            match decide_and_book(conn, &catalog, request, context, &resource_id)? {
                 (outcome, Some(busy)) => {
                     cache::bump_resource(conn, &resource_id)?;
                     let slot = BookedSlot {
@@ -124,24 +133,77 @@ fn book_once(
     Ok((outcome, slot))
 }
 
+/// Where a booking reads the offer: the cache's master data when it is at the version the
+/// transaction sees (master data changes bump it in their own transaction), else the database.
+/// Busy time always comes from the database, under the resource's lock.
+struct Catalog<'a>(Option<&'a MasterData>);
+
+impl Catalog<'_> {
+    fn activity(&self, conn: &mut DbConnection, lid: &str) -> QueryResult<Option<Activity>> {
+        match self.0 {
+            Some(master) => Ok(master.activity(lid)),
+            None => catalog::activity(conn, lid),
+        }
+    }
+
+    fn insurance(&self, conn: &mut DbConnection, lid: &str) -> QueryResult<Option<Insurance>> {
+        match self.0 {
+            Some(master) => Ok(master.insurance(lid)),
+            None => catalog::insurance(conn, lid),
+        }
+    }
+
+    fn offers(
+        &self,
+        conn: &mut DbConnection,
+        activity: &Activity,
+        filter: ResourceFilter<'_>,
+        insurance: Option<&Insurance>,
+    ) -> QueryResult<Vec<Offer>> {
+        match self.0 {
+            Some(master) => Ok(master.offers(activity, filter, insurance)),
+            None => catalog::offers(conn, activity, filter, insurance),
+        }
+    }
+
+    fn openings(
+        &self,
+        conn: &mut DbConnection,
+        resource_id: &str,
+        activity_id: &str,
+        center_lid: Option<&str>,
+        scope: &CenterScope,
+    ) -> QueryResult<Vec<Opening>> {
+        let ids = [resource_id.to_string()];
+        let mut found = match self.0 {
+            Some(master) => master.openings(&ids, activity_id, center_lid, scope),
+            None => catalog::openings(conn, &ids, activity_id, center_lid, scope)?,
+        };
+        Ok(found.remove(resource_id).unwrap_or_default())
+    }
+}
+
 fn decide_and_book(
     conn: &mut DbConnection,
+    catalog: &Catalog<'_>,
     request: &BookingRequest,
     context: &BookingContext<'_>,
     resource_id: &str,
 ) -> QueryResult<(BookingOutcome, Option<slots::Busy>)> {
     let (resource, activity_lid) = (request.resource.as_str(), request.activity.as_str());
-    let Some(activity) = catalog::activity(conn, activity_lid)? else {
+    let Some(activity) = catalog.activity(conn, activity_lid)? else {
         return Ok((refused(format!("unknown activity '{activity_lid}'")), None));
     };
     let insurance = match &request.insurance {
         None => None,
-        Some(lid) => match catalog::insurance(conn, lid.as_str())? {
+        Some(lid) => match catalog.insurance(conn, lid.as_str())? {
             Some(insurance) => Some(insurance),
             None => return Ok((refused(format!("unknown insurance '{lid}'")), None)),
         },
     };
-    let Some(offer) = catalog::offers(conn, &activity, ResourceFilter::Only(resource), None)?.pop()
+    let Some(offer) = catalog
+        .offers(conn, &activity, ResourceFilter::Only(resource), None)?
+        .pop()
     else {
         return Ok((
             refused(format!(
@@ -152,13 +214,14 @@ fn decide_and_book(
     };
     let offer = match &insurance {
         None => offer,
-        Some(insurance) => match catalog::offers(
-            conn,
-            &activity,
-            ResourceFilter::Only(resource),
-            Some(insurance),
-        )?
-        .pop()
+        Some(insurance) => match catalog
+            .offers(
+                conn,
+                &activity,
+                ResourceFilter::Only(resource),
+                Some(insurance),
+            )?
+            .pop()
         {
             Some(offer) => offer,
             None => {
@@ -172,16 +235,13 @@ fn decide_and_book(
             }
         },
     };
-    let ids = [resource_id.to_string()];
-    let mut openings = catalog::openings(
+    let mut openings = catalog.openings(
         conn,
-        &ids,
+        resource_id,
         &activity.id,
         request.location.as_ref().map(|l| l.as_str()),
         context.scope,
-    )?
-    .remove(resource_id)
-    .unwrap_or_default();
+    )?;
     if let Some(wanted) = &request.availability {
         for opening in &mut openings {
             restrict_to(opening, wanted.as_str());
@@ -211,8 +271,8 @@ fn decide_and_book(
     }
     let day = request.date;
     let from = naive_day_start(day) - Duration::days(2);
-    let busy = catalog::busy(conn, &ids, from, from + Duration::days(5))?;
-    let taken = busy.get(resource_id).map(Vec::as_slice).unwrap_or(&[]);
+    let busy = catalog::busy_of(conn, resource_id, from, from + Duration::days(5))?;
+    let taken = busy.as_slice();
     let not_before = context.now + context.lead;
     let find = |busy: &[slots::Busy], not_before: DateTime<Utc>| {
         openings.iter().find_map(|opening| {

@@ -14,7 +14,7 @@
 //! on what the database holds.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
@@ -81,10 +81,10 @@ struct RuleRow {
     only: Option<Vec<String>>,
 }
 
-struct Snapshot {
-    checked_at: Instant,
-    master_version: i64,
-    resource_versions: HashMap<String, i64>,
+/// The master data a search or a booking reads, as of one master version; shared, so that a
+/// booking can keep it through its transaction without holding the cache's lock.
+pub struct MasterData {
+    version: i64,
     activities: HashMap<String, Activity>,
     /// Insurance LID to id.
     insurances: HashMap<String, String>,
@@ -96,6 +96,19 @@ struct Snapshot {
     offers: HashMap<String, Vec<OfferRow>>,
     /// Resource id to its rules, by center LID then rule LID.
     rules: HashMap<String, Vec<RuleRow>>,
+}
+
+impl MasterData {
+    /// The master version this data is at: valid for a transaction that reads the same.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+struct Snapshot {
+    checked_at: Instant,
+    master: Arc<MasterData>,
+    resource_versions: HashMap<String, i64>,
     /// Resource id to its live appointments, sorted by start.
     busy: HashMap<String, Vec<Busy>>,
     /// The longest appointment held, so that a time range finds its appointments by bisection.
@@ -164,7 +177,7 @@ impl BookingCache {
             let guard = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
             match guard.as_ref() {
                 Some(s) if s.checked_at.elapsed() <= MAX_STALENESS => return Ok(()),
-                Some(s) => Some((s.master_version, s.resource_versions.clone())),
+                Some(s) => Some((s.master.version, s.resource_versions.clone())),
                 None => None,
             }
         };
@@ -243,9 +256,17 @@ impl BookingCache {
     pub fn invalidate(&self) {
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = None;
     }
+
+    /// The master data held, whatever its age: a booking uses it only when its transaction
+    /// reads the same master version (see [`MasterData::version`]).
+    pub fn master(&self) -> Option<Arc<MasterData>> {
+        let guard = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().map(|s| Arc::clone(&s.master))
+    }
 }
 
-fn master_version(conn: &mut DbConnection) -> QueryResult<i64> {
+/// The master data version a transaction sees.
+pub fn master_version(conn: &mut DbConnection) -> QueryResult<i64> {
     booking_versions::table
         .find(MASTER_SCOPE)
         .select(booking_versions::version)
@@ -466,41 +487,41 @@ fn load(
     let longest = longest_of(busy.values());
     Ok(Snapshot {
         checked_at,
-        master_version,
+        master: Arc::new(MasterData {
+            version: master_version,
+            activities,
+            insurances,
+            insurance_resources: insurance_resources_map,
+            insurance_prices,
+            offers,
+            rules,
+        }),
         resource_versions,
-        activities,
-        insurances,
-        insurance_resources: insurance_resources_map,
-        insurance_prices,
-        offers,
-        rules,
         busy,
         longest,
     })
 }
 
-/// A search's view of the snapshot: the same answers as the database's catalog queries.
-struct SnapshotSource<'a>(&'a Snapshot);
-
-impl Source for SnapshotSource<'_> {
-    fn activity(&mut self, lid: &str) -> QueryResult<Option<Activity>> {
-        Ok(self.0.activities.get(lid).cloned())
+/// The catalog in memory: the same answers as the database's catalog queries.
+impl MasterData {
+    pub fn activity(&self, lid: &str) -> Option<Activity> {
+        self.activities.get(lid).cloned()
     }
 
-    fn insurance(&mut self, lid: &str) -> QueryResult<Option<Insurance>> {
-        Ok(self.0.insurances.get(lid).map(|id| Insurance {
+    pub fn insurance(&self, lid: &str) -> Option<Insurance> {
+        self.insurances.get(lid).map(|id| Insurance {
             id: id.clone(),
             lid: lid.to_string(),
-        }))
+        })
     }
 
-    fn offers(
-        &mut self,
+    pub fn offers(
+        &self,
         activity: &Activity,
         filter: ResourceFilter<'_>,
         insurance: Option<&Insurance>,
-    ) -> QueryResult<Vec<Offer>> {
-        let snapshot = self.0;
+    ) -> Vec<Offer> {
+        let snapshot = self;
         let (accepted, insurance_price) = match insurance {
             None => (None, None),
             Some(insurance) => (
@@ -520,8 +541,7 @@ impl Source for SnapshotSource<'_> {
             .get(&activity.id)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        Ok(rows
-            .iter()
+        rows.iter()
             .filter(|row| match filter {
                 ResourceFilter::Only(lid) => row.resource_lid == lid,
                 ResourceFilter::WebEnabled => row.web_enabled,
@@ -539,19 +559,19 @@ impl Source for SnapshotSource<'_> {
                     price_cents: insurance_price.or(row.price_cents).or(activity.price_cents),
                 }
             })
-            .collect())
+            .collect()
     }
 
-    fn openings(
-        &mut self,
+    pub fn openings(
+        &self,
         resource_ids: &[String],
         activity_id: &str,
         center_lid: Option<&str>,
         scope: &CenterScope,
-    ) -> QueryResult<HashMap<String, Vec<Opening>>> {
+    ) -> HashMap<String, Vec<Opening>> {
         let mut by_resource: HashMap<String, Vec<Opening>> = HashMap::new();
         for resource_id in resource_ids {
-            let Some(rows) = self.0.rules.get(resource_id) else {
+            let Some(rows) = self.rules.get(resource_id) else {
                 continue;
             };
             let mut openings: Vec<Opening> = Vec::new();
@@ -585,7 +605,42 @@ impl Source for SnapshotSource<'_> {
                 by_resource.insert(resource_id.clone(), openings);
             }
         }
-        Ok(by_resource)
+        by_resource
+    }
+}
+
+/// A search's view of the snapshot.
+struct SnapshotSource<'a>(&'a Snapshot);
+
+impl Source for SnapshotSource<'_> {
+    fn activity(&mut self, lid: &str) -> QueryResult<Option<Activity>> {
+        Ok(self.0.master.activity(lid))
+    }
+
+    fn insurance(&mut self, lid: &str) -> QueryResult<Option<Insurance>> {
+        Ok(self.0.master.insurance(lid))
+    }
+
+    fn offers(
+        &mut self,
+        activity: &Activity,
+        filter: ResourceFilter<'_>,
+        insurance: Option<&Insurance>,
+    ) -> QueryResult<Vec<Offer>> {
+        Ok(self.0.master.offers(activity, filter, insurance))
+    }
+
+    fn openings(
+        &mut self,
+        resource_ids: &[String],
+        activity_id: &str,
+        center_lid: Option<&str>,
+        scope: &CenterScope,
+    ) -> QueryResult<HashMap<String, Vec<Opening>>> {
+        Ok(self
+            .0
+            .master
+            .openings(resource_ids, activity_id, center_lid, scope))
     }
 
     fn busy(

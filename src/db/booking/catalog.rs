@@ -322,3 +322,25 @@ pub fn busy(
     }
     Ok(by_resource)
 }
+
+/// The live appointments of one resource that touch `[from, to)`, sorted by start: [`busy`] for
+/// a booking, as a statement the connection keeps prepared.
+pub fn busy_of(
+    conn: &mut DbConnection,
+    resource_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<Busy>> {
+    let rows: Vec<(NaiveDateTime, NaiveDateTime)> = appointments::table
+        .filter(appointments::resource_id.eq(resource_id))
+        .filter(appointments::live.eq(true))
+        .filter(appointments::start_at.lt(naive(to)))
+        .filter(appointments::end_at.gt(naive(from)))
+        .select((appointments::start_at, appointments::end_at))
+        .order(appointments::start_at.asc())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(start, end)| (utc(start), utc(end)))
+        .collect())
+}

@@ -93,10 +93,25 @@ pub fn match_or_create(
                 patients::updated_at.eq(now),
             ))
             .execute(conn)?;
-        return patients::table
-            .find(&id)
-            .select(PatientRow::as_select())
-            .first(conn);
+        // What was written, without reading it back.
+        return Ok(PatientRow {
+            id,
+            tid,
+            lid: keys.lid.as_ref().map(|l| l.as_str().to_string()),
+            id_number: keys.id_number.clone(),
+            first_name: fields.first_name.clone(),
+            second_name: fields.second_name.clone(),
+            third_name: fields.third_name.clone(),
+            gender: fields.gender.clone(),
+            date_of_birth: fields.date_of_birth,
+            mobile_phone: fields.mobile_phone.clone(),
+            landline_phone: fields.landline_phone.clone(),
+            email: fields.email.clone(),
+            language: fields.language.clone(),
+            communication_preferences: fields.communication_preferences.clone(),
+            created_at: now,
+            updated_at: now,
+        });
     };
     // An ID number belongs to one patient: it fills a missing one, unless another patient
     // holds it already; it never replaces the one the patient has.
@@ -116,28 +131,44 @@ pub fn match_or_create(
         .lid
         .clone()
         .or_else(|| keys.lid.as_ref().map(|l| l.as_str().to_string()));
-    diesel::update(patients::table.find(&old.id))
+    let row = PatientRow {
+        id: old.id.clone(),
+        tid: old.tid.clone(),
+        lid,
+        id_number,
+        first_name: pick(&fields.first_name, &old.first_name),
+        second_name: pick(&fields.second_name, &old.second_name),
+        third_name: pick(&fields.third_name, &old.third_name),
+        gender: pick(&fields.gender, &old.gender),
+        date_of_birth: fields.date_of_birth.or(old.date_of_birth),
+        mobile_phone: pick(&fields.mobile_phone, &old.mobile_phone),
+        landline_phone: pick(&fields.landline_phone, &old.landline_phone),
+        email: pick(&fields.email, &old.email),
+        language: pick(&fields.language, &old.language),
+        communication_preferences: pick(
+            &fields.communication_preferences,
+            &old.communication_preferences,
+        ),
+        created_at: old.created_at,
+        updated_at: now,
+    };
+    diesel::update(patients::table.find(&row.id))
         .set((
-            patients::lid.eq(&lid),
-            patients::id_number.eq(&id_number),
-            patients::first_name.eq(pick(&fields.first_name, &old.first_name)),
-            patients::second_name.eq(pick(&fields.second_name, &old.second_name)),
-            patients::third_name.eq(pick(&fields.third_name, &old.third_name)),
-            patients::gender.eq(pick(&fields.gender, &old.gender)),
-            patients::date_of_birth.eq(fields.date_of_birth.or(old.date_of_birth)),
-            patients::mobile_phone.eq(pick(&fields.mobile_phone, &old.mobile_phone)),
-            patients::landline_phone.eq(pick(&fields.landline_phone, &old.landline_phone)),
-            patients::email.eq(pick(&fields.email, &old.email)),
-            patients::language.eq(pick(&fields.language, &old.language)),
-            patients::communication_preferences.eq(pick(
-                &fields.communication_preferences,
-                &old.communication_preferences,
-            )),
+            patients::lid.eq(&row.lid),
+            patients::id_number.eq(&row.id_number),
+            patients::first_name.eq(&row.first_name),
+            patients::second_name.eq(&row.second_name),
+            patients::third_name.eq(&row.third_name),
+            patients::gender.eq(&row.gender),
+            patients::date_of_birth.eq(row.date_of_birth),
+            patients::mobile_phone.eq(&row.mobile_phone),
+            patients::landline_phone.eq(&row.landline_phone),
+            patients::email.eq(&row.email),
+            patients::language.eq(&row.language),
+            patients::communication_preferences.eq(&row.communication_preferences),
             patients::updated_at.eq(now),
         ))
         .execute(conn)?;
-    patients::table
-        .find(&old.id)
-        .select(PatientRow::as_select())
-        .first(conn)
+    // What was written, without reading it back.
+    Ok(row)
 }

@@ -192,14 +192,29 @@ pub fn search_in<S: Source + ?Sized>(
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             let tz = opening.center.timezone;
-            for slot in slots::slots_on_day(tz, &opening.rules, offer.shape, taken, window, day) {
+            // Once enough are kept, a group's slots after the last kept one cannot enter: the
+            // groups' ordered streams are merged, each read only as far as it can matter.
+            let until = (found.len() >= wanted).then(|| found[wanted - 1].0);
+            let day_slots = slots::slots_on_day_until(
+                tz,
+                &opening.rules,
+                offer.shape,
+                taken,
+                window,
+                day,
+                until,
+            );
+            if day_slots.is_empty() {
+                continue;
+            }
+            for slot in day_slots {
                 found.push((slot.start, index, slot));
             }
+            found.sort_by(|a, b| {
+                (a.0, &groups[a.1].0.resource_lid).cmp(&(b.0, &groups[b.1].0.resource_lid))
+            });
+            found.truncate(wanted);
         }
-        found.sort_by(|a, b| {
-            (a.0, &groups[a.1].0.resource_lid).cmp(&(b.0, &groups[b.1].0.resource_lid))
-        });
-        found.truncate(wanted);
         day += Duration::days(1);
         // Stop once the next day cannot start before the slots already kept (time zones
         // differ, so "the next day" starts at its earliest in the most eastern one).
