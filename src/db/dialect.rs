@@ -420,6 +420,27 @@ pub fn lock_appointment_id(conn: &mut DbConnection, id: &str) -> diesel::QueryRe
     Ok(found.is_some())
 }
 
+/// Locks the appointment rows of these ids in one statement (same rules as [`lock_resource`]);
+/// returns the ids that exist, in id order. Callers lock in one order (sorted ids) so that two
+/// never wait for each other's appointments, and chunk the ids.
+pub fn lock_appointment_ids(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> diesel::QueryResult<Vec<String>> {
+    use super::schema::appointments;
+    use diesel::prelude::*;
+    let query = appointments::table
+        .filter(appointments::id.eq_any(ids))
+        .order(appointments::id.asc())
+        .select(appointments::id);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().load(c),
+    }
+}
+
 /// A multi-row `INSERT` of `rows` into `table`: multi-row inserts do not compile through the
 /// MultiConnection enum, so each backend runs its own (the same statement text otherwise).
 macro_rules! insert_rows {

@@ -53,12 +53,21 @@ pub fn load(
     conn: &mut DbConnection,
     appointment_id: &str,
 ) -> QueryResult<Option<AppointmentFacts>> {
-    let row: Option<Row> = appointments::table
+    Ok(load_many(conn, &[appointment_id])?.pop())
+}
+
+/// The facts of each of these appointments that exists, in one query (callers chunk the ids to
+/// stay under the backends' bound-parameter limits).
+pub fn load_many(
+    conn: &mut DbConnection,
+    appointment_ids: &[&str],
+) -> QueryResult<Vec<AppointmentFacts>> {
+    let rows: Vec<Row> = appointments::table
         .inner_join(patients::table.on(patients::id.eq(appointments::patient_id)))
         .inner_join(resources::table.on(resources::id.eq(appointments::resource_id)))
         .left_join(activities::table.on(activities::id.nullable().eq(appointments::activity_id)))
         .inner_join(centers::table.on(centers::id.eq(appointments::center_id)))
-        .filter(appointments::id.eq(appointment_id))
+        .filter(appointments::id.eq_any(appointment_ids))
         .select((
             (
                 appointments::id,
@@ -89,39 +98,41 @@ pub fn load(
                 patients::communication_preferences,
             ),
         ))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(
-        |(
-            (id, lid, start, live, status, imported),
-            (center_lid, center_name, center_address, center_phone, tz),
-            (first, second, activity),
-            (patient_lid, first_name, mobile_phone, email, language, preferences),
-        )| AppointmentFacts {
-            id,
-            lid,
-            start: utc(start),
-            live,
-            status,
-            center_lid,
-            center_name,
-            center_address,
-            center_phone,
-            tz: tz.parse().unwrap_or(chrono_tz::UTC),
-            doctor: match second {
-                Some(second) => format!("{first} {second}"),
-                None => first,
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                (id, lid, start, live, status, imported),
+                (center_lid, center_name, center_address, center_phone, tz),
+                (first, second, activity),
+                (patient_lid, first_name, mobile_phone, email, language, preferences),
+            )| AppointmentFacts {
+                id,
+                lid,
+                start: utc(start),
+                live,
+                status,
+                center_lid,
+                center_name,
+                center_address,
+                center_phone,
+                tz: tz.parse().unwrap_or(chrono_tz::UTC),
+                doctor: match second {
+                    Some(second) => format!("{first} {second}"),
+                    None => first,
+                },
+                activity,
+                imported,
+                patient_lid,
+                first_name,
+                mobile_phone,
+                email,
+                language,
+                preferences,
             },
-            activity,
-            imported,
-            patient_lid,
-            first_name,
-            mobile_phone,
-            email,
-            language,
-            preferences,
-        },
-    ))
+        )
+        .collect())
 }
 
 impl AppointmentFacts {

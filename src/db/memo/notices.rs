@@ -4,9 +4,9 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::booking::catalog::naive;
 use crate::db::schema::appointment_notices as notices;
+use crate::db::{DbConnection, dialect};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoticeState {
@@ -70,9 +70,14 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Notice>> {
         .optional()
 }
 
-pub fn of_appointment(conn: &mut DbConnection, appointment_id: &str) -> QueryResult<Vec<Notice>> {
+/// The notices of these appointments (callers chunk the ids to stay under the backends'
+/// bound-parameter limits).
+pub fn of_appointments(
+    conn: &mut DbConnection,
+    appointment_ids: &[&str],
+) -> QueryResult<Vec<Notice>> {
     notices::table
-        .filter(notices::appointment_id.eq(appointment_id))
+        .filter(notices::appointment_id.eq_any(appointment_ids))
         .select(Notice::as_select())
         .load(conn)
 }
@@ -88,24 +93,38 @@ pub struct NewNotice<'a> {
     pub reason: Option<&'a str>,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewNotice<'_>, now: DateTime<Utc>) -> QueryResult<()> {
+/// Writes the notices in one multi-row INSERT per [`INSERT_CHUNK`] rows.
+pub fn insert_many(
+    conn: &mut DbConnection,
+    new: &[NewNotice<'_>],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     let now = naive(now);
-    diesel::insert_into(notices::table)
-        .values((
-            notices::id.eq(uuid::Uuid::now_v7().to_string()),
-            notices::appointment_id.eq(new.appointment_id),
-            notices::kind.eq(new.kind),
-            notices::offset_seconds.eq(new.offset_seconds),
-            notices::appointment_start.eq(naive(new.appointment_start)),
-            notices::due_at.eq(naive(new.due_at)),
-            notices::state.eq(new.state.as_str()),
-            notices::reason.eq(new.reason),
-            notices::created_at.eq(now),
-            notices::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    for chunk in new.chunks(INSERT_CHUNK) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|n| {
+                (
+                    notices::id.eq(uuid::Uuid::now_v7().to_string()),
+                    notices::appointment_id.eq(n.appointment_id),
+                    notices::kind.eq(n.kind),
+                    notices::offset_seconds.eq(n.offset_seconds),
+                    notices::appointment_start.eq(naive(n.appointment_start)),
+                    notices::due_at.eq(naive(n.due_at)),
+                    notices::state.eq(n.state.as_str()),
+                    notices::reason.eq(n.reason),
+                    notices::created_at.eq(now),
+                    notices::updated_at.eq(now),
+                )
+            })
+            .collect();
+        dialect::insert_rows!(conn, notices::table, values)?;
+    }
+    Ok(())
 }
+
+/// Rows per multi-row INSERT of notices: 10 columns, under SQLite's 32,766 bound parameters.
+pub const INSERT_CHUNK: usize = 1000;
 
 /// Moves a notice to a final state (or back to planned), with the reason.
 pub fn set_state(
@@ -116,6 +135,24 @@ pub fn set_state(
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::update(notices::table.find(id))
+        .set((
+            notices::state.eq(state.as_str()),
+            notices::reason.eq(reason),
+            notices::updated_at.eq(naive(now)),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Moves these notices to one state, with one reason, in one statement (callers chunk the ids).
+pub fn set_states(
+    conn: &mut DbConnection,
+    ids: &[&str],
+    state: NoticeState,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(notices::table.filter(notices::id.eq_any(ids)))
         .set((
             notices::state.eq(state.as_str()),
             notices::reason.eq(reason),

@@ -9,6 +9,8 @@
 //! - cancelled: pending notices are withdrawn likewise, and a cancellation notice is planned if
 //!   the appointment is still ahead.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -22,7 +24,9 @@ use crate::domain::memo::schedule::reminder_due;
 use crate::domain::memo::{MemoPolicy, TemplateKind};
 
 /// Change-log rows claimed per transaction.
-const BATCH: i64 = 200;
+const BATCH: i64 = 1000;
+/// Appointments locked, read and written per statement: under SQLite's 32,766 bound parameters.
+const CHUNK: usize = 1000;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PlanReport {
@@ -60,29 +64,41 @@ fn plan_batch(
     let mut appointments: Vec<&str> = claimed.iter().map(|(_, a)| a.as_str()).collect();
     appointments.sort_unstable();
     appointments.dedup();
-    for appointment_id in &appointments {
-        if dialect::lock_appointment_id(conn, appointment_id)? {
-            reconcile(conn, policy, appointment_id, now)?;
-        }
+    for chunk in appointments.chunks(CHUNK) {
+        let locked = dialect::lock_appointment_ids(conn, chunk)?;
+        let locked: Vec<&str> = locked.iter().map(String::as_str).collect();
+        reconcile_all(conn, policy, &locked, now)?;
     }
     let ids: Vec<&str> = claimed.iter().map(|(c, _)| c.as_str()).collect();
-    diesel::update(changes::table.filter(changes::id.eq_any(&ids)))
-        .set(changes::planned_at.eq(naive(now)))
-        .execute(conn)?;
+    for chunk in ids.chunks(CHUNK) {
+        diesel::update(changes::table.filter(changes::id.eq_any(chunk)))
+            .set(changes::planned_at.eq(naive(now)))
+            .execute(conn)?;
+    }
     Ok(PlanReport {
         changes: claimed.len(),
         appointments: appointments.len(),
     })
 }
 
-/// When the appointment got its current start: its latest creating or moving change.
-fn booked_at(conn: &mut DbConnection, appointment_id: &str) -> QueryResult<Option<DateTime<Utc>>> {
-    let at: Option<NaiveDateTime> = changes::table
-        .filter(changes::appointment_id.eq(appointment_id))
+/// When each appointment got its current start: its latest creating or moving change.
+fn booked_at(
+    conn: &mut DbConnection,
+    appointment_ids: &[&str],
+) -> QueryResult<HashMap<String, DateTime<Utc>>> {
+    let rows: Vec<(String, Option<NaiveDateTime>)> = changes::table
+        .filter(changes::appointment_id.eq_any(appointment_ids))
         .filter(changes::kind.eq_any([CHANGE_CREATED, CHANGE_RESCHEDULED]))
-        .select(diesel::dsl::max(changes::changed_at))
-        .first(conn)?;
-    Ok(at.map(utc))
+        .group_by(changes::appointment_id)
+        .select((
+            changes::appointment_id,
+            diesel::dsl::max(changes::changed_at),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, at)| at.map(|at| (id, utc(at))))
+        .collect())
 }
 
 /// Brings one appointment's notices in line with what it is now. The appointment is locked.
@@ -92,90 +108,123 @@ pub fn reconcile(
     appointment_id: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    let Some(facts) = facts::load(conn, appointment_id)? else {
-        return Ok(());
-    };
-    let existing = notices::of_appointment(conn, appointment_id)?;
-    let start = naive(facts.start);
-    let reason = if facts.live {
-        "the appointment moved"
-    } else {
-        "the appointment was cancelled"
-    };
-    for notice in &existing {
-        let stale = if facts.live {
-            notice.appointment_start != start
-        } else {
-            notice.kind != TemplateKind::Cancellation.name()
-        };
-        if stale {
-            withdraw(conn, notice, reason, now)?;
-        }
-    }
-    if facts.live {
-        plan_live(conn, policy, &facts, &existing, now)
-    } else {
-        plan_cancellation(conn, &facts, &existing, now)
-    }
+    reconcile_all(conn, policy, &[appointment_id], now)
 }
 
-/// Withdraws a pending notice; a queued one only if the outbox still had it unsent.
-fn withdraw(
+/// Brings these appointments' notices in line with what they are now, a chunk at a time: their
+/// facts, notices and booking times read in three queries, the planned notices withdrawn and the
+/// new ones written in a statement or two. The appointments are locked.
+pub fn reconcile_all(
     conn: &mut DbConnection,
-    notice: &Notice,
-    reason: &str,
+    policy: &MemoPolicy,
+    appointment_ids: &[&str],
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    if notice.is(NoticeState::Planned) {
-        return notices::set_state(conn, &notice.id, NoticeState::Withdrawn, Some(reason), now);
-    }
-    if notice.is(NoticeState::Queued)
-        && let Some(message_id) = &notice.message_id
-        && outbox::cancel_queued(conn, message_id, now)?
-    {
-        return notices::set_state(conn, &notice.id, NoticeState::Withdrawn, Some(reason), now);
+    for chunk in appointment_ids.chunks(CHUNK) {
+        let all_facts = facts::load_many(conn, chunk)?;
+        let mut existing: HashMap<String, Vec<Notice>> = HashMap::new();
+        for notice in notices::of_appointments(conn, chunk)? {
+            existing
+                .entry(notice.appointment_id.clone())
+                .or_default()
+                .push(notice);
+        }
+        let booked = booked_at(conn, chunk)?;
+        let mut plan = Plan::default();
+        for facts in &all_facts {
+            let existing = existing.get(&facts.id).map(Vec::as_slice).unwrap_or(&[]);
+            let booked = booked.get(&facts.id).copied().unwrap_or(now);
+            plan.reconcile(policy, facts, existing, booked, now);
+        }
+        plan.apply(conn, now)?;
     }
     Ok(())
 }
 
-fn find(
-    existing: &[Notice],
-    kind: TemplateKind,
-    offset: i32,
-    start: NaiveDateTime,
-) -> Option<&Notice> {
-    existing.iter().find(|n| {
-        n.kind == kind.name() && n.offset_seconds == offset && n.appointment_start == start
-    })
+/// What reconciling a chunk of appointments writes, gathered first and written together.
+#[derive(Default)]
+struct Plan<'a> {
+    /// Planned notices to withdraw, with the reason.
+    withdraw: Vec<(&'a str, &'static str)>,
+    /// Queued notices to withdraw if the outbox still has their message unsent.
+    withdraw_queued: Vec<(&'a str, &'a str, &'static str)>,
+    /// Withdrawn notices due again.
+    replan: Vec<(&'a str, DateTime<Utc>)>,
+    insert: Vec<NewNotice<'a>>,
 }
 
-fn plan_live(
-    conn: &mut DbConnection,
-    policy: &MemoPolicy,
-    facts: &AppointmentFacts,
-    existing: &[Notice],
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    let start = naive(facts.start);
-    let booked = booked_at(conn, &facts.id)?.unwrap_or(now);
-    let appointment = LiveAppointment {
-        center_lid: &facts.center_lid,
-        start: facts.start,
-        tz: facts.tz,
-        imported: facts.imported,
-    };
-    for (kind, offset, due, skip) in wanted_live(policy, &appointment, booked) {
-        let skip = skip
-            .or((facts.start <= now).then_some("the appointment had begun when it was planned"));
-        match find(existing, kind, offset, start) {
-            // Back at a start it had before: what was withdrawn then is due again.
-            Some(notice) if notice.is(NoticeState::Withdrawn) && skip.is_none() => {
-                notices::replan(conn, &notice.id, due, None, now)?;
+impl<'a> Plan<'a> {
+    /// One appointment: notices for another start (or, cancelled, any but the cancellation
+    /// notice) withdrawn; those wanted now and missing planned.
+    fn reconcile(
+        &mut self,
+        policy: &MemoPolicy,
+        facts: &'a AppointmentFacts,
+        existing: &'a [Notice],
+        booked: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        let start = naive(facts.start);
+        let reason = if facts.live {
+            "the appointment moved"
+        } else {
+            "the appointment was cancelled"
+        };
+        for notice in existing {
+            let stale = if facts.live {
+                notice.appointment_start != start
+            } else {
+                notice.kind != TemplateKind::Cancellation.name()
+            };
+            if stale {
+                self.withdraw(notice, reason);
             }
-            Some(_) => {}
-            None => notices::insert(
-                conn,
-                &NewNotice {
+        }
+        if facts.live {
+            self.plan_live(policy, facts, existing, booked, now);
+        } else {
+            self.plan_cancellation(facts, existing, now);
+        }
+    }
+
+    /// Withdraws a pending notice; a queued one only if the outbox still had it unsent.
+    fn withdraw(&mut self, notice: &'a Notice, reason: &'static str) {
+        if notice.is(NoticeState::Planned) {
+            self.withdraw.push((&notice.id, reason));
+        } else if notice.is(NoticeState::Queued)
+            && let Some(message_id) = &notice.message_id
+        {
+            self.withdraw_queued.push((&notice.id, message_id, reason));
+        }
+    }
+
+    fn plan_live(
+        &mut self,
+        policy: &MemoPolicy,
+        facts: &'a AppointmentFacts,
+        existing: &'a [Notice],
+        booked: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        let start = naive(facts.start);
+        let appointment = LiveAppointment {
+            center_lid: &facts.center_lid,
+            start: facts.start,
+            tz: facts.tz,
+            imported: facts.imported,
+        };
+        for (kind, offset, due, skip) in wanted_live(policy, &appointment, booked) {
+            let skip =
+                skip.or(
+                    (facts.start <= now).then_some("the appointment had begun when it was planned")
+                );
+            match find(existing, kind, offset, start) {
+                // Back at a start it had before: what was withdrawn then is due again.
+                Some(notice) if notice.is(NoticeState::Withdrawn) && skip.is_none() => {
+                    self.replan.push((&notice.id, due));
+                }
+                Some(_) => {}
+                None => self.insert.push(NewNotice {
                     appointment_id: &facts.id,
                     kind: kind.name(),
                     offset_seconds: offset,
@@ -187,12 +236,69 @@ fn plan_live(
                         NoticeState::Planned
                     },
                     reason: skip,
-                },
-                now,
-            )?,
+                }),
+            }
         }
     }
-    Ok(())
+
+    fn plan_cancellation(
+        &mut self,
+        facts: &'a AppointmentFacts,
+        existing: &[Notice],
+        now: DateTime<Utc>,
+    ) {
+        let kind = TemplateKind::Cancellation;
+        if find(existing, kind, 0, naive(facts.start)).is_some() {
+            return;
+        }
+        let skip =
+            (facts.start <= now).then_some("the appointment had begun when it was cancelled");
+        self.insert.push(NewNotice {
+            appointment_id: &facts.id,
+            kind: kind.name(),
+            offset_seconds: 0,
+            appointment_start: facts.start,
+            due_at: now,
+            state: if skip.is_some() {
+                NoticeState::Skipped
+            } else {
+                NoticeState::Planned
+            },
+            reason: skip,
+        });
+    }
+
+    fn apply(self, conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<()> {
+        let mut by_reason: HashMap<&'static str, Vec<&str>> = HashMap::new();
+        for (id, reason) in self.withdraw {
+            by_reason.entry(reason).or_default().push(id);
+        }
+        for (reason, ids) in by_reason {
+            for chunk in ids.chunks(CHUNK) {
+                notices::set_states(conn, chunk, NoticeState::Withdrawn, Some(reason), now)?;
+            }
+        }
+        for (id, message_id, reason) in self.withdraw_queued {
+            if outbox::cancel_queued(conn, message_id, now)? {
+                notices::set_state(conn, id, NoticeState::Withdrawn, Some(reason), now)?;
+            }
+        }
+        for (id, due) in self.replan {
+            notices::replan(conn, id, due, None, now)?;
+        }
+        notices::insert_many(conn, &self.insert, now)
+    }
+}
+
+fn find(
+    existing: &[Notice],
+    kind: TemplateKind,
+    offset: i32,
+    start: NaiveDateTime,
+) -> Option<&Notice> {
+    existing.iter().find(|n| {
+        n.kind == kind.name() && n.offset_seconds == offset && n.appointment_start == start
+    })
 }
 
 /// What planning a live appointment's notices depends on.
@@ -230,34 +336,4 @@ pub fn wanted_live(
         wanted.push((TemplateKind::Reminder, offset.seconds() as i32, due, skip));
     }
     wanted
-}
-
-fn plan_cancellation(
-    conn: &mut DbConnection,
-    facts: &AppointmentFacts,
-    existing: &[Notice],
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    let kind = TemplateKind::Cancellation;
-    if find(existing, kind, 0, naive(facts.start)).is_some() {
-        return Ok(());
-    }
-    let skip = (facts.start <= now).then_some("the appointment had begun when it was cancelled");
-    notices::insert(
-        conn,
-        &NewNotice {
-            appointment_id: &facts.id,
-            kind: kind.name(),
-            offset_seconds: 0,
-            appointment_start: facts.start,
-            due_at: now,
-            state: if skip.is_some() {
-                NoticeState::Skipped
-            } else {
-                NoticeState::Planned
-            },
-            reason: skip,
-        },
-        now,
-    )
 }
