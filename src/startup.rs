@@ -39,6 +39,7 @@ pub struct Application {
     scheduler: Scheduler,
     imports: Option<FolderWatcher>,
     exports: crate::exports::ExportConfig,
+    booking: Arc<crate::db::booking::BookingCache>,
 }
 
 impl Application {
@@ -55,6 +56,7 @@ impl Application {
         let messaging = config.messaging.clone();
         let exports = config.exports.clone();
         let metrics = Metrics::new();
+        let booking = Arc::new(crate::db::booking::BookingCache::new());
         let state = web::Data::new(AppState {
             auth: Authenticator::new(
                 pool.clone(),
@@ -62,7 +64,7 @@ impl Application {
                 config.auth_cache_ttl,
                 metrics.password_verifications.clone(),
             ),
-            booking: Arc::new(crate::db::booking::BookingCache::new()),
+            booking: booking.clone(),
             config: Arc::new(config),
             pool: pool.clone(),
             metrics,
@@ -103,6 +105,7 @@ impl Application {
             scheduler,
             imports,
             exports,
+            booking,
         })
     }
 
@@ -130,6 +133,10 @@ impl Application {
         } else {
             None
         };
+        let booking_keeper = actix_web::rt::spawn(keep_booking_cache_fresh(
+            self.pool.clone(),
+            self.booking.clone(),
+        ));
         let pool = self.pool.clone();
         let results = self.results.clone();
         let purge_pool = self.pool.clone();
@@ -179,6 +186,7 @@ impl Application {
             imports.abort();
         }
         housekeeping.abort();
+        booking_keeper.abort();
         if let Some(workers) = workers {
             workers.stop().await;
         }
@@ -189,6 +197,34 @@ impl Application {
             exports.abort();
         }
         result
+    }
+}
+
+/// Loads the booking cache at start, then keeps it fresh in the background, so that searches are
+/// answered from memory without waiting for a version check.
+async fn keep_booking_cache_fresh(pool: Pool, cache: Arc<crate::db::booking::BookingCache>) {
+    let mut tick = actix_web::rt::time::interval(crate::db::booking::cache::KEEPER_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        let (pool, cache) = (pool.clone(), cache.clone());
+        let outcome = web::block(move || -> Result<(), String> {
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            cache.keep_fresh(&mut conn).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        // Said once per outage: searches refresh the cache themselves meanwhile.
+        match outcome {
+            Err(e) if !failing => {
+                log::warn!("booking cache: could not check versions: {e}");
+                failing = true;
+            }
+            Err(_) => {}
+            Ok(()) => failing = false,
+        }
     }
 }
 

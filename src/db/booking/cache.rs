@@ -36,6 +36,10 @@ use crate::domain::slots::{Busy, OpeningRule, SlotShape};
 /// How old the cache's view of other processes' changes may be when a search is answered.
 pub const MAX_STALENESS: StdDuration = StdDuration::from_secs(1);
 
+/// How often a serving process's keeper (see [`BookingCache::keep_fresh`]) compares versions,
+/// so that searches find the cache fresh instead of queueing behind a refresh each second.
+pub const KEEPER_PERIOD: StdDuration = StdDuration::from_millis(250);
+
 /// Appointments that ended this long before the cache was loaded are not kept: no search offers
 /// a slot in the past.
 const PAST_KEPT: Duration = Duration::days(1);
@@ -170,13 +174,24 @@ impl BookingCache {
         }
     }
 
-    /// Compares the versions with the database's and reloads what changed.
+    /// Compares the versions with the database's and reloads what changed, unless that was done
+    /// within [`MAX_STALENESS`].
     pub fn refresh(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        self.refresh_older_than(conn, MAX_STALENESS)
+    }
+
+    /// The keeper's refresh: run every [`KEEPER_PERIOD`] in the background, it checks the
+    /// versions well before a search would find them stale (and loads the cache at start).
+    pub fn keep_fresh(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        self.refresh_older_than(conn, KEEPER_PERIOD)
+    }
+
+    fn refresh_older_than(&self, conn: &mut DbConnection, age: StdDuration) -> QueryResult<()> {
         let _turn = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
         let known = {
             let guard = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
             match guard.as_ref() {
-                Some(s) if s.checked_at.elapsed() <= MAX_STALENESS => return Ok(()),
+                Some(s) if s.checked_at.elapsed() < age => return Ok(()),
                 Some(s) => Some((s.master.version, s.resource_versions.clone())),
                 None => None,
             }
