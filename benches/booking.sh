@@ -3,7 +3,8 @@
 # of availability, 20,000 booked appointments), starts a release `rendez serve`, and drives it
 # over HTTP with wrk at 64 connections: GET /healthz, searchAvailabilities (one resource and all
 # resources, 20 results, 7 days) and addAppointment (every request a different free slot).
-# Prints requests/s and p50/p99 latency of each, in one run.
+# Prints requests/s and p50/p99 latency of each, in one run; before that, the CPU time of one
+# search in memory without HTTP (examples/search_bench), which holds on a busy machine too.
 #
 # Usage: benches/booking.sh [sqlite|mysql]   (mysql: MariaDB at 127.0.0.1:3306, root)
 # Needs wrk (apt-get install wrk). Takes about two minutes after the build.
@@ -15,7 +16,7 @@ connections="${BENCH_CONNECTIONS:-64}"
 port="${BENCH_PORT:-18181}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 
-cargo build --release --quiet --features mysql --bin rendez --example bench_seed
+cargo build --release --quiet --features mysql --bin rendez --example bench_seed --example search_bench
 work="$(mktemp -d)"
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 case "$backend" in
@@ -27,6 +28,7 @@ case "$backend" in
 esac
 export DATABASE_URL="$url" RENDEZ_SECRET_KEY_FILE="$work/rendez.key" RUST_LOG=warn
 target/release/examples/bench_seed "$url"
+target/release/examples/search_bench "$url"
 target/release/rendez client add bench --roles booking,admin --password bench-password-123 >/dev/null
 RENDEZ_BIND="127.0.0.1:$port" RENDEZ_BOOKING_LEAD=0 RENDEZ_DB_POOL_SIZE=16 target/release/rendez serve >"$work/serve.log" 2>&1 &
 server=$!
