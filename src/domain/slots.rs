@@ -7,7 +7,9 @@
 //! so no two slots read the same on the clock; durations are real minutes, so a 30-minute slot
 //! across the change lasts 30 minutes and its end reads as the clock shows then.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 
 /// One availability rule of the resource at the center, in local wall-clock terms.
@@ -101,6 +103,19 @@ fn at_minute(day: NaiveDate, minute: u32) -> NaiveDateTime {
     day.and_hms_opt(0, 0, 0).expect("midnight exists") + Duration::minutes(i64::from(minute))
 }
 
+/// The clock's offset from UTC when it holds all of `day`, midnight to midnight: the same
+/// unambiguous offset at both ends (a change and its reversal within one day do not occur).
+fn steady_offset(tz: Tz, day: NaiveDate) -> Option<Duration> {
+    let offset_at = |local: NaiveDateTime| {
+        tz.offset_from_local_datetime(&local)
+            .single()
+            .map(|o| o.fix().local_minus_utc())
+    };
+    let start = offset_at(at_minute(day, 0))?;
+    let end = offset_at(at_minute(day, 24 * 60))?;
+    (start == end).then(|| Duration::seconds(i64::from(start)))
+}
+
 fn overlaps_busy(busy: &[Busy], start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
     // `busy` is sorted by start; only intervals starting before `end` can overlap.
     let candidates = busy.partition_point(|(s, _)| *s < end);
@@ -136,8 +151,27 @@ pub fn slots_on_day_until(
         return slots;
     }
     let duration = Duration::minutes(i64::from(shape.duration));
+    // On most days the clock keeps one offset from midnight to midnight: every start is then
+    // that day's UTC midnight plus minutes, without asking the time zone each time.
+    let steady_midnight =
+        steady_offset(tz, day).map(|offset| Utc.from_utc_datetime(&(at_minute(day, 0) - offset)));
+    let instant = |minute: u32, earliest: bool| -> Option<DateTime<Utc>> {
+        match steady_midnight {
+            Some(midnight) => Some(midnight + Duration::minutes(i64::from(minute))),
+            None => match tz.from_local_datetime(&at_minute(day, minute)) {
+                LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+                LocalResult::Ambiguous(first, last) => {
+                    Some(if earliest { first } else { last }.with_timezone(&Utc))
+                }
+                LocalResult::None => None,
+            },
+        }
+    };
     for (index, rule) in rules.iter().enumerate().filter(|(_, r)| r.covers(day)) {
-        let rule_end = latest_instant(tz, at_minute(day, rule.end_minute));
+        let rule_end = match steady_midnight {
+            Some(_) => instant(rule.end_minute, false).expect("a steady day has every minute"),
+            None => latest_instant(tz, at_minute(day, rule.end_minute)),
+        };
         let mut minute = rule.start_minute;
         while minute < rule.end_minute {
             let this = minute;
@@ -154,10 +188,8 @@ pub fn slots_on_day_until(
             if window.daily_until.is_some_and(|until| this >= until) {
                 break;
             }
-            let start = match tz.from_local_datetime(&at_minute(day, this)) {
-                LocalResult::Single(t) => t.with_timezone(&Utc),
-                LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
-                LocalResult::None => continue,
+            let Some(start) = instant(this, true) else {
+                continue;
             };
             if until.is_some_and(|until| start > until) {
                 break;

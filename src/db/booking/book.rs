@@ -175,11 +175,15 @@ impl Catalog<'_> {
         scope: &CenterScope,
     ) -> QueryResult<Vec<Opening>> {
         let ids = [resource_id.to_string()];
-        let mut found = match self.0 {
-            Some(master) => master.openings(&ids, activity_id, center_lid, scope),
-            None => catalog::openings(conn, &ids, activity_id, center_lid, scope)?,
-        };
-        Ok(found.remove(resource_id).unwrap_or_default())
+        Ok(match self.0 {
+            Some(master) => master
+                .openings(&ids, activity_id, center_lid, scope)
+                .pop()
+                .unwrap_or_default(),
+            None => catalog::openings(conn, &ids, activity_id, center_lid, scope)?
+                .remove(resource_id)
+                .unwrap_or_default(),
+        })
     }
 }
 
@@ -405,30 +409,17 @@ fn naive_day_start(day: NaiveDate) -> DateTime<Utc> {
 }
 
 fn restrict_to(opening: &mut Opening, availability_lid: &str) {
-    let keep: Vec<bool> = opening
-        .rule_lids
-        .iter()
-        .map(|l| l == availability_lid)
-        .collect();
-    let mut index = 0;
-    opening.rules.retain(|_| {
-        index += 1;
-        keep[index - 1]
-    });
-    opening.rule_ids = opening
-        .rule_ids
-        .iter()
-        .zip(&keep)
-        .filter(|(_, k)| **k)
-        .map(|(i, _)| i.clone())
-        .collect();
-    opening.rule_lids = opening
-        .rule_lids
-        .iter()
-        .zip(&keep)
-        .filter(|(_, k)| **k)
-        .map(|(i, _)| i.clone())
-        .collect();
+    let mut kept = catalog::OpeningBuilder::new(opening.center.clone());
+    for (index, lid) in opening.rule_lids.iter().enumerate() {
+        if lid == availability_lid {
+            kept.push(
+                opening.rules[index].clone(),
+                lid.clone(),
+                opening.rule_ids[index].clone(),
+            );
+        }
+    }
+    *opening = kept.build();
 }
 
 /// Writes the change-log row of a booking change; always in the transaction of the change.

@@ -21,7 +21,9 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 
-use super::catalog::{Activity, Center, Insurance, Offer, Opening, ResourceFilter, naive, utc};
+use super::catalog::{
+    Activity, Center, Insurance, Offer, Opening, OpeningBuilder, ResourceFilter, naive, utc,
+};
 use super::search::{FoundSlot, Source, search_in};
 use crate::db::DbConnection;
 use crate::db::schema::{
@@ -57,11 +59,45 @@ pub fn bump_master(conn: &mut DbConnection) -> QueryResult<()> {
 /// Sets a resource's booking version; call it in the transaction of every booking change of the
 /// resource, after locking its row.
 pub fn bump_resource(conn: &mut DbConnection, resource_id: &str) -> QueryResult<()> {
-    diesel::update(resources::table.find(resource_id))
-        .set(resources::booking_version.eq(resources::booking_version + 1))
-        .execute(conn)
-        .map(|_| ())
+    BumpResource { id: resource_id }.execute(conn).map(|_| ())
 }
+
+/// `UPDATE resources SET booking_version = booking_version + 1 WHERE id = ?` as a query of its
+/// own: Diesel never keeps an `UPDATE` prepared, so on MySQL each booking paid a prepare and a
+/// close besides the execution. This one is kept, like the booking's other statements.
+struct BumpResource<'a> {
+    id: &'a str,
+}
+
+impl diesel::query_builder::QueryId for BumpResource<'_> {
+    type QueryId = BumpResource<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for BumpResource<'_>
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql("UPDATE ");
+        out.push_identifier("resources")?;
+        out.push_sql(" SET ");
+        out.push_identifier("booking_version")?;
+        out.push_sql(" = ");
+        out.push_identifier("booking_version")?;
+        out.push_sql(" + 1 WHERE ");
+        out.push_identifier("id")?;
+        out.push_sql(" = ");
+        out.push_bind_param::<diesel::sql_types::Text, str>(self.id)?;
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for BumpResource<'_> {}
 
 /// A resource that performs an activity, as stored.
 #[derive(Clone, Debug)]
@@ -74,15 +110,37 @@ struct OfferRow {
     price_cents: Option<i64>,
 }
 
-/// One availability rule with its center, as stored.
-#[derive(Clone, Debug)]
-struct RuleRow {
-    id: String,
-    lid: String,
-    center: Center,
-    rule: OpeningRule,
-    /// The activities the rule is limited to, if any.
-    only: Option<Vec<String>>,
+/// Every rule of one resource at one center, built once per master version: a search for an
+/// activity every rule allows takes `all` as it is.
+struct CenterOpening {
+    all: Opening,
+    /// The activities each rule is limited to (`None`: any), in the order of `all`'s rules.
+    only: Vec<Option<Vec<String>>>,
+}
+
+impl CenterOpening {
+    /// The rules that allow `activity_id`; `None` when there are none.
+    fn for_activity(&self, activity_id: &str) -> Option<Opening> {
+        let allows = |only: &Option<Vec<String>>| {
+            only.as_ref()
+                .is_none_or(|only| only.iter().any(|a| a == activity_id))
+        };
+        if self.only.iter().all(allows) {
+            return Some(self.all.clone());
+        }
+        let mut builder = OpeningBuilder::new(self.all.center.clone());
+        for (index, only) in self.only.iter().enumerate() {
+            if allows(only) {
+                builder.push(
+                    self.all.rules[index].clone(),
+                    self.all.rule_lids[index].clone(),
+                    self.all.rule_ids[index].clone(),
+                );
+            }
+        }
+        let opening = builder.build();
+        (!opening.rules.is_empty()).then_some(opening)
+    }
 }
 
 /// The master data a search or a booking reads, as of one master version; shared, so that a
@@ -98,8 +156,8 @@ pub struct MasterData {
     insurance_prices: HashMap<(String, String), Option<i64>>,
     /// Activity id to the resources performing it, by resource LID.
     offers: HashMap<String, Vec<OfferRow>>,
-    /// Resource id to its rules, by center LID then rule LID.
-    rules: HashMap<String, Vec<RuleRow>>,
+    /// Resource id to its rules at each center, by center LID then rule LID.
+    openings: HashMap<String, Vec<CenterOpening>>,
 }
 
 impl MasterData {
@@ -444,7 +502,10 @@ fn load(
         Option<NaiveDate>,
         String,
     );
-    let mut rules: HashMap<String, Vec<RuleRow>> = HashMap::new();
+    // Builders with the `only` list of each rule pushed, by resource; one center shared by all.
+    type Building = (OpeningBuilder, Vec<Option<Vec<String>>>);
+    let mut building: HashMap<String, Vec<Building>> = HashMap::new();
+    let mut shared_centers: HashMap<String, Arc<Center>> = HashMap::new();
     for (id, lid, resource_id, center_id, center_lid, day, start, end, start_day, end_day, tz) in
         availabilities::table
             .inner_join(centers::table.on(centers::id.eq(availabilities::center_id)))
@@ -480,24 +541,50 @@ fn load(
             continue;
         };
         let only = limited.remove(&id);
-        rules.entry(resource_id).or_default().push(RuleRow {
-            id,
-            lid,
-            center: Center {
-                id: center_id,
-                lid: center_lid,
-                timezone,
-            },
-            rule: OpeningRule {
-                working_day: day.map(|d| d as u8),
-                start_minute: start as u32,
-                end_minute: end as u32,
-                start_day,
-                end_day,
-            },
-            only,
-        });
+        let center = shared_centers
+            .entry(center_id.clone())
+            .or_insert_with(|| {
+                Arc::new(Center {
+                    id: center_id.clone(),
+                    lid: center_lid,
+                    timezone,
+                })
+            })
+            .clone();
+        let rule = OpeningRule {
+            working_day: day.map(|d| d as u8),
+            start_minute: start as u32,
+            end_minute: end as u32,
+            start_day,
+            end_day,
+        };
+        let centers_of = building.entry(resource_id).or_default();
+        let at = match centers_of
+            .iter()
+            .position(|(b, _)| b.center().id == center_id)
+        {
+            Some(at) => at,
+            None => {
+                centers_of.push((OpeningBuilder::new(center), Vec::new()));
+                centers_of.len() - 1
+            }
+        };
+        centers_of[at].0.push(rule, lid, id);
+        centers_of[at].1.push(only);
     }
+    let openings: HashMap<String, Vec<CenterOpening>> = building
+        .into_iter()
+        .map(|(resource, centers_of)| {
+            let built = centers_of
+                .into_iter()
+                .map(|(builder, only)| CenterOpening {
+                    all: builder.build(),
+                    only,
+                })
+                .collect();
+            (resource, built)
+        })
+        .collect();
     let busy = load_busy(conn, None)?;
     let longest = longest_of(busy.values());
     Ok(Snapshot {
@@ -509,7 +596,7 @@ fn load(
             insurance_resources: insurance_resources_map,
             insurance_prices,
             offers,
-            rules,
+            openings,
         }),
         resource_versions,
         busy,
@@ -577,50 +664,30 @@ impl MasterData {
             .collect()
     }
 
+    /// The openings of each resource for the activity, in the order of `resource_ids`.
     pub fn openings(
         &self,
         resource_ids: &[String],
         activity_id: &str,
         center_lid: Option<&str>,
         scope: &CenterScope,
-    ) -> HashMap<String, Vec<Opening>> {
-        let mut by_resource: HashMap<String, Vec<Opening>> = HashMap::new();
-        for resource_id in resource_ids {
-            let Some(rows) = self.rules.get(resource_id) else {
-                continue;
-            };
-            let mut openings: Vec<Opening> = Vec::new();
-            for row in rows {
-                if center_lid.is_some_and(|lid| row.center.lid != lid)
-                    || !scope.allows(&row.center.lid)
-                    || row
-                        .only
-                        .as_ref()
-                        .is_some_and(|only| !only.iter().any(|a| a == activity_id))
-                {
-                    continue;
-                }
-                let opening = match openings.iter().position(|o| o.center.id == row.center.id) {
-                    Some(i) => &mut openings[i],
-                    None => {
-                        openings.push(Opening {
-                            center: row.center.clone(),
-                            rules: Vec::new(),
-                            rule_lids: Vec::new(),
-                            rule_ids: Vec::new(),
-                        });
-                        openings.last_mut().expect("just pushed")
-                    }
+    ) -> Vec<Vec<Opening>> {
+        resource_ids
+            .iter()
+            .map(|resource_id| {
+                let Some(centers_of) = self.openings.get(resource_id) else {
+                    return Vec::new();
                 };
-                opening.rules.push(row.rule.clone());
-                opening.rule_lids.push(row.lid.clone());
-                opening.rule_ids.push(row.id.clone());
-            }
-            if !openings.is_empty() {
-                by_resource.insert(resource_id.clone(), openings);
-            }
-        }
-        by_resource
+                centers_of
+                    .iter()
+                    .filter(|c| {
+                        let lid = &c.all.center.lid;
+                        center_lid.is_none_or(|wanted| lid == wanted) && scope.allows(lid)
+                    })
+                    .filter_map(|c| c.for_activity(activity_id))
+                    .collect()
+            })
+            .collect()
     }
 }
 
@@ -651,7 +718,7 @@ impl Source for SnapshotSource<'_> {
         activity_id: &str,
         center_lid: Option<&str>,
         scope: &CenterScope,
-    ) -> QueryResult<HashMap<String, Vec<Opening>>> {
+    ) -> QueryResult<Vec<Vec<Opening>>> {
         Ok(self
             .0
             .master
@@ -663,25 +730,23 @@ impl Source for SnapshotSource<'_> {
         resource_ids: &[String],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> QueryResult<HashMap<String, Vec<Busy>>> {
-        let mut by_resource = HashMap::new();
-        for id in resource_ids {
-            let Some(list) = self.0.busy.get(id) else {
-                continue;
-            };
-            // Sorted by start: those starting before `to`, of which those ending after `from`
-            // (none that starts more than the longest appointment before `from`).
-            let first = list.partition_point(|b| b.0 + self.0.longest <= from);
-            let before_end = list.partition_point(|b| b.0 < to);
-            let touching: Vec<Busy> = list[first..before_end.max(first)]
-                .iter()
-                .filter(|b| b.1 > from)
-                .copied()
-                .collect();
-            if !touching.is_empty() {
-                by_resource.insert(id.clone(), touching);
-            }
-        }
-        Ok(by_resource)
+    ) -> QueryResult<Vec<Vec<Busy>>> {
+        Ok(resource_ids
+            .iter()
+            .map(|id| {
+                let Some(list) = self.0.busy.get(id) else {
+                    return Vec::new();
+                };
+                // Sorted by start: those starting before `to`, of which those ending after
+                // `from` (none that starts more than the longest appointment before `from`).
+                let first = list.partition_point(|b| b.0 + self.0.longest <= from);
+                let before_end = list.partition_point(|b| b.0 < to);
+                list[first..before_end.max(first)]
+                    .iter()
+                    .filter(|b| b.1 > from)
+                    .copied()
+                    .collect()
+            })
+            .collect())
     }
 }

@@ -2,6 +2,7 @@
 //! activity (for how long, at what price), where and when they open, and when they are busy.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -160,14 +161,53 @@ pub struct Center {
     pub timezone: Tz,
 }
 
-/// The rules of one resource at one center that allow the activity.
+/// The rules of one resource at one center that allow the activity. Shared parts: the booking
+/// cache hands out the same opening to every search, so a clone costs no allocation.
 #[derive(Clone, Debug)]
 pub struct Opening {
-    pub center: Center,
-    pub rules: Vec<OpeningRule>,
+    pub center: Arc<Center>,
+    pub rules: Arc<[OpeningRule]>,
     /// The AVAILABILITY_LID of each rule, in the same order.
-    pub rule_lids: Vec<String>,
-    pub rule_ids: Vec<String>,
+    pub rule_lids: Arc<[String]>,
+    pub rule_ids: Arc<[String]>,
+}
+
+/// An [`Opening`] being assembled rule by rule.
+pub struct OpeningBuilder {
+    center: Arc<Center>,
+    rules: Vec<OpeningRule>,
+    rule_lids: Vec<String>,
+    rule_ids: Vec<String>,
+}
+
+impl OpeningBuilder {
+    pub fn new(center: Arc<Center>) -> Self {
+        OpeningBuilder {
+            center,
+            rules: Vec::new(),
+            rule_lids: Vec::new(),
+            rule_ids: Vec::new(),
+        }
+    }
+
+    pub fn center(&self) -> &Center {
+        &self.center
+    }
+
+    pub fn push(&mut self, rule: OpeningRule, lid: String, id: String) {
+        self.rules.push(rule);
+        self.rule_lids.push(lid);
+        self.rule_ids.push(id);
+    }
+
+    pub fn build(self) -> Opening {
+        Opening {
+            center: self.center,
+            rules: self.rules.into(),
+            rule_lids: self.rule_lids.into(),
+            rule_ids: self.rule_ids.into(),
+        }
+    }
 }
 
 /// Where and when each resource opens for `activity_id`, limited to one center and to the
@@ -243,7 +283,7 @@ pub fn openings(
             limited.entry(rule).or_default().push(activity);
         }
     }
-    let mut by_resource: HashMap<String, Vec<Opening>> = HashMap::new();
+    let mut by_resource: HashMap<String, Vec<OpeningBuilder>> = HashMap::new();
     for (id, lid, resource_id, center_id, center_lid, day, start, end, start_day, end_day, tz) in
         rows
     {
@@ -256,34 +296,34 @@ pub fn openings(
         let Ok(timezone) = tz.parse::<Tz>() else {
             continue;
         };
-        let openings = by_resource.entry(resource_id).or_default();
-        let opening = match openings.iter_mut().position(|o| o.center.id == center_id) {
-            Some(i) => &mut openings[i],
-            None => {
-                openings.push(Opening {
-                    center: Center {
-                        id: center_id,
-                        lid: center_lid,
-                        timezone,
-                    },
-                    rules: Vec::new(),
-                    rule_lids: Vec::new(),
-                    rule_ids: Vec::new(),
-                });
-                openings.last_mut().expect("just pushed")
-            }
-        };
-        opening.rules.push(OpeningRule {
+        let rule = OpeningRule {
             working_day: day.map(|d| d as u8),
             start_minute: start as u32,
             end_minute: end as u32,
             start_day,
             end_day,
-        });
-        opening.rule_lids.push(lid);
-        opening.rule_ids.push(id);
+        };
+        let builders = by_resource.entry(resource_id).or_default();
+        let at = match builders.iter().position(|b| b.center.id == center_id) {
+            Some(at) => at,
+            None => {
+                builders.push(OpeningBuilder::new(Arc::new(Center {
+                    id: center_id,
+                    lid: center_lid,
+                    timezone,
+                })));
+                builders.len() - 1
+            }
+        };
+        builders[at].push(rule, lid, id);
     }
-    Ok(by_resource)
+    Ok(by_resource
+        .into_iter()
+        .map(|(resource, builders)| {
+            let openings = builders.into_iter().map(OpeningBuilder::build).collect();
+            (resource, openings)
+        })
+        .collect())
 }
 
 pub fn naive(instant: DateTime<Utc>) -> NaiveDateTime {
@@ -293,6 +333,11 @@ pub fn naive(instant: DateTime<Utc>) -> NaiveDateTime {
 pub fn utc(stored: NaiveDateTime) -> DateTime<Utc> {
     DateTime::from_naive_utc_and_offset(stored, Utc)
 }
+
+/// Longer than any appointment lasts (activities and imported appointments end within their
+/// day, and a day has at most 25 hours): it bounds the index range of a busy-time query from
+/// below, which would otherwise read every earlier appointment of the resource.
+pub const LONGEST_APPOINTMENT: chrono::Duration = chrono::Duration::hours(26);
 
 /// The live appointments of each resource that touch `[from, to)`, sorted by start.
 pub fn busy(
@@ -304,6 +349,7 @@ pub fn busy(
     let rows: Vec<(String, NaiveDateTime, NaiveDateTime)> = appointments::table
         .filter(appointments::resource_id.eq_any(resource_ids))
         .filter(appointments::live.eq(true))
+        .filter(appointments::start_at.gt(naive(from - LONGEST_APPOINTMENT)))
         .filter(appointments::start_at.lt(naive(to)))
         .filter(appointments::end_at.gt(naive(from)))
         .select((
@@ -334,6 +380,7 @@ pub fn busy_of(
     let rows: Vec<(NaiveDateTime, NaiveDateTime)> = appointments::table
         .filter(appointments::resource_id.eq(resource_id))
         .filter(appointments::live.eq(true))
+        .filter(appointments::start_at.gt(naive(from - LONGEST_APPOINTMENT)))
         .filter(appointments::start_at.lt(naive(to)))
         .filter(appointments::end_at.gt(naive(from)))
         .select((appointments::start_at, appointments::end_at))
@@ -343,4 +390,17 @@ pub fn busy_of(
         .into_iter()
         .map(|(start, end)| (utc(start), utc(end)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::master::MAX_MINUTES;
+
+    #[test]
+    fn no_appointment_outlasts_the_bound_of_busy_time_queries() {
+        // The longest activity, on the day the clocks go back an hour.
+        let longest_possible = chrono::Duration::minutes(i64::from(MAX_MINUTES) + 60);
+        assert!(LONGEST_APPOINTMENT > longest_possible);
+    }
 }

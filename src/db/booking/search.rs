@@ -1,8 +1,6 @@
 //! `searchAvailabilities`: free slots of every matching resource, ordered by start then
 //! resource, computed day by day until enough are found.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::QueryResult;
 
@@ -60,19 +58,22 @@ pub trait Source {
         filter: ResourceFilter<'_>,
         insurance: Option<&Insurance>,
     ) -> QueryResult<Vec<Offer>>;
+    /// The openings of each resource, in the order of `resource_ids`.
     fn openings(
         &mut self,
         resource_ids: &[String],
         activity_id: &str,
         center_lid: Option<&str>,
         scope: &CenterScope,
-    ) -> QueryResult<HashMap<String, Vec<Opening>>>;
+    ) -> QueryResult<Vec<Vec<Opening>>>;
+    /// The live appointments touching `[from, to)` of each resource, in the order of
+    /// `resource_ids`, each list sorted by start.
     fn busy(
         &mut self,
         resource_ids: &[String],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> QueryResult<HashMap<String, Vec<Busy>>>;
+    ) -> QueryResult<Vec<Vec<Busy>>>;
 }
 
 impl Source for DbConnection {
@@ -99,8 +100,13 @@ impl Source for DbConnection {
         activity_id: &str,
         center_lid: Option<&str>,
         scope: &CenterScope,
-    ) -> QueryResult<HashMap<String, Vec<Opening>>> {
-        catalog::openings(self, resource_ids, activity_id, center_lid, scope)
+    ) -> QueryResult<Vec<Vec<Opening>>> {
+        let mut by_resource =
+            catalog::openings(self, resource_ids, activity_id, center_lid, scope)?;
+        Ok(resource_ids
+            .iter()
+            .map(|id| by_resource.remove(id).unwrap_or_default())
+            .collect())
     }
 
     fn busy(
@@ -108,9 +114,23 @@ impl Source for DbConnection {
         resource_ids: &[String],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> QueryResult<HashMap<String, Vec<Busy>>> {
-        catalog::busy(self, resource_ids, from, to)
+    ) -> QueryResult<Vec<Vec<Busy>>> {
+        let mut by_resource = catalog::busy(self, resource_ids, from, to)?;
+        Ok(resource_ids
+            .iter()
+            .map(|id| by_resource.remove(id).unwrap_or_default())
+            .collect())
     }
+}
+
+/// One resource at one center: what it offers, where it opens, and the search's window on that
+/// center's clock.
+struct Group<'a> {
+    offer: &'a Offer,
+    /// The offer's place in the list of resources, where its busy time is.
+    resource: usize,
+    opening: Opening,
+    window: SlotWindow,
 }
 
 /// Searches on what the database holds (the booking cache answers searches; see
@@ -148,72 +168,75 @@ pub fn search_in<S: Source + ?Sized>(
     };
     let offers = conn.offers(&activity, filter, insurance.as_ref())?;
     let resource_ids: Vec<String> = offers.iter().map(|o| o.resource_id.clone()).collect();
-    let mut openings = conn.openings(
+    let openings = conn.openings(
         &resource_ids,
         &activity.id,
         request.location.as_ref().map(|l| l.as_str()),
         scope,
     )?;
-    // Each (resource, center) pair searched on that center's clock.
-    let mut groups: Vec<(&Offer, Opening, SlotWindow)> = Vec::new();
+    // Each (resource, center) pair searched on that center's clock, in the answer's order of
+    // resources, so that a candidate's place is (start, group index): no string compares.
+    let mut groups: Vec<Group<'_>> = Vec::new();
     let not_before = now + lead;
-    for offer in &offers {
-        for opening in openings.remove(&offer.resource_id).unwrap_or_default() {
+    for (resource, (offer, openings)) in offers.iter().zip(openings).enumerate() {
+        for opening in openings {
             let today = now.with_timezone(&opening.center.timezone).date_naive();
             let window = window_for(request, today, not_before);
-            groups.push((offer, opening, window));
+            groups.push(Group {
+                offer,
+                resource,
+                opening,
+                window,
+            });
         }
     }
     if groups.is_empty() {
         return Ok(Vec::new());
     }
+    groups.sort_by(|a, b| a.offer.resource_lid.cmp(&b.offer.resource_lid));
     let first_day = groups
         .iter()
-        .map(|g| g.2.first_day)
+        .map(|g| g.window.first_day)
         .min()
         .expect("not empty");
     let last_day = groups
         .iter()
-        .map(|g| g.2.last_day)
+        .map(|g| g.window.last_day)
         .max()
         .expect("not empty");
     let wanted = request.results as usize;
-    // Candidates are kept light (instant, group, slot) and only the chosen ones become answers.
-    let mut found: Vec<(DateTime<Utc>, usize, slots::Slot)> = Vec::new();
+    // The best candidates so far, kept sorted by (start, group) and never more than `wanted`;
+    // light (instant, group, slot): only the chosen ones become answers.
+    let mut found: Vec<(DateTime<Utc>, usize, slots::Slot)> = Vec::with_capacity(wanted + 1);
     let mut day = first_day;
     while day <= last_day {
         // Busy time is read a day at a time: most searches stop after the first day or two.
         let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
-        let from = earliest_instant(groups[0].1.center.timezone, midnight) - Duration::days(1);
+        let from =
+            earliest_instant(groups[0].opening.center.timezone, midnight) - Duration::days(1);
         let busy = conn.busy(&resource_ids, from, from + Duration::days(3))?;
-        for (index, (offer, opening, window)) in groups.iter().enumerate() {
-            let taken = busy
-                .get(&offer.resource_id)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let tz = opening.center.timezone;
+        for (index, group) in groups.iter().enumerate() {
             // Once enough are kept, a group's slots after the last kept one cannot enter: the
             // groups' ordered streams are merged, each read only as far as it can matter.
             let until = (found.len() >= wanted).then(|| found[wanted - 1].0);
             let day_slots = slots::slots_on_day_until(
-                tz,
-                &opening.rules,
-                offer.shape,
-                taken,
-                window,
+                group.opening.center.timezone,
+                &group.opening.rules,
+                group.offer.shape,
+                &busy[group.resource],
+                &group.window,
                 day,
                 until,
             );
-            if day_slots.is_empty() {
-                continue;
-            }
             for slot in day_slots {
-                found.push((slot.start, index, slot));
+                let place = found.partition_point(|f| (f.0, f.1) <= (slot.start, index));
+                if place >= wanted {
+                    // The group's slots are in order: the later ones cannot enter either.
+                    break;
+                }
+                found.insert(place, (slot.start, index, slot));
+                found.truncate(wanted);
             }
-            found.sort_by(|a, b| {
-                (a.0, &groups[a.1].0.resource_lid).cmp(&(b.0, &groups[b.1].0.resource_lid))
-            });
-            found.truncate(wanted);
         }
         day += Duration::days(1);
         // Stop once the next day cannot start before the slots already kept (time zones
@@ -222,7 +245,7 @@ pub fn search_in<S: Source + ?Sized>(
             let next_midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
             let next_day_starts = groups
                 .iter()
-                .map(|g| earliest_instant(g.1.center.timezone, next_midnight))
+                .map(|g| earliest_instant(g.opening.center.timezone, next_midnight))
                 .min()
                 .expect("not empty");
             if found[wanted - 1].0 < next_day_starts {
@@ -233,7 +256,7 @@ pub fn search_in<S: Source + ?Sized>(
     Ok(found
         .into_iter()
         .map(|(start, index, slot)| {
-            let (offer, opening, _) = &groups[index];
+            let Group { offer, opening, .. } = &groups[index];
             let tz = opening.center.timezone;
             let (date, start_minute) = local_reading(tz, start);
             let (_, end_minute) = local_reading(tz, slot.end);
