@@ -94,6 +94,8 @@ struct Recent {
     client: AuthenticatedClient,
     row_read: Instant,
     expires: Instant,
+    /// When a request took on reading the row again ahead of time (see [`Authenticator::recent_success`]).
+    recheck_claimed: Option<Instant>,
 }
 
 /// Verified against when the client does not exist, so that an unknown name costs as much time
@@ -157,6 +159,7 @@ impl Authenticator {
         })
         .await??;
         let Some(row) = row.filter(|r| !r.disabled) else {
+            self.forget_recent(recent_key.as_ref());
             return Err(match credentials {
                 Credentials::Password { password, .. } => {
                     self.slow_verify(password, DUMMY_HASH.clone()).await?;
@@ -172,6 +175,7 @@ impl Authenticator {
                     .verify_once(cache_key, password, row.secret_hash.clone())
                     .await?
                 {
+                    self.forget_recent(recent_key.as_ref());
                     return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
                 }
             }
@@ -232,12 +236,31 @@ impl Authenticator {
     }
 
     /// A success with these credentials whose client row was read within [`CLIENT_RECHECK`].
+    /// Past half that age, one request (`None` for it alone) reads the row again while the others
+    /// still answer from memory, so that a busy client never finds its entry expired and sends
+    /// every request in flight to the database at once.
     fn recent_success(&self, key: &[u8; 32]) -> Option<AuthenticatedClient> {
-        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        recent
-            .get(key)
-            .filter(|r| r.row_read.elapsed() <= CLIENT_RECHECK && r.expires > Instant::now())
-            .map(|r| r.client.clone())
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = recent
+            .get_mut(key)
+            .filter(|r| r.row_read.elapsed() <= CLIENT_RECHECK && r.expires > Instant::now())?;
+        let due = entry.row_read.elapsed() > CLIENT_RECHECK / 2;
+        let claimed = entry
+            .recheck_claimed
+            .is_some_and(|at| at.elapsed() <= CLIENT_RECHECK / 2);
+        if due && !claimed {
+            entry.recheck_claimed = Some(Instant::now());
+            return None;
+        }
+        Some(entry.client.clone())
+    }
+
+    /// The row says these credentials no longer hold: no request answers from memory any more.
+    fn forget_recent(&self, key: Option<&[u8; 32]>) {
+        if let Some(key) = key {
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            recent.remove(key);
+        }
     }
 
     fn remember_recent(&self, key: [u8; 32], client: &AuthenticatedClient, row_read: Instant) {
@@ -261,6 +284,7 @@ impl Authenticator {
                 client: client.clone(),
                 row_read,
                 expires,
+                recheck_claimed: None,
             },
         );
     }

@@ -134,7 +134,10 @@ pub fn date(src: &impl FieldSource, field: &'static str) -> FieldResult<Option<N
 }
 
 pub fn format_date(date: NaiveDate) -> String {
-    date.format("%d/%m/%Y").to_string()
+    use chrono::Datelike;
+    // Written by hand: chrono's strftime parses its pattern on every call, and a search answer
+    // writes a date per slot.
+    format!("{:02}/{:02}/{:04}", date.day(), date.month(), date.year())
 }
 
 /// A timestamp as `dd/mm/yyyy hh:mm:ss` (read as UTC) or ISO 8601 with an offset.
