@@ -15,6 +15,10 @@ use rendez::domain::FieldSource;
 use rendez::domain::access::CenterScope;
 use rendez::domain::booking::SearchRequest;
 
+// The server's allocator (see src/main.rs), so that the figure is the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Fields(HashMap<&'static str, String>);
 
 impl FieldSource for Fields {

@@ -103,23 +103,108 @@ fn at_minute(day: NaiveDate, minute: u32) -> NaiveDateTime {
     day.and_hms_opt(0, 0, 0).expect("midnight exists") + Duration::minutes(i64::from(minute))
 }
 
-/// The clock's offset from UTC when it holds all of `day`, midnight to midnight: the same
-/// unambiguous offset at both ends (a change and its reversal within one day do not occur).
-fn steady_offset(tz: Tz, day: NaiveDate) -> Option<Duration> {
-    let offset_at = |local: NaiveDateTime| {
-        tz.offset_from_local_datetime(&local)
-            .single()
-            .map(|o| o.fix().local_minus_utc())
-    };
-    let start = offset_at(at_minute(day, 0))?;
-    let end = offset_at(at_minute(day, 24 * 60))?;
-    (start == end).then(|| Duration::seconds(i64::from(start)))
+/// One day on one center's clock, prepared once for every resource searched on it.
+#[derive(Clone, Copy, Debug)]
+pub struct DayClock {
+    tz: Tz,
+    day: NaiveDate,
+    /// UTC midnight's Unix time when the clock keeps one offset all day (most days): each start
+    /// is then a sum, without asking the time zone.
+    steady_midnight: Option<i64>,
 }
 
-fn overlaps_busy(busy: &[Busy], start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
-    // `busy` is sorted by start; only intervals starting before `end` can overlap.
-    let candidates = busy.partition_point(|(s, _)| *s < end);
-    busy[..candidates].iter().any(|(_, e)| *e > start)
+impl DayClock {
+    pub fn new(tz: Tz, day: NaiveDate) -> Self {
+        // The same unambiguous offset at both midnights: no change that day (a change and its
+        // reversal within one day do not occur).
+        let offset_at = |local: NaiveDateTime| {
+            tz.offset_from_local_datetime(&local)
+                .single()
+                .map(|o| i64::from(o.fix().local_minus_utc()))
+        };
+        let steady_midnight = match (
+            offset_at(at_minute(day, 0)),
+            offset_at(at_minute(day, 24 * 60)),
+        ) {
+            (Some(start), Some(end)) if start == end => {
+                Some(at_minute(day, 0).and_utc().timestamp() - start)
+            }
+            _ => None,
+        };
+        DayClock {
+            tz,
+            day,
+            steady_midnight,
+        }
+    }
+
+    pub fn day(&self) -> NaiveDate {
+        self.day
+    }
+
+    /// The Unix time at which the clock reads `minute` of the day: its first reading when the
+    /// hour is read twice (`earliest`) or its last; `None` inside a spring gap.
+    fn instant(&self, minute: u32, earliest: bool) -> Option<i64> {
+        if let Some(midnight) = self.steady_midnight {
+            return Some(midnight + 60 * i64::from(minute));
+        }
+        match self.tz.from_local_datetime(&at_minute(self.day, minute)) {
+            LocalResult::Single(t) => Some(t.timestamp()),
+            LocalResult::Ambiguous(first, last) => {
+                Some(if earliest { first } else { last }.timestamp())
+            }
+            LocalResult::None => None,
+        }
+    }
+
+    /// The latest Unix time that reads `minute`, or the first after a gap (see
+    /// [`latest_instant`]).
+    fn latest(&self, minute: u32) -> i64 {
+        match self.steady_midnight {
+            Some(midnight) => midnight + 60 * i64::from(minute),
+            None => latest_instant(self.tz, at_minute(self.day, minute)).timestamp(),
+        }
+    }
+}
+
+/// Unix time, whole seconds, rounded up: `ceil(t) > s` exactly when `t > s` for a whole `s`.
+fn seconds_up(t: DateTime<Utc>) -> i64 {
+    t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0)
+}
+
+/// Busy time met in order of start by a scan whose candidates only move later: an interval
+/// `[start, end)` overlaps some busy one exactly when the latest end among those starting before
+/// `end` is after `start`. Each busy interval is read once per scan.
+struct BusyScan<'a> {
+    busy: &'a [Busy],
+    next: usize,
+    latest_end: i64,
+}
+
+impl<'a> BusyScan<'a> {
+    fn new(busy: &'a [Busy]) -> Self {
+        BusyScan {
+            busy,
+            next: 0,
+            latest_end: i64::MIN,
+        }
+    }
+
+    /// `start` and `end` never smaller than at the previous call.
+    fn overlaps(&mut self, start: i64, end: i64) -> bool {
+        while let Some((s, e)) = self.busy.get(self.next) {
+            if s.timestamp() >= end {
+                break;
+            }
+            self.latest_end = self.latest_end.max(seconds_up(*e));
+            self.next += 1;
+        }
+        self.latest_end > start
+    }
+}
+
+fn from_unix(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).expect("a slot lies within chrono's range")
 }
 
 /// The free slots of one day, ordered by start, without two at one instant.
@@ -131,47 +216,33 @@ pub fn slots_on_day(
     window: &SlotWindow,
     day: NaiveDate,
 ) -> Vec<Slot> {
-    slots_on_day_until(tz, rules, shape, busy, window, day, None)
+    let clock = DayClock::new(tz, day);
+    slots_on_day_until(&clock, rules, shape, busy, window, None)
 }
 
 /// [`slots_on_day`], without the slots that start after `until` (a search that already holds
 /// enough earlier ones). A rule's starts only grow with its local minutes (an hour read twice
 /// counts at its first occurrence), so its scan stops at the first start past `until`.
 pub fn slots_on_day_until(
-    tz: Tz,
+    clock: &DayClock,
     rules: &[OpeningRule],
     shape: SlotShape,
     busy: &[Busy],
     window: &SlotWindow,
-    day: NaiveDate,
     until: Option<DateTime<Utc>>,
 ) -> Vec<Slot> {
+    let day = clock.day;
     let mut slots = Vec::new();
     if day < window.first_day || day > window.last_day || shape.step == 0 {
         return slots;
     }
-    let duration = Duration::minutes(i64::from(shape.duration));
-    // On most days the clock keeps one offset from midnight to midnight: every start is then
-    // that day's UTC midnight plus minutes, without asking the time zone each time.
-    let steady_midnight =
-        steady_offset(tz, day).map(|offset| Utc.from_utc_datetime(&(at_minute(day, 0) - offset)));
-    let instant = |minute: u32, earliest: bool| -> Option<DateTime<Utc>> {
-        match steady_midnight {
-            Some(midnight) => Some(midnight + Duration::minutes(i64::from(minute))),
-            None => match tz.from_local_datetime(&at_minute(day, minute)) {
-                LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
-                LocalResult::Ambiguous(first, last) => {
-                    Some(if earliest { first } else { last }.with_timezone(&Utc))
-                }
-                LocalResult::None => None,
-            },
-        }
-    };
+    // The scan works in Unix seconds: only the slots kept become DateTimes.
+    let duration = 60 * i64::from(shape.duration);
+    let not_before = seconds_up(window.not_before);
+    let until = until.map(|u| u.timestamp());
     for (index, rule) in rules.iter().enumerate().filter(|(_, r)| r.covers(day)) {
-        let rule_end = match steady_midnight {
-            Some(_) => instant(rule.end_minute, false).expect("a steady day has every minute"),
-            None => latest_instant(tz, at_minute(day, rule.end_minute)),
-        };
+        let rule_end = clock.latest(rule.end_minute);
+        let mut taken = BusyScan::new(busy);
         let mut minute = rule.start_minute;
         while minute < rule.end_minute {
             let this = minute;
@@ -188,7 +259,7 @@ pub fn slots_on_day_until(
             if window.daily_until.is_some_and(|until| this >= until) {
                 break;
             }
-            let Some(start) = instant(this, true) else {
+            let Some(start) = clock.instant(this, true) else {
                 continue;
             };
             if until.is_some_and(|until| start > until) {
@@ -198,12 +269,12 @@ pub fn slots_on_day_until(
             if end > rule_end {
                 break;
             }
-            if start < window.not_before || overlaps_busy(busy, start, end) {
+            if taken.overlaps(start, end) || start < not_before {
                 continue;
             }
             slots.push(Slot {
-                start,
-                end,
+                start: from_unix(start),
+                end: from_unix(end),
                 rule: index,
             });
         }
@@ -496,12 +567,11 @@ mod tests {
             let all = slots_on_day(tz, &rules, shape(30, 15), &[], &window(d, d), d);
             for bound in &all {
                 let kept = slots_on_day_until(
-                    tz,
+                    &DayClock::new(tz, d),
                     &rules,
                     shape(30, 15),
                     &[],
                     &window(d, d),
-                    d,
                     Some(bound.start),
                 );
                 let expected: Vec<Slot> = all
@@ -512,6 +582,31 @@ mod tests {
                 assert_eq!(kept, expected, "{tz} {d} up to {}", bound.start);
             }
         }
+    }
+
+    #[test]
+    fn a_long_appointment_blocks_every_slot_it_covers_whatever_starts_inside_it() {
+        let d = day(2026, 6, 1);
+        let at = |h: u32, m: u32, s: u32| {
+            Madrid
+                .with_ymd_and_hms(2026, 6, 1, h, m, s)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        // A long one, a short one inside it, and one ending a fraction of a second past 13:00.
+        let busy = [
+            (at(9, 0, 0), at(12, 0, 0)),
+            (at(9, 30, 0), at(9, 45, 0)),
+            (at(12, 30, 0), at(13, 0, 0) + Duration::milliseconds(1)),
+        ];
+        let rules = [every_day(8 * 60, 14 * 60)];
+        let slots = slots_on_day(Madrid, &rules, shape(30, 15), &busy, &window(d, d), d);
+        let starts: Vec<String> = readings(Madrid, &slots).into_iter().map(|r| r.0).collect();
+        assert_eq!(
+            starts,
+            ["08:00", "08:15", "08:30", "12:00", "13:15", "13:30"],
+            "free only before 09:00, from 12:00 to 12:30, and after 13:00"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! The cache only answers searches: `addAppointment` still decides under the resource's row lock
 //! on what the database holds.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration as StdDuration, Instant};
@@ -730,22 +731,20 @@ impl Source for SnapshotSource<'_> {
         resource_ids: &[String],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> QueryResult<Vec<Vec<Busy>>> {
+    ) -> QueryResult<Vec<Cow<'_, [Busy]>>> {
+        let snapshot = self.0;
+        let earliest_start = from - snapshot.longest;
         Ok(resource_ids
             .iter()
             .map(|id| {
-                let Some(list) = self.0.busy.get(id) else {
-                    return Vec::new();
+                let Some(list) = snapshot.busy.get(id) else {
+                    return Cow::Borrowed(&[][..]);
                 };
-                // Sorted by start: those starting before `to`, of which those ending after
-                // `from` (none that starts more than the longest appointment before `from`).
-                let first = list.partition_point(|b| b.0 + self.0.longest <= from);
+                // Sorted by start: those starting before `to` and not more than the longest
+                // appointment before `from` (a few may end before `from`: harmless to a search).
+                let first = list.partition_point(|b| b.0 <= earliest_start);
                 let before_end = list.partition_point(|b| b.0 < to);
-                list[first..before_end.max(first)]
-                    .iter()
-                    .filter(|b| b.1 > from)
-                    .copied()
-                    .collect()
+                Cow::Borrowed(&list[first..before_end.max(first)])
             })
             .collect())
     }

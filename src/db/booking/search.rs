@@ -1,14 +1,17 @@
 //! `searchAvailabilities`: free slots of every matching resource, ordered by start then
 //! resource, computed day by day until enough are found.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
 use diesel::QueryResult;
 
 use super::catalog::{self, Activity, Insurance, Offer, Opening, ResourceFilter};
 use crate::db::DbConnection;
 use crate::domain::access::CenterScope;
 use crate::domain::booking::SearchRequest;
-use crate::domain::slots::{self, Busy, SlotWindow, earliest_instant, local_reading};
+use crate::domain::slots::{self, Busy, DayClock, SlotWindow, earliest_instant, local_reading};
 
 /// Days searched when the request gives no end day.
 pub const DEFAULT_SEARCH_DAYS: i64 = 7;
@@ -73,7 +76,7 @@ pub trait Source {
         resource_ids: &[String],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> QueryResult<Vec<Vec<Busy>>>;
+    ) -> QueryResult<Vec<Cow<'_, [Busy]>>>;
 }
 
 impl Source for DbConnection {
@@ -114,11 +117,11 @@ impl Source for DbConnection {
         resource_ids: &[String],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> QueryResult<Vec<Vec<Busy>>> {
+    ) -> QueryResult<Vec<Cow<'_, [Busy]>>> {
         let mut by_resource = catalog::busy(self, resource_ids, from, to)?;
         Ok(resource_ids
             .iter()
-            .map(|id| by_resource.remove(id).unwrap_or_default())
+            .map(|id| Cow::Owned(by_resource.remove(id).unwrap_or_default()))
             .collect())
     }
 }
@@ -178,9 +181,20 @@ pub fn search_in<S: Source + ?Sized>(
     // resources, so that a candidate's place is (start, group index): no string compares.
     let mut groups: Vec<Group<'_>> = Vec::new();
     let not_before = now + lead;
+    // Searches span one or two time zones whatever the number of resources: each zone's
+    // "today", and later each day's clock, is worked out once.
+    let mut zones: Vec<(Tz, NaiveDate)> = Vec::new();
     for (resource, (offer, openings)) in offers.iter().zip(openings).enumerate() {
         for opening in openings {
-            let today = now.with_timezone(&opening.center.timezone).date_naive();
+            let tz = opening.center.timezone;
+            let today = match zones.iter().find(|(zone, _)| *zone == tz) {
+                Some((_, today)) => *today,
+                None => {
+                    let today = now.with_timezone(&tz).date_naive();
+                    zones.push((tz, today));
+                    today
+                }
+            };
             let window = window_for(request, today, not_before);
             groups.push(Group {
                 offer,
@@ -215,17 +229,25 @@ pub fn search_in<S: Source + ?Sized>(
         let from =
             earliest_instant(groups[0].opening.center.timezone, midnight) - Duration::days(1);
         let busy = conn.busy(&resource_ids, from, from + Duration::days(3))?;
+        let clocks: Vec<DayClock> = zones
+            .iter()
+            .map(|(tz, _)| DayClock::new(*tz, day))
+            .collect();
         for (index, group) in groups.iter().enumerate() {
             // Once enough are kept, a group's slots after the last kept one cannot enter: the
             // groups' ordered streams are merged, each read only as far as it can matter.
             let until = (found.len() >= wanted).then(|| found[wanted - 1].0);
+            let clock = zones
+                .iter()
+                .position(|(tz, _)| *tz == group.opening.center.timezone)
+                .map(|at| &clocks[at])
+                .expect("every group's zone is listed");
             let day_slots = slots::slots_on_day_until(
-                group.opening.center.timezone,
+                clock,
                 &group.opening.rules,
                 group.offer.shape,
                 &busy[group.resource],
                 &group.window,
-                day,
                 until,
             );
             for slot in day_slots {
@@ -243,9 +265,9 @@ pub fn search_in<S: Source + ?Sized>(
         // differ, so "the next day" starts at its earliest in the most eastern one).
         if found.len() == wanted {
             let next_midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
-            let next_day_starts = groups
+            let next_day_starts = zones
                 .iter()
-                .map(|g| earliest_instant(g.opening.center.timezone, next_midnight))
+                .map(|(tz, _)| earliest_instant(*tz, next_midnight))
                 .min()
                 .expect("not empty");
             if found[wanted - 1].0 < next_day_starts {
