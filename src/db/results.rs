@@ -471,42 +471,71 @@ pub enum ContentRead {
     Unreadable(OpenError),
 }
 
-/// Reads and opens a result's content for an API client; the caller records the read (see
-/// [`record_reads`]). Returns the result's id with what was found.
-pub fn read_content(
+impl ContentRead {
+    /// How the read is recorded in the result's history.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ContentRead::Available { .. } => "ok",
+            ContentRead::Unreadable(_) => "unreadable",
+            _ => "unavailable",
+        }
+    }
+}
+
+/// One getTestResultContent to serve: the result asked for and the caller's reach.
+pub struct ContentLookup<'a> {
+    pub lid: &'a str,
+    pub scope: &'a CenterScope,
+    pub keyring: &'a Keyring,
+}
+
+/// Reads and opens, in one read transaction and in order, the content that `lookups` ask for
+/// (the batch of `results::read_log`), until about `max_bytes` of content is read: returns
+/// what was found for that prefix of `lookups` (never empty when `lookups` is not), each with
+/// the result's id, `None` when there is no read to record. The caller records the reads (see
+/// [`record_reads`]) before any content leaves.
+pub fn read_contents(
     conn: &mut DbConnection,
-    lid: &str,
-    scope: &CenterScope,
-    keyring: &Keyring,
-) -> QueryResult<(ContentRead, Option<String>)> {
-    let found = conn.transaction(|conn| {
-        let Some(row) = test_results::table
-            .filter(test_results::lid.eq(lid))
+    lookups: &[ContentLookup<'_>],
+    max_bytes: usize,
+) -> QueryResult<Vec<(ContentRead, Option<String>)>> {
+    conn.transaction(|conn| {
+        // One query finds the rows of the whole batch (often the same LID many times).
+        let lids: Vec<&str> = lookups.iter().map(|l| l.lid).collect();
+        let rows: Vec<ResultRow> = test_results::table
+            .filter(test_results::lid.eq_any(&lids))
             .select(ResultRow::as_select())
-            .first(conn)
-            .optional()?
-        else {
-            return Ok(None);
-        };
-        let sealed = if row.is_available() {
-            Some(load_chunks(conn, &row)?)
-        } else {
-            None
-        };
-        Ok::<_, diesel::result::Error>(Some((row, sealed)))
-    })?;
-    let Some((row, sealed)) = found.filter(|(row, _)| row.visible_to(scope)) else {
-        return Ok((ContentRead::Unknown, None));
-    };
-    let read = match sealed {
-        None if row.status() == ResultStatus::Cancelled => ContentRead::Cancelled,
-        None => ContentRead::Purged,
-        Some(mut buffer) => match open_content(keyring, &row, &mut buffer) {
-            Ok(()) => ContentRead::Available { content: buffer },
-            Err(e) => ContentRead::Unreadable(e),
-        },
-    };
-    Ok((read, Some(row.id)))
+            .load(conn)?;
+        let mut found = Vec::with_capacity(lookups.len());
+        let mut bytes = 0;
+        for lookup in lookups {
+            if bytes >= max_bytes {
+                break;
+            }
+            let Some(row) = rows
+                .iter()
+                .find(|r| r.lid == lookup.lid)
+                .filter(|r| r.visible_to(lookup.scope))
+            else {
+                found.push((ContentRead::Unknown, None));
+                continue;
+            };
+            let read = if row.is_available() {
+                let mut buffer = load_chunks(conn, row)?;
+                bytes += buffer.len();
+                match open_content(lookup.keyring, row, &mut buffer) {
+                    Ok(()) => ContentRead::Available { content: buffer },
+                    Err(e) => ContentRead::Unreadable(e),
+                }
+            } else if row.status() == ResultStatus::Cancelled {
+                ContentRead::Cancelled
+            } else {
+                ContentRead::Purged
+            };
+            found.push((read, Some(row.id.clone())));
+        }
+        Ok(found)
+    })
 }
 
 /// Writes the history rows of SOAP reads, in one transaction.
