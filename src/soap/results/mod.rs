@@ -8,8 +8,6 @@ mod wire;
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::Utc;
 use quick_xml::escape::escape;
 
@@ -350,7 +348,7 @@ fn content_envelope(
 ) -> Vec<u8> {
     let lid = escape(lid);
     let message = message.map(escape);
-    let encoded_len = content.map_or(0, |c| c.len().div_ceil(3) * 4);
+    let encoded_len = content.map_or(0, |c| base64_simd::STANDARD.encoded_length(c.len()));
     // The elements' tags fit in the 128 bytes.
     let children_len = 128 + lid.len() + encoded_len + message.as_ref().map_or(0, |m| m.len());
     write_envelope(
@@ -363,11 +361,13 @@ fn content_envelope(
             out.extend_from_slice(b"</DOWNLOAD_LID>");
             if let Some(bytes) = content {
                 out.extend_from_slice(b"<DOWNLOAD_CONTENT>");
+                // base64-simd: the scalar encoder of the base64 crate was the largest cost
+                // left (~13% of the server's time at 64 KiB), several times this one's.
                 let start = out.len();
                 out.resize(start + encoded_len, 0);
-                let written = BASE64
-                    .encode_slice(bytes, &mut out[start..])
-                    .expect("the room is the padded base64 length");
+                let written = base64_simd::STANDARD
+                    .encode(bytes, base64_simd::AsOut::as_out(&mut out[start..]))
+                    .len();
                 debug_assert_eq!(written, encoded_len);
                 out.extend_from_slice(b"</DOWNLOAD_CONTENT>");
             }
@@ -381,4 +381,34 @@ fn content_envelope(
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+
+    use super::*;
+
+    #[test]
+    fn the_content_is_written_as_standard_padded_base64_inside_the_envelope() {
+        for len in [0, 1, 2, 3, 4, 5, 31, 32, 33, 47, 48, 49, 1000, 65536] {
+            let content: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let answer = content_envelope(
+                SoapVersion::V11,
+                "LID<1>",
+                Some(&content),
+                ResultStatus::Valid,
+                None,
+            );
+            let text = String::from_utf8(answer).unwrap();
+            let expected = base64::engine::general_purpose::STANDARD.encode(&content);
+            assert!(
+                text.contains(&format!(
+                    "<DOWNLOAD_LID>LID&lt;1&gt;</DOWNLOAD_LID><DOWNLOAD_CONTENT>{expected}</DOWNLOAD_CONTENT><STATUS>"
+                )),
+                "length {len}: {text}"
+            );
+            assert!(text.ends_with("</soap:Body></soap:Envelope>"));
+        }
+    }
 }
