@@ -1,25 +1,21 @@
-//! getTestResultContent's reads, served by one thread with group commit: the thread takes
-//! every request waiting, reads and opens their content in one read transaction, writes their
-//! history rows in one write transaction, and only then hands each caller its content: no
-//! content leaves unrecorded. On SQLite, one write transaction per read would queue every
+//! getTestResultContent's reads, served by one thread with group commit (see `batcher`): the
+//! thread takes every request waiting, reads and opens their content in one read transaction,
+//! writes their history rows in one write transaction, and only then hands each caller its
+//! content: no content leaves unrecorded. On SQLite, one write transaction per read would queue every
 //! reader behind the single writer. The read is done here too, rather than on a blocking
 //! thread of its own before the recording: that saved two thread hand-offs per request, the
 //! largest cost of the operation in a profile (futex wake-ups and scheduling).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 
 use chrono::{NaiveDateTime, Utc};
-use tokio::sync::oneshot;
 
 use crate::db::results::{ContentLookup, ContentRead};
 use crate::db::{self, Pool};
 use crate::domain::access::CenterScope;
 use crate::error::Error;
 use crate::results::Keyring;
-
-/// Requests served per transaction at most.
-const BATCH: usize = 512;
+use crate::results::batcher::Batcher;
 
 /// Content read per batch, roughly: a batch of large files is answered in parts rather than
 /// all at its end, and is not held in memory all at once.
@@ -46,72 +42,31 @@ pub struct ReadEvent {
     pub at: NaiveDateTime,
 }
 
-type Request = (ContentRequest, oneshot::Sender<Result<ContentRead, String>>);
-
 pub struct ReadRecorder {
-    sender: mpsc::Sender<Request>,
+    batcher: Batcher<ContentRequest, ContentRead>,
 }
 
 impl ReadRecorder {
     /// Starts the reader thread; it ends when the recorder is dropped.
     pub fn start(pool: Pool) -> ReadRecorder {
-        let (sender, receiver) = mpsc::channel::<Request>();
-        std::thread::Builder::new()
-            .name("result-reads".into())
-            .spawn(move || {
-                let mut waiting: VecDeque<Request> = VecDeque::new();
-                loop {
-                    if waiting.is_empty() {
-                        match receiver.recv() {
-                            Ok(first) => waiting.push_back(first),
-                            Err(_) => return,
-                        }
-                    }
-                    while waiting.len() < BATCH {
-                        match receiver.try_recv() {
-                            Ok(next) => waiting.push_back(next),
-                            Err(_) => break,
-                        }
-                    }
-                    match serve(&pool, waiting.make_contiguous()) {
-                        // A prefix of the batch, the rest waits for the next round.
-                        Ok(reads) => {
-                            let served = waiting.drain(..reads.len());
-                            for (read, (_, done)) in reads.into_iter().zip(served) {
-                                let _ = done.send(Ok(read));
-                            }
-                        }
-                        Err(e) => {
-                            for (_, done) in waiting.drain(..) {
-                                let _ = done.send(Err(e.clone()));
-                            }
-                        }
-                    }
-                }
-            })
-            .expect("a thread for the reads of result content");
-        ReadRecorder { sender }
+        ReadRecorder {
+            batcher: Batcher::start("result-reads", move |batch| serve(&pool, batch)),
+        }
     }
 
     /// Reads a result's content; returns once the read is committed to its history.
     pub async fn read(&self, request: ContentRequest) -> Result<ContentRead, Error> {
-        let stopped = || Error::Internal("the result-read recorder has stopped".into());
-        let (done, committed) = oneshot::channel();
-        self.sender.send((request, done)).map_err(|_| stopped())?;
-        committed
-            .await
-            .map_err(|_| stopped())?
-            .map_err(Error::Unavailable)
+        self.batcher.submit(request).await
     }
 }
 
 /// Reads a prefix of `batch` (see [`db::results::read_contents`]) and records those reads;
 /// the reads, in the order of the batch, once committed.
-fn serve(pool: &Pool, batch: &[Request]) -> Result<Vec<ContentRead>, String> {
+fn serve(pool: &Pool, batch: &[ContentRequest]) -> Result<Vec<ContentRead>, String> {
     let mut conn = pool.get().map_err(|e| format!("database pool: {e}"))?;
     let lookups: Vec<ContentLookup<'_>> = batch
         .iter()
-        .map(|(request, _)| ContentLookup {
+        .map(|request| ContentLookup {
             lid: &request.lid,
             scope: &request.scope,
             keyring: &request.keyring,
@@ -123,7 +78,7 @@ fn serve(pool: &Pool, batch: &[Request]) -> Result<Vec<ContentRead>, String> {
     let events: Vec<ReadEvent> = found
         .iter()
         .zip(batch)
-        .filter_map(|((read, result_id), (request, _))| {
+        .filter_map(|((read, result_id), request)| {
             Some(ReadEvent {
                 result_id: result_id.clone()?,
                 outcome: read.outcome(),
