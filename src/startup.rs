@@ -70,6 +70,7 @@ impl Application {
             metrics,
             wsdl,
             result_reads: crate::results::read_log::ReadRecorder::start(pool.clone()),
+            downloads: crate::results::download_desk::DownloadDesk::start(pool.clone()),
             secret_key: secret_key.clone(),
             public_url: public_url.clone(),
         });

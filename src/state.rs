@@ -19,6 +19,8 @@ pub struct AppState {
     pub wsdl: String,
     /// Records SOAP reads of test results by group commit.
     pub result_reads: crate::results::read_log::ReadRecorder,
+    /// Judges the patient page's download attempts by group commit.
+    pub downloads: crate::results::download_desk::DownloadDesk,
     /// Signs and checks patients' appointment links.
     pub secret_key: Arc<SecretKey>,
     /// How callers reach this server (`RENDEZ_PUBLIC_URL`, else the bound address).

@@ -471,42 +471,71 @@ pub enum ContentRead {
     Unreadable(OpenError),
 }
 
-/// Reads and opens a result's content for an API client; the caller records the read (see
-/// [`record_reads`]). Returns the result's id with what was found.
-pub fn read_content(
+impl ContentRead {
+    /// How the read is recorded in the result's history.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ContentRead::Available { .. } => "ok",
+            ContentRead::Unreadable(_) => "unreadable",
+            _ => "unavailable",
+        }
+    }
+}
+
+/// One getTestResultContent to serve: the result asked for and the caller's reach.
+pub struct ContentLookup<'a> {
+    pub lid: &'a str,
+    pub scope: &'a CenterScope,
+    pub keyring: &'a Keyring,
+}
+
+/// Reads and opens, in one read transaction and in order, the content that `lookups` ask for
+/// (the batch of `results::read_log`), until about `max_bytes` of content is read: returns
+/// what was found for that prefix of `lookups` (never empty when `lookups` is not), each with
+/// the result's id, `None` when there is no read to record. The caller records the reads (see
+/// [`record_reads`]) before any content leaves.
+pub fn read_contents(
     conn: &mut DbConnection,
-    lid: &str,
-    scope: &CenterScope,
-    keyring: &Keyring,
-) -> QueryResult<(ContentRead, Option<String>)> {
-    let found = conn.transaction(|conn| {
-        let Some(row) = test_results::table
-            .filter(test_results::lid.eq(lid))
+    lookups: &[ContentLookup<'_>],
+    max_bytes: usize,
+) -> QueryResult<Vec<(ContentRead, Option<String>)>> {
+    conn.transaction(|conn| {
+        // One query finds the rows of the whole batch (often the same LID many times).
+        let lids: Vec<&str> = lookups.iter().map(|l| l.lid).collect();
+        let rows: Vec<ResultRow> = test_results::table
+            .filter(test_results::lid.eq_any(&lids))
             .select(ResultRow::as_select())
-            .first(conn)
-            .optional()?
-        else {
-            return Ok(None);
-        };
-        let sealed = if row.is_available() {
-            Some(load_chunks(conn, &row)?)
-        } else {
-            None
-        };
-        Ok::<_, diesel::result::Error>(Some((row, sealed)))
-    })?;
-    let Some((row, sealed)) = found.filter(|(row, _)| row.visible_to(scope)) else {
-        return Ok((ContentRead::Unknown, None));
-    };
-    let read = match sealed {
-        None if row.status() == ResultStatus::Cancelled => ContentRead::Cancelled,
-        None => ContentRead::Purged,
-        Some(mut buffer) => match open_content(keyring, &row, &mut buffer) {
-            Ok(()) => ContentRead::Available { content: buffer },
-            Err(e) => ContentRead::Unreadable(e),
-        },
-    };
-    Ok((read, Some(row.id)))
+            .load(conn)?;
+        let mut found = Vec::with_capacity(lookups.len());
+        let mut bytes = 0;
+        for lookup in lookups {
+            if bytes >= max_bytes {
+                break;
+            }
+            let Some(row) = rows
+                .iter()
+                .find(|r| r.lid == lookup.lid)
+                .filter(|r| r.visible_to(lookup.scope))
+            else {
+                found.push((ContentRead::Unknown, None));
+                continue;
+            };
+            let read = if row.is_available() {
+                let mut buffer = load_chunks(conn, row)?;
+                bytes += buffer.len();
+                match open_content(lookup.keyring, row, &mut buffer) {
+                    Ok(()) => ContentRead::Available { content: buffer },
+                    Err(e) => ContentRead::Unreadable(e),
+                }
+            } else if row.status() == ResultStatus::Cancelled {
+                ContentRead::Cancelled
+            } else {
+                ContentRead::Purged
+            };
+            found.push((read, Some(row.id.clone())));
+        }
+        Ok(found)
+    })
 }
 
 /// Writes the history rows of SOAP reads, in one transaction.
@@ -623,124 +652,147 @@ pub enum DownloadOutcome {
     },
 }
 
-/// Judges a download attempt and records it, in one write transaction: the limits and the
-/// per-code counters are read and updated together, so several processes sharing the database
-/// count the same failures.
-pub fn attempt_download(
+/// Judges download attempts and records them, in order and in one write transaction (the
+/// batch of `results::download_desk`), until about `max_bytes` of content is granted: returns
+/// the outcomes of that prefix of `attempts` (never empty when `attempts` is not). The limits
+/// and the per-code counters are read and updated together, so several processes sharing the
+/// database count the same failures, and each attempt sees the ones before it.
+pub fn attempt_downloads(
+    conn: &mut DbConnection,
+    attempts: &[(Attempt<'_>, &Keyring)],
+    max_bytes: usize,
+) -> QueryResult<Vec<DownloadOutcome>> {
+    dialect::write_transaction(conn, |conn| {
+        let mut outcomes = Vec::with_capacity(attempts.len());
+        let mut bytes = 0;
+        for (attempt, keyring) in attempts {
+            if bytes >= max_bytes {
+                break;
+            }
+            let outcome = judge(conn, attempt, keyring)?;
+            if let DownloadOutcome::Granted { content, .. } = &outcome {
+                bytes += content.len();
+            }
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    })
+}
+
+/// Judges one download attempt and records it, inside the caller's write transaction.
+fn judge(
     conn: &mut DbConnection,
     attempt: &Attempt<'_>,
     keyring: &Keyring,
 ) -> QueryResult<DownloadOutcome> {
-    dialect::write_transaction(conn, |conn| {
-        // Locking read first (MySQL): the rows and their counters as last committed.
-        let candidates = dialect::lock_test_results_by_code(conn, attempt.code_hashes)?;
-        let since = attempt.now - LOCK_WINDOW;
-        let from_address: i64 = result_events::table
-            .filter(result_events::address.eq(attempt.address))
-            .filter(result_events::counts_as_failure.eq(true))
-            .filter(result_events::at.ge(since))
-            .count()
-            .get_result(conn)?;
-        let everywhere: i64 = result_events::table
-            .filter(result_events::counts_as_failure.eq(true))
-            .filter(result_events::at.ge(since))
-            .count()
-            .get_result(conn)?;
-        // Prefer the available result when a code was reused after an older one ended.
-        let row = candidates
-            .into_iter()
-            .max_by_key(|r| (r.is_available(), r.available_at));
-        let refuse = |conn: &mut DbConnection, refusal: Refusal, row: Option<&ResultRow>| {
-            record(
-                conn,
-                NewEvent {
-                    result_id: row.map(|r| r.id.as_str()),
-                    event: "download",
-                    outcome: refusal.as_str(),
-                    counts_as_failure: refusal.is_failure(),
-                    address: Some(attempt.address),
-                    actor: None,
-                    at: attempt.now,
-                },
-            )?;
-            Ok(DownloadOutcome::Refused {
-                refusal,
-                lid: row.map(|r| r.lid.clone()),
-            })
-        };
-        if from_address >= i64::from(attempt.address_limit)
-            || everywhere >= i64::from(attempt.global_limit)
-        {
-            return refuse(conn, Refusal::RateLimited, row.as_ref());
-        }
-        let Some(row) = row else {
-            // Same work as a wrong ID number, so that timing does not tell a code exists.
-            let _ = keyring
-                .current_lookup_hash(crate::domain::results::ID_NUMBER_PURPOSE, attempt.id_number);
-            return refuse(conn, Refusal::UnknownCode, None);
-        };
-        let counters = row.counters();
-        match counters.state(attempt.now) {
-            CodeState::Blocked => return refuse(conn, Refusal::Blocked, Some(&row)),
-            CodeState::Locked => return refuse(conn, Refusal::Locked, Some(&row)),
-            CodeState::Open => {}
-        }
-        let typed = keyring
-            .lookup_hash(
-                &row.key_id,
-                crate::domain::results::ID_NUMBER_PURPOSE,
-                attempt.id_number,
-            )
-            .unwrap_or_default();
-        let matches: bool = typed.as_bytes().ct_eq(row.id_number_hash.as_bytes()).into();
-        if !matches {
-            let after = counters.after_failure(attempt.now);
-            diesel::update(test_results::table.find(&row.id))
-                .set((
-                    test_results::window_start.eq(after.window_start),
-                    test_results::window_failures.eq(after.window_failures),
-                    test_results::failures_total.eq(after.failures_total),
-                ))
-                .execute(conn)?;
-            return refuse(conn, Refusal::WrongIdNumber, Some(&row));
-        }
-        if !row.is_available() {
-            return refuse(conn, Refusal::Unavailable, Some(&row));
-        }
-        let mut content = load_chunks(conn, &row)?;
-        if let Err(e) = open_content(keyring, &row, &mut content) {
-            log::error!("result {}: the content does not open: {e}", row.lid);
-            return refuse(conn, Refusal::Unreadable, Some(&row));
-        }
-        let file_name = row.filename_sealed.as_deref().and_then(|blob| {
-            keyring
-                .open_small(&row.key_id, &crate::results::filename_aad(&row.lid), blob)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-        });
-        if row.first_downloaded_at.is_none() {
-            diesel::update(test_results::table.find(&row.id))
-                .set(test_results::first_downloaded_at.eq(Some(attempt.now)))
-                .execute(conn)?;
-        }
+    // Locking read first (MySQL): the rows and their counters as last committed.
+    let candidates = dialect::lock_test_results_by_code(conn, attempt.code_hashes)?;
+    let since = attempt.now - LOCK_WINDOW;
+    let from_address: i64 = result_events::table
+        .filter(result_events::address.eq(attempt.address))
+        .filter(result_events::counts_as_failure.eq(true))
+        .filter(result_events::at.ge(since))
+        .count()
+        .get_result(conn)?;
+    let everywhere: i64 = result_events::table
+        .filter(result_events::counts_as_failure.eq(true))
+        .filter(result_events::at.ge(since))
+        .count()
+        .get_result(conn)?;
+    // Prefer the available result when a code was reused after an older one ended.
+    let row = candidates
+        .into_iter()
+        .max_by_key(|r| (r.is_available(), r.available_at));
+    let refuse = |conn: &mut DbConnection, refusal: Refusal, row: Option<&ResultRow>| {
         record(
             conn,
             NewEvent {
-                result_id: Some(&row.id),
+                result_id: row.map(|r| r.id.as_str()),
                 event: "download",
-                outcome: "ok",
-                counts_as_failure: false,
+                outcome: refusal.as_str(),
+                counts_as_failure: refusal.is_failure(),
                 address: Some(attempt.address),
                 actor: None,
                 at: attempt.now,
             },
         )?;
-        Ok(DownloadOutcome::Granted {
-            lid: row.lid,
-            file_type: row.file_type,
-            file_name,
-            content,
+        Ok(DownloadOutcome::Refused {
+            refusal,
+            lid: row.map(|r| r.lid.clone()),
         })
+    };
+    if from_address >= i64::from(attempt.address_limit)
+        || everywhere >= i64::from(attempt.global_limit)
+    {
+        return refuse(conn, Refusal::RateLimited, row.as_ref());
+    }
+    let Some(row) = row else {
+        // Same work as a wrong ID number, so that timing does not tell a code exists.
+        let _ = keyring
+            .current_lookup_hash(crate::domain::results::ID_NUMBER_PURPOSE, attempt.id_number);
+        return refuse(conn, Refusal::UnknownCode, None);
+    };
+    let counters = row.counters();
+    match counters.state(attempt.now) {
+        CodeState::Blocked => return refuse(conn, Refusal::Blocked, Some(&row)),
+        CodeState::Locked => return refuse(conn, Refusal::Locked, Some(&row)),
+        CodeState::Open => {}
+    }
+    let typed = keyring
+        .lookup_hash(
+            &row.key_id,
+            crate::domain::results::ID_NUMBER_PURPOSE,
+            attempt.id_number,
+        )
+        .unwrap_or_default();
+    let matches: bool = typed.as_bytes().ct_eq(row.id_number_hash.as_bytes()).into();
+    if !matches {
+        let after = counters.after_failure(attempt.now);
+        diesel::update(test_results::table.find(&row.id))
+            .set((
+                test_results::window_start.eq(after.window_start),
+                test_results::window_failures.eq(after.window_failures),
+                test_results::failures_total.eq(after.failures_total),
+            ))
+            .execute(conn)?;
+        return refuse(conn, Refusal::WrongIdNumber, Some(&row));
+    }
+    if !row.is_available() {
+        return refuse(conn, Refusal::Unavailable, Some(&row));
+    }
+    let mut content = load_chunks(conn, &row)?;
+    if let Err(e) = open_content(keyring, &row, &mut content) {
+        log::error!("result {}: the content does not open: {e}", row.lid);
+        return refuse(conn, Refusal::Unreadable, Some(&row));
+    }
+    let file_name = row.filename_sealed.as_deref().and_then(|blob| {
+        keyring
+            .open_small(&row.key_id, &crate::results::filename_aad(&row.lid), blob)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+    });
+    if row.first_downloaded_at.is_none() {
+        diesel::update(test_results::table.find(&row.id))
+            .set(test_results::first_downloaded_at.eq(Some(attempt.now)))
+            .execute(conn)?;
+    }
+    record(
+        conn,
+        NewEvent {
+            result_id: Some(&row.id),
+            event: "download",
+            outcome: "ok",
+            counts_as_failure: false,
+            address: Some(attempt.address),
+            actor: None,
+            at: attempt.now,
+        },
+    )?;
+    Ok(DownloadOutcome::Granted {
+        lid: row.lid,
+        file_type: row.file_type,
+        file_name,
+        content,
     })
 }
 

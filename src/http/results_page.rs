@@ -12,10 +12,11 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::client_address::client_address;
-use crate::db::results::{Attempt, DownloadOutcome};
+use crate::db::results::DownloadOutcome;
 use crate::domain::results::{
     CODE_PURPOSE, DownloadCode, FileType, normalize_id_number, safe_file_name,
 };
+use crate::results::download_desk::AttemptRequest;
 use crate::state::AppState;
 
 /// A form of two short fields never needs more.
@@ -75,18 +76,18 @@ async fn download(
     let id_number = normalize_id_number(&id_number).unwrap_or_default();
     let address = client_address(&req, state.config.trust_forwarded_for);
     let limits = &state.config.results;
-    let (address_limit, global_limit) = (limits.address_limit, limits.global_limit);
+    // Judged and recorded by the download desk's thread, in a batch with the attempts
+    // arriving meanwhile; answered once committed.
     let outcome = state
-        .with_db(move |conn| {
-            let attempt = Attempt {
-                code_hashes: &code_hashes,
-                id_number: &id_number,
-                address: &address,
-                address_limit,
-                global_limit,
-                now: chrono::Utc::now().naive_utc(),
-            };
-            crate::db::results::attempt_download(conn, &attempt, &keyring)
+        .downloads
+        .attempt(AttemptRequest {
+            code_hashes,
+            id_number,
+            address,
+            address_limit: limits.address_limit,
+            global_limit: limits.global_limit,
+            now: chrono::Utc::now().naive_utc(),
+            keyring,
         })
         .await;
     match outcome {

@@ -2,6 +2,8 @@
 //! the retention job. The SOAP operations are in `soap::results`, the patient page in
 //! `http::results_page`, the storage in `db::results`, the rules in `domain::results`.
 
+pub mod batcher;
+pub mod download_desk;
 pub mod keyring;
 pub mod read_log;
 pub mod retention;

@@ -82,7 +82,7 @@ async fn handle(
     state: &AppState,
     version: &mut SoapVersion,
     label: &mut &'static str,
-) -> Result<String, Failure> {
+) -> Result<Vec<u8>, Failure> {
     let (announced, action_param) = announced_version(req)?;
     *version = announced;
     check_content_encoding(req.headers())?;
@@ -130,19 +130,19 @@ async fn handle(
         ))
         .into());
     }
-    let children = dispatch(state, &client, operation, envelope.payload, req).await?;
-    Ok(response_envelope(announced, operation, &children))
+    Ok(dispatch(state, &client, operation, announced, envelope.payload, req).await?)
 }
 
 async fn dispatch(
     state: &AppState,
     client: &AuthenticatedClient,
     operation: Operation,
+    version: SoapVersion,
     owned_payload: String,
     req: &HttpRequest,
-) -> Result<String, Error> {
+) -> Result<Vec<u8>, Error> {
     let payload = owned_payload.as_str();
-    match operation {
+    let children = match operation {
         Operation::UpdateKeyEntities => master::update_key_entities(state, client, payload).await,
         Operation::UpdateAvailabilities => {
             master::update_availabilities(state, client, payload).await
@@ -162,12 +162,15 @@ async fn dispatch(
             results::get_test_results_list(state, client, payload).await
         }
         Operation::GetTestResultContent => {
+            // Writes its whole envelope: the content's base64 goes straight into it.
             let address = client_address(req, state.config.trust_forwarded_for);
-            results::get_test_result_content(state, client, payload, address).await
+            return results::get_test_result_content(state, client, payload, address, version)
+                .await;
         }
         Operation::UpdateMessages => messaging::update_messages(state, client, payload).await,
         Operation::SearchMessages => messaging::search_messages(state, client, payload).await,
-    }
+    }?;
+    Ok(response_envelope(version, operation, &children))
 }
 
 fn version_name(version: SoapVersion) -> &'static str {

@@ -44,12 +44,40 @@ impl SoapVersion {
 }
 
 /// Wraps the children of an operation's response element into a full envelope.
-pub fn response_envelope(version: SoapVersion, operation: Operation, children: &str) -> String {
+pub fn response_envelope(version: SoapVersion, operation: Operation, children: &str) -> Vec<u8> {
+    write_envelope(version, operation, children.len(), |out| {
+        out.extend_from_slice(children.as_bytes())
+    })
+}
+
+/// Writes an envelope whose children `write_children` appends itself, into one buffer sized
+/// up front (`children_len` bytes for the children): a large answer, such as a result's
+/// content in base64, is then written once instead of being built apart and copied in.
+pub(crate) fn write_envelope(
+    version: SoapVersion,
+    operation: Operation,
+    children_len: usize,
+    write_children: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
     let name = operation.name();
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{}"><soap:Body><tns:{name}Response xmlns:tns="{RENDEZ_NS}">{children}</tns:{name}Response></soap:Body></soap:Envelope>"#,
-        version.namespace()
-    )
+    let head = [
+        r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap=""#,
+        version.namespace(),
+        r#""><soap:Body><tns:"#,
+        name,
+        r#"Response xmlns:tns=""#,
+        RENDEZ_NS,
+        r#"">"#,
+    ];
+    let tail = ["</tns:", name, "Response></soap:Body></soap:Envelope>"];
+    let frame: usize = head.iter().chain(tail.iter()).map(|part| part.len()).sum();
+    let mut out = Vec::with_capacity(frame + children_len);
+    head.iter()
+        .for_each(|part| out.extend_from_slice(part.as_bytes()));
+    write_children(&mut out);
+    tail.iter()
+        .for_each(|part| out.extend_from_slice(part.as_bytes()));
+    out
 }
 
 /// Types the canonical operation element with yaserde; its plain-string errors get the
