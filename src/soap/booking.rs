@@ -97,6 +97,7 @@ pub async fn add_appointment(
     let (client_id, scope) = (client.id.clone(), client.centers.clone());
     let lead = chrono::Duration::from_std(state.config.booking_lead).unwrap_or_default();
     let master = state.booking.master();
+    let cache = state.booking.clone();
     let outcome = state
         .with_db(move |conn| {
             let context = BookingContext {
@@ -106,15 +107,15 @@ pub async fn add_appointment(
                 now: Utc::now(),
                 lead,
             };
-            booking::book::book(conn, &request, &context)
+            let (outcome, taken) = booking::book::book(conn, &request, &context)?;
+            // Applied on the thread that committed, right after the commit: a keeper comparing
+            // versions in between would reload the resource's appointments from the database.
+            if let Some(taken) = taken {
+                cache.booked(&taken.resource_id, taken.read_version, taken.busy);
+            }
+            Ok(outcome)
         })
         .await?;
-    let (outcome, taken) = outcome;
-    if let Some(taken) = taken {
-        state
-            .booking
-            .booked(&taken.resource_id, taken.read_version, taken.busy);
-    }
     let mut out = FlatWriter::with_capacity(256);
     match outcome {
         BookingOutcome::Booked {

@@ -274,8 +274,10 @@ fn decide_and_book(
         ));
     }
     let day = request.date;
-    let from = naive_day_start(day) - Duration::days(2);
-    let busy = catalog::busy_of(conn, resource_id, from, from + Duration::days(5))?;
+    // The center's day lies within a day either side of the UTC day, and a slot lasts at most a
+    // day: its busy time lies within these four.
+    let from = naive_day_start(day) - Duration::days(1);
+    let busy = catalog::busy_of(conn, resource_id, from, from + Duration::days(4))?;
     let taken = busy.as_slice();
     let not_before = context.now + context.lead;
     let find = |busy: &[slots::Busy], not_before: DateTime<Utc>| {
