@@ -23,7 +23,8 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 
 use super::catalog::{
-    Activity, Center, Insurance, Offer, Opening, OpeningBuilder, ResourceFilter, naive, utc,
+    Activity, Center, Insurance, Offer, Opening, OpeningBuilder, ResourceFilter, naive,
+    opening_rule, utc,
 };
 use super::search::{FoundSlot, Source, search_in};
 use crate::db::DbConnection;
@@ -34,7 +35,7 @@ use crate::db::schema::{
 };
 use crate::domain::access::CenterScope;
 use crate::domain::booking::SearchRequest;
-use crate::domain::slots::{Busy, OpeningRule, SlotShape};
+use crate::domain::slots::{Busy, SlotShape};
 
 /// How old the cache's view of other processes' changes may be when a search is answered.
 pub const MAX_STALENESS: StdDuration = StdDuration::from_secs(1);
@@ -552,13 +553,7 @@ fn load(
                 })
             })
             .clone();
-        let rule = OpeningRule {
-            working_day: day.map(|d| d as u8),
-            start_minute: start as u32,
-            end_minute: end as u32,
-            start_day,
-            end_day,
-        };
+        let rule = opening_rule(day, start, end, start_day, end_day);
         let centers_of = building.entry(resource_id).or_default();
         let at = match centers_of
             .iter()

@@ -172,6 +172,23 @@ pub struct Opening {
     pub rule_ids: Arc<[String]>,
 }
 
+/// A rule as the availabilities table stores it.
+pub fn opening_rule(
+    working_day: Option<i32>,
+    start_minute: i32,
+    end_minute: i32,
+    start_day: Option<chrono::NaiveDate>,
+    end_day: Option<chrono::NaiveDate>,
+) -> OpeningRule {
+    OpeningRule {
+        working_day: working_day.map(|d| d as u8),
+        start_minute: start_minute as u32,
+        end_minute: end_minute as u32,
+        start_day,
+        end_day,
+    }
+}
+
 /// An [`Opening`] being assembled rule by rule.
 pub struct OpeningBuilder {
     center: Arc<Center>,
@@ -296,13 +313,7 @@ pub fn openings(
         let Ok(timezone) = tz.parse::<Tz>() else {
             continue;
         };
-        let rule = OpeningRule {
-            working_day: day.map(|d| d as u8),
-            start_minute: start as u32,
-            end_minute: end as u32,
-            start_day,
-            end_day,
-        };
+        let rule = opening_rule(day, start, end, start_day, end_day);
         let builders = by_resource.entry(resource_id).or_default();
         let at = match builders.iter().position(|b| b.center.id == center_id) {
             Some(at) => at,
