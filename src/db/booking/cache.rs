@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 
@@ -29,9 +29,8 @@ use super::catalog::{
 use super::search::{FoundSlot, Source, search_in};
 use crate::db::DbConnection;
 use crate::db::schema::{
-    activities, appointments, availabilities, availability_activities, booking_versions, centers,
-    insurance_activities, insurance_resources, insurances, resource_activities, resource_centers,
-    resources,
+    activities, appointments, availability_activities, booking_versions, insurance_activities,
+    insurance_resources, insurances, resource_activities, resources,
 };
 use crate::domain::access::CenterScope;
 use crate::domain::booking::SearchRequest;
@@ -491,53 +490,12 @@ fn load(
     {
         limited.entry(rule).or_default().push(activity);
     }
-    type RuleQueryRow = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<i32>,
-        i32,
-        i32,
-        Option<NaiveDate>,
-        Option<NaiveDate>,
-        String,
-    );
     // Builders with the `only` list of each rule pushed, by resource; one center shared by all.
     type Building = (OpeningBuilder, Vec<Option<Vec<String>>>);
     let mut building: HashMap<String, Vec<Building>> = HashMap::new();
     let mut shared_centers: HashMap<String, Arc<Center>> = HashMap::new();
     for (id, lid, resource_id, center_id, center_lid, day, start, end, start_day, end_day, tz) in
-        availabilities::table
-            .inner_join(centers::table.on(centers::id.eq(availabilities::center_id)))
-            .inner_join(
-                resource_centers::table.on(resource_centers::resource_id
-                    .eq(availabilities::resource_id)
-                    .and(resource_centers::center_id.eq(availabilities::center_id))),
-            )
-            .filter(availabilities::active.eq(true))
-            .filter(centers::active.eq(true))
-            .filter(resource_centers::active.eq(true))
-            .select((
-                availabilities::id,
-                availabilities::lid,
-                availabilities::resource_id,
-                centers::id,
-                centers::lid,
-                availabilities::working_day,
-                availabilities::start_minute,
-                availabilities::end_minute,
-                availabilities::start_day,
-                availabilities::end_day,
-                centers::timezone,
-            ))
-            .order((
-                availabilities::resource_id.asc(),
-                centers::lid.asc(),
-                availabilities::lid.asc(),
-            ))
-            .load::<RuleQueryRow>(conn)?
+        super::catalog::rule_rows(conn, None, None, &CenterScope::All)?
     {
         let Ok(timezone) = tz.parse::<Tz>() else {
             continue;

@@ -227,28 +227,30 @@ impl OpeningBuilder {
     }
 }
 
-/// Where and when each resource opens for `activity_id`, limited to one center and to the
-/// centers the caller may act on.
-pub fn openings(
+/// An active availability rule as stored, with its center: id, LID, resource id, center id,
+/// center LID, working day, start and end minutes, first and last day, center time zone.
+pub type RuleRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<i32>,
+    i32,
+    i32,
+    Option<chrono::NaiveDate>,
+    Option<chrono::NaiveDate>,
+    String,
+);
+
+/// The active rules of active resources at active centers (of `resource_ids` when given, at
+/// `center_lid` when given, within `scope`), by resource, center LID and rule LID.
+pub fn rule_rows(
     conn: &mut DbConnection,
-    resource_ids: &[String],
-    activity_id: &str,
+    resource_ids: Option<&[String]>,
     center_lid: Option<&str>,
     scope: &CenterScope,
-) -> QueryResult<HashMap<String, Vec<Opening>>> {
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<i32>,
-        i32,
-        i32,
-        Option<chrono::NaiveDate>,
-        Option<chrono::NaiveDate>,
-        String,
-    );
+) -> QueryResult<Vec<RuleRow>> {
     let mut query = availabilities::table
         .inner_join(centers::table.on(centers::id.eq(availabilities::center_id)))
         .inner_join(
@@ -256,7 +258,6 @@ pub fn openings(
                 .eq(availabilities::resource_id)
                 .and(resource_centers::center_id.eq(availabilities::center_id))),
         )
-        .filter(availabilities::resource_id.eq_any(resource_ids))
         .filter(availabilities::active.eq(true))
         .filter(centers::active.eq(true))
         .filter(resource_centers::active.eq(true))
@@ -279,13 +280,28 @@ pub fn openings(
             availabilities::lid.asc(),
         ))
         .into_boxed();
+    if let Some(ids) = resource_ids {
+        query = query.filter(availabilities::resource_id.eq_any(ids));
+    }
     if let Some(lid) = center_lid {
-        query = query.filter(centers::lid.eq(lid.to_string()));
+        query = query.filter(centers::lid.eq(lid));
     }
     if let CenterScope::Only(lids) = scope {
-        query = query.filter(centers::lid.eq_any(lids.clone()));
+        query = query.filter(centers::lid.eq_any(lids));
     }
-    let rows: Vec<Row> = query.load(conn)?;
+    query.load(conn)
+}
+
+/// Where and when each resource opens for `activity_id`, limited to one center and to the
+/// centers the caller may act on.
+pub fn openings(
+    conn: &mut DbConnection,
+    resource_ids: &[String],
+    activity_id: &str,
+    center_lid: Option<&str>,
+    scope: &CenterScope,
+) -> QueryResult<HashMap<String, Vec<Opening>>> {
+    let rows = rule_rows(conn, Some(resource_ids), center_lid, scope)?;
     let rule_ids: Vec<&String> = rows.iter().map(|r| &r.0).collect();
     let mut limited: HashMap<String, Vec<String>> = HashMap::new();
     for chunk in rule_ids.chunks(500) {
