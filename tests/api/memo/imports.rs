@@ -49,6 +49,18 @@ fn file_text(lines: &[String]) -> String {
     text
 }
 
+/// The export most tests start from: one appointment, EXP-1 with R1 on 10/03/2027 at 10:00.
+fn first_export() -> String {
+    file_text(&[line(
+        "EXP-1",
+        "10/03/2027",
+        "10:00",
+        "+34600111333",
+        "",
+        "R1",
+    )])
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -176,18 +188,7 @@ async fn imported_appointments_occupy_their_doctor_s_time_in_searches(backend: B
     clinic(&app).await;
     let dir = tempfile::tempdir().unwrap();
     // No end time and no activity in the file: R1 has no slot step, so 15 minutes.
-    let file = write(
-        dir.path(),
-        "export.csv",
-        &file_text(&[line(
-            "EXP-1",
-            "10/03/2027",
-            "10:00",
-            "+34600111333",
-            "",
-            "R1",
-        )]),
-    );
+    let file = write(dir.path(), "export.csv", &first_export());
     counts(&import(&scheduler, &file).await);
     let reply = app
         .soap(
@@ -467,18 +468,7 @@ async fn the_binary_imports_reports_and_exits_by_outcome(backend: Backend) {
     let (app, _) = start(backend).await;
     clinic(&app).await;
     let dir = tempfile::tempdir().unwrap();
-    let good = write(
-        dir.path(),
-        "good.csv",
-        &file_text(&[line(
-            "EXP-1",
-            "10/03/2027",
-            "10:00",
-            "+34600111333",
-            "",
-            "R1",
-        )]),
-    );
+    let good = write(dir.path(), "good.csv", &first_export());
     let (code, out, err) = run_binary(&app, &good).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("created 1"), "{out}");
@@ -603,14 +593,7 @@ async fn the_server_watches_its_import_folder(backend: Backend) {
     drop_file(
         dir.path(),
         "export.csv",
-        &file_text(&[line(
-            "EXP-1",
-            "10/03/2027",
-            "10:00",
-            "+34600111333",
-            "",
-            "R1",
-        )]),
+        &first_export(),
         StdDuration::from_secs(60),
     );
     let report = dir.path().join("processed").join("export.csv.report.txt");
