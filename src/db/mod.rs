@@ -61,9 +61,11 @@ impl DbManager {
             DatabaseUrl::Sqlite { path } => {
                 let mut conn = diesel::SqliteConnection::establish(path)?;
                 // busy_timeout must come first: the other pragmas may already wait for a lock.
+                // mmap_size: pages are read from a shared mapping instead of one `pread` per
+                // page; a 64 KiB result's overflow pages cost 16 system calls per read without.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                     PRAGMA synchronous = NORMAL;",
+                     PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;",
                 )
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                 Ok(DbConnection::Sqlite(conn))
