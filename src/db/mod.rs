@@ -14,6 +14,8 @@ pub mod nonces;
 pub mod outbox;
 pub mod results;
 pub mod schema;
+#[cfg(feature = "sqlite")]
+mod sqlite_plans;
 pub mod url;
 
 use std::time::Duration;
@@ -59,6 +61,8 @@ impl DbManager {
         match &self.url {
             #[cfg(feature = "sqlite")]
             DatabaseUrl::Sqlite { path } => {
+                sqlite_plans::enable_for_new_connections()
+                    .map_err(diesel::ConnectionError::BadConnection)?;
                 let mut conn = diesel::SqliteConnection::establish(path)?;
                 // busy_timeout must come first: the other pragmas may already wait for a lock.
                 // mmap_size: pages are read from a shared mapping instead of one `pread` per
