@@ -65,6 +65,25 @@ pub struct Slot {
     pub rule: usize,
 }
 
+/// A free slot in Unix seconds, as the scan finds it: only the slots a search keeps become
+/// [`Slot`]s (the conversion to a date is most of a slot's cost otherwise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnixSlot {
+    pub start: i64,
+    pub end: i64,
+    pub rule: usize,
+}
+
+impl UnixSlot {
+    pub fn slot(&self) -> Slot {
+        Slot {
+            start: from_unix(self.start),
+            end: from_unix(self.end),
+            rule: self.rule,
+        }
+    }
+}
+
 /// An instant during which the resource is taken, `[start, end)`.
 pub type Busy = (DateTime<Utc>, DateTime<Utc>);
 
@@ -217,29 +236,31 @@ pub fn slots_on_day(
     day: NaiveDate,
 ) -> Vec<Slot> {
     let clock = DayClock::new(tz, day);
-    slots_on_day_until(&clock, rules, shape, busy, window, None)
+    let mut slots = Vec::new();
+    slots_on_day_until(&clock, rules, shape, busy, window, None, &mut slots);
+    slots.iter().map(UnixSlot::slot).collect()
 }
 
-/// [`slots_on_day`], without the slots that start after `until` (a search that already holds
-/// enough earlier ones). A rule's starts only grow with its local minutes (an hour read twice
-/// counts at its first occurrence), so its scan stops at the first start past `until`.
+/// [`slots_on_day`] into `slots` (emptied first), in Unix seconds, without the slots that start
+/// after `until` (a search that already holds enough earlier ones). A rule's starts only grow
+/// with its local minutes (an hour read twice counts at its first occurrence), so its scan stops
+/// at the first start past `until`.
 pub fn slots_on_day_until(
     clock: &DayClock,
     rules: &[OpeningRule],
     shape: SlotShape,
     busy: &[Busy],
     window: &SlotWindow,
-    until: Option<DateTime<Utc>>,
-) -> Vec<Slot> {
+    until: Option<i64>,
+    slots: &mut Vec<UnixSlot>,
+) {
     let day = clock.day;
-    let mut slots = Vec::new();
+    slots.clear();
     if day < window.first_day || day > window.last_day || shape.step == 0 {
-        return slots;
+        return;
     }
-    // The scan works in Unix seconds: only the slots kept become DateTimes.
     let duration = 60 * i64::from(shape.duration);
     let not_before = seconds_up(window.not_before);
-    let until = until.map(|u| u.timestamp());
     for (index, rule) in rules.iter().enumerate().filter(|(_, r)| r.covers(day)) {
         let rule_end = clock.latest(rule.end_minute);
         let mut taken = BusyScan::new(busy);
@@ -272,16 +293,15 @@ pub fn slots_on_day_until(
             if taken.overlaps(start, end) || start < not_before {
                 continue;
             }
-            slots.push(Slot {
-                start: from_unix(start),
-                end: from_unix(end),
+            slots.push(UnixSlot {
+                start,
+                end,
                 rule: index,
             });
         }
     }
     slots.sort_by_key(|s| (s.start, s.rule));
     slots.dedup_by_key(|s| s.start);
-    slots
 }
 
 /// Reads an instant as the center's clock shows it: (date, minute of the day).
@@ -566,14 +586,17 @@ mod tests {
             let rules = [every_day(0, 1440), every_day(60, 300)];
             let all = slots_on_day(tz, &rules, shape(30, 15), &[], &window(d, d), d);
             for bound in &all {
-                let kept = slots_on_day_until(
+                let mut kept = Vec::new();
+                slots_on_day_until(
                     &DayClock::new(tz, d),
                     &rules,
                     shape(30, 15),
                     &[],
                     &window(d, d),
-                    Some(bound.start),
+                    Some(bound.start.timestamp()),
+                    &mut kept,
                 );
+                let kept: Vec<Slot> = kept.iter().map(UnixSlot::slot).collect();
                 let expected: Vec<Slot> = all
                     .iter()
                     .filter(|s| s.start <= bound.start)

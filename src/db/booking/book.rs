@@ -179,7 +179,10 @@ impl Catalog<'_> {
             Some(master) => master
                 .openings(&ids, activity_id, center_lid, scope)
                 .pop()
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into_iter()
+                .map(std::borrow::Cow::into_owned)
+                .collect(),
             None => catalog::openings(conn, &ids, activity_id, center_lid, scope)?
                 .remove(resource_id)
                 .unwrap_or_default(),

@@ -49,6 +49,9 @@ const PAST_KEPT: Duration = Duration::days(1);
 
 const MASTER_SCOPE: &str = "master";
 
+/// The maps a search reads, keyed by ids Rendez generates (see `foldhash` in Cargo.toml).
+type IdMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
 /// Bumps the master data version; call it in the transaction of every master data change.
 pub fn bump_master(conn: &mut DbConnection) -> QueryResult<()> {
     diesel::update(booking_versions::table.find(MASTER_SCOPE))
@@ -121,13 +124,13 @@ struct CenterOpening {
 
 impl CenterOpening {
     /// The rules that allow `activity_id`; `None` when there are none.
-    fn for_activity(&self, activity_id: &str) -> Option<Opening> {
+    fn for_activity(&self, activity_id: &str) -> Option<Cow<'_, Opening>> {
         let allows = |only: &Option<Vec<String>>| {
             only.as_ref()
                 .is_none_or(|only| only.iter().any(|a| a == activity_id))
         };
         if self.only.iter().all(allows) {
-            return Some(self.all.clone());
+            return Some(Cow::Borrowed(&self.all));
         }
         let mut builder = OpeningBuilder::new(self.all.center.clone());
         for (index, only) in self.only.iter().enumerate() {
@@ -140,7 +143,7 @@ impl CenterOpening {
             }
         }
         let opening = builder.build();
-        (!opening.rules.is_empty()).then_some(opening)
+        (!opening.rules.is_empty()).then_some(Cow::Owned(opening))
     }
 }
 
@@ -148,7 +151,7 @@ impl CenterOpening {
 /// booking can keep it through its transaction without holding the cache's lock.
 pub struct MasterData {
     version: i64,
-    activities: HashMap<String, Activity>,
+    activities: IdMap<Activity>,
     /// Insurance LID to id.
     insurances: HashMap<String, String>,
     /// Insurance id to the resources it is limited to.
@@ -156,9 +159,9 @@ pub struct MasterData {
     /// (insurance id, activity id) to its price.
     insurance_prices: HashMap<(String, String), Option<i64>>,
     /// Activity id to the resources performing it, by resource LID.
-    offers: HashMap<String, Vec<OfferRow>>,
+    offers: IdMap<Vec<OfferRow>>,
     /// Resource id to its rules at each center, by center LID then rule LID.
-    openings: HashMap<String, Vec<CenterOpening>>,
+    openings: IdMap<Vec<CenterOpening>>,
 }
 
 impl MasterData {
@@ -173,7 +176,7 @@ struct Snapshot {
     master: Arc<MasterData>,
     resource_versions: HashMap<String, i64>,
     /// Resource id to its live appointments, sorted by start.
-    busy: HashMap<String, Vec<Busy>>,
+    busy: IdMap<Vec<Busy>>,
     /// The longest appointment held, so that a time range finds its appointments by bisection.
     longest: Duration,
 }
@@ -266,7 +269,7 @@ impl BookingCache {
                     .map(|(id, _)| id.clone())
                     .collect();
                 let reloaded = if changed.is_empty() {
-                    HashMap::new()
+                    IdMap::default()
                 } else {
                     load_busy(conn, Some(&changed))?
                 };
@@ -359,7 +362,7 @@ fn resource_versions(conn: &mut DbConnection) -> QueryResult<HashMap<String, i64
 fn load_busy(
     conn: &mut DbConnection,
     resource_ids: Option<&[String]>,
-) -> QueryResult<HashMap<String, Vec<Busy>>> {
+) -> QueryResult<IdMap<Vec<Busy>>> {
     let horizon = naive(Utc::now() - PAST_KEPT);
     let mut query = appointments::table
         .filter(appointments::live.eq(true))
@@ -375,7 +378,7 @@ fn load_busy(
         query = query.filter(appointments::resource_id.eq_any(ids.to_vec()));
     }
     let rows: Vec<(String, NaiveDateTime, NaiveDateTime)> = query.load(conn)?;
-    let mut by_resource: HashMap<String, Vec<Busy>> = HashMap::new();
+    let mut by_resource: IdMap<Vec<Busy>> = IdMap::default();
     for (resource, start, end) in rows {
         by_resource
             .entry(resource)
@@ -391,7 +394,7 @@ fn load(
     master_version: i64,
     resource_versions: HashMap<String, i64>,
 ) -> QueryResult<Snapshot> {
-    let activities: HashMap<String, Activity> = activities::table
+    let activities: IdMap<Activity> = activities::table
         .filter(activities::active.eq(true))
         .select((
             activities::id,
@@ -453,7 +456,7 @@ fn load(
         Option<i32>,
         Option<i64>,
     );
-    let mut offers: HashMap<String, Vec<OfferRow>> = HashMap::new();
+    let mut offers: IdMap<Vec<OfferRow>> = IdMap::default();
     for (activity_id, resource_id, resource_lid, web_enabled, step, duration, price_cents) in
         resource_activities::table
             .inner_join(resources::table.on(resources::id.eq(resource_activities::resource_id)))
@@ -526,7 +529,7 @@ fn load(
         centers_of[at].0.push(rule, lid, id);
         centers_of[at].1.push(only);
     }
-    let openings: HashMap<String, Vec<CenterOpening>> = building
+    let openings: IdMap<Vec<CenterOpening>> = building
         .into_iter()
         .map(|(resource, centers_of)| {
             let built = centers_of
@@ -625,7 +628,7 @@ impl MasterData {
         activity_id: &str,
         center_lid: Option<&str>,
         scope: &CenterScope,
-    ) -> Vec<Vec<Opening>> {
+    ) -> Vec<Vec<Cow<'_, Opening>>> {
         resource_ids
             .iter()
             .map(|resource_id| {
@@ -648,7 +651,7 @@ impl MasterData {
 /// A search's view of the snapshot.
 struct SnapshotSource<'a>(&'a Snapshot);
 
-impl Source for SnapshotSource<'_> {
+impl<'a> Source<'a> for SnapshotSource<'a> {
     fn activity(&mut self, lid: &str) -> QueryResult<Option<Activity>> {
         Ok(self.0.master.activity(lid))
     }
@@ -672,9 +675,9 @@ impl Source for SnapshotSource<'_> {
         activity_id: &str,
         center_lid: Option<&str>,
         scope: &CenterScope,
-    ) -> QueryResult<Vec<Vec<Opening>>> {
-        Ok(self
-            .0
+    ) -> QueryResult<Vec<Vec<Cow<'a, Opening>>>> {
+        let snapshot: &'a Snapshot = self.0;
+        Ok(snapshot
             .master
             .openings(resource_ids, activity_id, center_lid, scope))
     }
@@ -695,9 +698,10 @@ impl Source for SnapshotSource<'_> {
                 };
                 // Sorted by start: those starting before `to` and not more than the longest
                 // appointment before `from` (a few may end before `from`: harmless to a search).
+                // One binary search, then a short walk: a window holds a few days' appointments.
                 let first = list.partition_point(|b| b.0 <= earliest_start);
-                let before_end = list.partition_point(|b| b.0 < to);
-                Cow::Borrowed(&list[first..before_end.max(first)])
+                let within = list[first..].iter().take_while(|b| b.0 < to).count();
+                Cow::Borrowed(&list[first..first + within])
             })
             .collect())
     }

@@ -51,8 +51,10 @@ pub fn window_for(
     }
 }
 
-/// Where a search reads the offer: the database's catalog, or the booking cache.
-pub trait Source {
+/// Where a search reads the offer: the database's catalog, or the booking cache. `'s` is how
+/// long what it lends lives: the cache lends its openings for the whole search (no copy, and no
+/// reference count that two threads searching at once would bounce between their cores).
+pub trait Source<'s> {
     fn activity(&mut self, lid: &str) -> QueryResult<Option<Activity>>;
     fn insurance(&mut self, lid: &str) -> QueryResult<Option<Insurance>>;
     fn offers(
@@ -68,7 +70,7 @@ pub trait Source {
         activity_id: &str,
         center_lid: Option<&str>,
         scope: &CenterScope,
-    ) -> QueryResult<Vec<Vec<Opening>>>;
+    ) -> QueryResult<Vec<Vec<Cow<'s, Opening>>>>;
     /// The live appointments touching `[from, to)` of each resource, in the order of
     /// `resource_ids`, each list sorted by start.
     fn busy(
@@ -79,7 +81,7 @@ pub trait Source {
     ) -> QueryResult<Vec<Cow<'_, [Busy]>>>;
 }
 
-impl Source for DbConnection {
+impl<'s> Source<'s> for DbConnection {
     fn activity(&mut self, lid: &str) -> QueryResult<Option<Activity>> {
         catalog::activity(self, lid)
     }
@@ -103,12 +105,15 @@ impl Source for DbConnection {
         activity_id: &str,
         center_lid: Option<&str>,
         scope: &CenterScope,
-    ) -> QueryResult<Vec<Vec<Opening>>> {
+    ) -> QueryResult<Vec<Vec<Cow<'s, Opening>>>> {
         let mut by_resource =
             catalog::openings(self, resource_ids, activity_id, center_lid, scope)?;
         Ok(resource_ids
             .iter()
-            .map(|id| by_resource.remove(id).unwrap_or_default())
+            .map(|id| {
+                let openings = by_resource.remove(id).unwrap_or_default();
+                openings.into_iter().map(Cow::Owned).collect()
+            })
             .collect())
     }
 
@@ -128,11 +133,11 @@ impl Source for DbConnection {
 
 /// One resource at one center: what it offers, where it opens, and the search's window on that
 /// center's clock.
-struct Group<'a> {
+struct Group<'a, 's> {
     offer: &'a Offer,
     /// The offer's place in the list of resources, where its busy time is.
     resource: usize,
-    opening: Opening,
+    opening: Cow<'s, Opening>,
     window: SlotWindow,
 }
 
@@ -148,7 +153,7 @@ pub fn search(
     search_in(conn, request, scope, now, lead)
 }
 
-pub fn search_in<S: Source + ?Sized>(
+pub fn search_in<'s, S: Source<'s> + ?Sized>(
     conn: &mut S,
     request: &SearchRequest,
     scope: &CenterScope,
@@ -179,7 +184,7 @@ pub fn search_in<S: Source + ?Sized>(
     )?;
     // Each (resource, center) pair searched on that center's clock, in the answer's order of
     // resources, so that a candidate's place is (start, group index): no string compares.
-    let mut groups: Vec<Group<'_>> = Vec::new();
+    let mut groups: Vec<Group<'_, 's>> = Vec::new();
     let not_before = now + lead;
     // Searches span one or two time zones whatever the number of resources: each zone's
     // "today", and later each day's clock, is worked out once.
@@ -221,7 +226,9 @@ pub fn search_in<S: Source + ?Sized>(
     let wanted = request.results as usize;
     // The best candidates so far, kept sorted by (start, group) and never more than `wanted`;
     // light (instant, group, slot): only the chosen ones become answers.
-    let mut found: Vec<(DateTime<Utc>, usize, slots::Slot)> = Vec::with_capacity(wanted + 1);
+    let mut found: Vec<(i64, usize, slots::UnixSlot)> = Vec::with_capacity(wanted + 1);
+    // One buffer for every group's slots of the day.
+    let mut day_slots = Vec::new();
     let mut day = first_day;
     while day <= last_day {
         // Busy time is read a day at a time: most searches stop after the first day or two.
@@ -236,21 +243,28 @@ pub fn search_in<S: Source + ?Sized>(
         for (index, group) in groups.iter().enumerate() {
             // Once enough are kept, a group's slots after the last kept one cannot enter: the
             // groups' ordered streams are merged, each read only as far as it can matter.
-            let until = (found.len() >= wanted).then(|| found[wanted - 1].0);
+            let last_kept =
+                (found.len() >= wanted).then(|| (found[wanted - 1].0, found[wanted - 1].1));
+            let until = last_kept.map(|(start, _)| start);
             let clock = zones
                 .iter()
                 .position(|(tz, _)| *tz == group.opening.center.timezone)
                 .map(|at| &clocks[at])
                 .expect("every group's zone is listed");
-            let day_slots = slots::slots_on_day_until(
+            slots::slots_on_day_until(
                 clock,
                 &group.opening.rules,
                 group.offer.shape,
                 &busy[group.resource],
                 &group.window,
                 until,
+                &mut day_slots,
             );
-            for slot in day_slots {
+            for &slot in &day_slots {
+                if last_kept.is_some_and(|last| (slot.start, index) >= last) {
+                    // The group's slots are in order: the later ones cannot enter either.
+                    break;
+                }
                 let place = found.partition_point(|f| (f.0, f.1) <= (slot.start, index));
                 if place >= wanted {
                     // The group's slots are in order: the later ones cannot enter either.
@@ -270,15 +284,17 @@ pub fn search_in<S: Source + ?Sized>(
                 .map(|(tz, _)| earliest_instant(*tz, next_midnight))
                 .min()
                 .expect("not empty");
-            if found[wanted - 1].0 < next_day_starts {
+            if found[wanted - 1].0 < next_day_starts.timestamp() {
                 break;
             }
         }
     }
     Ok(found
         .into_iter()
-        .map(|(start, index, slot)| {
+        .map(|(_, index, slot)| {
             let Group { offer, opening, .. } = &groups[index];
+            let slot = slot.slot();
+            let start = slot.start;
             let tz = opening.center.timezone;
             let (date, start_minute) = local_reading(tz, start);
             let (_, end_minute) = local_reading(tz, slot.end);
