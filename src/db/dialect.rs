@@ -75,9 +75,17 @@ pub fn check_alive(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     match conn {
         // A MySQL connection dies with its server or the network; a dead one must be replaced
         // before use, so that service resumes by itself when the database returns.
+        //
+        // A prepared `SELECT ?` that the connection keeps: Diesel's `batch_execute` on MySQL
+        // turns multi-statement mode on and off around its query, three round trips where this
+        // is one, and the check runs at every checkout.
         #[cfg(feature = "mysql")]
         DbConnection::Mysql(c) => {
-            diesel::connection::SimpleConnection::batch_execute(c, "SELECT 1")
+            use diesel::prelude::*;
+            use diesel::sql_types::Integer;
+            diesel::select(1.into_sql::<Integer>())
+                .get_result::<i32>(c)
+                .map(|_| ())
         }
         // A SQLite connection is a file handle in this process: it cannot die on its own, and a
         // query per checkout would only cost time.
