@@ -15,4 +15,5 @@ mod migrations;
 mod outage;
 mod results;
 mod soap_edge;
+mod transactions;
 mod wsdl_clients;

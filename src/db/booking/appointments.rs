@@ -227,7 +227,8 @@ pub fn cancel(
     client_id: &str,
     scope: &CenterScope,
 ) -> QueryResult<CancelOutcome> {
-    super::book::retrying(conn, |conn| {
+    // Flat, as a booking (see `book::book`): the cancellation opens no transaction inside.
+    super::book::retry(conn, super::book::Transaction::Flat, |conn| {
         cancel_in(conn, lid, by, Some(client_id), scope)
     })
 }
