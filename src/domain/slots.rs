@@ -176,6 +176,15 @@ impl DayClock {
         }
     }
 
+    /// How the clock reads a Unix time of its day, worked out without the time zone on a day
+    /// with one offset; `None` otherwise (ask [`local_reading`]).
+    pub fn reading(&self, unix: i64) -> Option<(NaiveDate, u32)> {
+        let since_midnight = unix - self.steady_midnight?;
+        (0..24 * 60 * 60)
+            .contains(&since_midnight)
+            .then_some((self.day, (since_midnight / 60) as u32))
+    }
+
     /// The latest Unix time that reads `minute`, or the first after a gap (see
     /// [`latest_instant`]).
     fn latest(&self, minute: u32) -> i64 {
@@ -573,6 +582,29 @@ mod tests {
         w.not_before = earliest_instant(Madrid, at_minute(d, 600));
         let slots = slots_on_day(Madrid, &[every_day(540, 660)], shape(30, 30), &[], &w, d);
         assert_eq!(readings(Madrid, &slots)[0].0, "10:00");
+    }
+
+    #[test]
+    fn a_steady_day_is_read_without_the_time_zone_as_the_time_zone_reads_it() {
+        for (tz, d) in [(Madrid, day(2026, 6, 1)), (Sydney, day(2026, 6, 1))] {
+            let clock = DayClock::new(tz, d);
+            for minute in (0..24 * 60).step_by(7) {
+                let instant = earliest_instant(tz, at_minute(d, minute));
+                assert_eq!(
+                    clock.reading(instant.timestamp()),
+                    Some(local_reading(tz, instant)),
+                    "{tz} {d} minute {minute}"
+                );
+            }
+            // The next midnight belongs to the next day: left to the time zone.
+            let next = earliest_instant(tz, at_minute(d, 24 * 60));
+            assert_eq!(clock.reading(next.timestamp()), None);
+        }
+        // A day with a change is always left to the time zone.
+        for (tz, d) in [(Madrid, day(2026, 3, 29)), (Sydney, day(2026, 4, 5))] {
+            let noon = earliest_instant(tz, at_minute(d, 12 * 60));
+            assert_eq!(DayClock::new(tz, d).reading(noon.timestamp()), None);
+        }
     }
 
     #[test]

@@ -226,7 +226,7 @@ pub fn search_in<'s, S: Source<'s> + ?Sized>(
     let wanted = request.results as usize;
     // The best candidates so far, kept sorted by (start, group) and never more than `wanted`;
     // light (instant, group, slot): only the chosen ones become answers.
-    let mut found: Vec<(i64, usize, slots::UnixSlot)> = Vec::with_capacity(wanted + 1);
+    let mut found: Vec<(i64, usize, slots::UnixSlot, DayClock)> = Vec::with_capacity(wanted + 1);
     // One buffer for every group's slots of the day.
     let mut day_slots = Vec::new();
     let mut day = first_day;
@@ -270,7 +270,7 @@ pub fn search_in<'s, S: Source<'s> + ?Sized>(
                     // The group's slots are in order: the later ones cannot enter either.
                     break;
                 }
-                found.insert(place, (slot.start, index, slot));
+                found.insert(place, (slot.start, index, slot, *clock));
                 found.truncate(wanted);
             }
         }
@@ -291,13 +291,18 @@ pub fn search_in<'s, S: Source<'s> + ?Sized>(
     }
     Ok(found
         .into_iter()
-        .map(|(_, index, slot)| {
+        .map(|(_, index, unix, clock)| {
             let Group { offer, opening, .. } = &groups[index];
-            let slot = slot.slot();
+            let slot = unix.slot();
             let start = slot.start;
             let tz = opening.center.timezone;
-            let (date, start_minute) = local_reading(tz, start);
-            let (_, end_minute) = local_reading(tz, slot.end);
+            let read = |unix: i64, instant| {
+                clock
+                    .reading(unix)
+                    .unwrap_or_else(|| local_reading(tz, instant))
+            };
+            let (date, start_minute) = read(unix.start, start);
+            let (_, end_minute) = read(unix.end, slot.end);
             FoundSlot {
                 start,
                 resource_lid: offer.resource_lid.clone(),
