@@ -77,6 +77,8 @@ where
 /// and off around each: six round trips, a third of a booking's. (MySQL, unlike MariaDB, refuses
 /// to prepare `BEGIN`; `SET` it prepares.) Diesel does not know of this transaction, hence the
 /// rule on `work`; the pool's checkout check refuses a connection left with autocommit off.
+// Built for MySQL alone, the connection can only be MySQL's.
+#[cfg_attr(not(feature = "sqlite"), allow(irrefutable_let_patterns))]
 pub fn flat_write_transaction<T, F>(conn: &mut DbConnection, work: F) -> diesel::QueryResult<T>
 where
     F: FnOnce(&mut DbConnection) -> diesel::QueryResult<T>,
