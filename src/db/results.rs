@@ -153,9 +153,20 @@ fn record(conn: &mut DbConnection, e: NewEvent<'_>) -> QueryResult<()> {
         .map(|_| ())
 }
 
-fn out_of_scope(lid: &str) -> PushOutcome {
+/// A push over the LID of a result the client cannot see. Storing a new result under that LID
+/// would overwrite it, so the push is refused; the answer says only that the LID is taken,
+/// never whose it is or where.
+fn lid_taken(lid: &str) -> PushOutcome {
     PushOutcome::Refused(format!(
-        "DOWNLOAD_LID '{lid}' belongs to a center this client may not act on"
+        "DOWNLOAD_LID '{lid}' is already in use: give the result another DOWNLOAD_LID"
+    ))
+}
+
+/// Cancelling a result that does not exist, or that the client cannot see: one answer for
+/// both, so that a refusal never tells that another center's result exists.
+fn nothing_to_cancel(lid: &str) -> PushOutcome {
+    PushOutcome::Refused(format!(
+        "DOWNLOAD_LID '{lid}' is unknown: there is no result to cancel"
     ))
 }
 
@@ -189,7 +200,7 @@ pub fn store(
         if let Some(row) = &existing
             && !row.visible_to(writer.scope)
         {
-            return Ok(out_of_scope(&result.lid));
+            return Ok(lid_taken(&result.lid));
         }
         if let Some(center) = &result.center_lid {
             use super::schema::centers;
@@ -352,14 +363,11 @@ fn notify(
 /// and history stay. Cancelling a cancelled result is a success that changes nothing.
 pub fn cancel(conn: &mut DbConnection, lid: &str, writer: &Writer<'_>) -> QueryResult<PushOutcome> {
     dialect::write_transaction(conn, |conn| {
-        let Some(row) = dialect::lock_test_result_by_lid(conn, lid)? else {
-            return Ok(PushOutcome::Refused(format!(
-                "DOWNLOAD_LID '{lid}' is unknown: there is no result to cancel"
-            )));
+        let Some(row) =
+            dialect::lock_test_result_by_lid(conn, lid)?.filter(|row| row.visible_to(writer.scope))
+        else {
+            return Ok(nothing_to_cancel(lid));
         };
-        if !row.visible_to(writer.scope) {
-            return Ok(out_of_scope(lid));
-        }
         if row.status() == ResultStatus::Cancelled {
             return Ok(PushOutcome::Cancelled);
         }

@@ -157,12 +157,10 @@ pub async fn delete_appointment(
     }
     let (result, message) = match outcome {
         CancelOutcome::Cancelled | CancelOutcome::AlreadyCancelled => ("OK", None),
-        CancelOutcome::Unknown => ("ERROR", Some(format!("unknown APP_LID '{app_lid}'"))),
-        CancelOutcome::OutOfScope(center) => {
-            return Err(Error::Forbidden(format!(
-                "client '{}' may not act on center '{center}'",
-                client.name
-            )));
+        // Another center's appointment is answered as an unknown one, as checkAppointment and
+        // getAppointments do: a refusal must not tell that it exists.
+        CancelOutcome::Unknown | CancelOutcome::OutOfScope(_) => {
+            ("ERROR", Some(format!("unknown APP_LID '{app_lid}'")))
         }
     };
     render_children(&DeleteAppointmentResponse {

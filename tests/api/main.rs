@@ -7,6 +7,7 @@ mod browser;
 
 mod auth;
 mod booking;
+mod center_scope;
 mod cli;
 mod master_data;
 mod memo;
