@@ -30,13 +30,15 @@ pub async fn update_key_entities(
     }
     let (rows, errors) = master::parse_rows(numbered(&request.rows), |row| KeyEntity::parse(*row));
     let default_timezone = state.config.default_timezone;
+    let scope = client.centers.clone();
     let outcome = state
         .with_db(move |conn| {
-            db::master::apply_key_entities(
+            db::master::apply_key_entities_within(
                 conn,
                 &rows,
                 full_sync,
                 default_timezone,
+                &scope,
                 SyncOutcome {
                     errors,
                     ..SyncOutcome::default()
@@ -63,12 +65,14 @@ pub async fn update_availabilities(
     let (rules, errors) = master::parse_rows(numbered(&request.rules), |item| {
         AvailabilityRule::parse(*item, &item.activity_lids)
     });
+    let scope = client.centers.clone();
     let outcome = state
         .with_db(move |conn| {
-            db::master::apply_availabilities(
+            db::master::apply_availabilities_within(
                 conn,
                 &rules,
                 full_sync,
+                &scope,
                 SyncOutcome {
                     errors,
                     ..SyncOutcome::default()
@@ -137,7 +141,8 @@ fn check_full_sync_scope(client: &AuthenticatedClient, full_sync: bool) -> Resul
     Ok(())
 }
 
-/// A client limited to some centers may only push items that name one of them.
+/// A client limited to some centers may only push items that name one of them; which stored
+/// records those items may change is judged with the push (see `db::master::reach`).
 fn check_center_scope(
     client: &AuthenticatedClient,
     item: usize,

@@ -5,10 +5,12 @@ use std::collections::{BTreeSet, HashSet};
 use diesel::prelude::*;
 
 use super::key_entities::link_resource_center;
+use super::reach::Reach;
 use super::{Change, RowFailure, new_id, now, retry_lost_races, store_row};
 use crate::db::schema::{activities, availabilities, availability_activities, centers, resources};
 use crate::db::{DbConnection, dialect};
 use crate::domain::FieldError;
+use crate::domain::access::CenterScope;
 use crate::domain::master::{AvailabilityRule, SyncOutcome};
 
 /// Stores parsed rules (numbered as sent) in one transaction. With `full_sync`, each resource
@@ -22,16 +24,32 @@ pub fn apply_availabilities(
     full_sync: bool,
     outcome: SyncOutcome,
 ) -> QueryResult<SyncOutcome> {
+    apply_availabilities_within(conn, rules, full_sync, &CenterScope::All, outcome)
+}
+
+/// [`apply_availabilities`] for a client limited to `scope`: a rule of another center, or a
+/// rule that would link a resource of other centers to this one, is refused (see
+/// [`super::reach`]).
+pub fn apply_availabilities_within(
+    conn: &mut DbConnection,
+    rules: &[(usize, AvailabilityRule)],
+    full_sync: bool,
+    scope: &CenterScope,
+    outcome: SyncOutcome,
+) -> QueryResult<SyncOutcome> {
     let full_sync = full_sync && outcome.errors.is_empty();
     let mut outcome = retry_lost_races(conn, |conn| {
         let mut outcome = outcome.clone();
         dialect::write_transaction(conn, |conn| {
+            // First: see `apply_key_entities_within`.
+            crate::db::booking::cache::bump_master(conn)?;
+            let mut reach = Reach::new(scope);
             let mut kept: HashSet<String> = HashSet::new();
             let mut synced_resources: BTreeSet<String> = BTreeSet::new();
             let mut refused_resources: HashSet<String> = HashSet::new();
             for (number, rule) in rules {
                 let stored = store_row(conn, &mut outcome, *number, |c, counts| {
-                    store_rule(c, rule, counts)
+                    store_rule(c, rule, counts, &mut reach)
                 })?;
                 match stored {
                     Some((availability_id, resource_id)) => {
@@ -71,8 +89,6 @@ pub fn apply_availabilities(
                     }
                 }
             }
-            // Searches in every process see the new rules (see the booking cache).
-            crate::db::booking::cache::bump_master(conn)?;
             Ok(outcome)
         })
     })?;
@@ -100,7 +116,9 @@ fn store_rule(
     conn: &mut DbConnection,
     rule: &AvailabilityRule,
     counts: &mut SyncOutcome,
+    reach: &mut Reach<'_>,
 ) -> Result<(String, String), RowFailure> {
+    reach.center("LOCATION_LID", rule.center.as_str())?;
     let found = resources::table
         .filter(resources::lid.eq(rule.resource.as_str()))
         .select(resources::id)
@@ -122,9 +140,6 @@ fn store_rule(
             .optional();
         activity_ids.insert(known(found, "ACTIVITY_LID", "activity", activity.as_str())?);
     }
-    // An opening of a resource at a center says the resource works there.
-    counts.count(link_resource_center(conn, &resource_id, &center_id)?);
-
     type Old = (
         String,
         String,
@@ -162,6 +177,14 @@ fn store_rule(
         ))
         .first(conn)
         .optional()?;
+    if let Some(old) = &old {
+        reach.availability(conn, &old.0, &old.2, rule.lid.as_str())?;
+    }
+    // An opening of a resource at a center says the resource works there.
+    let linked = link_resource_center(conn, &resource_id, &center_id, |conn| {
+        reach.resource(conn, &resource_id, rule.resource.as_str())
+    })?;
+    counts.count(linked);
     let values = (
         availabilities::resource_id.eq(&wanted.0),
         availabilities::center_id.eq(&wanted.1),
@@ -184,6 +207,7 @@ fn store_rule(
                     values,
                 ))
                 .execute(conn)?;
+            reach.created(&id);
             (id, Change::Created)
         }
         Some((id, r, c, wd, s, e, sd, ed, active)) => {

@@ -6,6 +6,7 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 
 use super::centers::{self, CenterRow};
+use super::reach::Reach;
 use super::{Change, RowFailure, new_id, now, retry_lost_races, store_row};
 use crate::db::schema::{
     activities, activity_groups, centers as centers_t, insurance_activities, insurance_resources,
@@ -13,6 +14,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, dialect};
 use crate::domain::FieldError;
+use crate::domain::access::CenterScope;
 use crate::domain::master::{
     ActivityFields, CenterFields, KeyEntity, NamedFields, ResourceFields, SyncOutcome,
 };
@@ -41,20 +43,43 @@ pub fn apply_key_entities(
     default_timezone: Option<Tz>,
     outcome: SyncOutcome,
 ) -> QueryResult<SyncOutcome> {
+    apply_key_entities_within(
+        conn,
+        rows,
+        full_sync,
+        default_timezone,
+        &CenterScope::All,
+        outcome,
+    )
+}
+
+/// [`apply_key_entities`] for a client limited to `scope`: a row that would change a record
+/// that also serves other centers is refused (see [`super::reach`]).
+pub fn apply_key_entities_within(
+    conn: &mut DbConnection,
+    rows: &[(usize, KeyEntity)],
+    full_sync: bool,
+    default_timezone: Option<Tz>,
+    scope: &CenterScope,
+    outcome: SyncOutcome,
+) -> QueryResult<SyncOutcome> {
     let mut outcome = retry_lost_races(conn, |conn| {
         let mut outcome = outcome.clone();
         dialect::write_transaction(conn, |conn| {
+            // First, so that searches in every process see the new master data (see the booking
+            // cache), and so that on MySQL the version row's lock makes master-data pushes take
+            // turns: what the scope checks read cannot change before this push commits.
+            crate::db::booking::cache::bump_master(conn)?;
             let mut seen = Seen::default();
+            let mut reach = Reach::new(scope);
             for (number, row) in rows {
                 store_row(conn, &mut outcome, *number, |c, counts| {
-                    store_key_entity(c, row, default_timezone, counts, &mut seen)
+                    store_key_entity(c, row, default_timezone, counts, &mut seen, &mut reach)
                 })?;
             }
             if full_sync && outcome.errors.is_empty() {
                 outcome.deactivated += deactivate_unseen(conn, &seen)?;
             }
-            // Searches in every process see the new master data (see the booking cache).
-            crate::db::booking::cache::bump_master(conn)?;
             Ok(outcome)
         })
     })?;
@@ -69,17 +94,21 @@ fn store_key_entity(
     default_timezone: Option<Tz>,
     counts: &mut SyncOutcome,
     seen: &mut Seen,
+    reach: &mut Reach<'_>,
 ) -> Result<(), RowFailure> {
     let center = match &row.center {
-        Some(fields) => Some(upsert_center(conn, fields, default_timezone, counts)?),
+        Some(fields) => {
+            reach.center("LOCATION_LID", fields.lid.as_str())?;
+            Some(upsert_center(conn, fields, default_timezone, counts)?)
+        }
         None => None,
     };
     let insurance = match &row.insurance {
-        Some(fields) => Some(upsert_insurance(conn, fields, counts)?),
+        Some(fields) => Some(upsert_insurance(conn, fields, counts, reach)?),
         None => None,
     };
     let group = match &row.group {
-        Some(fields) => Some(upsert_group(conn, fields, counts)?),
+        Some(fields) => Some(upsert_group(conn, fields, counts, reach)?),
         None => None,
     };
     let activity = match &row.activity {
@@ -94,17 +123,24 @@ fn store_key_entity(
                 group.as_deref(),
                 owns,
                 counts,
+                reach,
             )?)
         }
         None => None,
     };
     let resource = match &row.resource {
-        Some(fields) => Some(upsert_resource(conn, fields, counts)?),
+        Some(fields) => Some(upsert_resource(conn, fields, counts, reach)?),
         None => None,
     };
+    // What a link changes is the resource's (its centers, activities, insurances) and, for
+    // INSURANCE_ACTIVITY and INSURANCE_RESOURCE, the insurance's.
+    let resource_lid = row.resource.as_ref().map_or("", |f| f.lid.as_str());
+    let insurance_lid = row.insurance.as_ref().map_or("", |f| f.lid.as_str());
 
     if let (Some(r), Some(c)) = (&resource, &center) {
-        counts.count(link_resource_center(conn, r, c)?);
+        let change =
+            link_resource_center(conn, r, c, |conn| reach.resource(conn, r, resource_lid))?;
+        counts.count(change);
         seen.resource_centers.insert((r.clone(), c.clone()));
     }
     if let (Some(r), Some(a), Some(fields)) = (&resource, &activity, &row.activity) {
@@ -114,21 +150,25 @@ fn store_key_entity(
         } else {
             None
         };
-        counts.count(link_resource_activity(
-            conn,
-            r,
-            a,
-            fields.duration_minutes,
-            price,
-        )?);
+        let change = link_resource_activity(conn, r, a, fields.duration_minutes, price, |conn| {
+            reach.resource(conn, r, resource_lid)
+        })?;
+        counts.count(change);
         seen.resource_activities.insert((r.clone(), a.clone()));
     }
     if let (Some(i), Some(a), Some(fields)) = (&insurance, &activity, &row.activity) {
-        counts.count(link_insurance_activity(conn, i, a, fields.price_cents)?);
+        let change = link_insurance_activity(conn, i, a, fields.price_cents, |conn| {
+            reach.insurance(conn, i, insurance_lid)
+        })?;
+        counts.count(change);
         seen.insurance_activities.insert((i.clone(), a.clone()));
     }
     if let (Some(i), Some(r)) = (&insurance, &resource) {
-        counts.count(link_insurance_resource(conn, i, r)?);
+        let change = link_insurance_resource(conn, i, r, |conn| {
+            reach.resource(conn, r, resource_lid)?;
+            reach.insurance(conn, i, insurance_lid)
+        })?;
+        counts.count(change);
         seen.insurance_resources.insert((i.clone(), r.clone()));
     }
     seen.centers.extend(center);
@@ -219,11 +259,12 @@ fn upsert_center(
 
 /// Insurances and activity groups are the same shape: a LID, a name, an active flag.
 macro_rules! upsert_named {
-    ($fn_name:ident, $table:ident, $name_field:literal, $what:literal) => {
+    ($fn_name:ident, $table:ident, $name_field:literal, $what:literal, $may_change:ident) => {
         fn $fn_name(
             conn: &mut DbConnection,
             f: &NamedFields,
             counts: &mut SyncOutcome,
+            reach: &mut Reach<'_>,
         ) -> Result<String, RowFailure> {
             let now = now();
             let old: Option<(String, String, bool)> = $table::table
@@ -253,12 +294,14 @@ macro_rules! upsert_named {
                             $table::updated_at.eq(now),
                         ))
                         .execute(conn)?;
+                    reach.created(&id);
                     counts.count(Change::Created);
                     Ok(id)
                 }
                 Some((id, name, active)) => {
                     let new_name = f.name.clone().unwrap_or(name.clone());
                     if new_name != name || !active {
+                        reach.$may_change(conn, &id, f.lid.as_str())?;
                         diesel::update($table::table.find(&id))
                             .set((
                                 $table::name.eq(&new_name),
@@ -275,12 +318,19 @@ macro_rules! upsert_named {
     };
 }
 
-upsert_named!(upsert_insurance, insurances, "INSURANCE_NAME", "insurance");
+upsert_named!(
+    upsert_insurance,
+    insurances,
+    "INSURANCE_NAME",
+    "insurance",
+    insurance
+);
 upsert_named!(
     upsert_group,
     activity_groups,
     "ACTIVITY_GROUP_NAME",
-    "activity group"
+    "activity group",
+    group
 );
 
 /// Whether a row's duration and price are the activity's own: not when the row names a
@@ -298,6 +348,7 @@ fn upsert_activity(
     group_id: Option<&str>,
     owns: OwnValues,
     counts: &mut SyncOutcome,
+    reach: &mut Reach<'_>,
 ) -> Result<String, RowFailure> {
     type Old = (String, String, Option<String>, i32, Option<i64>, bool);
     let now = now();
@@ -340,6 +391,7 @@ fn upsert_activity(
                 activities::updated_at.eq(now),
             ))
             .execute(conn)?;
+        reach.created(&id);
         counts.count(Change::Created);
         return Ok(id);
     };
@@ -357,6 +409,7 @@ fn upsert_activity(
     if (new_name.as_str(), &new_group, new_duration, new_price, true)
         != (name.as_str(), &old_group, duration, price, active)
     {
+        reach.activity(conn, &id, f.lid.as_str())?;
         diesel::update(activities::table.find(&id))
             .set((
                 activities::name.eq(&new_name),
@@ -376,6 +429,7 @@ fn upsert_resource(
     conn: &mut DbConnection,
     f: &ResourceFields,
     counts: &mut SyncOutcome,
+    reach: &mut Reach<'_>,
 ) -> Result<String, RowFailure> {
     type Old = (String, String, Option<String>, bool, Option<i32>, bool);
     let now = now();
@@ -416,6 +470,7 @@ fn upsert_resource(
                 resources::updated_at.eq(now),
             ))
             .execute(conn)?;
+        reach.created(&id);
         counts.count(Change::Created);
         return Ok(id);
     };
@@ -427,6 +482,7 @@ fn upsert_resource(
         true,
     );
     if new != (first, second, web, old_step, active) {
+        reach.resource(conn, &id, f.lid.as_str())?;
         diesel::update(resources::table.find(&id))
             .set((
                 resources::first_name.eq(&new.0),
@@ -442,17 +498,23 @@ fn upsert_resource(
     Ok(id)
 }
 
+/// Each link function calls `may_change` before it writes anything: a refusal leaves the link
+/// as it was and refuses the row.
 pub(super) fn link_resource_center(
     conn: &mut DbConnection,
     resource_id: &str,
     center_id: &str,
-) -> QueryResult<Change> {
+    may_change: impl FnOnce(&mut DbConnection) -> Result<(), RowFailure>,
+) -> Result<Change, RowFailure> {
     let key = resource_centers::table.find((resource_id, center_id));
-    match key
+    let old = key
         .select(resource_centers::active)
         .first::<bool>(conn)
-        .optional()?
-    {
+        .optional()?;
+    if old != Some(true) {
+        may_change(conn)?;
+    }
+    match old {
         None => {
             diesel::insert_into(resource_centers::table)
                 .values((
@@ -479,7 +541,8 @@ fn link_resource_activity(
     activity_id: &str,
     duration: Option<u32>,
     price: Option<i64>,
-) -> QueryResult<Change> {
+    may_change: impl FnOnce(&mut DbConnection) -> Result<(), RowFailure>,
+) -> Result<Change, RowFailure> {
     let key = resource_activities::table.find((resource_id, activity_id));
     let duration = duration.map(|d| d as i32);
     let old: Option<(Option<i32>, Option<i64>, bool)> = key
@@ -490,6 +553,11 @@ fn link_resource_activity(
         ))
         .first(conn)
         .optional()?;
+    if old.is_none_or(|(old_duration, old_price, active)| {
+        (duration.or(old_duration), price.or(old_price), true) != (old_duration, old_price, active)
+    }) {
+        may_change(conn)?;
+    }
     match old {
         None => {
             diesel::insert_into(resource_activities::table)
@@ -525,7 +593,8 @@ fn link_insurance_activity(
     insurance_id: &str,
     activity_id: &str,
     price: Option<i64>,
-) -> QueryResult<Change> {
+    may_change: impl FnOnce(&mut DbConnection) -> Result<(), RowFailure>,
+) -> Result<Change, RowFailure> {
     let key = insurance_activities::table.find((insurance_id, activity_id));
     let old: Option<(Option<i64>, bool)> = key
         .select((
@@ -534,6 +603,9 @@ fn link_insurance_activity(
         ))
         .first(conn)
         .optional()?;
+    if old.is_none_or(|(old_price, active)| (price.or(old_price), true) != (old_price, active)) {
+        may_change(conn)?;
+    }
     match old {
         None => {
             diesel::insert_into(insurance_activities::table)
@@ -566,13 +638,17 @@ fn link_insurance_resource(
     conn: &mut DbConnection,
     insurance_id: &str,
     resource_id: &str,
-) -> QueryResult<Change> {
+    may_change: impl FnOnce(&mut DbConnection) -> Result<(), RowFailure>,
+) -> Result<Change, RowFailure> {
     let key = insurance_resources::table.find((insurance_id, resource_id));
-    match key
+    let old = key
         .select(insurance_resources::active)
         .first::<bool>(conn)
-        .optional()?
-    {
+        .optional()?;
+    if old != Some(true) {
+        may_change(conn)?;
+    }
+    match old {
         None => {
             diesel::insert_into(insurance_resources::table)
                 .values((

@@ -5,10 +5,11 @@
 mod availabilities;
 mod centers;
 mod key_entities;
+mod reach;
 
-pub use availabilities::apply_availabilities;
+pub use availabilities::{apply_availabilities, apply_availabilities_within};
 pub use centers::{CenterRow, list_centers};
-pub use key_entities::apply_key_entities;
+pub use key_entities::{apply_key_entities, apply_key_entities_within};
 
 use diesel::prelude::*;
 
