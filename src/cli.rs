@@ -203,12 +203,21 @@ pub enum ImportCommand {
 pub struct AppointmentImportArgs {
     /// The file to read.
     pub file: PathBuf,
+    /// Print what would be created, moved and cancelled (by APP_LID), and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The file's character encoding.
+    #[arg(long, value_enum, default_value_t)]
+    pub encoding: import::TextEncoding,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct ImportArgs {
     /// The file to read.
     pub file: PathBuf,
+    /// The file's character encoding.
+    #[arg(long, value_enum, default_value_t)]
+    pub encoding: import::TextEncoding,
     /// Deactivate what the file does not name (key entities: everything; availabilities: per
     /// resource named in the file).
     #[arg(long)]
@@ -291,7 +300,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 ImportCommand::Appointments(_) => unreachable!("handled above"),
             };
             // The file first: one that cannot be read at all touches no database.
-            let file = import::read_file(kind, &args.file)?;
+            let file = import::read_file(kind, &args.file, args.encoding)?;
             let pool = startup::open_database(&config)?;
             let report = import::import_file(&pool, file, args.full_sync, config.default_timezone)?;
             say!("{report}");
@@ -305,13 +314,25 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 fn import_appointments(config: Config, args: AppointmentImportArgs) -> Result<ExitCode, String> {
-    let settings = appointments_import::settings_of(&config);
+    let settings = appointments_import::ImportSettings {
+        encoding: args.encoding,
+        ..appointments_import::settings_of(&config)
+    };
     // The file first: one that cannot be read at all touches no database.
-    let file = appointments_import::read_file(&args.file, settings.default_country)
+    let file = appointments_import::read_file(&args.file, settings.default_country, args.encoding)
         .map_err(|e| e.to_string())?;
     let pool = startup::open_database(&config)?;
-    let report = appointments_import::import_read(&pool, file, &settings, chrono::Utc::now())
-        .map_err(|e| e.to_string())?;
+    // indicatif draws only when standard error is a terminal: piped, the import stays quiet.
+    let progress = indicatif::ProgressBar::new_spinner().with_message(format!(
+        "{} {} lines in one transaction",
+        if args.dry_run { "checking" } else { "storing" },
+        file.lines
+    ));
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    let report =
+        appointments_import::import_read(&pool, file, &settings, chrono::Utc::now(), args.dry_run);
+    progress.finish_and_clear();
+    let report = report.map_err(|e| e.to_string())?;
     say!("{report}");
     Ok(match report.outcome {
         db::imports::ImportOutcome::Refused(_) => ExitCode::from(1),
