@@ -111,7 +111,7 @@ enum Stop {
     Db(diesel::result::Error),
     Refused(Vec<RowError>),
     /// A dry run's outcome, carried out of the transaction so that it rolls back.
-    DryRun(ImportOutcome),
+    DryRun(Box<ImportOutcome>),
 }
 
 impl From<diesel::result::Error> for Stop {
@@ -131,11 +131,12 @@ pub fn import(
         attempt += 1;
         dialect::next_transaction_reads_committed(conn)?;
         let once = |c: &mut DbConnection| match import_once(c, request, now)? {
-            outcome if request.dry_run => Err(Stop::DryRun(outcome)),
+            outcome if request.dry_run => Err(Stop::DryRun(Box::new(outcome))),
             outcome => Ok(outcome),
         };
         match dialect::write_transaction(conn, once) {
-            Ok(outcome) | Err(Stop::DryRun(outcome)) => return Ok(outcome),
+            Ok(outcome) => return Ok(outcome),
+            Err(Stop::DryRun(outcome)) => return Ok(*outcome),
             Err(Stop::Refused(errors)) => return Ok(ImportOutcome::Refused(errors)),
             Err(Stop::Db(err))
                 if attempt < ATTEMPTS
