@@ -226,7 +226,10 @@ pub struct ImportArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    if let Err(message) = crate::logging::init() {
+        eprintln!("rendez: error: {message}");
+        return ExitCode::from(2);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(message) => {

@@ -35,6 +35,7 @@ backend_tests!(
     configuration_layers_file_then_environment_then_command_line,
     serve_demo_prints_credentials_that_work_for_get_centers,
     serve_stops_with_a_message_when_its_port_is_taken,
+    with_rendez_log_format_json_every_log_line_is_a_json_object,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1156,4 +1157,49 @@ async fn serve_stops_with_a_message_when_its_port_is_taken(backend: Backend) {
     let run = run_command(command, None, Duration::from_secs(30));
     run.assert_failure("cannot listen on")
         .assert_failure(&address);
+}
+
+async fn with_rendez_log_format_json_every_log_line_is_a_json_object(backend: Backend) {
+    let op = Operator::new(backend);
+    let log = op.dir.path().join("serve.log");
+    let port = free_port();
+    let mut command = op.command(&["serve"]);
+    command
+        .env("RENDEZ_BIND", format!("127.0.0.1:{port}"))
+        .env("RENDEZ_HTTP_WORKERS", "1")
+        .env("RENDEZ_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut server = Running(command.spawn().unwrap());
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_healthy(&base, &mut server, &log).await;
+    let refused = get_centers(&base, "nobody", "wrong-password-123").await;
+    assert!(refused.contains("Fault"), "{refused}");
+    drop(server);
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+        })
+        .collect();
+    assert!(records.len() >= 2, "{text}");
+    for record in &records {
+        for field in ["ts", "level", "target", "message"] {
+            assert!(record[field].is_string(), "{field} in {record}");
+        }
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["message"].as_str().unwrap().contains("getCenters")),
+        "the refused call is logged: {text}"
+    );
+
+    // An unknown format stops the program at once and names the variable.
+    let mut command = op.command(&["client", "list"]);
+    command.env("RENDEZ_LOG_FORMAT", "xml");
+    run_command(command, None, Duration::from_secs(30)).assert_failure("RENDEZ_LOG_FORMAT");
 }
