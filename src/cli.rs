@@ -129,9 +129,14 @@ pub enum ResultsCommand {
 #[derive(clap::Args, Debug, Default)]
 pub struct ServeArgs {
     /// Load a demo clinic (two centers, doctors, activities, an insurance, a week of
-    /// availability) and a demo client with every role, and print how to call it.
+    /// availability) and a demo client with every role, and print how to call it. Without
+    /// DATABASE_URL the demo uses its own file, rendez-demo.db; SMS and email without a provider
+    /// are printed, not sent.
     #[arg(long)]
     pub demo: bool,
+    /// Let --demo load its clinic into a database that holds other data (a real clinic's).
+    #[arg(long, requires = "demo")]
+    pub demo_allow_other_data: bool,
     /// Serve HTTP only; messages and reminders are handled by `rendez worker` processes.
     #[arg(long)]
     pub no_workers: bool,
@@ -244,7 +249,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Some(path) => Settings::from_file(path)?,
         None => Settings::default(),
     };
-    let config = cli.settings.over(file).resolve()?;
+    let mut settings = cli.settings.over(file);
+    if let Some(Command::Serve(ServeArgs { demo: true, .. })) = &cli.command {
+        settings
+            .database_url
+            .get_or_insert_with(|| demo::DEMO_DATABASE_URL.into());
+    }
+    let config = settings.resolve()?;
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(config, args),
         Command::Worker => worker(config),
@@ -344,13 +355,20 @@ fn import_appointments(config: Config, args: AppointmentImportArgs) -> Result<Ex
 }
 
 fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {
-    if args.demo {
-        config.messaging = config.messaging.with_log_fallback();
-    }
     let pool = startup::open_database(&config)?;
     let secret_key = startup::load_secret_key(&config)?;
     let demo_client = if args.demo {
-        Some(demo::load(&pool).map_err(|e| format!("cannot load the demo: {e}"))?)
+        let demo = demo::load(&pool, &secret_key, args.demo_allow_other_data)
+            .map_err(|e| format!("cannot load the demo: {e}"))?;
+        if demo.own_database {
+            config.messaging = config.messaging.with_log_fallback();
+        } else {
+            log::warn!(
+                "the demo runs on a database with other data: its messages wait for real \
+                 providers and are never printed or marked sent by the demo"
+            );
+        }
+        Some(demo.credentials)
     } else {
         None
     };
