@@ -35,6 +35,7 @@ backend_tests!(
     configuration_layers_file_then_environment_then_command_line,
     serve_demo_prints_credentials_that_work_for_get_centers,
     serve_stops_with_a_message_when_its_port_is_taken,
+    the_sample_files_of_the_readme_import_without_a_refused_line,
     serve_demo_refuses_a_database_with_a_clinic_s_data_unless_told_and_then_prints_no_message,
     with_rendez_log_format_json_every_log_line_is_a_json_object,
 );
@@ -1302,4 +1303,33 @@ async fn serve_demo_without_a_database_url_uses_its_own_file_and_lists_the_demo_
     for id in ["MAD", "SYD", "CONS", "DERM1", "DR-PENA", "DR-SMITH"] {
         assert!(banner.contains(id), "{id} in the banner: {banner}");
     }
+}
+
+async fn the_sample_files_of_the_readme_import_without_a_refused_line(backend: Backend) {
+    let op = Operator::new(backend);
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let sample = |name: &str| samples.join(name).to_str().unwrap().to_string();
+    let run = op.run(&["import", "keyentities", &sample("keyentities.csv")]);
+    run.assert_success();
+    assert!(run.stdout.contains("0 lines refused"), "{run:#?}");
+    assert!(!run.stdout.contains("ignored"), "{run:#?}");
+    let run = op.run(&["import", "availabilities", &sample("availabilities.csv")]);
+    run.assert_success();
+    assert!(run.stdout.contains("5 lines read; created 5"), "{run:#?}");
+    assert!(run.stdout.contains("0 lines refused"), "{run:#?}");
+    let run = op.run(&["import", "appointments", &sample("appointments.csv")]);
+    run.assert_success();
+    assert!(
+        run.stdout.contains("3 lines imported; created 3"),
+        "{run:#?}"
+    );
+
+    let pool = op.pool();
+    let lids: Vec<String> = stored_centers(&pool)
+        .into_iter()
+        .map(|(lid, _, _)| lid)
+        .collect();
+    assert_eq!(lids, vec!["C-CENTRO", "C-NORTE"]);
+    let (doctors, rules) = demo_counts(&pool);
+    assert_eq!((doctors, rules), (2, 5));
 }
