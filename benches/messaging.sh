@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The messaging benchmark: with an instant local SMS provider (examples/provider_sink, speaking
-# Twilio's API) and a local SMTP sink (aiosmtpd), measures
+# Twilio's API) and a local SMTP sink (examples/smtp_server, the tests' SMTP server), measures
 #   - updateMessages with 100 SMS per call (messages accepted per second, `serve --no-workers`),
 #   - SMS and emails per second from QUEUED to SENT through one `rendez worker` process.
 #
 # Usage: benches/messaging.sh [sqlite|mysql]   (mysql: MariaDB at 127.0.0.1:3306, root)
-# Needs python3-aiosmtpd (apt-get install python3-aiosmtpd). About a minute after the build.
+# About a minute after the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend="${1:-sqlite}"
@@ -14,9 +14,8 @@ callers="${BENCH_CONNECTIONS:-16}"
 port="${BENCH_PORT:-18381}"
 sms_n="${BENCH_SMS:-20000}"
 email_n="${BENCH_EMAILS:-5000}"
-/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || { echo "aiosmtpd is missing: apt-get install python3-aiosmtpd" >&2; exit 2; }
 
-cargo build --release --quiet --features mysql --bin rendez --example provider_sink --example messaging_bench
+cargo build --release --quiet --features mysql --bin rendez --example provider_sink --example smtp_server --example messaging_bench
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -45,7 +44,7 @@ bench=target/release/examples/messaging_bench
 target/release/examples/provider_sink "$sink_port" & pids+=($!)
 # The SMTP sink stops when its standard input closes: this script holds the pipe's other end.
 mkfifo "$work/smtp.stdin"
-/usr/bin/python3 tests/smtp/server.py "$smtp_port" - <"$work/smtp.stdin" >"$work/smtp.log" 2>&1 & pids+=($!)
+target/release/examples/smtp_server "$smtp_port" - <"$work/smtp.stdin" >"$work/smtp.log" 2>&1 & pids+=($!)
 exec 3>"$work/smtp.stdin"
 target/release/rendez migrate >/dev/null
 target/release/rendez client add bench --roles messaging --password bench-password-123 >/dev/null

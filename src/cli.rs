@@ -129,9 +129,14 @@ pub enum ResultsCommand {
 #[derive(clap::Args, Debug, Default)]
 pub struct ServeArgs {
     /// Load a demo clinic (two centers, doctors, activities, an insurance, a week of
-    /// availability) and a demo client with every role, and print how to call it.
+    /// availability) and a demo client with every role, and print how to call it. Without
+    /// DATABASE_URL the demo uses its own file, rendez-demo.db; SMS and email without a provider
+    /// are printed, not sent.
     #[arg(long)]
     pub demo: bool,
+    /// Let --demo load its clinic into a database that holds other data (a real clinic's).
+    #[arg(long, requires = "demo")]
+    pub demo_allow_other_data: bool,
     /// Serve HTTP only; messages and reminders are handled by `rendez worker` processes.
     #[arg(long)]
     pub no_workers: bool,
@@ -203,12 +208,21 @@ pub enum ImportCommand {
 pub struct AppointmentImportArgs {
     /// The file to read.
     pub file: PathBuf,
+    /// Print what would be created, moved and cancelled (by APP_LID), and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The file's character encoding.
+    #[arg(long, value_enum, default_value_t)]
+    pub encoding: import::TextEncoding,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct ImportArgs {
     /// The file to read.
     pub file: PathBuf,
+    /// The file's character encoding.
+    #[arg(long, value_enum, default_value_t)]
+    pub encoding: import::TextEncoding,
     /// Deactivate what the file does not name (key entities: everything; availabilities: per
     /// resource named in the file).
     #[arg(long)]
@@ -217,7 +231,10 @@ pub struct ImportArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    if let Err(message) = crate::logging::init() {
+        eprintln!("rendez: error: {message}");
+        return ExitCode::from(2);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(message) => {
@@ -232,7 +249,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Some(path) => Settings::from_file(path)?,
         None => Settings::default(),
     };
-    let config = cli.settings.over(file).resolve()?;
+    let mut settings = cli.settings.over(file);
+    if let Some(Command::Serve(ServeArgs { demo: true, .. })) = &cli.command {
+        settings
+            .database_url
+            .get_or_insert_with(|| demo::DEMO_DATABASE_URL.into());
+    }
+    let config = settings.resolve()?;
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(config, args),
         Command::Worker => worker(config),
@@ -291,7 +314,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 ImportCommand::Appointments(_) => unreachable!("handled above"),
             };
             // The file first: one that cannot be read at all touches no database.
-            let file = import::read_file(kind, &args.file)?;
+            let file = import::read_file(kind, &args.file, args.encoding)?;
             let pool = startup::open_database(&config)?;
             let report = import::import_file(&pool, file, args.full_sync, config.default_timezone)?;
             say!("{report}");
@@ -305,13 +328,25 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 fn import_appointments(config: Config, args: AppointmentImportArgs) -> Result<ExitCode, String> {
-    let settings = appointments_import::settings_of(&config);
+    let settings = appointments_import::ImportSettings {
+        encoding: args.encoding,
+        ..appointments_import::settings_of(&config)
+    };
     // The file first: one that cannot be read at all touches no database.
-    let file = appointments_import::read_file(&args.file, settings.default_country)
+    let file = appointments_import::read_file(&args.file, settings.default_country, args.encoding)
         .map_err(|e| e.to_string())?;
     let pool = startup::open_database(&config)?;
-    let report = appointments_import::import_read(&pool, file, &settings, chrono::Utc::now())
-        .map_err(|e| e.to_string())?;
+    // indicatif draws only when standard error is a terminal: piped, the import stays quiet.
+    let progress = indicatif::ProgressBar::new_spinner().with_message(format!(
+        "{} {} lines in one transaction",
+        if args.dry_run { "checking" } else { "storing" },
+        file.lines
+    ));
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    let report =
+        appointments_import::import_read(&pool, file, &settings, chrono::Utc::now(), args.dry_run);
+    progress.finish_and_clear();
+    let report = report.map_err(|e| e.to_string())?;
     say!("{report}");
     Ok(match report.outcome {
         db::imports::ImportOutcome::Refused(_) => ExitCode::from(1),
@@ -320,13 +355,20 @@ fn import_appointments(config: Config, args: AppointmentImportArgs) -> Result<Ex
 }
 
 fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {
-    if args.demo {
-        config.messaging = config.messaging.with_log_fallback();
-    }
     let pool = startup::open_database(&config)?;
     let secret_key = startup::load_secret_key(&config)?;
     let demo_client = if args.demo {
-        Some(demo::load(&pool).map_err(|e| format!("cannot load the demo: {e}"))?)
+        let demo = demo::load(&pool, &secret_key, args.demo_allow_other_data)
+            .map_err(|e| format!("cannot load the demo: {e}"))?;
+        if demo.own_database {
+            config.messaging = config.messaging.with_log_fallback();
+        } else {
+            log::warn!(
+                "the demo runs on a database with other data: its messages wait for real \
+                 providers and are never printed or marked sent by the demo"
+            );
+        }
+        Some(demo.credentials)
     } else {
         None
     };

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use base64::Engine;
-use rand::RngCore;
+use hmac::Mac;
 
-use crate::auth;
+use crate::auth::{self, SecretKey};
 use crate::db::{self, Pool};
 use crate::domain::FieldSource;
 use crate::domain::access::{CenterScope, Roles};
@@ -14,9 +14,28 @@ use crate::domain::master::{self, AvailabilityRule, KeyEntity, SyncOutcome};
 
 pub const DEMO_CLIENT: &str = "demo";
 
+/// `serve --demo` without a database named: its own file, never the clinic's `rendez.db`.
+pub const DEMO_DATABASE_URL: &str = "sqlite://rendez-demo.db";
+
+/// The demo's centers: a database with any other center, or any client but the demo's, holds a
+/// clinic's data.
+const DEMO_CENTERS: [&str; 2] = ["MAD", "SYD"];
+
+/// The demo client's password is derived from the secret key under this purpose, so it stays
+/// the same across restarts without being stored anywhere.
+const PASSWORD_PURPOSE: &str = "rendez demo client password";
+
 pub struct DemoCredentials {
     pub username: String,
     pub password: String,
+}
+
+/// What `load` found and did.
+pub struct DemoLoad {
+    pub credentials: DemoCredentials,
+    /// The database holds nothing but the demo: its messages may be printed, as no real patient
+    /// can be among their recipients.
+    pub own_database: bool,
 }
 
 struct Fields(HashMap<&'static str, &'static str>);
@@ -175,9 +194,20 @@ fn availability_rules() -> Vec<(Fields, Vec<String>)> {
     rules
 }
 
-/// Loads the demo clinic and (re)creates the demo client with a fresh password.
-pub fn load(pool: &Pool) -> Result<DemoCredentials, String> {
+/// Loads the demo clinic and (re)creates the demo client. A database that holds a clinic's data
+/// is refused unless `allow_other_data`.
+pub fn load(pool: &Pool, key: &SecretKey, allow_other_data: bool) -> Result<DemoLoad, String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let other_data = other_data(&mut conn).map_err(|e| e.to_string())?;
+    if let Some(what) = &other_data
+        && !allow_other_data
+    {
+        return Err(format!(
+            "this database holds data that is not the demo's ({what}); the demo would add its \
+             clinic and a client with every role to it. Use the demo's own database (leave \
+             DATABASE_URL unset: {DEMO_DATABASE_URL}), or pass --demo-allow-other-data"
+        ));
+    }
     let entities = key_entity_rows();
     let (rows, errors) =
         master::parse_rows(entities.iter().enumerate().map(|(i, r)| (i + 1, r)), |r| {
@@ -196,9 +226,10 @@ pub fn load(pool: &Pool) -> Result<DemoCredentials, String> {
         .map_err(|e| e.to_string())?;
     check(outcome, "availabilities")?;
 
-    let mut random = [0u8; 18];
-    rand::rngs::OsRng.fill_bytes(&mut random);
-    let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
+    let mut mac = key.keyed_mac(PASSWORD_PURPOSE);
+    mac.update(DEMO_CLIENT.as_bytes());
+    let password =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..18]);
     let now = chrono::Utc::now().naive_utc();
     let (roles, centers) = (Roles::all().to_string(), CenterScope::All.to_string());
     let hash = auth::hash_secret(&password);
@@ -217,10 +248,29 @@ pub fn load(pool: &Pool) -> Result<DemoCredentials, String> {
     if db::clients::replace(&mut conn, &client).map_err(|e| e.to_string())? == 0 {
         db::clients::insert(&mut conn, &client).map_err(|e| e.to_string())?;
     }
-    Ok(DemoCredentials {
-        username: DEMO_CLIENT.into(),
-        password,
+    Ok(DemoLoad {
+        credentials: DemoCredentials {
+            username: DEMO_CLIENT.into(),
+            password,
+        },
+        own_database: other_data.is_none(),
     })
+}
+
+/// What in the database is not the demo's, if anything.
+fn other_data(conn: &mut db::DbConnection) -> diesel::QueryResult<Option<String>> {
+    let centers = db::master::list_centers(conn, &CenterScope::All)?;
+    if let Some(center) = centers
+        .iter()
+        .find(|c| !DEMO_CENTERS.contains(&c.lid.as_str()))
+    {
+        return Ok(Some(format!("the center '{}'", center.lid)));
+    }
+    let clients = db::clients::list(conn)?;
+    if let Some(client) = clients.iter().find(|c| c.name != DEMO_CLIENT) {
+        return Ok(Some(format!("the client '{}'", client.name)));
+    }
+    Ok(None)
 }
 
 fn with_errors(errors: Vec<master::RowError>) -> SyncOutcome {
@@ -237,15 +287,81 @@ fn check(outcome: SyncOutcome, what: &str) -> Result<(), String> {
     }
 }
 
-/// What `serve --demo` prints: the credentials and a first call.
+/// The demo clinic's ids, as the banner lists them: what a first search and booking name.
+pub fn catalog() -> String {
+    use std::collections::BTreeMap;
+    use std::fmt::Write;
+    let rows = key_entity_rows();
+    let get = |row: &Fields, name| row.field(name).unwrap_or_default().to_string();
+    let mut centers: BTreeMap<String, String> = BTreeMap::new();
+    let mut activities: BTreeMap<String, String> = BTreeMap::new();
+    let mut doctors: BTreeMap<String, (String, String, Vec<String>)> = BTreeMap::new();
+    for row in &rows {
+        let center = get(row, "LOCATION_LID");
+        if !center.is_empty() && row.field("LOCATION_TIMEZONE").is_some() {
+            centers.insert(
+                center.clone(),
+                format!(
+                    "{} ({})",
+                    get(row, "LOCATION_NAME"),
+                    get(row, "LOCATION_TIMEZONE")
+                ),
+            );
+        }
+        let activity = get(row, "ACTIVITY_LID");
+        if row.field("ACTIVITY_DURATION").is_some() {
+            activities.insert(
+                activity.clone(),
+                format!(
+                    "{}, {} min",
+                    get(row, "ACTIVITY_NAME"),
+                    get(row, "ACTIVITY_DURATION")
+                ),
+            );
+        }
+        let doctor = get(row, "RESOURCE_LID");
+        if row.field("RESOURCE_FIRST_NAME").is_some() {
+            let entry = doctors.entry(doctor).or_insert_with(|| {
+                let name = format!(
+                    "{} {}",
+                    get(row, "RESOURCE_FIRST_NAME"),
+                    get(row, "RESOURCE_SECOND_NAME")
+                );
+                (name, center.clone(), Vec::new())
+            });
+            entry.2.push(activity);
+        }
+    }
+    let mut text = String::from("  centers:\n");
+    for (lid, what) in &centers {
+        let _ = writeln!(text, "    {lid:<10} {what}");
+    }
+    text.push_str("  activities (ACTIVITY_LID):\n");
+    for (lid, what) in &activities {
+        let _ = writeln!(text, "    {lid:<10} {what}");
+    }
+    text.push_str("  doctors (RESOURCE_LID):\n");
+    for (lid, (name, center, offered)) in &doctors {
+        let _ = writeln!(
+            text,
+            "    {lid:<10} {name}, {center}: {}",
+            offered.join(", ")
+        );
+    }
+    text
+}
+
+/// What `serve --demo` prints: the credentials, the clinic's ids and a first call.
 pub fn instructions(public_url: &str, credentials: &DemoCredentials) -> String {
     format!(
         "\nRendez demo is ready.\n\
          \n  client:   {user}\n  password: {pass}\n  roles:    booking, messaging, results, admin\n\
          \n  WSDL:     {public_url}/soap?wsdl\n\
+         \n{catalog}\
          \nTry:\n\
          \n  curl -s -u '{user}:{pass}' -H 'Content-Type: text/xml' \\\n    -H 'SOAPAction: \"urn:rendez:soap:v1#getCenters\"' \\\n    --data '<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:r=\"urn:rendez:soap:v1\"><s:Body><r:getCenters/></s:Body></s:Envelope>' \\\n    {public_url}/soap\n",
         user = credentials.username,
         pass = credentials.password,
+        catalog = catalog(),
     )
 }

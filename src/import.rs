@@ -140,9 +140,9 @@ pub struct ImportFile {
 /// Reads the whole file and splits it into lines by column name. A file that cannot be read at
 /// all (missing, not UTF-8, no known column in its header) is an error, before any database is
 /// opened, so nothing is written.
-pub fn read_file(kind: Kind, path: &Path) -> Result<ImportFile, String> {
+pub fn read_file(kind: Kind, path: &Path, encoding: TextEncoding) -> Result<ImportFile, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let text = utf8_text(bytes, path)?;
+    let text = encoding.decode(bytes, path)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let (lines, ignored_columns, errors) =
         read_lines(text, kind).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -221,15 +221,41 @@ pub fn import_file(
 }
 
 /// The file's bytes as text, or an error naming the first line that is not UTF-8.
-pub(crate) fn utf8_text(bytes: Vec<u8>, path: &Path) -> Result<String, String> {
-    String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        format!(
-            "{} is not UTF-8 text (line {}); save it as UTF-8",
-            path.display(),
-            valid.iter().filter(|b| **b == b'\n').count() + 1
-        )
-    })
+/// The character encoding of a file the clinic exported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TextEncoding {
+    #[default]
+    #[value(name = "utf-8", alias = "utf8")]
+    Utf8,
+    /// Windows' Western European code page, what Excel and many Windows exporters write.
+    #[value(name = "windows-1252", alias = "cp1252")]
+    Windows1252,
+    /// ISO-8859-1: every byte is the character of the same number.
+    #[value(name = "latin-1", alias = "latin1", alias = "iso-8859-1")]
+    Latin1,
+}
+
+impl TextEncoding {
+    /// Decodes a whole file; only UTF-8 can be invalid (every byte means something in the
+    /// other two).
+    pub fn decode(self, bytes: Vec<u8>, path: &Path) -> Result<String, String> {
+        match self {
+            TextEncoding::Utf8 => String::from_utf8(bytes).map_err(|e| {
+                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                format!(
+                    "{} is not UTF-8 text (line {}); save it as UTF-8, or give its encoding \
+                     with --encoding windows-1252 or --encoding latin-1",
+                    path.display(),
+                    valid.iter().filter(|b| **b == b'\n').count() + 1
+                )
+            }),
+            TextEncoding::Windows1252 => Ok(encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(&bytes)
+                .0
+                .into_owned()),
+            TextEncoding::Latin1 => Ok(bytes.into_iter().map(char::from).collect()),
+        }
+    }
 }
 
 fn outcome_with(errors: Vec<RowError>) -> SyncOutcome {
@@ -418,5 +444,24 @@ mod tests {
                 .contains("none of")
         );
         assert!(read_lines("", Kind::Availabilities).is_err());
+    }
+
+    #[test]
+    fn windows_1252_and_latin_1_decode_what_clinics_export() {
+        let path = Path::new("export.csv");
+        let bytes = b"Pe\xf1a \x80 \xe9".to_vec();
+        assert_eq!(
+            TextEncoding::Windows1252.decode(bytes.clone(), path),
+            Ok("Peña € é".to_string())
+        );
+        assert_eq!(
+            TextEncoding::Latin1.decode(bytes.clone(), path),
+            Ok("Peña \u{80} é".to_string())
+        );
+        let refused = TextEncoding::Utf8.decode(bytes, path).unwrap_err();
+        assert!(
+            refused.contains("export.csv is not UTF-8 text (line 1)"),
+            "{refused}"
+        );
     }
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod exports;
 pub mod http;
 pub mod import;
+pub mod logging;
 pub mod memo;
 pub mod messaging;
 pub mod results;

@@ -20,7 +20,7 @@ use crate::db::memo::planner::{PlanReport, plan_pending};
 use crate::domain::exported::{COLUMNS, ExportedAppointment, REQUIRED_COLUMNS};
 use crate::domain::master::RowError;
 use crate::domain::memo::MemoPolicy;
-use crate::import::{read_table, utf8_text};
+use crate::import::{TextEncoding, read_table};
 
 /// What an import runs with.
 #[derive(Clone, Copy)]
@@ -30,6 +30,8 @@ pub struct ImportSettings<'a> {
     /// The country of phone numbers written without an international prefix.
     pub default_country: Option<&'a str>,
     pub policy: &'a MemoPolicy,
+    /// The character encoding of the files.
+    pub encoding: TextEncoding,
 }
 
 /// Why a file could not be imported at all.
@@ -58,6 +60,8 @@ pub struct FileReport {
     pub outcome: ImportOutcome,
     /// The planner's run after the import (moved and cancelled appointments' notices).
     pub planned: Option<PlanReport>,
+    /// Nothing was written: the counts say what an import would have done.
+    pub dry_run: bool,
 }
 
 impl FileReport {
@@ -73,9 +77,18 @@ impl fmt::Display for FileReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.outcome {
             ImportOutcome::Imported { counts: c, .. } => {
+                let (imported, created, cancelled) = if self.dry_run {
+                    (
+                        "would be imported (dry run, nothing was written)",
+                        "would create",
+                        "would cancel",
+                    )
+                } else {
+                    ("imported", "created", "cancelled")
+                };
                 writeln!(
                     f,
-                    "appointments: {}: {} lines imported; created {}, rescheduled {}, updated {}, unchanged {}, cancelled in Rendez and left so {}; vanished from the file and cancelled {}",
+                    "appointments: {}: {} lines {imported}; {created} {}, rescheduled {}, updated {}, unchanged {}, cancelled in Rendez and left so {}; vanished from the file and {cancelled} {}",
                     self.file_name,
                     self.lines,
                     c.created,
@@ -90,6 +103,11 @@ impl fmt::Display for FileReport {
                     "new: {} patients, {} resources, {} centers; reminders planned for new appointments: {}",
                     c.patients_created, c.resources_created, c.centers_created, c.reminders_planned
                 )?;
+                if self.dry_run {
+                    write_lids(f, "would create", &c.created_lids)?;
+                    write_lids(f, "would move", &c.rescheduled_lids)?;
+                }
+                write_lids(f, cancelled, &c.cancelled_lids)?;
             }
             ImportOutcome::AlreadyImported { file_name, at } => writeln!(
                 f,
@@ -130,6 +148,14 @@ impl fmt::Display for FileReport {
     }
 }
 
+/// One line naming the `APP_LID`s of a kind of change, when there are any.
+fn write_lids(f: &mut fmt::Formatter<'_>, what: &str, lids: &[String]) -> fmt::Result {
+    if lids.is_empty() {
+        return Ok(());
+    }
+    writeln!(f, "{what} (APP_LID): {}", lids.join(", "))
+}
+
 /// A file read and checked line by line, not yet stored.
 pub struct ReadFile {
     pub file_name: String,
@@ -141,14 +167,18 @@ pub struct ReadFile {
 }
 
 /// Reads and parses the whole file; touches no database.
-pub fn read_file(path: &Path, default_country: Option<&str>) -> Result<ReadFile, ImportError> {
+pub fn read_file(
+    path: &Path,
+    default_country: Option<&str>,
+    encoding: TextEncoding,
+) -> Result<ReadFile, ImportError> {
     let bytes = std::fs::read(path)
         .map_err(|e| ImportError::File(format!("cannot read {}: {e}", path.display())))?;
     let content_hash = Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let text = utf8_text(bytes, path).map_err(ImportError::File)?;
+    let text = encoding.decode(bytes, path).map_err(ImportError::File)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let (lines, ignored_columns, mut errors) = read_table(text, COLUMNS, "appointments")
         .map_err(|e| ImportError::File(format!("{}: {e}", path.display())))?;
@@ -195,12 +225,14 @@ pub fn read_file(path: &Path, default_country: Option<&str>) -> Result<ReadFile,
 
 /// Imports a file read by [`read_file`]: a file with a wrong line is refused whole (the database
 /// is still asked about its other lines, so that the report names every wrong one); otherwise it
-/// is stored in one transaction, then the planner runs for what it moved or cancelled.
+/// is stored in one transaction, then the planner runs for what it moved or cancelled. A dry run
+/// does all of it but the planner in a transaction it rolls back.
 pub fn import_read(
     pool: &Pool,
     file: ReadFile,
     settings: &ImportSettings<'_>,
     now: DateTime<Utc>,
+    dry_run: bool,
 ) -> Result<FileReport, ImportError> {
     let mut report = FileReport {
         file_name: file.file_name.clone(),
@@ -208,6 +240,7 @@ pub fn import_read(
         ignored_columns: file.ignored_columns,
         outcome: ImportOutcome::Refused(Vec::new()),
         planned: None,
+        dry_run,
     };
     let database = |e: &dyn fmt::Display| {
         ImportError::Database(format!("nothing was imported: the database failed: {e}"))
@@ -222,9 +255,10 @@ pub fn import_read(
         line_errors: &file.errors,
         default_timezone: settings.default_timezone,
         policy: settings.policy,
+        dry_run,
     };
     report.outcome = imports::import(&mut conn, &request, now).map_err(|e| database(&e))?;
-    if report.imported().is_some() {
+    if report.imported().is_some() && !dry_run {
         // Imported and committed: a failed planning run is retried by the scheduler.
         match plan_pending(&mut conn, settings.policy, now) {
             Ok(planned) => report.planned = Some(planned),
@@ -241,8 +275,8 @@ pub fn import_path(
     settings: &ImportSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<FileReport, ImportError> {
-    let file = read_file(path, settings.default_country)?;
-    import_read(pool, file, settings, now)
+    let file = read_file(path, settings.default_country, settings.encoding)?;
+    import_read(pool, file, settings, now, false)
 }
 
 /// For callers that hold a configuration.
@@ -251,5 +285,6 @@ pub fn settings_of(config: &crate::config::Config) -> ImportSettings<'_> {
         default_timezone: config.default_timezone,
         default_country: config.default_country.as_deref(),
         policy: &config.memo.policy,
+        encoding: TextEncoding::default(),
     }
 }

@@ -109,6 +109,7 @@ impl FolderWatcher {
             default_timezone: self.default_timezone,
             default_country: self.default_country.as_deref(),
             policy: &self.memo.policy,
+            encoding: crate::import::TextEncoding::default(),
         };
         let (sub, report) = match import_path(&self.pool, &claimed, &settings, Utc::now()) {
             Ok(report) => {

@@ -64,6 +64,8 @@ pub struct ImportRequest<'a> {
     /// The time zone of centers the file names and Rendez does not know.
     pub default_timezone: Option<Tz>,
     pub policy: &'a MemoPolicy,
+    /// Do everything, then roll back: the outcome says what an import would do.
+    pub dry_run: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -84,6 +86,10 @@ pub struct ImportCounts {
     pub patients_created: usize,
     /// Reminders planned for the new appointments (not counting skipped ones).
     pub reminders_planned: usize,
+    /// The `APP_LID`s created, moved to another start, and cancelled as vanished, each sorted.
+    pub created_lids: Vec<String>,
+    pub rescheduled_lids: Vec<String>,
+    pub cancelled_lids: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,6 +110,8 @@ pub enum ImportOutcome {
 enum Stop {
     Db(diesel::result::Error),
     Refused(Vec<RowError>),
+    /// A dry run's outcome, carried out of the transaction so that it rolls back.
+    DryRun(Box<ImportOutcome>),
 }
 
 impl From<diesel::result::Error> for Stop {
@@ -122,8 +130,13 @@ pub fn import(
     loop {
         attempt += 1;
         dialect::next_transaction_reads_committed(conn)?;
-        match dialect::write_transaction(conn, |c| import_once(c, request, now)) {
+        let once = |c: &mut DbConnection| match import_once(c, request, now)? {
+            outcome if request.dry_run => Err(Stop::DryRun(Box::new(outcome))),
+            outcome => Ok(outcome),
+        };
+        match dialect::write_transaction(conn, once) {
             Ok(outcome) => return Ok(outcome),
+            Err(Stop::DryRun(outcome)) => return Ok(*outcome),
             Err(Stop::Refused(errors)) => return Ok(ImportOutcome::Refused(errors)),
             Err(Stop::Db(err))
                 if attempt < ATTEMPTS
@@ -295,6 +308,9 @@ fn import_once(
                 .execute(conn)?;
             if moved {
                 counts.rescheduled += 1;
+                counts
+                    .rescheduled_lids
+                    .push(row.app_lid.as_str().to_string());
                 changes.push((old.id.clone(), CHANGE_RESCHEDULED, status));
             } else {
                 counts.updated += 1;
@@ -335,6 +351,10 @@ fn import_once(
     counts.patients_created = new_patients.len();
     insert_patients(conn, &new_patients, stamp)?;
     counts.created = new_appointments.len();
+    counts.created_lids = new_appointments
+        .iter()
+        .map(|(r, _, _)| r.row.app_lid.as_str().to_string())
+        .collect();
     insert_appointments(conn, &new_appointments, &import_id, stamp)?;
     counts.reminders_planned = plan_new(conn, request.policy, &new_appointments, now)?;
 
@@ -342,7 +362,7 @@ fn import_once(
     // transaction (the file's own doctors and those of vanished appointments).
     let mut touched_resources: BTreeSet<String> =
         resolved.iter().map(|r| r.resource_id.clone()).collect();
-    counts.cancelled = cancel_vanished(
+    counts.cancelled_lids = cancel_vanished(
         conn,
         &resolved,
         &import_id,
@@ -350,6 +370,10 @@ fn import_once(
         &mut changes,
         &mut touched_resources,
     )?;
+    counts.cancelled = counts.cancelled_lids.len();
+    counts.created_lids.sort_unstable();
+    counts.rescheduled_lids.sort_unstable();
+    counts.cancelled_lids.sort_unstable();
     insert_changes(conn, &changes, stamp, None)?;
     for resource_id in &touched_resources {
         cache::bump_resource(conn, resource_id)?;
@@ -958,7 +982,8 @@ fn plan_new(
 }
 
 /// Cancels the imported appointments of each center, inside the file's window for that center
-/// (its first to its last `APP_DATE`, on the center's clock), that the file no longer lists.
+/// (its first to its last `APP_DATE`, on the center's clock), that the file no longer lists;
+/// returns their `APP_LID`s.
 fn cancel_vanished(
     conn: &mut DbConnection,
     resolved: &[Resolved<'_>],
@@ -966,7 +991,7 @@ fn cancel_vanished(
     stamp: NaiveDateTime,
     changes: &mut Vec<(String, &'static str, AppointmentStatus)>,
     touched_resources: &mut BTreeSet<String>,
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<String>> {
     let mut windows: BTreeMap<&str, (Tz, NaiveDate, NaiveDate)> = BTreeMap::new();
     for r in resolved {
         let window = windows
@@ -978,6 +1003,7 @@ fn cancel_vanished(
     let listed: HashSet<&str> = resolved.iter().map(|r| r.row.app_lid.as_str()).collect();
     let status = AppointmentStatus::CancelledByAdmin;
     let mut vanished: Vec<String> = Vec::new();
+    let mut vanished_lids: Vec<String> = Vec::new();
     for (center_id, (tz, first, last)) in windows {
         let from = earliest_instant(tz, local(first, 0));
         let until = earliest_instant(tz, local(last + Duration::days(1), 0));
@@ -996,6 +1022,7 @@ fn cancel_vanished(
         for (id, lid, resource_id) in candidates {
             if !listed.contains(lid.as_str()) {
                 vanished.push(id);
+                vanished_lids.push(lid);
                 touched_resources.insert(resource_id);
             }
         }
@@ -1010,11 +1037,10 @@ fn cancel_vanished(
             ))
             .execute(conn)?;
     }
-    let count = vanished.len();
     changes.extend(
         vanished
             .into_iter()
             .map(|id| (id, CHANGE_CANCELLED, status)),
     );
-    Ok(count)
+    Ok(vanished_lids)
 }

@@ -263,6 +263,9 @@ pub async fn act(
         Some(ActionOutcome::Passed) => w.passed,
         Some(ActionOutcome::Unknown) => w.invalid,
     };
-    log::info!("appointment page: notice {notice_id}: {outcome:?}");
+    log::info!(
+        "appointment page: notice {notice_id}: {}",
+        outcome.map_or("link already used", ActionOutcome::as_str)
+    );
     appointment(&view, Some(note), Utc::now())
 }

@@ -57,8 +57,8 @@ async fn receive(
     match outcome {
         Ok(outcome) => {
             log::info!(
-                "{provider} reply: {:?}, appointment {}, {}",
-                outcome.intent,
+                "{provider} reply: {}, appointment {}, {}",
+                outcome.intent.as_str(),
                 outcome.appointment_id.as_deref().unwrap_or("none"),
                 outcome.outcome
             );

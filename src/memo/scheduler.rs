@@ -22,6 +22,26 @@ pub struct TickReport {
     pub dispatched: DispatchReport,
 }
 
+impl std::fmt::Display for TickReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let TickReport {
+            planned,
+            dispatched: d,
+        } = self;
+        write!(
+            f,
+            "planned {} change(s) of {} appointment(s); notices queued {}, deferred {}, withdrawn {}, dropped {}, skipped {}",
+            planned.changes,
+            planned.appointments,
+            d.queued,
+            d.deferred,
+            d.withdrawn,
+            d.dropped,
+            d.skipped
+        )
+    }
+}
+
 /// What the scheduler runs with.
 #[derive(Clone)]
 pub struct Scheduler {
@@ -66,7 +86,7 @@ impl Scheduler {
             match outcome {
                 Ok(Ok(report)) => {
                     if report != TickReport::default() {
-                        log::info!("memo scheduler: {report:?}");
+                        log::info!("memo scheduler: {report}");
                     }
                 }
                 Ok(Err(e)) => log::warn!("memo scheduler: {e}"),

@@ -23,7 +23,17 @@ pub enum SmsProviderConfig {
         password: String,
     },
     /// Writes to the log and sends nothing (demos).
-    Log,
+    Log(LogShows),
+}
+
+/// What a `log` provider shows of a message it does not send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogShows {
+    /// Ids only: the provider a clinic may configure (patient data is never logged).
+    Ids,
+    /// The recipient and the text, on standard output: `serve --demo` on its own database,
+    /// where no real patient can be.
+    DemoMessages,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -34,7 +44,7 @@ pub enum EmailProviderConfig {
         ca_file: Option<PathBuf>,
     },
     /// Writes to the log and sends nothing (demos).
-    Log,
+    Log(LogShows),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -71,10 +81,13 @@ impl MessagingConfig {
         }
     }
 
-    /// For `serve --demo`: channels without a provider get the `log` one.
+    /// For `serve --demo` on its own database: channels without a provider get the `log` one,
+    /// which prints each message it does not send.
     pub fn with_log_fallback(mut self) -> Self {
-        self.sms.get_or_insert(SmsProviderConfig::Log);
-        self.email.get_or_insert(EmailProviderConfig::Log);
+        self.sms
+            .get_or_insert(SmsProviderConfig::Log(LogShows::DemoMessages));
+        self.email
+            .get_or_insert(EmailProviderConfig::Log(LogShows::DemoMessages));
         self
     }
 
@@ -124,7 +137,7 @@ impl MessagingConfig {
                     password: needed(&settings.jasmin_password, "RENDEZ_JASMIN_PASSWORD", why)?,
                 })
             }
-            Some("log") => Some(SmsProviderConfig::Log),
+            Some("log") => Some(SmsProviderConfig::Log(LogShows::Ids)),
             Some(other) => {
                 return Err(format!(
                     "RENDEZ_SMS_PROVIDER '{other}' is not one of twilio, jasmin, log"
@@ -162,7 +175,7 @@ impl MessagingConfig {
         let email = match settings.email_provider.as_deref().map(str::trim) {
             None | Some("") if settings.smtp_url.is_none() => None,
             None | Some("") | Some("smtp") => Some(smtp()?),
-            Some("log") => Some(EmailProviderConfig::Log),
+            Some("log") => Some(EmailProviderConfig::Log(LogShows::Ids)),
             Some(other) => {
                 return Err(format!(
                     "RENDEZ_EMAIL_PROVIDER '{other}' is not one of smtp, log"

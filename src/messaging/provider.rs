@@ -55,14 +55,18 @@ impl Provider {
             SmsProviderConfig::Jasmin { .. } => {
                 Provider::Jasmin(jasmin::Jasmin::new(config, public_url)?)
             }
-            SmsProviderConfig::Log => Provider::Log(log::LogProvider::new(Channel::Sms)),
+            SmsProviderConfig::Log(shows) => {
+                Provider::Log(log::LogProvider::new(Channel::Sms, *shows))
+            }
         })
     }
 
     pub fn for_email(config: &EmailProviderConfig, pool_size: usize) -> Result<Provider, String> {
         Ok(match config {
             EmailProviderConfig::Smtp { .. } => Provider::Smtp(smtp::Smtp::new(config, pool_size)?),
-            EmailProviderConfig::Log => Provider::Log(log::LogProvider::new(Channel::Email)),
+            EmailProviderConfig::Log(shows) => {
+                Provider::Log(log::LogProvider::new(Channel::Email, *shows))
+            }
         })
     }
 

@@ -35,6 +35,9 @@ backend_tests!(
     configuration_layers_file_then_environment_then_command_line,
     serve_demo_prints_credentials_that_work_for_get_centers,
     serve_stops_with_a_message_when_its_port_is_taken,
+    the_sample_files_of_the_readme_import_without_a_refused_line,
+    serve_demo_refuses_a_database_with_a_clinic_s_data_unless_told_and_then_prints_no_message,
+    with_rendez_log_format_json_every_log_line_is_a_json_object,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1039,8 +1042,23 @@ async fn import_with_full_sync_deactivates_what_the_file_does_not_name(backend: 
 
 /// A `serve --demo` process and what it printed: (process, base URL, user, password).
 fn start_demo(op: &Operator) -> (Running, String, String, String) {
+    let (server, base, user, password, _) = start_demo_with(op, op.command(&["serve", "--demo"]));
+    (server, base, user, password)
+}
+
+/// Starts `command` (a `serve --demo`) and reads its banner up to the WSDL line; also returns
+/// the banner and the receiver of the lines printed after it.
+fn start_demo_with(
+    op: &Operator,
+    mut command: Command,
+) -> (
+    Running,
+    String,
+    String,
+    String,
+    (String, mpsc::Receiver<String>),
+) {
     let log = op.dir.path().join("serve.log");
-    let mut command = op.command(&["serve", "--demo"]);
     command
         .env("RENDEZ_BIND", "127.0.0.1:0")
         .env("RENDEZ_HTTP_WORKERS", "1")
@@ -1057,8 +1075,11 @@ fn start_demo(op: &Operator) -> (Running, String, String, String) {
         }
     });
     let (mut user, mut password, mut wsdl) = (None, None, None);
+    let mut banner = String::new();
     let started = Instant::now();
-    while user.is_none() || password.is_none() || wsdl.is_none() {
+    // The banner ends with a first call to try; the ids are listed before it.
+    let mut tried = false;
+    while user.is_none() || password.is_none() || wsdl.is_none() || !tried {
         let line = lines
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| {
@@ -1068,6 +1089,8 @@ fn start_demo(op: &Operator) -> (Running, String, String, String) {
                     std::fs::read_to_string(&log).unwrap_or_default()
                 )
             });
+        banner.push_str(&line);
+        banner.push('\n');
         let line = line.trim();
         if let Some(value) = line.strip_prefix("client:") {
             user = Some(value.trim().to_string());
@@ -1075,6 +1098,8 @@ fn start_demo(op: &Operator) -> (Running, String, String, String) {
             password = Some(value.trim().to_string());
         } else if let Some(value) = line.strip_prefix("WSDL:") {
             wsdl = Some(value.trim().to_string());
+        } else if line == "Try:" {
+            tried = true;
         }
     }
     let wsdl = wsdl.unwrap();
@@ -1086,7 +1111,13 @@ fn start_demo(op: &Operator) -> (Running, String, String, String) {
         !base.ends_with(":0"),
         "the printed address names the real port: {base}"
     );
-    (server, base, user.unwrap(), password.unwrap())
+    (
+        server,
+        base,
+        user.unwrap(),
+        password.unwrap(),
+        (banner, lines),
+    )
 }
 
 fn demo_counts(pool: &Pool) -> (i64, i64) {
@@ -1129,10 +1160,10 @@ async fn serve_demo_prints_credentials_that_work_for_get_centers(backend: Backen
     assert!(doctors >= 3, "several doctors: {doctors}");
     assert!(rules >= 10, "a week-plan of availabilities: {rules}");
 
-    // A second start loads the same clinic again (nothing doubled) with a new password.
+    // A second start loads the same clinic again (nothing doubled) with the same password.
     let (mut server, base, user, new_password) = start_demo(&op);
     wait_until_healthy(&base, &mut server, &log).await;
-    assert_ne!(new_password, password);
+    assert_eq!(new_password, password, "the demo keeps its password");
     assert_eq!(demo_counts(&pool), (doctors, rules));
     let body = get_centers(&base, &user, &new_password).await;
     assert_eq!(
@@ -1140,10 +1171,56 @@ async fn serve_demo_prints_credentials_that_work_for_get_centers(backend: Backen
         vec!["MAD", "SYD"],
         "{body}"
     );
+    drop(server);
+
+    // Another secret key (another installation) gives another password.
+    std::fs::remove_file(op.dir.path().join("rendez.key")).unwrap();
+    let (mut server, base, user, other_password) = start_demo(&op);
+    wait_until_healthy(&base, &mut server, &log).await;
+    assert_ne!(other_password, password);
     let old = get_centers(&base, &user, &password).await;
     assert!(
         old.contains("Fault"),
-        "the old demo password stops working: {old}"
+        "the old key's demo password stops working: {old}"
+    );
+}
+
+async fn serve_demo_refuses_a_database_with_a_clinic_s_data_unless_told_and_then_prints_no_message(
+    backend: Backend,
+) {
+    let op = Operator::new(backend);
+    op.run_with_stdin(
+        &["client", "add", "his", "--roles", "admin"],
+        "his-password-123\n",
+    )
+    .assert_success();
+    let mut command = op.command(&["serve", "--demo"]);
+    command.env("RENDEZ_BIND", "127.0.0.1:0");
+    run_command(command, None, Duration::from_secs(60))
+        .assert_failure("the client 'his'")
+        .assert_failure("--demo-allow-other-data");
+    assert_eq!(
+        demo_counts(&op.pool()),
+        (0, 0),
+        "nothing of the demo was loaded"
+    );
+
+    let log = op.dir.path().join("serve.log");
+    let command = op.command(&["serve", "--demo", "--demo-allow-other-data"]);
+    let (mut server, base, user, password, _) = start_demo_with(&op, command);
+    wait_until_healthy(&base, &mut server, &log).await;
+    let body = get_centers(&base, &user, &password).await;
+    assert_eq!(
+        all_fields(&body, "CENTER_LID"),
+        vec!["MAD", "SYD"],
+        "{body}"
+    );
+    drop(server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("never printed or marked sent"), "{log}");
+    assert!(
+        !log.contains("provider is 'log'"),
+        "no log provider on a clinic's database: {log}"
     );
 }
 
@@ -1156,4 +1233,103 @@ async fn serve_stops_with_a_message_when_its_port_is_taken(backend: Backend) {
     let run = run_command(command, None, Duration::from_secs(30));
     run.assert_failure("cannot listen on")
         .assert_failure(&address);
+}
+
+async fn with_rendez_log_format_json_every_log_line_is_a_json_object(backend: Backend) {
+    let op = Operator::new(backend);
+    let log = op.dir.path().join("serve.log");
+    let port = free_port();
+    let mut command = op.command(&["serve"]);
+    command
+        .env("RENDEZ_BIND", format!("127.0.0.1:{port}"))
+        .env("RENDEZ_HTTP_WORKERS", "1")
+        .env("RENDEZ_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut server = Running(command.spawn().unwrap());
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_healthy(&base, &mut server, &log).await;
+    let refused = get_centers(&base, "nobody", "wrong-password-123").await;
+    assert!(refused.contains("Fault"), "{refused}");
+    drop(server);
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+        })
+        .collect();
+    assert!(records.len() >= 2, "{text}");
+    for record in &records {
+        for field in ["ts", "level", "target", "message"] {
+            assert!(record[field].is_string(), "{field} in {record}");
+        }
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["message"].as_str().unwrap().contains("getCenters")),
+        "the refused call is logged: {text}"
+    );
+
+    // An unknown format stops the program at once and names the variable.
+    let mut command = op.command(&["client", "list"]);
+    command.env("RENDEZ_LOG_FORMAT", "xml");
+    run_command(command, None, Duration::from_secs(30)).assert_failure("RENDEZ_LOG_FORMAT");
+}
+
+#[actix_web::test]
+async fn serve_demo_without_a_database_url_uses_its_own_file_and_lists_the_demo_ids() {
+    let op = Operator::new(Backend::Sqlite);
+    let mut command = bare_command(op.dir.path(), &["serve", "--demo"]);
+    command.env("RENDEZ_BIND", "127.0.0.1:0");
+    let log = op.dir.path().join("serve.log");
+    let (mut server, base, user, password, (banner, _)) = start_demo_with(&op, command);
+    wait_until_healthy(&base, &mut server, &log).await;
+    let body = get_centers(&base, &user, &password).await;
+    assert_eq!(
+        all_fields(&body, "CENTER_LID"),
+        vec!["MAD", "SYD"],
+        "{body}"
+    );
+    drop(server);
+    assert!(op.dir.path().join("rendez-demo.db").exists());
+    assert!(
+        !op.dir.path().join("rendez.db").exists(),
+        "the clinic's default database is never touched by the demo"
+    );
+    for id in ["MAD", "SYD", "CONS", "DERM1", "DR-PENA", "DR-SMITH"] {
+        assert!(banner.contains(id), "{id} in the banner: {banner}");
+    }
+}
+
+async fn the_sample_files_of_the_readme_import_without_a_refused_line(backend: Backend) {
+    let op = Operator::new(backend);
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let sample = |name: &str| samples.join(name).to_str().unwrap().to_string();
+    let run = op.run(&["import", "keyentities", &sample("keyentities.csv")]);
+    run.assert_success();
+    assert!(run.stdout.contains("0 lines refused"), "{run:#?}");
+    assert!(!run.stdout.contains("ignored"), "{run:#?}");
+    let run = op.run(&["import", "availabilities", &sample("availabilities.csv")]);
+    run.assert_success();
+    assert!(run.stdout.contains("5 lines read; created 5"), "{run:#?}");
+    assert!(run.stdout.contains("0 lines refused"), "{run:#?}");
+    let run = op.run(&["import", "appointments", &sample("appointments.csv")]);
+    run.assert_success();
+    assert!(
+        run.stdout.contains("3 lines imported; created 3"),
+        "{run:#?}"
+    );
+
+    let pool = op.pool();
+    let lids: Vec<String> = stored_centers(&pool)
+        .into_iter()
+        .map(|(lid, _, _)| lid)
+        .collect();
+    assert_eq!(lids, vec!["C-CENTRO", "C-NORTE"]);
+    let (doctors, rules) = demo_counts(&pool);
+    assert_eq!((doctors, rules), (2, 5));
 }

@@ -2,6 +2,8 @@
 //! per test and, built with `--features mysql`, a fresh MariaDB database per test as well.
 
 mod helpers;
+#[path = "../smtp/server.rs"]
+mod smtp_server;
 
 mod browser;
 

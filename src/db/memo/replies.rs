@@ -49,6 +49,20 @@ pub enum ActionOutcome {
     Unknown,
 }
 
+impl ActionOutcome {
+    /// The words logs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionOutcome::Confirmed => "confirmed",
+            ActionOutcome::AlreadyConfirmed => "already confirmed",
+            ActionOutcome::Cancelled => "cancelled",
+            ActionOutcome::AlreadyCancelled => "already cancelled",
+            ActionOutcome::Passed => "passed",
+            ActionOutcome::Unknown => "unknown",
+        }
+    }
+}
+
 /// Confirms or cancels inside the caller's write transaction.
 pub fn act(
     conn: &mut DbConnection,

@@ -20,6 +20,19 @@ pub enum ReplyIntent {
     Other,
 }
 
+impl ReplyIntent {
+    /// The word logs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplyIntent::Confirm => "confirm",
+            ReplyIntent::Cancel => "cancel",
+            ReplyIntent::Stop => "stop",
+            ReplyIntent::Start => "start",
+            ReplyIntent::Other => "other",
+        }
+    }
+}
+
 /// One language's keywords as configured (`[reply_keywords.es]` in the TOML file); a list that
 /// is given replaces that language's default list.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]

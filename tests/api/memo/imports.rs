@@ -27,6 +27,8 @@ backend_tests!(
     a_patient_s_cancellation_stands_when_the_next_file_still_lists_the_appointment,
     the_same_file_twice_is_skipped_and_a_file_with_bad_lines_is_refused_whole_with_their_numbers,
     the_binary_imports_reports_and_exits_by_outcome,
+    a_dry_run_names_what_would_be_created_moved_and_cancelled_and_writes_nothing,
+    a_windows_1252_export_is_read_with_its_encoding_and_refused_as_utf8_with_a_hint,
     the_watched_folder_imports_settled_files_moves_them_aside_with_reports_and_leaves_files_being_written,
     the_server_watches_its_import_folder,
     two_processes_watching_one_folder_and_two_folders_on_one_database_import_a_file_once,
@@ -79,6 +81,7 @@ async fn import(scheduler: &Scheduler, path: &Path) -> FileReport {
             default_timezone: None,
             default_country: None,
             policy: &memo.policy,
+            encoding: Default::default(),
         };
         import_path(&pool, &path, &settings, Utc::now()).expect("the import runs")
     })
@@ -440,6 +443,11 @@ async fn the_same_file_twice_is_skipped_and_a_file_with_bad_lines_is_refused_who
 
 /// Runs `rendez import appointments FILE` on the app's database; (exit code, stdout, stderr).
 async fn run_binary(app: &TestApp, file: &Path) -> (i32, String, String) {
+    run_binary_with(app, file, &[]).await
+}
+
+/// As [`run_binary`], with more options after the file.
+async fn run_binary_with(app: &TestApp, file: &Path, options: &[&str]) -> (i32, String, String) {
     let mut command = Command::new(rendez_bin());
     for (name, _) in std::env::vars() {
         if name.starts_with("RENDEZ_") || name == "DATABASE_URL" {
@@ -450,6 +458,7 @@ async fn run_binary(app: &TestApp, file: &Path) -> (i32, String, String) {
     command
         .args(["import", "appointments"])
         .arg(file)
+        .args(options)
         .current_dir(&dir)
         .env("DATABASE_URL", &app.db.url)
         .env("RUST_LOG", "warn")
@@ -487,6 +496,99 @@ async fn the_binary_imports_reports_and_exits_by_outcome(backend: Backend) {
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("cannot read"), "{err}");
     assert_eq!(appointment_count(&app), 1);
+}
+
+async fn a_dry_run_names_what_would_be_created_moved_and_cancelled_and_writes_nothing(
+    backend: Backend,
+) {
+    let (app, _) = start(backend).await;
+    clinic(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = write(
+        dir.path(),
+        "first.csv",
+        &file_text(&[
+            line("EXP-1", "10/03/2027", "10:00", "+34600111333", "", "R1"),
+            line("EXP-2", "10/03/2027", "11:00", "+34600111444", "", "R1"),
+            line("EXP-3", "11/03/2027", "09:00", "+34600111555", "", "R1"),
+        ]),
+    );
+    let (code, out, err) = run_binary_with(&app, &first, &["--dry-run"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("dry run, nothing was written"), "{out}");
+    assert!(
+        out.contains("would create (APP_LID): EXP-1, EXP-2, EXP-3"),
+        "{out}"
+    );
+    assert_eq!(appointment_count(&app), 0, "a dry run writes nothing");
+
+    // The real run is not taken for a repeat of the dry one.
+    let (code, out, err) = run_binary(&app, &first).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created 3"), "{out}");
+    assert_eq!(appointment_count(&app), 3);
+
+    // The next export moves EXP-2 and drops EXP-3 (inside its window, 10 to 11 March).
+    let next = write(
+        dir.path(),
+        "next.csv",
+        &file_text(&[
+            line("EXP-1", "10/03/2027", "10:00", "+34600111333", "", "R1"),
+            line("EXP-2", "10/03/2027", "12:00", "+34600111444", "", "R1"),
+            line("EXP-4", "11/03/2027", "12:00", "+34600111666", "", "R1"),
+        ]),
+    );
+    let (code, out, err) = run_binary_with(&app, &next, &["--dry-run"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    for expected in [
+        "would create (APP_LID): EXP-4",
+        "would move (APP_LID): EXP-2",
+        "would cancel (APP_LID): EXP-3",
+    ] {
+        assert!(out.contains(expected), "{expected:?} in {out}");
+    }
+    assert_eq!(appointment_count(&app), 3, "a dry run writes nothing");
+    let live: i64 = appointments::table
+        .filter(appointments::live.eq(true))
+        .count()
+        .get_result(&mut app.pool.get().unwrap())
+        .unwrap();
+    assert_eq!(live, 3, "EXP-3 is still live after the dry run");
+
+    // The real run names the appointments it cancelled.
+    let (code, out, err) = run_binary(&app, &next).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("cancelled (APP_LID): EXP-3"), "{out}");
+    assert!(!out.contains("would"), "{out}");
+}
+
+async fn a_windows_1252_export_is_read_with_its_encoding_and_refused_as_utf8_with_a_hint(
+    backend: Backend,
+) {
+    let (app, _) = start(backend).await;
+    clinic(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    // "Peña" and a euro sign as Windows-1252 writes them: 0xF1 and 0x80.
+    let mut bytes = format!("{HEADER}\n").into_bytes();
+    bytes.extend_from_slice(
+        b"EXP-1;10/03/2027;10:00;;+34600111333;;R1;Dr. Pe\xf1a \x80;;;C1;Centro Uno\n",
+    );
+    let path = dir.path().join("cp1252.csv");
+    std::fs::write(&path, &bytes).unwrap();
+
+    let (code, out, err) = run_binary(&app, &path).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("not UTF-8"), "{err}");
+    assert!(err.contains("--encoding windows-1252"), "{err}");
+    assert_eq!(appointment_count(&app), 0);
+
+    let (code, out, err) = run_binary_with(&app, &path, &["--encoding", "windows-1252"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created 1"), "{out}");
+
+    let (code, out, err) = run_binary_with(&app, &path, &["--encoding", "ebcdic"]).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("--encoding"), "{err}");
 }
 
 /// Writes a file whose last change was `age` ago, as a finished export looks.

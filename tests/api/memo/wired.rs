@@ -1,5 +1,5 @@
 //! A memo server wired to real providers: the messaging tests' local SMS provider (speaking
-//! Twilio's or Jasmin's API) and their real SMTP server (aiosmtpd), with the server's own
+//! Twilio's or Jasmin's API) and their real SMTP server (`tests/smtp/server.rs`), with the server's own
 //! workers sending what the scheduler, driven by the test at chosen instants, queues.
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Email through a real SMTP server over TCP (aiosmtpd): UTF-8 text, the SMTP answers that mean
+//! Email through a real SMTP server over TCP (`tests/smtp/server.rs`): UTF-8 text, the SMTP answers that mean
 //! retry (4xx) or give up (5xx), and STARTTLS against a test CA.
 
 use std::time::Duration;

@@ -1,11 +1,8 @@
 //! What the messaging tests share: a local HTTP server that speaks Twilio's and Jasmin's APIs
-//! (with their failure answers), a real SMTP server (aiosmtpd) in a child process, and helpers
+//! (with their failure answers), a real SMTP server (`tests/smtp/server.rs`), and helpers
 //! to start Rendez with providers and to wait for the workers.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -402,51 +399,21 @@ pub async fn wait_until_settled(pool: &Pool, timeout: Duration) {
     }
 }
 
-/// A real SMTP server (aiosmtpd) in a child process, writing what it accepts to a directory.
+/// A real SMTP server (`tests/smtp/server.rs`) in this process, writing what it accepts to a
+/// directory.
 pub struct SmtpServer {
     pub port: u16,
     pub maildir: tempfile::TempDir,
-    child: Child,
-}
-
-/// The Python that has aiosmtpd (Debian's python3-aiosmtpd; `.ci/run` installs it).
-fn python() -> String {
-    std::env::var("RENDEZ_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into())
 }
 
 impl SmtpServer {
     pub fn start(tls: Option<(&std::path::Path, &std::path::Path)>) -> SmtpServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
         let maildir = tempfile::tempdir().unwrap();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/server.py");
-        let mut command = Command::new(python());
-        command
-            .arg(&script)
-            .arg(port.to_string())
-            .arg(maildir.path());
-        if let Some((cert, key)) = tls {
-            command.arg(cert).arg(key);
-        }
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 with aiosmtpd (apt-get install python3-aiosmtpd)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "READY", "the SMTP server did not start");
-        SmtpServer {
-            port,
-            maildir,
-            child,
-        }
+        crate::smtp_server::serve(listener, Some(maildir.path().to_path_buf()), tls)
+            .expect("the test SMTP server starts");
+        SmtpServer { port, maildir }
     }
 
     /// Every accepted message: (recipients, raw data, over TLS).
@@ -472,14 +439,6 @@ impl SmtpServer {
                 )
             })
             .collect()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
