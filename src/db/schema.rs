@@ -254,6 +254,7 @@ diesel::table! {
         user_lid -> Nullable<Text>,
         user_tid -> Nullable<Text>,
         created_at -> Timestamp,
+        contacts_kept -> Bool,
     }
 }
 

@@ -122,12 +122,21 @@ pub async fn add_appointment(
             app_lid,
             user_lid,
             user_tid,
+            contacts_kept,
         } => {
             log::info!("booked appointment {app_lid} for client {}", client.name);
             out.text("ADD_RESULT", "OK");
             out.text("APP_LID", &app_lid);
             out.optional("USER_LID", user_lid.as_deref());
             out.text("USER_TID", &user_tid);
+            // Only when it happened, so that every other answer stays as it was.
+            if contacts_kept {
+                log::warn!(
+                    "client {} booked {app_lid} for a patient it may not change: their stored contact data were kept",
+                    client.name
+                );
+                out.text("CONTACTS_KEPT", "true");
+            }
         }
         BookingOutcome::Refused { message } => {
             out.text("ADD_RESULT", "ERROR");

@@ -19,6 +19,7 @@ use crate::helpers::{Auth, Backend, Reply, TestApp, TestDatabase, spawn_app_on, 
 // End to end, through real providers and processes.
 mod campaign;
 mod clinic_callback;
+mod contacts;
 mod delivered;
 mod exports;
 mod imports;

@@ -27,6 +27,10 @@ pub enum BookingOutcome {
         app_lid: String,
         user_lid: Option<String>,
         user_tid: String,
+        /// The patient existed and the client may not change their data: the booking was made
+        /// with the stored contact data, not the ones given (see
+        /// [`patients::match_or_create_for`]).
+        contacts_kept: bool,
     },
     Refused {
         message: String,
@@ -343,7 +347,16 @@ fn decide_and_book(
     };
     // Stamped now that the locks are held: the change commits right after (see CHANGE_SETTLE).
     let now = naive(Utc::now());
-    let patient = patients::match_or_create(conn, &request.patient_keys, &request.patient, now)?;
+    // Decided in this transaction, before this booking's own appointment exists: a client
+    // limited to some centers changes only a patient known at its centers (see `may_change`).
+    let editor = patients::Editor::Client {
+        id: context.client_id,
+        scope: context.scope,
+    };
+    let patients::MatchedPatient {
+        patient,
+        contacts_kept,
+    } = patients::match_or_create_for(conn, &request.patient_keys, &request.patient, now, &editor)?;
     let id = uuid::Uuid::now_v7().to_string();
     let status = AppointmentStatus::Pending;
     diesel::insert_into(appointments::table)
@@ -372,6 +385,7 @@ fn decide_and_book(
         app_lid: id,
         user_lid: patient.lid,
         user_tid: patient.tid,
+        contacts_kept,
     };
     Ok((booked, Some((slot.start, slot.end))))
 }
@@ -481,6 +495,7 @@ fn stored_answer(
         Option<String>,
         Option<String>,
         Option<String>,
+        bool,
     );
     let row: Option<Stored> = booking_requests::table
         .find((client_id, request_id))
@@ -490,19 +505,25 @@ fn stored_answer(
             booking_requests::app_lid,
             booking_requests::user_lid,
             booking_requests::user_tid,
+            booking_requests::contacts_kept,
         ))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(result, message, app_lid, user_lid, user_tid)| {
-        match (result.as_str(), app_lid, user_tid) {
+    Ok(row.map(
+        |(result, message, app_lid, user_lid, user_tid, contacts_kept)| match (
+            result.as_str(),
+            app_lid,
+            user_tid,
+        ) {
             ("OK", Some(app_lid), Some(user_tid)) => BookingOutcome::Booked {
                 app_lid,
                 user_lid,
                 user_tid,
+                contacts_kept,
             },
             _ => refused(message.unwrap_or_default()),
-        }
-    }))
+        },
+    ))
 }
 
 fn store_answer(
@@ -511,19 +532,23 @@ fn store_answer(
     request_id: &str,
     outcome: &BookingOutcome,
 ) -> QueryResult<()> {
-    let (result, message, app_lid, user_lid, user_tid) = match outcome {
+    let (result, message, app_lid, user_lid, user_tid, contacts_kept) = match outcome {
         BookingOutcome::Booked {
             app_lid,
             user_lid,
             user_tid,
+            contacts_kept,
         } => (
             "OK",
             None,
             Some(app_lid.as_str()),
             user_lid.as_deref(),
             Some(user_tid.as_str()),
+            *contacts_kept,
         ),
-        BookingOutcome::Refused { message } => ("ERROR", Some(message.as_str()), None, None, None),
+        BookingOutcome::Refused { message } => {
+            ("ERROR", Some(message.as_str()), None, None, None, false)
+        }
     };
     diesel::insert_into(booking_requests::table)
         .values((
@@ -534,6 +559,7 @@ fn store_answer(
             booking_requests::app_lid.eq(app_lid),
             booking_requests::user_lid.eq(user_lid),
             booking_requests::user_tid.eq(user_tid),
+            booking_requests::contacts_kept.eq(contacts_kept),
             booking_requests::created_at.eq(naive(context.now)),
         ))
         .execute(conn)

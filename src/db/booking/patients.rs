@@ -1,14 +1,15 @@
 //! Finding the patient of a booking (by USER_LID, then USER_TID, then USER_ID_NUMBER) or
-//! creating one, and keeping their contact data current.
+//! creating one, and keeping their contact data current where the caller may change it.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::patients;
+use crate::db::schema::{appointments, centers, patients};
+use crate::domain::access::CenterScope;
 use crate::domain::patient::{PatientFields, PatientKeys};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = patients)]
 #[cfg_attr(feature = "sqlite", diesel(check_for_backend(diesel::sqlite::Sqlite)))]
 #[cfg_attr(feature = "mysql", diesel(check_for_backend(diesel::mysql::Mysql)))]
@@ -63,13 +64,90 @@ fn find(conn: &mut DbConnection, keys: &PatientKeys) -> QueryResult<Option<Patie
     Ok(None)
 }
 
-/// The matched or new patient, with the contact data of this booking stored.
+/// The matched or new patient, with the contact data of this call stored: for callers that may
+/// change any patient (the clinic's own pushes).
 pub fn match_or_create(
     conn: &mut DbConnection,
     keys: &PatientKeys,
     fields: &PatientFields,
     now: NaiveDateTime,
 ) -> QueryResult<PatientRow> {
+    match_or_create_for(conn, keys, fields, now, &Editor::Unlimited).map(|m| m.patient)
+}
+
+/// Who gives a patient's data.
+pub enum Editor<'a> {
+    /// The clinic's own system or a client limited to no center: may change any patient.
+    Unlimited,
+    /// A booking client (its id and its centers, which may be all).
+    Client { id: &'a str, scope: &'a CenterScope },
+}
+
+/// The patient a booking is for, and whether data it gave were not stored.
+#[derive(Debug, Clone)]
+pub struct MatchedPatient {
+    pub patient: PatientRow,
+    /// The patient existed, the call gave data that differ from the stored ones, and the caller
+    /// may not change them: the stored data were kept, all of them.
+    pub contacts_kept: bool,
+}
+
+/// Whether `editor` may change this existing patient's stored data. An unlimited client may. A
+/// client limited to some centers may when the patient is known at one of its centers by someone
+/// else: an appointment there (any status) that this client did not book itself (the clinic's
+/// system, its export or another client did). Its own bookings do not count, or a first booking
+/// (made with the stored data) would open the way for a second one that changes them; except
+/// the booking that created the patient: a patient this client brought in is its own.
+pub fn may_change(
+    conn: &mut DbConnection,
+    patient: &PatientRow,
+    editor: &Editor<'_>,
+) -> QueryResult<bool> {
+    let Editor::Client {
+        id: client_id,
+        scope: CenterScope::Only(lids),
+    } = editor
+    else {
+        return Ok(true);
+    };
+    let known_there: Option<String> = appointments::table
+        .inner_join(centers::table.on(centers::id.eq(appointments::center_id)))
+        .filter(appointments::patient_id.eq(&patient.id))
+        .filter(centers::lid.eq_any(lids))
+        .filter(
+            appointments::created_by
+                .is_null()
+                .or(appointments::created_by.ne(*client_id)),
+        )
+        .select(appointments::id)
+        .first(conn)
+        .optional()?;
+    if known_there.is_some() {
+        return Ok(true);
+    }
+    // A booking creates its new patient and the appointment with one timestamp, in one
+    // transaction (see `book::decide_and_book`).
+    let brought_in: Option<String> = appointments::table
+        .filter(appointments::patient_id.eq(&patient.id))
+        .filter(appointments::created_by.eq(*client_id))
+        .filter(appointments::created_at.eq(patient.created_at))
+        .select(appointments::id)
+        .first(conn)
+        .optional()?;
+    Ok(brought_in.is_some())
+}
+
+/// The matched or new patient. A new patient is created with the data given. An existing one
+/// gets the data given (a field not given keeps its stored value) only when `editor` may change
+/// it (see [`may_change`]); otherwise nothing of the stored patient changes. Runs inside the
+/// caller's transaction, so the decision and the booking commit together.
+pub fn match_or_create_for(
+    conn: &mut DbConnection,
+    keys: &PatientKeys,
+    fields: &PatientFields,
+    now: NaiveDateTime,
+    editor: &Editor<'_>,
+) -> QueryResult<MatchedPatient> {
     let Some(old) = find(conn, keys)? else {
         let id = uuid::Uuid::now_v7().to_string();
         let tid = uuid::Uuid::new_v4().to_string();
@@ -94,7 +172,7 @@ pub fn match_or_create(
             ))
             .execute(conn)?;
         // What was written, without reading it back.
-        return Ok(PatientRow {
+        let patient = PatientRow {
             id,
             tid,
             lid: keys.lid.as_ref().map(|l| l.as_str().to_string()),
@@ -111,6 +189,10 @@ pub fn match_or_create(
             communication_preferences: fields.communication_preferences.clone(),
             created_at: now,
             updated_at: now,
+        };
+        return Ok(MatchedPatient {
+            patient,
+            contacts_kept: false,
         });
     };
     // An ID number belongs to one patient: it fills a missing one, unless another patient
@@ -150,7 +232,17 @@ pub fn match_or_create(
             &old.communication_preferences,
         ),
         created_at: old.created_at,
+        updated_at: old.updated_at,
+    };
+    if row != old && !may_change(conn, &old, editor)? {
+        return Ok(MatchedPatient {
+            patient: old,
+            contacts_kept: true,
+        });
+    }
+    let row = PatientRow {
         updated_at: now,
+        ..row
     };
     diesel::update(patients::table.find(&row.id))
         .set((
@@ -170,5 +262,8 @@ pub fn match_or_create(
         ))
         .execute(conn)?;
     // What was written, without reading it back.
-    Ok(row)
+    Ok(MatchedPatient {
+        patient: row,
+        contacts_kept: false,
+    })
 }

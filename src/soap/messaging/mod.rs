@@ -162,7 +162,17 @@ pub async fn update_messages(
                     })
                     .collect();
                 let answers = outbox::enqueue_all(c, &batch, now)?;
-                let earlier = earlier_messages(c, &owner, &refused_ids)?;
+                // A repeat answers as the first answer did, SEGMENTS included: read from the
+                // stored message, as its first answer was computed from that body.
+                let mut repeated = refused_ids.clone();
+                repeated.extend(
+                    accepted
+                        .iter()
+                        .zip(&answers)
+                        .filter(|(_, a)| matches!(a, Enqueued::Existing { .. }))
+                        .map(|(m, _)| m.legacy_id.clone()),
+                );
+                let earlier = earlier_messages(c, &owner, &repeated)?;
                 Ok((answers, earlier))
             })
         })
@@ -176,27 +186,31 @@ pub async fn update_messages(
         .map(|(item, outcome)| match outcome {
             Ok(request) => {
                 let answer = answers.next().expect("one answer per accepted message");
+                let segments = match answer {
+                    Enqueued::New { .. } => request.segments,
+                    Enqueued::Existing { .. } => earlier
+                        .iter()
+                        .find(|e| e.legacy_id == request.legacy_id)
+                        .and_then(|e| e.segments),
+                };
                 MessageResultItem {
                     legacy_id: Some(request.legacy_id),
                     result: "OK".into(),
                     message_id: Some(answer.id().to_string()),
                     error_message: None,
-                    segments: match answer {
-                        Enqueued::New { .. } => request.segments,
-                        Enqueued::Existing { .. } => None,
-                    },
+                    segments,
                 }
             }
             Err(message) => match legacy_id(item)
                 .ok()
-                .and_then(|l| earlier.iter().find(|(e, _)| *e == l))
+                .and_then(|l| earlier.iter().find(|e| e.legacy_id == l))
             {
-                Some((legacy, id)) => MessageResultItem {
-                    legacy_id: Some(legacy.clone()),
+                Some(first) => MessageResultItem {
+                    legacy_id: Some(first.legacy_id.clone()),
                     result: "OK".into(),
-                    message_id: Some(id.clone()),
+                    message_id: Some(first.id.clone()),
                     error_message: None,
-                    segments: None,
+                    segments: first.segments,
                 },
                 None => refused(item, message),
             },
@@ -205,21 +219,36 @@ pub async fn update_messages(
     Ok(request::render(&results))
 }
 
-/// (legacy id, message id) of the owner's messages under these legacy ids.
+/// A message the owner queued before under a legacy id, as its first answer showed it.
+struct Earlier {
+    legacy_id: String,
+    id: String,
+    segments: Option<u32>,
+}
+
+/// The owner's messages under these legacy ids.
 fn earlier_messages(
     conn: &mut crate::db::DbConnection,
     owner: &str,
     legacy_ids: &[String],
-) -> diesel::QueryResult<Vec<(String, String)>> {
+) -> diesel::QueryResult<Vec<Earlier>> {
     use diesel::prelude::*;
     if legacy_ids.is_empty() {
         return Ok(Vec::new());
     }
-    messages::table
+    let rows: Vec<(String, String, Option<i32>)> = messages::table
         .filter(messages::owner.eq(owner))
         .filter(messages::legacy_id.eq_any(legacy_ids))
-        .select((messages::legacy_id, messages::id))
-        .load(conn)
+        .select((messages::legacy_id, messages::id, messages::segments))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(legacy_id, id, segments)| Earlier {
+            legacy_id,
+            id,
+            segments: segments.and_then(|s| u32::try_from(s).ok()),
+        })
+        .collect())
 }
 
 pub async fn search_messages(

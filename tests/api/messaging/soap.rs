@@ -127,6 +127,86 @@ async fn a_repeated_legacy_id_returns_the_first_message_id_and_sends_nothing_new
     assert_eq!(expired.field("MESSAGE_ID"), Some(first[0].clone()));
 }
 
+/// The `MESSAGE_RESULT` elements of an answer, as the wire carried them.
+fn result_items(body: &str) -> Vec<&str> {
+    body.match_indices("<MESSAGE_RESULT>")
+        .map(|(start, _)| {
+            let end = body[start..].find("</MESSAGE_RESULT>").unwrap() + start;
+            &body[start..end + "</MESSAGE_RESULT>".len()]
+        })
+        .collect()
+}
+
+async fn a_repeated_legacy_id_answers_exactly_as_the_first_time_segments_included(
+    backend: Backend,
+) {
+    let provider = FakeProvider::start().await;
+    let app = spawn_with(backend, |s| twilio_settings(s, &provider.url)).await;
+    let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    // 200 GSM-7 characters: two segments.
+    let long = "x".repeat(200);
+    let first_item = held_sms("seg-1", &long, &later);
+    let first = app
+        .soap(&partner(), "updateMessages", &message_items(&[&first_item]))
+        .await;
+    first.assert_ok();
+    assert_eq!(
+        first.field("SEGMENTS").as_deref(),
+        Some("2"),
+        "{}",
+        first.body
+    );
+    let first_item_xml = result_items(&first.body)[0].to_string();
+    // Again in a later call, twice in one call, with another text, and once in a form that
+    // would now be refused (EXPIRES_AT has passed): each answer is the first one.
+    let mut expired = sms("seg-1", "+34600111222", "short");
+    expired.push(("EXPIRES_AT", "2001-01-01T00:00:00Z"));
+    let again = app
+        .soap(
+            &partner(),
+            "updateMessages",
+            &message_items(&[
+                &first_item,
+                &sms("seg-1", "+34600111222", "short"),
+                &expired,
+            ]),
+        )
+        .await;
+    again.assert_ok();
+    assert_eq!(
+        result_items(&again.body),
+        vec![first_item_xml.as_str(); 3],
+        "{}",
+        again.body
+    );
+    // A new message repeated within one call: the repeat answers as its first did.
+    let second_item = held_sms("seg-2", &long, &later);
+    let twice = app
+        .soap(
+            &partner(),
+            "updateMessages",
+            &message_items(&[&second_item, &second_item]),
+        )
+        .await;
+    twice.assert_ok();
+    let items = result_items(&twice.body);
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0], items[1], "{}", twice.body);
+    assert!(
+        items[0].contains("<SEGMENTS>2</SEGMENTS>"),
+        "{}",
+        twice.body
+    );
+    assert_eq!(count(&app), 2);
+}
+
+/// An SMS held back (SEND_AT ahead) so that nothing is sent while the test reads.
+fn held_sms<'a>(legacy_id: &'a str, body: &'a str, send_at: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut item = sms(legacy_id, "+34600111222", body);
+    item.push(("SEND_AT", send_at));
+    item
+}
+
 async fn two_identical_calls_at_once_queue_one_message(backend: Backend) {
     let provider = FakeProvider::start().await;
     let app = spawn_with(backend, |s| twilio_settings(s, &provider.url)).await;
@@ -324,6 +404,7 @@ async fn messaging_needs_the_messaging_role_and_a_provider(backend: Backend) {
 backend_tests!(
     each_message_is_judged_on_its_own_and_the_good_ones_are_stored,
     a_repeated_legacy_id_returns_the_first_message_id_and_sends_nothing_new,
+    a_repeated_legacy_id_answers_exactly_as_the_first_time_segments_included,
     two_identical_calls_at_once_queue_one_message,
     search_filters_pages_and_shows_a_client_only_its_own_messages,
     messaging_needs_the_messaging_role_and_a_provider,
