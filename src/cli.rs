@@ -43,13 +43,22 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+#[derive(clap::Args, Debug, Default)]
+pub struct WorkerArgs {
+    /// Send no messages: run the reminder scheduler (it queues notices), the watched import
+    /// folder and the cancellations file only. Without it a worker needs an SMS or email
+    /// provider.
+    #[arg(long)]
+    pub no_messaging: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Apply pending migrations, then serve HTTP (SOAP, WSDL, health and metrics).
     Serve(ServeArgs),
     /// Apply pending migrations, then run only the workers (messaging and the reminder
     /// scheduler, no HTTP), for more processes on one database. Stops on SIGINT/SIGTERM after recording what it holds.
-    Worker,
+    Worker(WorkerArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage the API clients that may call the SOAP operations.
@@ -258,7 +267,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let config = settings.resolve()?;
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(config, args),
-        Command::Worker => worker(config),
+        Command::Worker(args) => worker(config, args),
         Command::Migrate => {
             startup::open_database(&config)?;
             say!("the database {} is migrated", config.database_url);
@@ -375,6 +384,10 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {
     log::info!("database: {}", config.database_url);
     startup::report_results_setup(&config, &pool);
     startup::report_patient_links(&config);
+    if !args.no_workers {
+        startup::report_messaging(&config);
+    }
+    startup::report_clients(&pool);
     actix_web::rt::System::new().block_on(async move {
         let mut app = startup::Application::build(config.clone(), pool, secret_key)
             .map_err(|e| e.to_string())?;
@@ -398,18 +411,27 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn worker(config: Config) -> Result<ExitCode, String> {
+fn worker(config: Config, args: WorkerArgs) -> Result<ExitCode, String> {
     let pool = startup::open_database(&config)?;
     startup::report_patient_links(&config);
     let secret_key = startup::load_secret_key(&config)?;
     log::info!("database: {}", config.database_url);
     actix_web::rt::System::new().block_on(async move {
         let public = startup::public_url(&config, None);
-        let workers = crate::messaging::Workers::start(pool.clone(), &config.messaging, &public)?
-            .ok_or_else(|| {
-            "no messaging provider is configured: set RENDEZ_SMS_PROVIDER or RENDEZ_SMTP_URL"
-                .to_string()
-        })?;
+        let workers = if args.no_messaging {
+            log::info!("--no-messaging: this worker sends no messages");
+            None
+        } else {
+            Some(
+                crate::messaging::Workers::start(pool.clone(), &config.messaging, &public)?
+                    .ok_or_else(|| {
+                        "no messaging provider is configured: set RENDEZ_SMS_PROVIDER or \
+                         RENDEZ_SMTP_URL, or run `rendez worker --no-messaging` for the \
+                         scheduler, imports and exports alone"
+                            .to_string()
+                    })?,
+            )
+        };
         let pool_for_imports = pool.clone();
         let pool_for_exports = pool.clone();
         let scheduler = crate::memo::scheduler::Scheduler {
@@ -429,7 +451,9 @@ fn worker(config: Config) -> Result<ExitCode, String> {
             imports.abort();
         }
         exports.abort();
-        workers.stop().await;
+        if let Some(workers) = workers {
+            workers.stop().await;
+        }
         Ok::<_, String>(())
     })?;
     Ok(ExitCode::SUCCESS)
