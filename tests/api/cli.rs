@@ -25,6 +25,7 @@ backend_tests!(
     client_add_reads_the_password_from_standard_input,
     client_add_refuses_a_duplicate_name_a_short_password_and_an_unknown_role,
     client_disable_stops_a_client_and_an_unknown_name_is_an_error,
+    client_enable_and_reset_password_work_on_a_running_server_within_a_second,
     a_digest_client_is_marked_in_client_list_and_can_use_password_digest,
     import_keyentities_reads_semicolon_comma_and_tab_separated_files,
     import_reports_a_bad_line_by_its_number_keeps_the_good_lines_and_exits_with_1,
@@ -1430,4 +1431,75 @@ async fn a_worker_without_a_provider_is_refused_unless_it_runs_without_messaging
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status}");
+}
+
+async fn client_enable_and_reset_password_work_on_a_running_server_within_a_second(
+    backend: Backend,
+) {
+    let op = Operator::new(backend);
+    let run = op.run(&[
+        "client",
+        "add",
+        "his",
+        "--roles",
+        "admin",
+        "--centers",
+        "MAD,NOWHERE",
+        "--password",
+        PASSWORD,
+    ]);
+    run.assert_success();
+    assert!(
+        run.stderr.contains("'MAD'"),
+        "unknown centers are named: {run:#?}"
+    );
+    assert!(run.stderr.contains("'NOWHERE'"), "{run:#?}");
+    op.run(&[
+        "client",
+        "add",
+        "bad",
+        "--roles",
+        "admin,root",
+        "--password",
+        PASSWORD,
+    ])
+    .assert_failure("--roles");
+    let app = spawn_app_on(op.db.clone(), test_settings(&op.db)).await;
+    let old = Auth::basic("his", PASSWORD);
+    app.soap(&old, "getCenters", "").await.assert_ok();
+
+    op.run(&["client", "disable", "his"]).assert_success();
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    app.soap(&old, "getCenters", "")
+        .await
+        .assert_fault("Client", "authentication");
+    let run = op.run(&["client", "enable", "his"]);
+    run.assert_success();
+    assert!(run.stdout.contains("enabled"), "{run:#?}");
+    assert_eq!(op.listed_client("his").unwrap()[4], "enabled");
+    app.soap(&old, "getCenters", "").await.assert_ok();
+
+    let new_password = "a-new-password-456";
+    let run = op.run_with_stdin(
+        &["client", "reset-password", "his"],
+        &format!("{new_password}\n"),
+    );
+    run.assert_success();
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    app.soap(&old, "getCenters", "")
+        .await
+        .assert_fault("Client", "authentication");
+    app.soap(&Auth::basic("his", new_password), "getCenters", "")
+        .await
+        .assert_ok();
+
+    op.run(&["client", "enable", "ghost"])
+        .assert_failure("no client named 'ghost'");
+    op.run_with_stdin(
+        &["client", "reset-password", "ghost"],
+        "whatever-password-1\n",
+    )
+    .assert_failure("no client named 'ghost'");
+    op.run_with_stdin(&["client", "reset-password", "his"], "short\n")
+        .assert_failure("12");
 }
