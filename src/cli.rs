@@ -43,13 +43,22 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+#[derive(clap::Args, Debug, Default)]
+pub struct WorkerArgs {
+    /// Send no messages: run the reminder scheduler (it queues notices), the watched import
+    /// folder and the cancellations file only. Without it a worker needs an SMS or email
+    /// provider.
+    #[arg(long)]
+    pub no_messaging: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Apply pending migrations, then serve HTTP (SOAP, WSDL, health and metrics).
     Serve(ServeArgs),
     /// Apply pending migrations, then run only the workers (messaging and the reminder
     /// scheduler, no HTTP), for more processes on one database. Stops on SIGINT/SIGTERM after recording what it holds.
-    Worker,
+    Worker(WorkerArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage the API clients that may call the SOAP operations.
@@ -171,6 +180,20 @@ pub enum ClientCommand {
         /// The client's user name.
         name: String,
     },
+    /// Enable a disabled client again, with the secret it had.
+    Enable {
+        /// The client's user name.
+        name: String,
+    },
+    /// Give a client a new password; the old one stops working at once (within a second in
+    /// running servers). The password comes from --password or standard input.
+    ResetPassword {
+        /// The client's user name.
+        name: String,
+        /// The new password (at least 12 characters). Prefer standard input.
+        #[arg(long, value_name = "PASSWORD")]
+        password: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -258,7 +281,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let config = settings.resolve()?;
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(config, args),
-        Command::Worker => worker(config),
+        Command::Worker(args) => worker(config, args),
         Command::Migrate => {
             startup::open_database(&config)?;
             say!("the database {} is migrated", config.database_url);
@@ -375,6 +398,10 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {
     log::info!("database: {}", config.database_url);
     startup::report_results_setup(&config, &pool);
     startup::report_patient_links(&config);
+    if !args.no_workers {
+        startup::report_messaging(&config);
+    }
+    startup::report_clients(&pool);
     actix_web::rt::System::new().block_on(async move {
         let mut app = startup::Application::build(config.clone(), pool, secret_key)
             .map_err(|e| e.to_string())?;
@@ -398,18 +425,27 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn worker(config: Config) -> Result<ExitCode, String> {
+fn worker(config: Config, args: WorkerArgs) -> Result<ExitCode, String> {
     let pool = startup::open_database(&config)?;
     startup::report_patient_links(&config);
     let secret_key = startup::load_secret_key(&config)?;
     log::info!("database: {}", config.database_url);
     actix_web::rt::System::new().block_on(async move {
         let public = startup::public_url(&config, None);
-        let workers = crate::messaging::Workers::start(pool.clone(), &config.messaging, &public)?
-            .ok_or_else(|| {
-            "no messaging provider is configured: set RENDEZ_SMS_PROVIDER or RENDEZ_SMTP_URL"
-                .to_string()
-        })?;
+        let workers = if args.no_messaging {
+            log::info!("--no-messaging: this worker sends no messages");
+            None
+        } else {
+            Some(
+                crate::messaging::Workers::start(pool.clone(), &config.messaging, &public)?
+                    .ok_or_else(|| {
+                        "no messaging provider is configured: set RENDEZ_SMS_PROVIDER or \
+                         RENDEZ_SMTP_URL, or run `rendez worker --no-messaging` for the \
+                         scheduler, imports and exports alone"
+                            .to_string()
+                    })?,
+            )
+        };
         let pool_for_imports = pool.clone();
         let pool_for_exports = pool.clone();
         let scheduler = crate::memo::scheduler::Scheduler {
@@ -429,7 +465,9 @@ fn worker(config: Config) -> Result<ExitCode, String> {
             imports.abort();
         }
         exports.abort();
-        workers.stop().await;
+        if let Some(workers) = workers {
+            workers.stop().await;
+        }
         Ok::<_, String>(())
     })?;
     Ok(ExitCode::SUCCESS)
@@ -479,8 +517,9 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             password,
         } => {
             check_client_name(&name)?;
-            let roles: Roles = roles.parse()?;
-            let centers: CenterScope = centers.parse()?;
+            let roles: Roles = roles.parse().map_err(|e| format!("--roles: {e}"))?;
+            let centers: CenterScope = centers.parse().map_err(|e| format!("--centers: {e}"))?;
+            warn_of_unknown_centers(&mut conn, &centers);
             let password = match password {
                 Some(p) => p,
                 None => read_password()?,
@@ -558,6 +597,41 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
                     c.created_at.format("%Y-%m-%d %H:%M")
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCommand::Enable { name } => {
+            let changed = db::clients::enable(&mut conn, &name, chrono::Utc::now().naive_utc())
+                .map_err(|e| format!("cannot enable the client: {e}"))?;
+            if changed == 0 {
+                return Err(format!("there is no client named '{name}'"));
+            }
+            say!("client '{name}' enabled");
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCommand::ResetPassword { name, password } => {
+            let client = db::clients::find_by_name(&mut conn, &name)
+                .map_err(|e| format!("cannot read the client: {e}"))?
+                .ok_or_else(|| format!("there is no client named '{name}'"))?;
+            let password = match password {
+                Some(p) => p,
+                None => read_password()?,
+            };
+            auth::check_new_secret(&password)?;
+            // A digest client keeps PasswordDigest: its new secret is kept encrypted too.
+            let digest_secret = match client.digest_secret {
+                Some(_) => Some(startup::load_secret_key(&config)?.encrypt_secret(&password)),
+                None => None,
+            };
+            let hash = auth::hash_secret(&password);
+            db::clients::set_secret(
+                &mut conn,
+                &name,
+                &hash,
+                digest_secret.as_deref(),
+                chrono::Utc::now().naive_utc(),
+            )
+            .map_err(|e| format!("cannot store the password: {e}"))?;
+            say!("client '{name}' has a new password; the old one no longer works");
             Ok(ExitCode::SUCCESS)
         }
         ClientCommand::Disable { name } => {
@@ -667,6 +741,29 @@ fn check_client_name(name: &str) -> Result<(), String> {
 }
 
 /// From a terminal: asked twice without echo. Otherwise: the first line of standard input.
+/// A center named in `--centers` that master data does not have yet is kept (it may come with
+/// the next push) but said, as it is most often a typo.
+fn warn_of_unknown_centers(conn: &mut db::DbConnection, centers: &CenterScope) {
+    let CenterScope::Only(lids) = centers else {
+        return;
+    };
+    let known = match db::master::list_centers(conn, &CenterScope::All) {
+        Ok(known) => known,
+        Err(e) => {
+            log::warn!("cannot check the centers of --centers: {e}");
+            return;
+        }
+    };
+    for lid in lids {
+        if !known.iter().any(|c| &c.lid == lid) {
+            eprintln!(
+                "rendez: warning: --centers names '{lid}', which is not a known center (yet): \
+                 the client can act there only once master data has it"
+            );
+        }
+    }
+}
+
 fn read_password() -> Result<String, String> {
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("password: ").map_err(|e| e.to_string())?;

@@ -279,6 +279,34 @@ pub fn report_results_setup(config: &Config, pool: &Pool) {
 
 /// Warns when messages to patients would carry links to this server's own bind address
 /// (appointment pages, the results page): patients can rarely reach it.
+/// Warns when no provider takes messages: confirmations and reminders would wait unseen.
+pub fn report_messaging(config: &Config) {
+    if config.messaging.sms.is_none() && config.messaging.email.is_none() {
+        log::warn!(
+            "no SMS or email provider is configured: updateMessages refuses messages, and \
+             patients' confirmations, reminders and result notices wait in the outbox until one \
+             is (RENDEZ_SMS_PROVIDER, RENDEZ_SMTP_URL; see the README's Configuration)"
+        );
+    }
+}
+
+/// Tells a fresh installation how to create the first API client, without which every call is
+/// refused.
+pub fn report_clients(pool: &Pool) {
+    let clients = pool
+        .get()
+        .map_err(|e| e.to_string())
+        .and_then(|mut conn| crate::db::clients::list(&mut conn).map_err(|e| e.to_string()));
+    match clients {
+        Ok(clients) if clients.iter().all(|c| c.disabled) => log::warn!(
+            "no API client can call Rendez yet: create one for the clinic's system with \
+             `rendez client add NAME --roles admin,booking` (see `rendez client add --help`)"
+        ),
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot list the API clients: {e}"),
+    }
+}
+
 pub fn report_patient_links(config: &Config) {
     use crate::messaging::{EmailProviderConfig, SmsProviderConfig};
     let real_sms = matches!(

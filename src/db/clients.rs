@@ -72,6 +72,33 @@ pub fn replace(conn: &mut DbConnection, client: &NewClient<'_>) -> QueryResult<u
         .execute(conn)
 }
 
+/// Returns how many clients were enabled (0: no such name).
+pub fn enable(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(api_clients::table.filter(api_clients::name.eq(name)))
+        .set((
+            api_clients::disabled.eq(false),
+            api_clients::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Replaces a client's secret (its hash, and its encrypted form for PasswordDigest).
+pub fn set_secret(
+    conn: &mut DbConnection,
+    name: &str,
+    secret_hash: &str,
+    digest_secret: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(api_clients::table.filter(api_clients::name.eq(name)))
+        .set((
+            api_clients::secret_hash.eq(secret_hash),
+            api_clients::digest_secret.eq(digest_secret),
+            api_clients::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
 /// Returns how many clients were disabled (0: no such name).
 pub fn disable(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(api_clients::table.filter(api_clients::name.eq(name)))

@@ -1,9 +1,31 @@
-//! `/healthz`: the process answers. `/readyz`: and its database does too.
+//! `/`: what this server is. `/healthz`: the process answers. `/readyz`: and its database does
+//! too.
 
 use actix_web::{HttpResponse, web};
 use diesel::connection::SimpleConnection;
 
 use crate::state::AppState;
+
+/// What a person or a probe that opens the server's address wants first: the name, the
+/// version, and where to go next.
+pub async fn index() -> HttpResponse {
+    let about = serde_json::json!({
+        "name": "Rendez",
+        "description": env!("CARGO_PKG_DESCRIPTION"),
+        "version": env!("CARGO_PKG_VERSION"),
+        "links": {
+            "soap": "/soap",
+            "wsdl": "/soap?wsdl",
+            "health": "/healthz",
+            "ready": "/readyz",
+            "metrics": "/metrics",
+            "results": "/results",
+        },
+    });
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(about.to_string())
+}
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()

@@ -22,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(soap::endpoint::wsdl))
             .default_service(web::to(soap::endpoint::method_not_allowed)),
     )
+    .route("/", web::get().to(health::index))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(metrics::render))

@@ -25,6 +25,7 @@ backend_tests!(
     client_add_reads_the_password_from_standard_input,
     client_add_refuses_a_duplicate_name_a_short_password_and_an_unknown_role,
     client_disable_stops_a_client_and_an_unknown_name_is_an_error,
+    client_enable_and_reset_password_work_on_a_running_server_within_a_second,
     a_digest_client_is_marked_in_client_list_and_can_use_password_digest,
     import_keyentities_reads_semicolon_comma_and_tab_separated_files,
     import_reports_a_bad_line_by_its_number_keeps_the_good_lines_and_exits_with_1,
@@ -35,6 +36,8 @@ backend_tests!(
     configuration_layers_file_then_environment_then_command_line,
     serve_demo_prints_credentials_that_work_for_get_centers,
     serve_stops_with_a_message_when_its_port_is_taken,
+    a_fresh_serve_says_how_to_create_a_client_warns_that_messages_wait_and_answers_its_address,
+    a_worker_without_a_provider_is_refused_unless_it_runs_without_messaging,
     the_sample_files_of_the_readme_import_without_a_refused_line,
     serve_demo_refuses_a_database_with_a_clinic_s_data_unless_told_and_then_prints_no_message,
     with_rendez_log_format_json_every_log_line_is_a_json_object,
@@ -1332,4 +1335,171 @@ async fn the_sample_files_of_the_readme_import_without_a_refused_line(backend: B
     assert_eq!(lids, vec!["C-CENTRO", "C-NORTE"]);
     let (doctors, rules) = demo_counts(&pool);
     assert_eq!((doctors, rules), (2, 5));
+}
+
+async fn a_fresh_serve_says_how_to_create_a_client_warns_that_messages_wait_and_answers_its_address(
+    backend: Backend,
+) {
+    let op = Operator::new(backend);
+    let log = op.dir.path().join("serve.log");
+    let port = free_port();
+    let mut command = op.command(&["serve"]);
+    command
+        .env("RENDEZ_BIND", format!("127.0.0.1:{port}"))
+        .env("RENDEZ_HTTP_WORKERS", "1")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut server = Running(command.spawn().unwrap());
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_healthy(&base, &mut server, &log).await;
+    let response = http().get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let about: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(about["name"], "Rendez");
+    assert_eq!(about["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(about["links"]["wsdl"], "/soap?wsdl");
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("rendez client add NAME --roles"), "{text}");
+    assert!(
+        text.contains("no SMS or email provider is configured"),
+        "{text}"
+    );
+
+    // With a client and a provider, neither warning.
+    op.run_with_stdin(
+        &["client", "add", "his", "--roles", "admin"],
+        "his-password-123\n",
+    )
+    .assert_success();
+    let mut command = op.command(&["serve"]);
+    command
+        .env("RENDEZ_BIND", format!("127.0.0.1:{port}"))
+        .env("RENDEZ_HTTP_WORKERS", "1")
+        .env("RENDEZ_EMAIL_PROVIDER", "log")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut server = Running(command.spawn().unwrap());
+    wait_until_healthy(&base, &mut server, &log).await;
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("rendez client add NAME"), "{text}");
+    assert!(!text.contains("no SMS or email provider"), "{text}");
+}
+
+async fn a_worker_without_a_provider_is_refused_unless_it_runs_without_messaging(backend: Backend) {
+    let op = Operator::new(backend);
+    op.run(&["worker"])
+        .assert_failure("no messaging provider is configured")
+        .assert_failure("--no-messaging");
+
+    let mut command = op.command(&["worker", "--no-messaging"]);
+    command
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut worker = command.spawn().unwrap();
+    let stderr = worker.stderr.take().unwrap();
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let _ = sender.send(line.unwrap_or_default());
+        }
+    });
+    let said = lines
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the worker logs as it starts");
+    let mut seen = said.clone();
+    while !seen.contains("sends no messages") {
+        seen = lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no word of --no-messaging after {said}"));
+    }
+    assert!(worker.try_wait().unwrap().is_none(), "the worker runs");
+    unsafe { libc::kill(worker.id() as i32, libc::SIGTERM) };
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = worker.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "SIGTERM stops the worker"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
+
+async fn client_enable_and_reset_password_work_on_a_running_server_within_a_second(
+    backend: Backend,
+) {
+    let op = Operator::new(backend);
+    let run = op.run(&[
+        "client",
+        "add",
+        "his",
+        "--roles",
+        "admin",
+        "--centers",
+        "MAD,NOWHERE",
+        "--password",
+        PASSWORD,
+    ]);
+    run.assert_success();
+    assert!(
+        run.stderr.contains("'MAD'"),
+        "unknown centers are named: {run:#?}"
+    );
+    assert!(run.stderr.contains("'NOWHERE'"), "{run:#?}");
+    op.run(&[
+        "client",
+        "add",
+        "bad",
+        "--roles",
+        "admin,root",
+        "--password",
+        PASSWORD,
+    ])
+    .assert_failure("--roles");
+    let app = spawn_app_on(op.db.clone(), test_settings(&op.db)).await;
+    let old = Auth::basic("his", PASSWORD);
+    app.soap(&old, "getCenters", "").await.assert_ok();
+
+    op.run(&["client", "disable", "his"]).assert_success();
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    app.soap(&old, "getCenters", "")
+        .await
+        .assert_fault("Client", "authentication");
+    let run = op.run(&["client", "enable", "his"]);
+    run.assert_success();
+    assert!(run.stdout.contains("enabled"), "{run:#?}");
+    assert_eq!(op.listed_client("his").unwrap()[4], "enabled");
+    app.soap(&old, "getCenters", "").await.assert_ok();
+
+    let new_password = "a-new-password-456";
+    let run = op.run_with_stdin(
+        &["client", "reset-password", "his"],
+        &format!("{new_password}\n"),
+    );
+    run.assert_success();
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    app.soap(&old, "getCenters", "")
+        .await
+        .assert_fault("Client", "authentication");
+    app.soap(&Auth::basic("his", new_password), "getCenters", "")
+        .await
+        .assert_ok();
+
+    op.run(&["client", "enable", "ghost"])
+        .assert_failure("no client named 'ghost'");
+    op.run_with_stdin(
+        &["client", "reset-password", "ghost"],
+        "whatever-password-1\n",
+    )
+    .assert_failure("no client named 'ghost'");
+    op.run_with_stdin(&["client", "reset-password", "his"], "short\n")
+        .assert_failure("12");
 }
