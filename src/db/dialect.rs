@@ -219,6 +219,21 @@ pub fn check_alive(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     }
 }
 
+/// Readiness: can this process write now? SQLite: take the write lock and let it go at once
+/// (`BEGIN IMMEDIATE`, then `ROLLBACK`), so that a lock another process holds for longer than
+/// the busy timeout makes the check fail as every write would. MySQL: the server answers (its
+/// writers wait on row locks, not on the whole database).
+pub fn check_writable(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => write_transaction(conn, |_| Ok(())),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => {
+            diesel::connection::SimpleConnection::batch_execute(c, "SELECT 1")
+        }
+    }
+}
+
 /// True when an insert hit a unique key: both backends report it as this kind.
 pub fn is_unique_violation(err: &DieselError) -> bool {
     matches!(
