@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer, middleware, web};
+use actix_web::{App, HttpServer, web};
 
 use crate::appointments_import::watch::FolderWatcher;
 use crate::auth::{self, Authenticator, KeySource, SecretKey};
@@ -85,11 +85,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(http::soap_error_handlers())
-                .wrap(
-                    middleware::Logger::new("%a \"%r\" %s %b %Dms")
-                        .exclude("/healthz")
-                        .exclude("/metrics"),
-                )
+                .wrap(http::access_log::logger())
                 .configure(http::routes)
         })
         .workers(workers)

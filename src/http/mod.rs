@@ -1,5 +1,6 @@
 //! The HTTP surface: one table of routes, and the small non-SOAP endpoints.
 
+pub mod access_log;
 pub mod appointment_page;
 pub mod client_address;
 pub mod health;
