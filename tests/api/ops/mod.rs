@@ -2,4 +2,5 @@
 //! read it, and how a SQLite file that another process keeps locked is reported.
 
 mod access_log;
+mod metrics;
 mod sqlite_lock;
