@@ -181,8 +181,8 @@ pub struct Settings {
     )]
     pub results_address_limit: Option<u32>,
 
-    /// Failed download attempts allowed from all addresses together in 15 minutes.
-    /// [default: 1000]
+    /// Failed download attempts from all addresses together in 15 minutes after which each
+    /// address may fail once; a right code and ID number still download. [default: 1000]
     #[arg(
         long,
         env = "RENDEZ_RESULTS_GLOBAL_LIMIT",

@@ -338,6 +338,37 @@ pub fn lock_test_results_by_code(
     }
 }
 
+/// Locks the patient page's guard row of an address until the transaction ends, creating it
+/// when it is new: an upsert, which on MySQL (`ON DUPLICATE KEY UPDATE`) takes the row's
+/// exclusive lock at once, so that attempts from one address queue on it instead of meeting
+/// in a deadlock (a plain `INSERT IGNORE` then `FOR UPDATE` takes a shared lock first). SQLite's
+/// write transaction already excludes every other writer; the same upsert keeps `touched_at`.
+pub fn lock_result_address(
+    conn: &mut DbConnection,
+    address: &str,
+    now: chrono::NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    use super::schema::result_address_guards as guards;
+    use diesel::prelude::*;
+    let insert = diesel::insert_into(guards::table)
+        .values((guards::address.eq(address), guards::touched_at.eq(now)));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => insert
+            .on_conflict(guards::address)
+            .do_update()
+            .set(guards::touched_at.eq(now))
+            .execute(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => insert
+            .on_conflict(diesel::dsl::DuplicatedKeys)
+            .do_update()
+            .set(guards::touched_at.eq(now))
+            .execute(c),
+    }
+    .map(|_| ())
+}
+
 /// The id of the message an owner queued under a legacy id, read with a lock so that it sees the
 /// latest committed row: after a unique-key clash with a concurrent twin, MySQL's plain read
 /// would still show the transaction's older snapshot, without the twin's row.
