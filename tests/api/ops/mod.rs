@@ -3,4 +3,5 @@
 
 mod access_log;
 mod metrics;
+#[cfg(feature = "sqlite")]
 mod sqlite_lock;
