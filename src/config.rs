@@ -181,8 +181,8 @@ pub struct Settings {
     )]
     pub results_address_limit: Option<u32>,
 
-    /// Failed download attempts allowed from all addresses together in 15 minutes.
-    /// [default: 1000]
+    /// Failed download attempts from all addresses together in 15 minutes after which each
+    /// address may fail once; a right code and ID number still download. [default: 1000]
     #[arg(
         long,
         env = "RENDEZ_RESULTS_GLOBAL_LIMIT",
@@ -190,6 +190,28 @@ pub struct Settings {
         value_name = "N"
     )]
     pub results_global_limit: Option<u32>,
+
+    /// A separate address and port for /metrics (e.g. 127.0.0.1:9090, reachable only from the
+    /// monitoring network); when set, /metrics is served there alone and not on RENDEZ_BIND.
+    /// [default: none, /metrics is on RENDEZ_BIND]
+    #[arg(
+        long,
+        env = "RENDEZ_METRICS_BIND",
+        global = true,
+        value_name = "ADDR:PORT"
+    )]
+    pub metrics_bind: Option<String>,
+
+    /// A bearer token that /metrics requires (Authorization: Bearer TOKEN); without it, 401.
+    /// Prefer the environment variable to the command line. [default: none, no token needed]
+    #[arg(
+        long,
+        env = "RENDEZ_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub metrics_token: Option<String>,
 
     /// Behind a reverse proxy: take the patient's address from the last X-Forwarded-For entry
     /// (the one the proxy added). Never set it when clients reach Rendez directly.
@@ -459,6 +481,10 @@ pub struct Config {
     pub booking_lead: Duration,
     pub default_country: Option<String>,
     pub http_workers: usize,
+    /// Where /metrics is served on its own (`RENDEZ_METRICS_BIND`); `None`: on `bind`.
+    pub metrics_bind: Option<String>,
+    /// The bearer token /metrics requires (`RENDEZ_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
     pub results: crate::results::ResultsConfig,
     pub trust_forwarded_for: bool,
     pub messaging: crate::messaging::MessagingConfig,
@@ -497,6 +523,8 @@ impl Settings {
             booking_lead: self.booking_lead.or(lower.booking_lead),
             default_country: self.default_country.or(lower.default_country),
             http_workers: self.http_workers.or(lower.http_workers),
+            metrics_bind: self.metrics_bind.or(lower.metrics_bind),
+            metrics_token: self.metrics_token.or(lower.metrics_token),
             results_key: self.results_key.or(lower.results_key),
             results_old_keys: self.results_old_keys.or(lower.results_old_keys),
             results_max_size: self.results_max_size.or(lower.results_max_size),
@@ -642,6 +670,11 @@ impl Settings {
                         .unwrap_or(2)
                 })
                 .max(1),
+            metrics_bind: self.metrics_bind.filter(|b| !b.trim().is_empty()),
+            metrics_token: self
+                .metrics_token
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
             results,
             trust_forwarded_for: self.trust_forwarded_for.unwrap_or(false),
             messaging,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer, middleware, web};
+use actix_web::{App, HttpServer, web};
 
 use crate::appointments_import::watch::FolderWatcher;
 use crate::auth::{self, Authenticator, KeySource, SecretKey};
@@ -31,6 +31,8 @@ pub fn public_url(config: &Config, bound: Option<std::net::SocketAddr>) -> Strin
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on its own listener (`RENDEZ_METRICS_BIND`), and its port.
+    metrics_server: Option<(Server, u16)>,
     pool: Pool,
     results: crate::results::ResultsConfig,
     messaging: crate::messaging::MessagingConfig,
@@ -49,6 +51,15 @@ impl Application {
             std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.bind))
         })?;
         let address = listener.local_addr()?;
+        let metrics_listener = match &config.metrics_bind {
+            Some(bind) => Some(TcpListener::bind(bind).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot listen on {bind} for /metrics: {e}"),
+                )
+            })?),
+            None => None,
+        };
         let public_url = public_url(&config, Some(address));
         let wsdl = WSDL_TEMPLATE.replace(WSDL_PLACEHOLDER_ADDRESS, &format!("{public_url}/soap"));
         let workers = config.http_workers;
@@ -81,16 +92,35 @@ impl Application {
             public_url: public_url.clone(),
         };
         let imports = FolderWatcher::from_config(pool.clone(), &state.config);
+        let metrics_server = match metrics_listener {
+            Some(listener) => {
+                let port = listener.local_addr()?.port();
+                log::info!("serving /metrics on {}", listener.local_addr()?);
+                let state = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .configure(http::metrics_routes)
+                })
+                .workers(1)
+                .listen(listener)?
+                .run();
+                Some((server, port))
+            }
+            None => None,
+        };
+        let metrics_here = metrics_server.is_none();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap(http::soap_error_handlers())
-                .wrap(
-                    middleware::Logger::new("%a \"%r\" %s %b %Dms")
-                        .exclude("/healthz")
-                        .exclude("/metrics"),
-                )
-                .configure(http::routes)
+                .wrap(http::access_log::logger())
+                .configure(|cfg| {
+                    http::routes_but_metrics(cfg);
+                    if metrics_here {
+                        http::metrics_routes(cfg);
+                    }
+                })
         })
         .workers(workers)
         .listen(listener)?
@@ -98,6 +128,7 @@ impl Application {
         Ok(Application {
             port: address.port(),
             server,
+            metrics_server,
             pool,
             results,
             messaging,
@@ -119,6 +150,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the separate `/metrics` listener, when `RENDEZ_METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
     }
 
     /// Stops the server from elsewhere (tests, signal handlers).
@@ -182,7 +218,15 @@ impl Application {
         let exports = self
             .run_workers
             .then(|| actix_web::rt::spawn(crate::exports::run(self.pool.clone(), self.exports)));
+        let metrics = self.metrics_server.map(|(server, _)| {
+            let handle = server.handle();
+            (actix_web::rt::spawn(server), handle)
+        });
         let result = self.server.await;
+        if let Some((task, handle)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         if let Some(imports) = imports {
             imports.abort();
         }

@@ -45,11 +45,26 @@ pub type PooledConn = r2d2::PooledConnection<DbManager>;
 #[derive(Debug, Clone)]
 pub struct DbManager {
     url: DatabaseUrl,
+    /// SQLite: how long a statement waits for another writer's lock (`RENDEZ_DB_TIMEOUT`).
+    busy_timeout: Duration,
 }
+
+/// The busy timeout of a manager made without one: `RENDEZ_DB_TIMEOUT`'s default.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl DbManager {
     pub fn new(url: DatabaseUrl) -> Self {
-        DbManager { url }
+        DbManager {
+            url,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+        }
+    }
+
+    /// SQLite connections wait at most `timeout` for a lock another connection holds, then
+    /// fail (a `Server` fault), instead of waiting without end.
+    pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -63,12 +78,18 @@ impl DbManager {
             DatabaseUrl::Sqlite { path } => {
                 sqlite_plans::enable_for_new_connections()
                     .map_err(diesel::ConnectionError::BadConnection)?;
-                let mut conn = diesel::SqliteConnection::establish(path)?;
-                // busy_timeout must come first: the other pragmas may already wait for a lock.
+                create_private_file(path).map_err(|e| {
+                    diesel::ConnectionError::BadConnection(format!("cannot create {path}: {e}"))
+                })?;
+                // The busy timeout is set as the connection opens (see `sqlite_plans`), before
+                // these pragmas, which may already wait for a lock.
+                let mut conn = sqlite_plans::opening_with_busy_timeout(self.busy_timeout, || {
+                    diesel::SqliteConnection::establish(path)
+                })?;
                 // mmap_size: pages are read from a shared mapping instead of one `pread` per
                 // page; a 64 KiB result's overflow pages cost 16 system calls per read without.
                 conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                    "PRAGMA foreign_keys = ON; \
                      PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;",
                 )
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
@@ -106,6 +127,27 @@ impl r2d2::ManageConnection for DbManager {
     }
 }
 
+/// Creates the SQLite database file readable by its owner only (0600) when it does not exist
+/// yet, before SQLite opens it: SQLite would create it with the umask's mode (often 0644), and
+/// it gives the `-wal` and `-shm` files the database file's own mode.
+#[cfg(feature = "sqlite")]
+fn create_private_file(path: &str) -> std::io::Result<()> {
+    let path = path.strip_prefix("file:").unwrap_or(path);
+    let path = path.split('?').next().unwrap_or(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// How the pool is sized and how long a caller waits for a connection before the request fails
 /// with a `Server` fault (instead of r2d2's default 30 s hang).
 #[derive(Debug, Clone, Copy)]
@@ -118,7 +160,9 @@ pub struct PoolOptions {
 /// A first connection is made directly so that a wrong password or an unreachable server stops
 /// the program at once with the server's own reason.
 pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, String> {
-    let manager = DbManager::new(url.clone());
+    let manager = DbManager::new(url.clone()).with_busy_timeout(options.connection_timeout);
+    #[cfg(feature = "sqlite")]
+    dialect::set_sqlite_writer_wait(options.connection_timeout);
     let mut first = manager
         .establish()
         .map_err(|e| format!("cannot open the database {url}: {}", connection_reason(&e)))?;

@@ -665,11 +665,18 @@ pub enum DownloadOutcome {
 /// the outcomes of that prefix of `attempts` (never empty when `attempts` is not). The limits
 /// and the per-code counters are read and updated together, so several processes sharing the
 /// database count the same failures, and each attempt sees the ones before it.
+///
+/// The per-address count is exact across processes: each attempt first locks its address's
+/// row (`result_address_guards`), so attempts from one address are judged one after the
+/// other everywhere, and on MySQL the transaction reads what is committed at each statement
+/// (READ COMMITTED), so the count made under that lock includes the failures of the attempt
+/// that held it before. SQLite's write transaction already excludes every other writer.
 pub fn attempt_downloads(
     conn: &mut DbConnection,
     attempts: &[(Attempt<'_>, &Keyring)],
     max_bytes: usize,
 ) -> QueryResult<Vec<DownloadOutcome>> {
+    dialect::next_transaction_reads_committed(conn)?;
     dialect::write_transaction(conn, |conn| {
         let mut outcomes = Vec::with_capacity(attempts.len());
         let mut bytes = 0;
@@ -687,13 +694,96 @@ pub fn attempt_downloads(
     })
 }
 
+/// What a typed ID number is compared with: the result's stored hash under its key, or, for
+/// a code that matches no result, a stand-in that nothing matches. Both go through
+/// [`IdCheck::verify`] and the same counter update, so that an unknown code costs what a known
+/// code with a wrong ID number costs and the time taken does not tell whether a code exists.
+struct IdCheck<'a> {
+    /// The row whose counters a wrong ID number moves (the stand-in's matches no row).
+    result_id: &'a str,
+    key_id: &'a str,
+    expected_hash: &'a str,
+    counters: CodeCounters,
+}
+
+/// No result has this id: ids are UUIDs.
+const NO_RESULT_ID: &str = "-";
+
+/// As long as a real hash (64 hex digits), so the comparison runs in full, and never equal to
+/// one (not hex).
+const NO_HASH: &str = "----------------------------------------------------------------";
+
+impl<'a> IdCheck<'a> {
+    fn of(row: Option<&'a ResultRow>, keyring: &'a Keyring) -> IdCheck<'a> {
+        match row {
+            Some(row) => IdCheck {
+                result_id: &row.id,
+                key_id: &row.key_id,
+                expected_hash: &row.id_number_hash,
+                counters: row.counters(),
+            },
+            None => IdCheck {
+                result_id: NO_RESULT_ID,
+                key_id: keyring.current_id(),
+                expected_hash: NO_HASH,
+                counters: CodeCounters::default(),
+            },
+        }
+    }
+
+    /// The keyed hash of the typed ID number under the key, compared in constant time.
+    fn verify(&self, keyring: &Keyring, id_number: &str) -> bool {
+        let typed = keyring
+            .lookup_hash(
+                self.key_id,
+                crate::domain::results::ID_NUMBER_PURPOSE,
+                id_number,
+            )
+            .unwrap_or_default();
+        typed.as_bytes().ct_eq(self.expected_hash.as_bytes()).into()
+    }
+
+    /// Writes the code's counters after the comparison: one more wrong ID number when it did
+    /// not match and the code was open, else as they were. The statement runs whatever the
+    /// outcome (for the stand-in it changes no row), so that neither the code's existence nor,
+    /// for a locked code, the rightness of the ID number shows in the time taken.
+    fn write_counters(
+        &self,
+        conn: &mut DbConnection,
+        matched: bool,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        let after = if !matched && self.counters.state(now) == CodeState::Open {
+            self.counters.after_failure(now)
+        } else {
+            self.counters
+        };
+        diesel::update(test_results::table.find(self.result_id))
+            .set((
+                test_results::window_start.eq(after.window_start),
+                test_results::window_failures.eq(after.window_failures),
+                test_results::failures_total.eq(after.failures_total),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+}
+
 /// Judges one download attempt and records it, inside the caller's write transaction.
+///
+/// Limits: failures from the attempt's address in the last [`LOCK_WINDOW`] up to
+/// `address_limit`; once the failures from every address together reach `global_limit`, one
+/// per address. Past the limit an attempt is refused unjudged. The global limit never refuses
+/// a first attempt from an address: a patient with the right code and ID number still gets
+/// the file while someone floods the page from many addresses.
 fn judge(
     conn: &mut DbConnection,
     attempt: &Attempt<'_>,
     keyring: &Keyring,
 ) -> QueryResult<DownloadOutcome> {
-    // Locking read first (MySQL): the rows and their counters as last committed.
+    // The address first (see `attempt_downloads`), then the results with this code (MySQL: a
+    // locking read, so their counters are the latest).
+    dialect::lock_result_address(conn, attempt.address, attempt.now)?;
     let candidates = dialect::lock_test_results_by_code(conn, attempt.code_hashes)?;
     let since = attempt.now - LOCK_WINDOW;
     let from_address: i64 = result_events::table
@@ -729,40 +819,35 @@ fn judge(
             lid: row.map(|r| r.lid.clone()),
         })
     };
-    if from_address >= i64::from(attempt.address_limit)
-        || everywhere >= i64::from(attempt.global_limit)
-    {
+    let global_reached = everywhere >= i64::from(attempt.global_limit);
+    if global_reached && everywhere == i64::from(attempt.global_limit) {
+        log::warn!(
+            "results page: {everywhere} failed download attempts in 15 minutes from all \
+             addresses together (RENDEZ_RESULTS_GLOBAL_LIMIT): each address now gets one"
+        );
+    }
+    let address_limit = if global_reached {
+        1
+    } else {
+        i64::from(attempt.address_limit)
+    };
+    if from_address >= address_limit {
         return refuse(conn, Refusal::RateLimited, row.as_ref());
     }
+    // The same verification whether the code is known, locked or unknown (see `IdCheck`).
+    let check = IdCheck::of(row.as_ref(), keyring);
+    let matches = check.verify(keyring, attempt.id_number);
+    check.write_counters(conn, matches, attempt.now)?;
+    let state = check.counters.state(attempt.now);
     let Some(row) = row else {
-        // Same work as a wrong ID number, so that timing does not tell a code exists.
-        let _ = keyring
-            .current_lookup_hash(crate::domain::results::ID_NUMBER_PURPOSE, attempt.id_number);
         return refuse(conn, Refusal::UnknownCode, None);
     };
-    let counters = row.counters();
-    match counters.state(attempt.now) {
+    match state {
         CodeState::Blocked => return refuse(conn, Refusal::Blocked, Some(&row)),
         CodeState::Locked => return refuse(conn, Refusal::Locked, Some(&row)),
         CodeState::Open => {}
     }
-    let typed = keyring
-        .lookup_hash(
-            &row.key_id,
-            crate::domain::results::ID_NUMBER_PURPOSE,
-            attempt.id_number,
-        )
-        .unwrap_or_default();
-    let matches: bool = typed.as_bytes().ct_eq(row.id_number_hash.as_bytes()).into();
     if !matches {
-        let after = counters.after_failure(attempt.now);
-        diesel::update(test_results::table.find(&row.id))
-            .set((
-                test_results::window_start.eq(after.window_start),
-                test_results::window_failures.eq(after.window_failures),
-                test_results::failures_total.eq(after.failures_total),
-            ))
-            .execute(conn)?;
         return refuse(conn, Refusal::WrongIdNumber, Some(&row));
     }
     if !row.is_available() {
@@ -868,6 +953,16 @@ pub fn purge_due(
     Ok(purged)
 }
 
+/// Deletes the address guards no attempt has touched for a lock window (they only order
+/// attempts; the counts live in the history). Returns how many were deleted.
+pub fn forget_idle_address_guards(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    use super::schema::result_address_guards as guards;
+    diesel::delete(guards::table.filter(guards::touched_at.lt(now - LOCK_WINDOW))).execute(conn)
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = result_events)]
 #[cfg_attr(feature = "sqlite", diesel(check_for_backend(diesel::sqlite::Sqlite)))]
@@ -914,4 +1009,32 @@ pub fn missing_key_ids(conn: &mut DbConnection, keyring: &Keyring) -> QueryResul
         .into_iter()
         .filter(|id| !known.contains(&id.as_str()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An unknown code's ID number goes through the same keyed hash and a full-length
+    /// constant-time comparison as a known code's, and matches nothing.
+    #[test]
+    fn an_unknown_code_runs_the_same_verification_against_a_stand_in() {
+        let keyring =
+            Keyring::parse(&crate::results::keyring::generate_key_text("k1"), None).unwrap();
+        let stand_in = IdCheck::of(None, &keyring);
+        let real_hash =
+            keyring.current_lookup_hash(crate::domain::results::ID_NUMBER_PURPOSE, "12345678Z");
+        assert_eq!(stand_in.key_id, keyring.current_id());
+        assert_eq!(stand_in.expected_hash.len(), real_hash.len());
+        assert!(!stand_in.verify(&keyring, "12345678Z"));
+        assert!(!stand_in.verify(&keyring, ""));
+        let known = IdCheck {
+            result_id: "r",
+            key_id: keyring.current_id(),
+            expected_hash: &real_hash,
+            counters: CodeCounters::default(),
+        };
+        assert!(known.verify(&keyring, "12345678Z"));
+        assert!(!known.verify(&keyring, "12345678Y"));
+    }
 }

@@ -452,5 +452,12 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    result_address_guards (address) {
+        address -> Text,
+        touched_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(test_results -> patients (patient_id));
 diesel::allow_tables_to_appear_in_same_query!(test_results, patients);

@@ -10,14 +10,35 @@
 //!
 //! Diesel does not hand out the raw connection, so the setting is made by an automatic
 //! extension: SQLite calls it for each connection it opens.
+//!
+//! The same extension sets the connection's busy timeout (`RENDEZ_DB_TIMEOUT`) through
+//! `sqlite3_busy_timeout`, before any statement runs: a `PRAGMA` cannot take a bound value, and
+//! the value is per pool, so the opening thread hands it over in a thread-local.
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_int};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use libsqlite3_sys::{
     SQLITE_DBCONFIG_ENABLE_QPSG, SQLITE_OK, sqlite3, sqlite3_api_routines, sqlite3_auto_extension,
-    sqlite3_db_config,
+    sqlite3_busy_timeout, sqlite3_db_config,
 };
+
+thread_local! {
+    /// The busy timeout for the connection this thread is opening, in milliseconds.
+    static BUSY_TIMEOUT_MS: Cell<c_int> = const { Cell::new(0) };
+}
+
+/// Runs `open` (which opens one SQLite connection on this thread) so that the connection
+/// waits at most `timeout` for another writer's lock before failing with SQLITE_BUSY.
+pub fn opening_with_busy_timeout<T>(timeout: Duration, open: impl FnOnce() -> T) -> T {
+    let ms = c_int::try_from(timeout.as_millis()).unwrap_or(c_int::MAX);
+    let previous = BUSY_TIMEOUT_MS.with(|cell| cell.replace(ms));
+    let opened = open();
+    BUSY_TIMEOUT_MS.with(|cell| cell.set(previous));
+    opened
+}
 
 /// Registers the setting for the connections opened from now on; once per process.
 pub fn enable_for_new_connections() -> Result<(), String> {
@@ -37,12 +58,18 @@ unsafe extern "C" fn enable_qpsg(
 ) -> c_int {
     // SAFETY: `db` is the connection being opened; the option takes an int and an optional
     // pointer where the new setting is written back (none wanted).
-    unsafe {
+    let configured = unsafe {
         sqlite3_db_config(
             db,
             SQLITE_DBCONFIG_ENABLE_QPSG,
             1 as c_int,
             std::ptr::null_mut::<c_int>(),
         )
+    };
+    if configured != SQLITE_OK {
+        return configured;
     }
+    let ms = BUSY_TIMEOUT_MS.with(Cell::get);
+    // SAFETY: `db` is the connection being opened.
+    unsafe { sqlite3_busy_timeout(db, ms) }
 }

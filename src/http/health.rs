@@ -1,8 +1,7 @@
 //! `/`: what this server is. `/healthz`: the process answers. `/readyz`: and its database does
-//! too.
+//! too, for writes as well (a SQLite file another process keeps locked is not ready).
 
 use actix_web::{HttpResponse, web};
-use diesel::connection::SimpleConnection;
 
 use crate::state::AppState;
 
@@ -34,7 +33,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.with_db(|conn| conn.batch_execute("SELECT 1")).await {
+    match state.with_db(crate::db::dialect::check_writable).await {
         Ok(()) => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body("ready\n"),
@@ -42,7 +41,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             log::warn!("readiness check failed: {}", err.log_detail());
             HttpResponse::ServiceUnavailable()
                 .content_type("text/plain; charset=utf-8")
-                .body("not ready: the database is unreachable\n")
+                .body("not ready: the database is unreachable or cannot be written\n")
         }
     }
 }

@@ -63,7 +63,10 @@ pub fn check_twilio_signature(
     };
     let url = public_request_url(state, req);
     if !twilio::signature_is_valid(auth_token, &url, params, header) {
-        log::warn!("refused a Twilio webhook with a bad signature for {url}");
+        log::warn!(
+            "refused a Twilio webhook with a bad signature for {}",
+            super::access_log::redacted_target(req.path(), req.query_string())
+        );
         return Err((StatusCode::FORBIDDEN, "bad X-Twilio-Signature"));
     }
     Ok(())

@@ -3,11 +3,14 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::error::FaultCode;
 use crate::state::AppState;
@@ -122,8 +125,35 @@ impl Default for Metrics {
     }
 }
 
-pub async fn render(state: web::Data<AppState>) -> HttpResponse {
+pub async fn render(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(expected) = &state.config.metrics_token
+        && !bearer_matches(&req, expected)
+    {
+        return HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
+            .content_type("text/plain; charset=utf-8")
+            .body("a bearer token is required\n");
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.encode(&state.pool))
+}
+
+/// True when the request carries `Authorization: Bearer <expected>`. The two tokens' SHA-256
+/// digests are compared in constant time, so neither the content nor the length of the
+/// expected token shows in the time taken.
+fn bearer_matches(req: &HttpRequest, expected: &str) -> bool {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    let Some(given) = given else {
+        return false;
+    };
+    let (given, expected) = (Sha256::digest(given), Sha256::digest(expected));
+    given.as_slice().ct_eq(expected.as_slice()).into()
 }

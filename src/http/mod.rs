@@ -1,5 +1,6 @@
 //! The HTTP surface: one table of routes, and the small non-SOAP endpoints.
 
+pub mod access_log;
 pub mod appointment_page;
 pub mod client_address;
 pub mod health;
@@ -14,7 +15,20 @@ use actix_web::{HttpResponse, dev::ServiceResponse, web};
 use crate::error::Error;
 use crate::soap;
 
+/// Every route; the server leaves `/metrics` out when it has a listener of its own
+/// (`RENDEZ_METRICS_BIND`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    routes_but_metrics(cfg);
+    metrics_routes(cfg);
+}
+
+/// `/metrics` alone.
+pub fn metrics_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(metrics::render));
+}
+
+/// Every route but `/metrics`.
+pub fn routes_but_metrics(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/soap")
             .route(web::post().to(soap::endpoint::post))
@@ -25,7 +39,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/", web::get().to(health::index))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
-    .route("/metrics", web::get().to(metrics::render))
     .configure(results_page::routes)
     .service(
         web::resource("/a/{token}")

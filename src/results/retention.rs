@@ -20,6 +20,8 @@ pub fn purge_expired_results(pool: &Pool, config: &ResultsConfig) -> Result<usiz
             .map_err(|e| format!("database: {e}"))?;
         total += purged;
         if purged < BATCH as usize {
+            db::results::forget_idle_address_guards(&mut conn, now)
+                .map_err(|e| format!("database: {e}"))?;
             return Ok(total);
         }
     }

@@ -15,6 +15,7 @@ mod master_data;
 mod memo;
 mod messaging;
 mod migrations;
+mod ops;
 mod outage;
 mod results;
 mod soap_edge;

@@ -5,6 +5,7 @@ mod at_rest;
 mod body_limit;
 mod browser;
 mod intake;
+mod limits;
 mod page;
 
 use std::sync::Arc;

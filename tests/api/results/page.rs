@@ -15,7 +15,7 @@ backend_tests!(
     five_wrong_id_numbers_lock_the_code_for_fifteen_minutes_even_for_the_right_one,
     twenty_wrong_id_numbers_stop_the_code_until_the_clinic_pushes_it_again,
     an_address_that_guesses_too_often_is_refused_even_with_a_right_pair,
-    the_global_limit_refuses_every_address_once_reached,
+    the_global_limit_lets_a_right_pair_through_and_pauses_an_address_after_one_failure,
     two_servers_on_one_database_count_the_same_wrong_attempts,
 );
 
@@ -227,7 +227,9 @@ async fn an_address_that_guesses_too_often_is_refused_even_with_a_right_pair(bac
     assert_eq!(elsewhere.status(), 200, "another address is not");
 }
 
-async fn the_global_limit_refuses_every_address_once_reached(backend: Backend) {
+async fn the_global_limit_lets_a_right_pair_through_and_pauses_an_address_after_one_failure(
+    backend: Backend,
+) {
     let app = spawn_results_app_with(backend, |s| {
         s.trust_forwarded_for = Some(true);
         s.results_global_limit = Some(4);
@@ -245,13 +247,24 @@ async fn the_global_limit_refuses_every_address_once_reached(backend: Backend) {
             .await;
         assert_eq!(guess.status(), 403);
     }
+    // The global limit is reached: nobody is locked out with the right pair...
     let right = app
         .download("GLOBALLY7Q2XK", "111", Some("192.0.2.200"))
         .await;
+    assert_eq!(right.status(), 200, "a right pair still downloads");
+    assert_eq!(right.bytes().await.unwrap().as_ref(), b"file");
+    // ...and a wrong attempt is refused and pauses its address, even for the right pair.
+    let wrong = app
+        .download("GLOBALLY7Q2XK", "112", Some("192.0.2.201"))
+        .await;
+    assert_eq!(wrong.status(), 403);
+    let after = app
+        .download("GLOBALLY7Q2XK", "111", Some("192.0.2.201"))
+        .await;
     assert_eq!(
-        right.status(),
+        after.status(),
         403,
-        "everyone waits once the global limit is reached"
+        "one failure per address while the limit holds"
     );
 }
 
