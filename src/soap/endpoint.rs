@@ -3,7 +3,9 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, HeaderMap};
+use actix_web::http::header::{
+    AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, HeaderMap, HeaderValue, WWW_AUTHENTICATE,
+};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -21,10 +23,17 @@ use crate::state::AppState;
 /// A slow sender must not hold a worker: the whole body must arrive within this time.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The challenge of a 401: HTTP Basic is the one HTTP scheme Rendez accepts.
+const BASIC_CHALLENGE: &str = "Basic realm=\"Rendez\"";
+
 /// An error together with the HTTP status it leaves with, when that is not the Fault default.
 struct Failure {
     error: Error,
     status: Option<StatusCode>,
+    /// Answer 401 with `WWW-Authenticate: Basic`: the request brought no credentials, or HTTP
+    /// Basic ones that do not hold, so a client that waits to be asked (LWP, suds, `curl
+    /// --anyauth`) learns that it should send them.
+    challenge: bool,
 }
 
 impl From<Error> for Failure {
@@ -32,6 +41,7 @@ impl From<Error> for Failure {
         Failure {
             error,
             status: None,
+            challenge: false,
         }
     }
 }
@@ -40,6 +50,18 @@ fn with_status(error: Error, status: StatusCode) -> Failure {
     Failure {
         error,
         status: Some(status),
+        challenge: false,
+    }
+}
+
+/// A refusal of missing or wrong HTTP credentials: 401 with the Basic challenge. Other errors
+/// (the database is down while the client's row is read) leave as they are.
+fn challenged(error: Error) -> Failure {
+    let challenge = matches!(error, Error::Unauthenticated(_));
+    Failure {
+        status: challenge.then_some(StatusCode::UNAUTHORIZED),
+        error,
+        challenge,
     }
 }
 
@@ -59,17 +81,24 @@ pub async fn post(
                 .body(body),
             None,
         ),
-        Err(Failure { error, status }) => {
+        Err(Failure {
+            error,
+            status,
+            challenge,
+        }) => {
             let code = error.fault_code();
             match code {
                 FaultCode::Client => log::info!("fault Client in {label}: {}", error.log_detail()),
                 FaultCode::Server => log::error!("fault Server in {label}: {}", error.log_detail()),
             }
             let status = status.unwrap_or_else(|| fault::status(version, code));
-            (
-                fault::response_with_status(version, &error, status),
-                Some(code),
-            )
+            let mut response = fault::response_with_status(version, &error, status);
+            if challenge {
+                response
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static(BASIC_CHALLENGE));
+            }
+            (response, Some(code))
         }
     };
     state.metrics.observe(label, started.elapsed(), fault_code);
@@ -86,6 +115,32 @@ async fn handle(
     let (announced, action_param) = announced_version(req)?;
     *version = announced;
     check_content_encoding(req.headers())?;
+    let action = match announced {
+        SoapVersion::V11 => header_text(req.headers(), "SOAPAction"),
+        SoapVersion::V12 => action_param,
+    };
+    // HTTP Basic is judged before a byte of the body is read: wrong credentials cost no memory.
+    // Such a refusal is counted under the operation the SOAPAction announced, if any.
+    let announced_label = || {
+        action
+            .as_deref()
+            .and_then(operation_of_action)
+            .map(Operation::name)
+    };
+    let basic_client = match basic_credentials(req.headers()) {
+        BasicHeader::Absent | BasicHeader::OtherScheme => None,
+        BasicHeader::Malformed(error) => {
+            *label = announced_label().unwrap_or(label);
+            return Err(challenged(error));
+        }
+        BasicHeader::Basic(credentials) => match state.auth.authenticate(credentials).await {
+            Ok(client) => Some(client),
+            Err(error) => {
+                *label = announced_label().unwrap_or(label);
+                return Err(challenged(error));
+            }
+        },
+    };
     let limits = BodyLimits {
         default: state.config.max_body_bytes,
         test_results: state.config.results.body_limit(state.config.max_body_bytes),
@@ -115,13 +170,32 @@ async fn handle(
         ))
     })?;
     *label = operation.name();
-    let action = match announced {
-        SoapVersion::V11 => header_text(req.headers(), "SOAPAction"),
-        SoapVersion::V12 => action_param,
-    };
     check_action(action.as_deref(), operation)?;
-    let credentials = credentials(envelope.token, req.headers())?;
-    let client = state.auth.authenticate(credentials).await?;
+    let client = match (envelope.token, basic_client) {
+        (Some(token), basic_client) => {
+            let client = state.auth.authenticate(token_credentials(token)?).await?;
+            if let Some(basic_client) = basic_client
+                && basic_client.id != client.id
+            {
+                return Err(Error::Unauthenticated(
+                    "the UsernameToken and the HTTP Basic credentials name different clients: send one of them"
+                        .into(),
+                )
+                .into());
+            }
+            client
+        }
+        (None, Some(basic_client)) => basic_client,
+        (None, None) => {
+            let error = match basic_credentials(req.headers()) {
+                BasicHeader::OtherScheme => "only HTTP Basic authentication is supported",
+                _ => {
+                    "no credentials: send a WS-Security UsernameToken or HTTP Basic authentication"
+                }
+            };
+            return Err(challenged(Error::Unauthenticated(error.into())));
+        }
+    };
     let role = operation.required_role();
     if !client.roles.contains(role) {
         return Err(Error::Forbidden(format!(
@@ -343,51 +417,70 @@ fn check_action(action: Option<&str>, operation: Operation) -> Result<(), Error>
     )))
 }
 
-fn credentials(token: Option<UsernameToken>, headers: &HeaderMap) -> Result<Credentials, Error> {
-    if let Some(token) = token {
-        return match token.password_type.unwrap_or(PasswordType::Text) {
-            PasswordType::Text => Ok(Credentials::Password {
+fn token_credentials(token: UsernameToken) -> Result<Credentials, Error> {
+    match token.password_type.unwrap_or(PasswordType::Text) {
+        PasswordType::Text => Ok(Credentials::Password {
+            username: token.username,
+            password: token.password,
+        }),
+        PasswordType::Digest => match (token.nonce, token.created) {
+            (Some(nonce), Some(created)) => Ok(Credentials::Digest {
                 username: token.username,
-                password: token.password,
+                digest: token.password,
+                nonce,
+                created,
             }),
-            PasswordType::Digest => match (token.nonce, token.created) {
-                (Some(nonce), Some(created)) => Ok(Credentials::Digest {
-                    username: token.username,
-                    digest: token.password,
-                    nonce,
-                    created,
-                }),
-                _ => Err(Error::Unauthenticated(
-                    "a PasswordDigest UsernameToken needs a Nonce and a Created".into(),
-                )),
-            },
-        };
+            _ => Err(Error::Unauthenticated(
+                "a PasswordDigest UsernameToken needs a Nonce and a Created".into(),
+            )),
+        },
     }
+}
+
+/// What the `Authorization` header holds.
+enum BasicHeader {
+    Absent,
+    /// Another scheme (Bearer, Negotiate, ...): no credentials Rendez can use.
+    OtherScheme,
+    /// `Basic` (the scheme name in any case) whose value does not decode to `name:password`.
+    Malformed(Error),
+    Basic(Credentials),
+}
+
+fn basic_credentials(headers: &HeaderMap) -> BasicHeader {
     let Some(value) = header_text(headers, AUTHORIZATION.as_str()) else {
-        return Err(Error::Unauthenticated(
-            "no credentials: send a WS-Security UsernameToken or HTTP Basic authentication".into(),
-        ));
+        return BasicHeader::Absent;
     };
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-        .ok_or_else(|| {
-            Error::Unauthenticated("only HTTP Basic authentication is supported".into())
-        })?;
-    let decoded = BASE64
+    let (scheme, encoded) = value.split_once(' ').unwrap_or((value.as_str(), ""));
+    if !scheme.eq_ignore_ascii_case("Basic") {
+        return BasicHeader::OtherScheme;
+    }
+    let Some(decoded) = BASE64
         .decode(encoded.trim())
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| {
-            Error::Unauthenticated("the HTTP Basic credentials are not valid base64 UTF-8".into())
-        })?;
-    let (username, password) = decoded
-        .split_once(':')
-        .ok_or_else(|| Error::Unauthenticated("the HTTP Basic credentials have no ':'".into()))?;
-    Ok(Credentials::Password {
-        username: username.to_string(),
-        password: password.to_string(),
-    })
+    else {
+        return BasicHeader::Malformed(Error::Unauthenticated(
+            "the HTTP Basic credentials are not valid base64 UTF-8".into(),
+        ));
+    };
+    match decoded.split_once(':') {
+        Some((username, password)) => BasicHeader::Basic(Credentials::Password {
+            username: username.to_string(),
+            password: password.to_string(),
+        }),
+        None => BasicHeader::Malformed(Error::Unauthenticated(
+            "the HTTP Basic credentials have no ':'".into(),
+        )),
+    }
+}
+
+/// The operation a SOAPAction (or SOAP 1.2 `action`) names, if it names one of ours.
+fn operation_of_action(action: &str) -> Option<Operation> {
+    let action = action.trim().trim_matches('"').trim();
+    Operation::ALL
+        .into_iter()
+        .find(|operation| operation.soap_action() == action)
 }
 
 /// `GET /soap?wsdl` serves the WSDL; any other GET is told how to use the endpoint.

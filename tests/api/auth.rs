@@ -59,15 +59,21 @@ backend_tests!(
     a_reused_nonce_is_refused_by_a_second_server_on_the_same_database,
     a_disabled_client_is_refused_within_a_second_even_after_a_cached_success,
     a_password_never_appears_in_any_response,
+    missing_or_wrong_http_credentials_get_401_with_a_basic_challenge_and_a_fault,
+    the_basic_scheme_name_is_accepted_in_any_case,
+    curl_with_anyauth_authenticates_after_the_challenge,
+    a_username_token_and_basic_credentials_must_name_the_same_client,
 );
 
 async fn a_request_without_credentials_is_refused_with_a_client_fault(backend: Backend) {
     let app = spawn_app(backend).await;
     let reply = app.soap(&Auth::None, "getCenters", "").await;
     reply.assert_fault("Client", "no credentials");
+    // Issue 13: a request without any credentials is challenged (401), no longer a plain 400/500.
+    assert_eq!(reply.status, 401);
     let reply = app.soap12(&Auth::None, "getCenters", "").await;
     reply.assert_fault("Client", "no credentials");
-    assert_eq!(reply.status, 400);
+    assert_eq!(reply.status, 401);
     // Another HTTP scheme is no credential either.
     let reply = app
         .post_soap_raw(
@@ -724,4 +730,154 @@ async fn a_burst_of_calls_with_the_same_credentials_runs_argon2_once(backend: Ba
         reply.assert_fault("Client", "authentication failed");
     }
     assert_eq!(password_verifications(&app).await, 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP Basic on demand: the 401 challenge
+
+/// POSTs a SOAP 1.1 getCenters with the given Authorization header (if any) and returns the
+/// status, the WWW-Authenticate header and the body.
+async fn post_with_authorization(
+    app: &TestApp,
+    authorization: Option<&str>,
+    auth_in_envelope: &Auth,
+) -> (u16, Option<String>, String) {
+    let mut request = app
+        .http
+        .post(format!("{}/soap", app.address))
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .header("SOAPAction", "\"urn:rendez:soap:v1#getCenters\"")
+        .body(crate::helpers::envelope11(
+            auth_in_envelope,
+            "getCenters",
+            "",
+        ));
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, challenge, response.text().await.unwrap())
+}
+
+fn basic_value(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+async fn missing_or_wrong_http_credentials_get_401_with_a_basic_challenge_and_a_fault(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    let wrong = format!("Basic {}", basic_value(CLINIC, "not the password"));
+    let unknown = format!("Basic {}", basic_value("nobody", "not the password"));
+    for (authorization, text) in [
+        (None, "no credentials"),
+        (Some("Bearer abc.def"), "only HTTP Basic"),
+        (Some(wrong.as_str()), GENERIC_REFUSAL),
+        (Some(unknown.as_str()), GENERIC_REFUSAL),
+        (Some("Basic %%%"), "not valid base64"),
+    ] {
+        let (status, challenge, body) =
+            post_with_authorization(&app, authorization, &Auth::None).await;
+        assert_eq!(status, 401, "{authorization:?}: {body}");
+        assert_eq!(
+            challenge.as_deref(),
+            Some("Basic realm=\"Rendez\""),
+            "{authorization:?}"
+        );
+        assert!(
+            body.contains("<faultcode>soap:Client</faultcode>"),
+            "{body}"
+        );
+        assert!(body.contains(text), "{authorization:?}: {body}");
+    }
+    // A WS-Security failure stays a plain Client fault: that client does not speak HTTP auth.
+    let (status, challenge, body) =
+        post_with_authorization(&app, None, &Auth::text(CLINIC, "not the password")).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(challenge, None);
+    assert!(body.contains(GENERIC_REFUSAL), "{body}");
+    // SOAP 1.2 too.
+    let reply = app.soap12(&Auth::None, "getCenters", "").await;
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    assert!(reply.content_type.starts_with("application/soap+xml"));
+}
+
+async fn the_basic_scheme_name_is_accepted_in_any_case(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    for scheme in ["Basic", "BASIC", "basic", "bAsIc"] {
+        let value = format!("{scheme} {}", basic_value(CLINIC, CLINIC_PASSWORD));
+        let (status, _, body) = post_with_authorization(&app, Some(&value), &Auth::None).await;
+        assert_eq!(status, 200, "{scheme}: {body}");
+        assert!(body.contains("getCentersResponse"), "{body}");
+    }
+}
+
+async fn curl_with_anyauth_authenticates_after_the_challenge(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    app.seed_basic_clinic().await;
+    let output = tokio::process::Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "20",
+            "--anyauth",
+            "--user",
+            &format!("{CLINIC}:{CLINIC_PASSWORD}"),
+            "--header",
+            "Content-Type: text/xml; charset=utf-8",
+            "--header",
+            "SOAPAction: \"urn:rendez:soap:v1#getCenters\"",
+            "--data-binary",
+            &crate::helpers::envelope11(&Auth::None, "getCenters", ""),
+            "--write-out",
+            "\n%{http_code} %{num_connects}",
+            &format!("{}/soap", app.address),
+        ])
+        .output()
+        .await
+        .expect("curl runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (body, tail) = stdout.rsplit_once('\n').unwrap();
+    assert!(tail.starts_with("200 "), "{stdout}");
+    assert!(body.contains("<CENTER_LID>C1</CENTER_LID>"), "{body}");
+}
+
+async fn a_username_token_and_basic_credentials_must_name_the_same_client(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    // The same client both ways: fine.
+    let reply = app
+        .post_soap_raw(
+            Some("text/xml; charset=utf-8"),
+            None,
+            &Auth::basic(CLINIC, CLINIC_PASSWORD),
+            crate::helpers::envelope11(&Auth::text(CLINIC, CLINIC_PASSWORD), "getCenters", ""),
+        )
+        .await;
+    reply.assert_ok();
+    // Two different clients, each with good credentials: refused.
+    let reply = app
+        .post_soap_raw(
+            Some("text/xml; charset=utf-8"),
+            None,
+            &Auth::admin(),
+            crate::helpers::envelope11(&Auth::text(CLINIC, CLINIC_PASSWORD), "getCenters", ""),
+        )
+        .await;
+    reply.assert_fault("Client", "name different clients");
 }
