@@ -37,6 +37,17 @@ pub struct Settings {
     #[arg(long, env = "RENDEZ_MAX_BODY", global = true, value_name = "SIZE")]
     pub max_body: Option<String>,
 
+    /// Memory all SOAP request bodies being received may hold together, e.g. 256MiB; a body
+    /// that would pass it is refused with a Server fault (503). Callers not yet authenticated
+    /// may hold at most half of it. [default: 256MiB]
+    #[arg(
+        long,
+        env = "RENDEZ_MAX_BODIES_IN_FLIGHT",
+        global = true,
+        value_name = "SIZE"
+    )]
+    pub max_bodies_in_flight: Option<String>,
+
     /// IANA time zone given to new centers pushed without LOCATION_TIMEZONE (e.g.
     /// Europe/Madrid). [default: none, LOCATION_TIMEZONE is then required]
     #[arg(
@@ -451,6 +462,8 @@ pub struct Config {
     /// `None`: derived from the bound address once it is known.
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
+    /// `RENDEZ_MAX_BODIES_IN_FLIGHT`, in bytes.
+    pub max_bodies_in_flight: usize,
     pub default_timezone: Option<Tz>,
     pub secret_key: Option<String>,
     pub secret_key_file: PathBuf,
@@ -488,6 +501,7 @@ impl Settings {
             bind: self.bind.or(lower.bind),
             public_url: self.public_url.or(lower.public_url),
             max_body: self.max_body.or(lower.max_body),
+            max_bodies_in_flight: self.max_bodies_in_flight.or(lower.max_bodies_in_flight),
             default_timezone: self.default_timezone.or(lower.default_timezone),
             secret_key: self.secret_key.or(lower.secret_key),
             secret_key_file: self.secret_key_file.or(lower.secret_key_file),
@@ -560,6 +574,20 @@ impl Settings {
         if max_body_bytes < 1024 {
             return Err("RENDEZ_MAX_BODY must be at least 1KiB".into());
         }
+        let max_bodies_in_flight = match &self.max_bodies_in_flight {
+            None => 256 * 1024 * 1024,
+            Some(raw) => raw
+                .parse::<bytesize::ByteSize>()
+                .map_err(|e| {
+                    format!("RENDEZ_MAX_BODIES_IN_FLIGHT '{raw}' is not a size such as 256MiB: {e}")
+                })?
+                .as_u64() as usize,
+        };
+        if max_bodies_in_flight < 2 * max_body_bytes {
+            return Err(
+                "RENDEZ_MAX_BODIES_IN_FLIGHT must be at least twice RENDEZ_MAX_BODY".into(),
+            );
+        }
         let default_timezone = self
             .default_timezone
             .as_deref()
@@ -606,6 +634,7 @@ impl Settings {
             bind: self.bind.unwrap_or_else(|| "127.0.0.1:8080".into()),
             public_url,
             max_body_bytes,
+            max_bodies_in_flight,
             default_timezone,
             secret_key: self.secret_key,
             secret_key_file: self

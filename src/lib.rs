@@ -17,6 +17,7 @@ pub mod exports;
 pub mod http;
 pub mod import;
 pub mod memo;
+pub mod memory;
 pub mod messaging;
 pub mod results;
 pub mod soap;

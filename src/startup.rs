@@ -65,6 +65,7 @@ impl Application {
                 metrics.password_verifications.clone(),
             ),
             booking: booking.clone(),
+            bodies: crate::soap::body_budget::BodyBudget::new(config.max_bodies_in_flight),
             config: Arc::new(config),
             pool: pool.clone(),
             metrics,

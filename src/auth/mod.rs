@@ -332,7 +332,13 @@ impl Authenticator {
             .await
             .map_err(|_| Error::Internal("the hashing semaphore is closed".into()))?;
         self.verifications.inc();
-        Ok(actix_web::web::block(move || verify_secret(&password, &hash)).await?)
+        Ok(actix_web::web::block(move || {
+            let verified = verify_secret(&password, &hash);
+            // Argon2id's 19 MiB would otherwise stay resident on an idle blocking thread.
+            crate::memory::give_back();
+            verified
+        })
+        .await?)
     }
 
     fn cache_key_for(&self, client_id: &str, secret_hash: &str, password: &str) -> [u8; 32] {

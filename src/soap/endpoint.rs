@@ -11,6 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::StreamExt;
 
+use super::body_budget::Reservation;
 use super::envelope::{self, PasswordType, UsernameToken};
 use super::{
     Operation, SoapVersion, booking, fault, master, messaging, prescan, response_envelope, results,
@@ -145,10 +146,11 @@ async fn handle(
         default: state.config.max_body_bytes,
         test_results: state.config.results.body_limit(state.config.max_body_bytes),
     };
-    let body = read_body(req, payload, limits).await?;
+    let body = read_body(req, payload, limits, state, basic_client.is_some()).await?;
+    let early_client = body.early_client.clone();
     // The body is dropped once the envelope is parsed: a results upload is not held twice.
     let envelope = {
-        let text = std::str::from_utf8(&body)
+        let text = std::str::from_utf8(&body.bytes)
             .map_err(|_| Error::client("the request body is not UTF-8 text"))?;
         prescan::check(text).map_err(Error::Client)?;
         envelope::parse(text)?
@@ -172,6 +174,8 @@ async fn handle(
     *label = operation.name();
     check_action(action.as_deref(), operation)?;
     let client = match (envelope.token, basic_client) {
+        // A large body's token was checked before the rest of it was read.
+        (Some(_), _) if early_client.is_some() => early_client.expect("checked just above"),
         (Some(token), basic_client) => {
             let client = state.auth.authenticate(token_credentials(token)?).await?;
             if let Some(basic_client) = basic_client
@@ -319,11 +323,27 @@ struct BodyLimits {
     test_results: usize,
 }
 
-async fn read_body(
+/// A body as read, with its share of the bodies-in-flight budget (given back when both are
+/// dropped), and the client its UsernameToken proved when the body was large enough to need it.
+struct ReadBody<'a> {
+    bytes: Vec<u8>,
+    /// Held as long as the bytes are.
+    _reservation: Reservation<'a>,
+    early_client: Option<AuthenticatedClient>,
+}
+
+/// Reads the body within its limits and the budget. A caller whose HTTP Basic credentials
+/// were checked (`verified`) gets a buffer of the declared length at once; any other grows
+/// with what arrives. A body passes `RENDEZ_MAX_BODY` only once its start names
+/// updateTestResults *and* its caller is known: HTTP Basic already checked, or the
+/// UsernameToken of its Header checked then, before another byte is read.
+async fn read_body<'a>(
     req: &HttpRequest,
     mut payload: web::Payload,
     limits: BodyLimits,
-) -> Result<Vec<u8>, Failure> {
+    state: &'a AppState,
+    verified: bool,
+) -> Result<ReadBody<'a>, Failure> {
     let too_large = |limit: usize, what: &str| {
         with_status(
             Error::client(format!(
@@ -332,10 +352,18 @@ async fn read_body(
             StatusCode::PAYLOAD_TOO_LARGE,
         )
     };
+    let over_budget = || {
+        with_status(
+            Error::Unavailable(
+                "the request bodies being received would pass RENDEZ_MAX_BODIES_IN_FLIGHT".into(),
+            ),
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
+    };
     let hard_limit = limits.default.max(limits.test_results);
     let declared =
-        header_text(req.headers(), CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > hard_limit as u64) {
+        header_text(req.headers(), CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > hard_limit) {
         return Err(if hard_limit > limits.default {
             too_large(
                 hard_limit,
@@ -345,21 +373,36 @@ async fn read_body(
             too_large(limits.default, "")
         });
     }
+    let mut reservation = state.bodies.reservation(verified);
+    let mut body = Vec::new();
     // Sized for the default limit: a declared length alone never reserves the larger one.
-    let mut body = Vec::with_capacity(declared.unwrap_or(8192).min(limits.default as u64) as usize);
+    let first = declared.unwrap_or(8192).min(if verified {
+        limits.default
+    } else {
+        UNVERIFIED_FIRST_BUFFER
+    });
+    if !reservation.reserve_up_to(first) {
+        return Err(over_budget());
+    }
+    body.reserve_exact(first);
     let mut limit = limits.default;
+    let mut early_client = None;
     let read = async {
         while let Some(chunk) = payload.next().await {
             let chunk = chunk
                 .map_err(|e| Error::client(format!("the request body could not be read: {e}")))?;
-            if body.len() + chunk.len() > hard_limit {
+            let needed = body.len() + chunk.len();
+            if needed > hard_limit {
                 return Err(too_large(limit, ""));
             }
-            if body.len() + chunk.len() > limit
-                && limit == limits.default
-                && let Some(total) = declared
-            {
-                body.reserve((total as usize).saturating_sub(body.len()));
+            if needed > body.capacity() {
+                // Doubling, but never past what this body may reach.
+                let ceiling = declared.unwrap_or(limit).min(limit).max(needed);
+                let capacity = needed.max(body.capacity() * 2).min(ceiling);
+                if !reservation.reserve_up_to(capacity) {
+                    return Err(over_budget());
+                }
+                body.reserve_exact(capacity - body.len());
             }
             body.extend_from_slice(&chunk);
             if body.len() > limit {
@@ -367,7 +410,17 @@ async fn read_body(
                 if limit < limits.test_results
                     && prescan::names_operation(&body, TEST_RESULTS).map_err(Error::Client)?
                 {
+                    if !verified {
+                        early_client = Some(authenticate_head(state, &body).await?);
+                        reservation.verified();
+                    }
                     limit = limits.test_results;
+                    if let Some(total) = declared {
+                        if !reservation.reserve_up_to(total) {
+                            return Err(over_budget());
+                        }
+                        body.reserve_exact(total.saturating_sub(body.len()));
+                    }
                 }
                 if body.len() > limit {
                     let what = if limit > limits.default {
@@ -393,7 +446,37 @@ async fn read_body(
     if body.is_empty() {
         return Err(Error::client("the request body is empty: send a SOAP Envelope").into());
     }
-    Ok(body)
+    Ok(ReadBody {
+        bytes: body,
+        _reservation: reservation,
+        early_client,
+    })
+}
+
+/// The first buffer of a caller not yet known: a stalled upload holds little.
+const UNVERIFIED_FIRST_BUFFER: usize = 16 * 1024;
+
+/// The caller of a body that is about to pass `RENDEZ_MAX_BODY`, from the UsernameToken in
+/// the Header its start holds (the Header comes before the Body, which has begun).
+async fn authenticate_head(
+    state: &AppState,
+    prefix: &[u8],
+) -> Result<AuthenticatedClient, Failure> {
+    let text = match std::str::from_utf8(prefix) {
+        Ok(text) => text,
+        // Cut inside a character: the Header is whole before it anyway.
+        Err(e) => std::str::from_utf8(&prefix[..e.valid_up_to()])
+            .map_err(|_| Error::client("the request body is not UTF-8 text"))?,
+    };
+    let head = envelope::open(text)?;
+    let Some(token) = head.token else {
+        return Err(challenged(Error::Unauthenticated(
+            "no credentials: a body larger than RENDEZ_MAX_BODY is read only from a caller \
+             that sent HTTP Basic authentication or a WS-Security UsernameToken"
+                .into(),
+        )));
+    };
+    Ok(state.auth.authenticate(token_credentials(token)?).await?)
 }
 
 const TEST_RESULTS: &str = "updateTestResults";

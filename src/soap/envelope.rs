@@ -43,6 +43,29 @@ pub struct RequestEnvelope {
 type Reader<'a> = NsReader<&'a [u8]>;
 
 pub fn parse(xml: &str) -> Result<RequestEnvelope, Error> {
+    let mut head = open(xml)?;
+    let version = head.version;
+    let token = head.token.take();
+    let (operation, payload) = head.read_operation()?;
+    Ok(RequestEnvelope {
+        version,
+        token,
+        operation,
+        payload,
+    })
+}
+
+/// An envelope read up to the start of its Body: the version and the credentials are known,
+/// the operation is not read yet (a large body is then not copied before its caller is known).
+pub struct EnvelopeHead<'a> {
+    reader: Reader<'a>,
+    pub version: SoapVersion,
+    pub token: Option<UsernameToken>,
+}
+
+/// Reads the envelope up to the start of its Body. `xml` may be only the start of a body that
+/// is still arriving: what comes after the Body's start tag is not looked at.
+pub fn open(xml: &str) -> Result<EnvelopeHead<'_>, Error> {
     let mut reader = NsReader::from_str(xml);
     reader.config_mut().check_end_names = true;
     let version = loop {
@@ -65,12 +88,10 @@ pub fn parse(xml: &str) -> Result<RequestEnvelope, Error> {
             }
             (ns, Event::Empty(e)) if is(&ns, soap_ns) && e.local_name().as_ref() == "Header" => {}
             (ns, Event::Start(e)) if is(&ns, soap_ns) && e.local_name().as_ref() == "Body" => {
-                let (operation, payload) = read_body(&mut reader)?;
-                return Ok(RequestEnvelope {
+                return Ok(EnvelopeHead {
+                    reader,
                     version,
                     token,
-                    operation,
-                    payload,
                 });
             }
             (ns, Event::Empty(e)) if is(&ns, soap_ns) && e.local_name().as_ref() == "Body" => {
@@ -89,6 +110,13 @@ pub fn parse(xml: &str) -> Result<RequestEnvelope, Error> {
             }
             _ => {}
         }
+    }
+}
+
+impl EnvelopeHead<'_> {
+    /// Reads the Body: the operation's local name and its canonical copy.
+    pub fn read_operation(mut self) -> Result<(String, String), Error> {
+        read_body(&mut self.reader)
     }
 }
 
