@@ -89,7 +89,9 @@ pub async fn post(
         }) => {
             let code = error.fault_code();
             match code {
-                FaultCode::Client => log::info!("fault Client in {label}: {}", error.log_detail()),
+                FaultCode::Client | FaultCode::VersionMismatch | FaultCode::MustUnderstand => {
+                    log::info!("fault {code} in {label}: {}", error.log_detail())
+                }
                 FaultCode::Server => log::error!("fault Server in {label}: {}", error.log_detail()),
             }
             let status = status.unwrap_or_else(|| fault::status(version, code));
@@ -157,7 +159,7 @@ async fn handle(
     };
     drop(body);
     if envelope.version != announced {
-        return Err(Error::client(format!(
+        return Err(Error::VersionMismatch(format!(
             "VersionMismatch: the Envelope is {} but the Content-Type announces {}",
             version_name(envelope.version),
             version_name(announced)

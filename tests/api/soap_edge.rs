@@ -475,7 +475,10 @@ async fn an_envelope_version_that_does_not_match_the_content_type_is_a_version_m
         envelope11(&Auth::admin(), "getCenters", ""),
     ))
     .await;
-    soap11_as_12.assert_fault("Client", "VersionMismatch");
+    // Issue 13: the faultcode is VersionMismatch itself, no longer Client.
+    soap11_as_12.assert_fault("VersionMismatch", "VersionMismatch");
+    assert_eq!(soap11_as_12.status, 500);
+    assert_eq!(soap11_as_12.fields("Value"), vec!["env:VersionMismatch"]);
     assert!(
         soap11_as_12
             .content_type
@@ -490,7 +493,11 @@ async fn an_envelope_version_that_does_not_match_the_content_type_is_a_version_m
         envelope12(&Auth::admin(), "getCenters", ""),
     ))
     .await;
-    soap12_as_11.assert_fault("Client", "VersionMismatch");
+    soap12_as_11.assert_fault("VersionMismatch", "VersionMismatch");
+    assert_eq!(
+        soap12_as_11.field("faultcode").as_deref(),
+        Some("soap:VersionMismatch")
+    );
     assert!(
         soap12_as_11.content_type.starts_with("text/xml"),
         "{soap12_as_11:?}"
@@ -1296,4 +1303,151 @@ async fn a_username_token_client_may_still_send_a_large_results_body(backend: Ba
     app.push_results(&Auth::text(LAB, "not the password"), &[item])
         .await
         .assert_fault("Client", "authentication failed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SOAP processing rules: versions, mustUnderstand, the Envelope's shape
+
+#[actix_web::test]
+async fn an_envelope_in_another_namespace_is_a_version_mismatch_fault() {
+    let app = sqlite_app().await;
+    let body = "<e:Envelope xmlns:e=\"urn:not-soap\"><e:Body><r:getCenters xmlns:r=\"urn:rendez:soap:v1\"/></e:Body></e:Envelope>";
+    let reply = within_a_second(post11(&app, body)).await;
+    reply.assert_fault("VersionMismatch", "urn:not-soap");
+    assert_eq!(reply.status, 500);
+    assert_eq!(
+        reply.field("faultcode").as_deref(),
+        Some("soap:VersionMismatch")
+    );
+    assert_still_serving(&app).await;
+}
+
+/// A SOAP 1.1 or 1.2 envelope with `block` in its Header and the admin's Basic credentials.
+fn with_header_block(version: &str, block: &str) -> String {
+    let ns = if version == "1.1" {
+        SOAP11_NS
+    } else {
+        SOAP12_NS
+    };
+    format!(
+        r#"<s:Envelope xmlns:s="{ns}" xmlns:r="urn:rendez:soap:v1"><s:Header>{block}</s:Header><s:Body><r:getCenters/></s:Body></s:Envelope>"#
+    )
+}
+
+#[actix_web::test]
+async fn a_must_understand_header_block_rendez_does_not_know_is_a_must_understand_fault() {
+    let app = sqlite_app().await;
+    for value in ["1", "true"] {
+        let body = with_header_block(
+            "1.1",
+            &format!(
+                r#"<t:Transaction xmlns:t="urn:acme:tx" s:mustUnderstand="{value}">5</t:Transaction>"#
+            ),
+        );
+        let reply = within_a_second(post11(&app, body)).await;
+        reply.assert_fault("MustUnderstand", "Transaction");
+        assert_eq!(reply.status, 500);
+        assert_eq!(
+            reply.field("faultcode").as_deref(),
+            Some("soap:MustUnderstand")
+        );
+    }
+    let body = with_header_block(
+        "1.2",
+        r#"<t:Transaction xmlns:t="urn:acme:tx" s:mustUnderstand="true">5</t:Transaction>"#,
+    );
+    let reply =
+        within_a_second(app.post_soap_raw(Some(SOAP12_CT), None, &Auth::admin(), body)).await;
+    reply.assert_fault("MustUnderstand", "Transaction");
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.fields("Value"), vec!["env:MustUnderstand"]);
+    assert!(
+        reply
+            .body
+            .contains(r#"<env:Header><env:NotUnderstood qname="nu:Transaction" xmlns:nu="urn:acme:tx"/></env:Header>"#),
+        "{}",
+        reply.body
+    );
+    // Not marked, marked 0, or meant for another actor: ignored.
+    for block in [
+        r#"<t:Transaction xmlns:t="urn:acme:tx">5</t:Transaction>"#,
+        r#"<t:Transaction xmlns:t="urn:acme:tx" s:mustUnderstand="0">5</t:Transaction>"#,
+        r#"<t:Transaction xmlns:t="urn:acme:tx" s:mustUnderstand="1" s:actor="urn:someone-else">5</t:Transaction>"#,
+    ] {
+        within_a_second(post11(&app, with_header_block("1.1", block)))
+            .await
+            .assert_ok();
+    }
+    // WS-Security marked mustUnderstand is understood.
+    let token = crate::helpers::security_header(&Auth::text(
+        crate::helpers::ADMIN,
+        crate::helpers::ADMIN_PASSWORD,
+    ))
+    .replacen(
+        "<wsse:Security ",
+        "<wsse:Security s:mustUnderstand=\"1\" ",
+        1,
+    );
+    app.post_soap_raw(
+        Some(TEXT_XML),
+        None,
+        &Auth::None,
+        with_header_block("1.1", &token),
+    )
+    .await
+    .assert_ok();
+}
+
+#[actix_web::test]
+async fn a_soap11_faultstring_has_no_xml_lang_and_a_soap12_text_has_one() {
+    let app = sqlite_app().await;
+    let fault = app.soap(&Auth::admin(), "noSuchOperation", "").await;
+    assert!(
+        fault.body.contains("<faultstring>unknown operation"),
+        "{}",
+        fault.body
+    );
+    assert!(!fault.body.contains("xml:lang"), "{}", fault.body);
+    let fault = app.soap12(&Auth::admin(), "noSuchOperation", "").await;
+    assert!(
+        fault
+            .body
+            .contains(r#"<env:Text xml:lang="en">unknown operation"#),
+        "{}",
+        fault.body
+    );
+}
+
+#[actix_web::test]
+async fn a_second_body_content_after_the_body_a_second_header_or_a_late_header_is_a_client_fault() {
+    let app = sqlite_app().await;
+    let open = format!(r#"<s:Envelope xmlns:s="{SOAP11_NS}" xmlns:r="urn:rendez:soap:v1">"#);
+    for (inner, text) in [
+        (
+            "<s:Body><r:getCenters/></s:Body><s:Body><r:getCenters/></s:Body>",
+            "more than one Body",
+        ),
+        (
+            "<s:Body><r:getCenters/></s:Body><x:Extra xmlns:x=\"urn:x\"/>",
+            "after the SOAP Body",
+        ),
+        (
+            "<s:Header/><s:Header/><s:Body><r:getCenters/></s:Body>",
+            "more than one Header",
+        ),
+        (
+            "<s:Body><r:getCenters/></s:Body><s:Header/>",
+            "Header must come before the Body",
+        ),
+        (
+            "<s:Body><r:getCenters/></s:Body>trailing words",
+            "text after the SOAP Body",
+        ),
+    ] {
+        let body = format!("{open}{inner}</s:Envelope>");
+        let reply = within_a_second(post11(&app, body)).await;
+        reply.assert_fault("Client", text);
+        assert_eq!(reply.status, 500, "{}", reply.body);
+    }
+    assert_still_serving(&app).await;
 }
