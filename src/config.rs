@@ -104,6 +104,26 @@ pub struct Settings {
     )]
     pub auth_cache_ttl: Option<String>,
 
+    /// Failed logins one address may have within RENDEZ_AUTH_FAILURE_WINDOW; past them its
+    /// logins are refused at once (429, Retry-After) until the oldest leaves the window, except
+    /// for a client name that logged in from that address before. 0 disables. [default: 10]
+    #[arg(
+        long,
+        env = "RENDEZ_AUTH_FAILURE_LIMIT",
+        global = true,
+        value_name = "N"
+    )]
+    pub auth_failure_limit: Option<u32>,
+
+    /// The window of RENDEZ_AUTH_FAILURE_LIMIT, e.g. 5m. [default: 5m]
+    #[arg(
+        long,
+        env = "RENDEZ_AUTH_FAILURE_WINDOW",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub auth_failure_window: Option<String>,
+
     /// How far ahead of now the first bookable slot starts, e.g. 30m, 2h; 0 allows any future
     /// slot. [default: 30m]
     #[arg(
@@ -469,6 +489,7 @@ pub struct Config {
     pub secret_key_file: PathBuf,
     pub pool: PoolOptions,
     pub auth_cache_ttl: Duration,
+    pub auth_failure_limit: crate::auth::FailureLimit,
     pub booking_lead: Duration,
     pub default_country: Option<String>,
     pub http_workers: usize,
@@ -508,6 +529,8 @@ impl Settings {
             db_pool_size: self.db_pool_size.or(lower.db_pool_size),
             db_timeout: self.db_timeout.or(lower.db_timeout),
             auth_cache_ttl: self.auth_cache_ttl.or(lower.auth_cache_ttl),
+            auth_failure_limit: self.auth_failure_limit.or(lower.auth_failure_limit),
+            auth_failure_window: self.auth_failure_window.or(lower.auth_failure_window),
             booking_lead: self.booking_lead.or(lower.booking_lead),
             default_country: self.default_country.or(lower.default_country),
             http_workers: self.http_workers.or(lower.http_workers),
@@ -653,6 +676,20 @@ impl Settings {
                 self.auth_cache_ttl.as_deref(),
                 "60s",
             )?,
+            auth_failure_limit: crate::auth::FailureLimit {
+                failures: self.auth_failure_limit.unwrap_or(10),
+                window: {
+                    let window = duration(
+                        "RENDEZ_AUTH_FAILURE_WINDOW",
+                        self.auth_failure_window.as_deref(),
+                        "5m",
+                    )?;
+                    if window.is_zero() {
+                        return Err("RENDEZ_AUTH_FAILURE_WINDOW must be longer than 0".into());
+                    }
+                    window
+                },
+            },
             booking_lead: duration("RENDEZ_BOOKING_LEAD", self.booking_lead.as_deref(), "30m")?,
             default_country: self
                 .default_country

@@ -11,6 +11,10 @@ pub enum Error {
     /// Credentials are missing or wrong. The text never says which part was wrong.
     #[error("authentication failed: {0}")]
     Unauthenticated(String),
+    /// Too many failed logins from the caller's address: refused without checking anything,
+    /// until the given time has passed.
+    #[error("authentication failed: too many failed logins from this address; retry in {} seconds", .0.as_secs().max(1))]
+    TooManyFailures(std::time::Duration),
     /// Authenticated, but the client's roles or centers do not allow this.
     #[error("not allowed: {0}")]
     Forbidden(String),
@@ -63,7 +67,10 @@ impl Error {
 
     pub fn fault_code(&self) -> FaultCode {
         match self {
-            Error::Client(_) | Error::Unauthenticated(_) | Error::Forbidden(_) => FaultCode::Client,
+            Error::Client(_)
+            | Error::Unauthenticated(_)
+            | Error::TooManyFailures(_)
+            | Error::Forbidden(_) => FaultCode::Client,
             Error::VersionMismatch(_) => FaultCode::VersionMismatch,
             Error::MustUnderstand { .. } => FaultCode::MustUnderstand,
             Error::Unavailable(_) | Error::Internal(_) | Error::NotConfigured(_) => {

@@ -62,6 +62,7 @@ impl Application {
                 pool.clone(),
                 secret_key.clone(),
                 config.auth_cache_ttl,
+                config.auth_failure_limit,
                 metrics.password_verifications.clone(),
             ),
             booking: booking.clone(),

@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
-    AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, HeaderMap, HeaderValue, WWW_AUTHENTICATE,
+    AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, HeaderMap, HeaderValue, RETRY_AFTER,
+    WWW_AUTHENTICATE,
 };
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use base64::Engine;
@@ -94,8 +95,20 @@ pub async fn post(
                 }
                 FaultCode::Server => log::error!("fault Server in {label}: {}", error.log_detail()),
             }
-            let status = status.unwrap_or_else(|| fault::status(version, code));
+            let retry_after = match &error {
+                Error::TooManyFailures(wait) => Some(wait.as_secs().max(1)),
+                _ => None,
+            };
+            let status = match retry_after {
+                Some(_) => StatusCode::TOO_MANY_REQUESTS,
+                None => status.unwrap_or_else(|| fault::status(version, code)),
+            };
             let mut response = fault::response_with_status(version, &error, status);
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
+            }
             if challenge {
                 response
                     .headers_mut()
@@ -122,6 +135,7 @@ async fn handle(
         SoapVersion::V11 => header_text(req.headers(), "SOAPAction"),
         SoapVersion::V12 => action_param,
     };
+    let address = client_address(req, state.config.trust_forwarded_for);
     // HTTP Basic is judged before a byte of the body is read: wrong credentials cost no memory.
     // Such a refusal is counted under the operation the SOAPAction announced, if any.
     let announced_label = || {
@@ -136,13 +150,15 @@ async fn handle(
             *label = announced_label().unwrap_or(label);
             return Err(challenged(error));
         }
-        BasicHeader::Basic(credentials) => match state.auth.authenticate(credentials).await {
-            Ok(client) => Some(client),
-            Err(error) => {
-                *label = announced_label().unwrap_or(label);
-                return Err(challenged(error));
+        BasicHeader::Basic(credentials) => {
+            match state.auth.authenticate(credentials, &address).await {
+                Ok(client) => Some(client),
+                Err(error) => {
+                    *label = announced_label().unwrap_or(label);
+                    return Err(challenged(error));
+                }
             }
-        },
+        }
     };
     let limits = BodyLimits {
         default: state.config.max_body_bytes,
@@ -179,7 +195,10 @@ async fn handle(
         // A large body's token was checked before the rest of it was read.
         (Some(_), _) if early_client.is_some() => early_client.expect("checked just above"),
         (Some(token), basic_client) => {
-            let client = state.auth.authenticate(token_credentials(token)?).await?;
+            let client = state
+                .auth
+                .authenticate(token_credentials(token)?, &address)
+                .await?;
             if let Some(basic_client) = basic_client
                 && basic_client.id != client.id
             {
@@ -413,7 +432,7 @@ async fn read_body<'a>(
                     && prescan::names_operation(&body, TEST_RESULTS).map_err(Error::Client)?
                 {
                     if !verified {
-                        early_client = Some(authenticate_head(state, &body).await?);
+                        early_client = Some(authenticate_head(req, state, &body).await?);
                         reservation.verified();
                     }
                     limit = limits.test_results;
@@ -461,6 +480,7 @@ const UNVERIFIED_FIRST_BUFFER: usize = 16 * 1024;
 /// The caller of a body that is about to pass `RENDEZ_MAX_BODY`, from the UsernameToken in
 /// the Header its start holds (the Header comes before the Body, which has begun).
 async fn authenticate_head(
+    req: &HttpRequest,
     state: &AppState,
     prefix: &[u8],
 ) -> Result<AuthenticatedClient, Failure> {
@@ -478,7 +498,11 @@ async fn authenticate_head(
                 .into(),
         )));
     };
-    Ok(state.auth.authenticate(token_credentials(token)?).await?)
+    let address = client_address(req, state.config.trust_forwarded_for);
+    Ok(state
+        .auth
+        .authenticate(token_credentials(token)?, &address)
+        .await?)
 }
 
 const TEST_RESULTS: &str = "updateTestResults";

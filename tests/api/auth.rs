@@ -5,7 +5,7 @@ use chrono::{SecondsFormat, Utc};
 
 use crate::backend_tests;
 use crate::helpers::{
-    ADMIN_PASSWORD, Auth, Backend, TestApp, spawn_app, spawn_app_on, test_settings,
+    ADMIN, ADMIN_PASSWORD, Auth, Backend, TestApp, spawn_app, spawn_app_on, test_settings,
 };
 
 const CLINIC: &str = "clinic-system";
@@ -880,4 +880,153 @@ async fn a_username_token_and_basic_credentials_must_name_the_same_client(backen
         )
         .await;
     reply.assert_fault("Client", "name different clients");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failed logins: throttled per address, hashing kept for known clients
+
+backend_tests!(
+    a_flood_of_wrong_passwords_from_one_address_is_refused_at_once_without_hashing,
+    a_client_that_logged_in_before_keeps_hashing_capacity_during_a_flood,
+);
+
+/// A SOAP 1.1 getCenters as if from `address` (the server trusts X-Forwarded-For).
+async fn get_centers_from(
+    app: &TestApp,
+    auth: &Auth,
+    address: &str,
+) -> (u16, Option<String>, String) {
+    let mut request = app
+        .http
+        .post(format!("{}/soap", app.address))
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .header("X-Forwarded-For", address)
+        .body(crate::helpers::envelope11(auth, "getCenters", ""));
+    if let Auth::Basic(user, password) = auth {
+        request = request.basic_auth(user, Some(password));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, retry_after, response.text().await.unwrap())
+}
+
+async fn a_flood_of_wrong_passwords_from_one_address_is_refused_at_once_without_hashing(
+    backend: Backend,
+) {
+    let db = std::sync::Arc::new(crate::helpers::TestDatabase::new(backend));
+    let mut settings = test_settings(&db);
+    settings.trust_forwarded_for = Some(true);
+    settings.auth_failure_limit = Some(5);
+    settings.auth_failure_window = Some("10m".into());
+    let app = spawn_app_on(db, settings).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    // A client that logged in from the attacked address before the flood.
+    let (status, _, body) =
+        get_centers_from(&app, &Auth::basic(CLINIC, CLINIC_PASSWORD), "203.0.113.7").await;
+    assert_eq!(status, 200, "{body}");
+    let before = password_verifications(&app).await;
+    for i in 0..5 {
+        // Guesses at other names: one at the client's own name would withdraw its standing at
+        // this address (see below).
+        let auth = if i % 2 == 0 {
+            Auth::basic(ADMIN, "wrong password!")
+        } else {
+            Auth::text("nobody", "wrong password!")
+        };
+        let (status, _, body) = get_centers_from(&app, &auth, "203.0.113.7").await;
+        assert!(body.contains(GENERIC_REFUSAL), "{status} {body}");
+    }
+    assert_eq!(password_verifications(&app).await, before + 5);
+    // The flood goes on: refused at once, with no hashing, saying when to retry.
+    let started = std::time::Instant::now();
+    let flood = (0..40).map(|i| {
+        let auth = if i % 2 == 0 {
+            Auth::basic(ADMIN, &format!("guess-{i}"))
+        } else {
+            Auth::text(&format!("nobody-{i}"), "wrong password!")
+        };
+        let app = &app;
+        async move { get_centers_from(app, &auth, "203.0.113.7").await }
+    });
+    for (status, retry_after, body) in futures_util::future::join_all(flood).await {
+        assert_eq!(status, 429, "{body}");
+        let seconds: u64 = retry_after.expect("Retry-After").parse().unwrap();
+        assert!((1..=600).contains(&seconds), "{seconds}");
+        assert!(
+            body.contains("too many failed logins from this address"),
+            "{body}"
+        );
+        assert!(
+            body.contains("<faultcode>soap:Client</faultcode>"),
+            "{body}"
+        );
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(password_verifications(&app).await, before + 5, "no hashing");
+    // Other addresses are not affected; the client that logged in from there before still can.
+    let (status, _, body) = get_centers_from(&app, &Auth::admin(), "198.51.100.1").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) =
+        get_centers_from(&app, &Auth::basic(CLINIC, CLINIC_PASSWORD), "203.0.113.7").await;
+    assert_eq!(status, 200, "{body}");
+    // A wrong password under its name from there withdraws that standing: then it waits too.
+    let (status, _, _) =
+        get_centers_from(&app, &Auth::basic(CLINIC, "wrong password!"), "203.0.113.7").await;
+    assert_eq!(status, 401);
+    let (status, _, body) =
+        get_centers_from(&app, &Auth::basic(CLINIC, CLINIC_PASSWORD), "203.0.113.7").await;
+    assert_eq!(status, 429, "{body}");
+}
+
+async fn a_client_that_logged_in_before_keeps_hashing_capacity_during_a_flood(backend: Backend) {
+    let db = std::sync::Arc::new(crate::helpers::TestDatabase::new(backend));
+    let mut settings = test_settings(&db);
+    settings.trust_forwarded_for = Some(true);
+    // Every login hashes: nothing is remembered.
+    settings.auth_cache_ttl = Some("0s".into());
+    let app = spawn_app_on(db, settings).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    let legit = Auth::text(CLINIC, CLINIC_PASSWORD);
+    let (status, _, body) = get_centers_from(&app, &legit, "192.0.2.10").await;
+    assert_eq!(status, 200, "{body}");
+    // A flood of wrong passwords from many addresses (one failure each: none is throttled)
+    // fills the hashing queue of unknown callers.
+    const FLOOD: usize = 48;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let flood = (0..FLOOD).map(|i| {
+        let (app, done) = (&app, &done);
+        async move {
+            let auth = Auth::basic(CLINIC, &format!("guess-{i}"));
+            let reply =
+                get_centers_from(app, &auth, &format!("10.1.{}.{}", i / 200, i % 200 + 1)).await;
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            reply
+        }
+    });
+    let login = async {
+        // Let the flood queue up first.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        let reply = get_centers_from(&app, &legit, "192.0.2.10").await;
+        (
+            reply,
+            started.elapsed(),
+            done.load(std::sync::atomic::Ordering::SeqCst),
+        )
+    };
+    let (flood, ((status, _, body), took, flood_done)) =
+        futures_util::future::join(futures_util::future::join_all(flood), login).await;
+    assert_eq!(status, 200, "{body}");
+    for (status, _, body) in flood {
+        assert!(body.contains(GENERIC_REFUSAL), "{status} {body}");
+    }
+    assert!(
+        flood_done < FLOOD / 2,
+        "the known client waited for {flood_done} of {FLOOD} flood checks ({took:?})"
+    );
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
 }
