@@ -977,6 +977,8 @@ async fn a_flood_of_wrong_passwords_from_one_address_is_refused_at_once_without_
     let (status, _, _) =
         get_centers_from(&app, &Auth::basic(CLINIC, "wrong password!"), "203.0.113.7").await;
     assert_eq!(status, 401);
+    // (once the success remembered for its exact credentials has to be checked again)
+    tokio::time::sleep(rendez::auth::CLIENT_RECHECK).await;
     let (status, _, body) =
         get_centers_from(&app, &Auth::basic(CLINIC, CLINIC_PASSWORD), "203.0.113.7").await;
     assert_eq!(status, 429, "{body}");

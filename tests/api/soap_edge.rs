@@ -1136,8 +1136,8 @@ fn rss_of(pid: u32) -> usize {
 /// RENDEZ_MAX_BODIES_IN_FLIGHT (128 MiB by default; each holds at most about RENDEZ_MAX_BODY,
 /// since the rest is read only from a known caller), plus 72 MiB for connections, Argon2id
 /// and the allocator. Once they are answered, at most `RSS_AFTER_BOUND` may stay. Measured on
-/// the 2-core development machine (debug binary, baseline 57 MiB): peak +154 to +161 MiB,
-/// after +31 to +45 MiB. Before issue 13 every body was read whole (2.5 GB for this test).
+/// the 2-core development machine (debug binary, baseline 55 to 60 MiB): peak +91 to +161 MiB,
+/// after +27 to +45 MiB. Before issue 13 every body was read whole (2.5 GB for this test).
 const RSS_PEAK_BOUND: usize = 200 * 1024 * 1024;
 const RSS_AFTER_BOUND: usize = 64 * 1024 * 1024;
 
