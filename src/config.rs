@@ -37,6 +37,17 @@ pub struct Settings {
     #[arg(long, env = "RENDEZ_MAX_BODY", global = true, value_name = "SIZE")]
     pub max_body: Option<String>,
 
+    /// Memory all SOAP request bodies being received may hold together, e.g. 256MiB; a body
+    /// that would pass it is refused with a Server fault (503). Callers not yet authenticated
+    /// may hold at most half of it. [default: 256MiB]
+    #[arg(
+        long,
+        env = "RENDEZ_MAX_BODIES_IN_FLIGHT",
+        global = true,
+        value_name = "SIZE"
+    )]
+    pub max_bodies_in_flight: Option<String>,
+
     /// IANA time zone given to new centers pushed without LOCATION_TIMEZONE (e.g.
     /// Europe/Madrid). [default: none, LOCATION_TIMEZONE is then required]
     #[arg(
@@ -92,6 +103,26 @@ pub struct Settings {
         value_name = "DURATION"
     )]
     pub auth_cache_ttl: Option<String>,
+
+    /// Failed logins one address may have within RENDEZ_AUTH_FAILURE_WINDOW; past them its
+    /// logins are refused at once (429, Retry-After) until the oldest leaves the window, except
+    /// for a client name that logged in from that address before. 0 disables. [default: 10]
+    #[arg(
+        long,
+        env = "RENDEZ_AUTH_FAILURE_LIMIT",
+        global = true,
+        value_name = "N"
+    )]
+    pub auth_failure_limit: Option<u32>,
+
+    /// The window of RENDEZ_AUTH_FAILURE_LIMIT, e.g. 5m. [default: 5m]
+    #[arg(
+        long,
+        env = "RENDEZ_AUTH_FAILURE_WINDOW",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub auth_failure_window: Option<String>,
 
     /// How far ahead of now the first bookable slot starts, e.g. 30m, 2h; 0 allows any future
     /// slot. [default: 30m]
@@ -473,11 +504,14 @@ pub struct Config {
     /// `None`: derived from the bound address once it is known.
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
+    /// `RENDEZ_MAX_BODIES_IN_FLIGHT`, in bytes.
+    pub max_bodies_in_flight: usize,
     pub default_timezone: Option<Tz>,
     pub secret_key: Option<String>,
     pub secret_key_file: PathBuf,
     pub pool: PoolOptions,
     pub auth_cache_ttl: Duration,
+    pub auth_failure_limit: crate::auth::FailureLimit,
     pub booking_lead: Duration,
     pub default_country: Option<String>,
     pub http_workers: usize,
@@ -514,12 +548,15 @@ impl Settings {
             bind: self.bind.or(lower.bind),
             public_url: self.public_url.or(lower.public_url),
             max_body: self.max_body.or(lower.max_body),
+            max_bodies_in_flight: self.max_bodies_in_flight.or(lower.max_bodies_in_flight),
             default_timezone: self.default_timezone.or(lower.default_timezone),
             secret_key: self.secret_key.or(lower.secret_key),
             secret_key_file: self.secret_key_file.or(lower.secret_key_file),
             db_pool_size: self.db_pool_size.or(lower.db_pool_size),
             db_timeout: self.db_timeout.or(lower.db_timeout),
             auth_cache_ttl: self.auth_cache_ttl.or(lower.auth_cache_ttl),
+            auth_failure_limit: self.auth_failure_limit.or(lower.auth_failure_limit),
+            auth_failure_window: self.auth_failure_window.or(lower.auth_failure_window),
             booking_lead: self.booking_lead.or(lower.booking_lead),
             default_country: self.default_country.or(lower.default_country),
             http_workers: self.http_workers.or(lower.http_workers),
@@ -588,6 +625,20 @@ impl Settings {
         if max_body_bytes < 1024 {
             return Err("RENDEZ_MAX_BODY must be at least 1KiB".into());
         }
+        let max_bodies_in_flight = match &self.max_bodies_in_flight {
+            None => 256 * 1024 * 1024,
+            Some(raw) => raw
+                .parse::<bytesize::ByteSize>()
+                .map_err(|e| {
+                    format!("RENDEZ_MAX_BODIES_IN_FLIGHT '{raw}' is not a size such as 256MiB: {e}")
+                })?
+                .as_u64() as usize,
+        };
+        if max_bodies_in_flight < 2 * max_body_bytes {
+            return Err(
+                "RENDEZ_MAX_BODIES_IN_FLIGHT must be at least twice RENDEZ_MAX_BODY".into(),
+            );
+        }
         let default_timezone = self
             .default_timezone
             .as_deref()
@@ -634,6 +685,7 @@ impl Settings {
             bind: self.bind.unwrap_or_else(|| "127.0.0.1:8080".into()),
             public_url,
             max_body_bytes,
+            max_bodies_in_flight,
             default_timezone,
             secret_key: self.secret_key,
             secret_key_file: self
@@ -652,6 +704,20 @@ impl Settings {
                 self.auth_cache_ttl.as_deref(),
                 "60s",
             )?,
+            auth_failure_limit: crate::auth::FailureLimit {
+                failures: self.auth_failure_limit.unwrap_or(10),
+                window: {
+                    let window = duration(
+                        "RENDEZ_AUTH_FAILURE_WINDOW",
+                        self.auth_failure_window.as_deref(),
+                        "5m",
+                    )?;
+                    if window.is_zero() {
+                        return Err("RENDEZ_AUTH_FAILURE_WINDOW must be longer than 0".into());
+                    }
+                    window
+                },
+            },
             booking_lead: duration("RENDEZ_BOOKING_LEAD", self.booking_lead.as_deref(), "30m")?,
             default_country: self
                 .default_country

@@ -11,6 +11,10 @@ pub enum Error {
     /// Credentials are missing or wrong. The text never says which part was wrong.
     #[error("authentication failed: {0}")]
     Unauthenticated(String),
+    /// Too many failed logins from the caller's address: refused without checking anything,
+    /// until the given time has passed.
+    #[error("authentication failed: too many failed logins from this address; retry in {} seconds", .0.as_secs().max(1))]
+    TooManyFailures(std::time::Duration),
     /// Authenticated, but the client's roles or centers do not allow this.
     #[error("not allowed: {0}")]
     Forbidden(String),
@@ -20,6 +24,16 @@ pub enum Error {
     /// A bug or an impossible state; the detail goes to the log.
     #[error("internal server error")]
     Internal(String),
+    /// The envelope is not in a SOAP version this server speaks, or not in the one its
+    /// Content-Type announced (SOAP's `VersionMismatch`).
+    #[error("{0}")]
+    VersionMismatch(String),
+    /// A header block marked `mustUnderstand` that Rendez does not understand (SOAP's
+    /// `MustUnderstand`); its qualified name is named back to the caller.
+    #[error(
+        "the header block {local} of namespace '{namespace}' is marked mustUnderstand, but Rendez does not understand it"
+    )]
+    MustUnderstand { namespace: String, local: String },
     /// A feature this server was not set up for (e.g. results without RENDEZ_RESULTS_KEY);
     /// the text says what is missing.
     #[error("{0}")]
@@ -31,6 +45,8 @@ pub enum Error {
 pub enum FaultCode {
     Client,
     Server,
+    VersionMismatch,
+    MustUnderstand,
 }
 
 impl fmt::Display for FaultCode {
@@ -38,6 +54,8 @@ impl fmt::Display for FaultCode {
         f.write_str(match self {
             FaultCode::Client => "Client",
             FaultCode::Server => "Server",
+            FaultCode::VersionMismatch => "VersionMismatch",
+            FaultCode::MustUnderstand => "MustUnderstand",
         })
     }
 }
@@ -49,7 +67,12 @@ impl Error {
 
     pub fn fault_code(&self) -> FaultCode {
         match self {
-            Error::Client(_) | Error::Unauthenticated(_) | Error::Forbidden(_) => FaultCode::Client,
+            Error::Client(_)
+            | Error::Unauthenticated(_)
+            | Error::TooManyFailures(_)
+            | Error::Forbidden(_) => FaultCode::Client,
+            Error::VersionMismatch(_) => FaultCode::VersionMismatch,
+            Error::MustUnderstand { .. } => FaultCode::MustUnderstand,
             Error::Unavailable(_) | Error::Internal(_) | Error::NotConfigured(_) => {
                 FaultCode::Server
             }

@@ -18,6 +18,7 @@ pub mod http;
 pub mod import;
 pub mod logging;
 pub mod memo;
+pub mod memory;
 pub mod messaging;
 pub mod results;
 pub mod soap;

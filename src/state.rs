@@ -25,6 +25,8 @@ pub struct AppState {
     pub secret_key: Arc<SecretKey>,
     /// How callers reach this server (`RENDEZ_PUBLIC_URL`, else the bound address).
     pub public_url: String,
+    /// What SOAP request bodies being received hold together (`RENDEZ_MAX_BODIES_IN_FLIGHT`).
+    pub bodies: crate::soap::body_budget::BodyBudget,
 }
 
 impl AppState {

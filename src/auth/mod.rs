@@ -5,7 +5,7 @@
 mod password;
 pub mod secret_key;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -72,6 +72,17 @@ pub struct AuthenticatedClient {
     pub centers: CenterScope,
 }
 
+/// How many failed logins one address may have within a window before it is refused at once
+/// (`RENDEZ_AUTH_FAILURE_LIMIT`, `RENDEZ_AUTH_FAILURE_WINDOW`); 0 failures: no limit.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureLimit {
+    pub failures: u32,
+    pub window: Duration,
+}
+
+/// How long a client that logged in from an address keeps its reserved share of hashing there.
+const TRUSTED_FOR: Duration = Duration::from_secs(24 * 60 * 60);
+
 pub struct Authenticator {
     pool: Pool,
     secret_key: Arc<SecretKey>,
@@ -85,7 +96,16 @@ pub struct Authenticator {
     /// credentials (a client opening many connections at once) runs Argon2id once, not once per
     /// call: the others wait for the first and then find it in the cache.
     in_flight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+    /// Argon2id for callers not known to this address: at most one per core at a time.
     hashing: Semaphore,
+    /// Argon2id for a client name that logged in from the same address recently: a flood of
+    /// unknown or failing callers never makes a known client wait behind it.
+    hashing_trusted: Semaphore,
+    /// Recent successes by client name and address (keyed hashes), with when they happened.
+    trusted: Mutex<HashMap<[u8; 32], Instant>>,
+    failure_limit: FailureLimit,
+    /// Failed logins per address within the window, oldest first.
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Argon2id verifications run (for `/metrics`).
     verifications: prometheus::IntCounter,
 }
@@ -108,6 +128,7 @@ impl Authenticator {
         pool: Pool,
         secret_key: Arc<SecretKey>,
         cache_ttl: Duration,
+        failure_limit: FailureLimit,
         verifications: prometheus::IntCounter,
     ) -> Self {
         let mut cache_key = [0u8; 32];
@@ -124,22 +145,23 @@ impl Authenticator {
             recent: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
             hashing: Semaphore::new(parallel),
+            hashing_trusted: Semaphore::new(parallel),
+            trusted: Mutex::new(HashMap::new()),
+            failure_limit,
+            failures: Mutex::new(HashMap::new()),
             verifications,
         }
     }
 
+    /// Checks credentials presented from `address`. An address with too many recent failures
+    /// is refused at once ([`Error::TooManyFailures`]), unless this client name logged in from
+    /// it before and has not failed since.
     pub async fn authenticate(
         &self,
         credentials: Credentials,
+        address: &str,
     ) -> Result<AuthenticatedClient, Error> {
-        let username = credentials.username().to_string();
-        if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
-            return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
-        }
-        if let Credentials::Digest { nonce, created, .. } = &credentials {
-            // Judged before the lookup, so that the answer is the same for every name.
-            check_token_freshness(nonce, created, Utc::now())?;
-        }
+        // The fast path of a busy client: a success remembered for these very credentials.
         let recent_key = match &credentials {
             Credentials::Password { username, password } => {
                 let key = self.keyed(&["recent", username, password]);
@@ -150,6 +172,39 @@ impl Authenticator {
             }
             Credentials::Digest { .. } => None,
         };
+        let pair = self.keyed(&["pair", credentials.username(), address]);
+        let trusted = self.is_trusted(&pair);
+        if !trusted {
+            self.check_failures(address)?;
+        }
+        let outcome = self
+            .authenticate_checked(credentials, recent_key, trusted)
+            .await;
+        match &outcome {
+            Ok(_) => self.trust(pair),
+            Err(Error::Unauthenticated(_)) => {
+                self.untrust(&pair);
+                self.record_failure(address);
+            }
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    async fn authenticate_checked(
+        &self,
+        credentials: Credentials,
+        recent_key: Option<[u8; 32]>,
+        trusted: bool,
+    ) -> Result<AuthenticatedClient, Error> {
+        let username = credentials.username().to_string();
+        if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
+            return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
+        }
+        if let Credentials::Digest { nonce, created, .. } = &credentials {
+            // Judged before the lookup, so that the answer is the same for every name.
+            check_token_freshness(nonce, created, Utc::now())?;
+        }
         let row_read = Instant::now();
         let pool = self.pool.clone();
         let lookup = username.clone();
@@ -162,7 +217,8 @@ impl Authenticator {
             self.forget_recent(recent_key.as_ref());
             return Err(match credentials {
                 Credentials::Password { password, .. } => {
-                    self.slow_verify(password, DUMMY_HASH.clone()).await?;
+                    self.slow_verify(password, DUMMY_HASH.clone(), trusted)
+                        .await?;
                     Error::Unauthenticated(GENERIC_REFUSAL.into())
                 }
                 Credentials::Digest { .. } => Error::Unauthenticated(DIGEST_REFUSAL.into()),
@@ -172,7 +228,7 @@ impl Authenticator {
             Credentials::Password { password, .. } => {
                 let cache_key = self.cache_key_for(&row.id, &row.secret_hash, &password);
                 if !self
-                    .verify_once(cache_key, password, row.secret_hash.clone())
+                    .verify_once(cache_key, password, row.secret_hash.clone(), trusted)
                     .await?
                 {
                     self.forget_recent(recent_key.as_ref());
@@ -296,6 +352,7 @@ impl Authenticator {
         key: [u8; 32],
         password: String,
         hash: String,
+        trusted: bool,
     ) -> Result<bool, Error> {
         if self.cached(&key) {
             return Ok(true);
@@ -309,7 +366,7 @@ impl Authenticator {
             if self.cached(&key) {
                 true
             } else {
-                let ok = self.slow_verify(password, hash).await?;
+                let ok = self.slow_verify(password, hash, trusted).await?;
                 if ok {
                     self.remember(key);
                 }
@@ -324,15 +381,99 @@ impl Authenticator {
         Ok(verified)
     }
 
-    /// Argon2id verification off the async threads, at most one per core at a time.
-    async fn slow_verify(&self, password: String, hash: String) -> Result<bool, Error> {
-        let _permit = self
-            .hashing
+    /// Argon2id verification off the async threads, at most one per core at a time for each
+    /// kind of caller (trusted or not).
+    async fn slow_verify(
+        &self,
+        password: String,
+        hash: String,
+        trusted: bool,
+    ) -> Result<bool, Error> {
+        let pool = if trusted {
+            &self.hashing_trusted
+        } else {
+            &self.hashing
+        };
+        let _permit = pool
             .acquire()
             .await
             .map_err(|_| Error::Internal("the hashing semaphore is closed".into()))?;
         self.verifications.inc();
-        Ok(actix_web::web::block(move || verify_secret(&password, &hash)).await?)
+        Ok(actix_web::web::block(move || {
+            let verified = verify_secret(&password, &hash);
+            // Argon2id's 19 MiB would otherwise stay resident on an idle blocking thread.
+            crate::memory::give_back();
+            verified
+        })
+        .await?)
+    }
+
+    fn is_trusted(&self, pair: &[u8; 32]) -> bool {
+        let trusted = self.trusted.lock().unwrap_or_else(|p| p.into_inner());
+        trusted
+            .get(pair)
+            .is_some_and(|at| at.elapsed() <= TRUSTED_FOR)
+    }
+
+    fn trust(&self, pair: [u8; 32]) {
+        let mut trusted = self.trusted.lock().unwrap_or_else(|p| p.into_inner());
+        if trusted.len() >= MAX_CACHE_ENTRIES {
+            trusted.retain(|_, at| at.elapsed() <= TRUSTED_FOR);
+            if trusted.len() >= MAX_CACHE_ENTRIES {
+                trusted.clear();
+            }
+        }
+        trusted.insert(pair, Instant::now());
+    }
+
+    fn untrust(&self, pair: &[u8; 32]) {
+        let mut trusted = self.trusted.lock().unwrap_or_else(|p| p.into_inner());
+        trusted.remove(pair);
+    }
+
+    /// Refuses an address that failed `failure_limit.failures` times within the window, saying
+    /// when it may try again.
+    fn check_failures(&self, address: &str) -> Result<(), Error> {
+        let FailureLimit { failures, window } = self.failure_limit;
+        if failures == 0 {
+            return Ok(());
+        }
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(times) = map.get_mut(address) else {
+            return Ok(());
+        };
+        while times.front().is_some_and(|t| t.elapsed() > window) {
+            times.pop_front();
+        }
+        if times.len() < failures as usize {
+            return Ok(());
+        }
+        let oldest = times.front().copied().unwrap_or_else(Instant::now);
+        Err(Error::TooManyFailures(
+            window.saturating_sub(oldest.elapsed()) + Duration::from_millis(999),
+        ))
+    }
+
+    fn record_failure(&self, address: &str) {
+        let FailureLimit { failures, window } = self.failure_limit;
+        if failures == 0 {
+            return;
+        }
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_CACHE_ENTRIES && !map.contains_key(address) {
+            map.retain(|_, times| times.back().is_some_and(|t| t.elapsed() <= window));
+            if map.len() >= MAX_CACHE_ENTRIES {
+                map.clear();
+            }
+        }
+        let times = map.entry(address.to_string()).or_default();
+        while times.front().is_some_and(|t| t.elapsed() > window) {
+            times.pop_front();
+        }
+        times.push_back(Instant::now());
+        while times.len() > failures as usize {
+            times.pop_front();
+        }
     }
 
     fn cache_key_for(&self, client_id: &str, secret_hash: &str, password: &str) -> [u8; 32] {

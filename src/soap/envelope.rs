@@ -43,6 +43,29 @@ pub struct RequestEnvelope {
 type Reader<'a> = NsReader<&'a [u8]>;
 
 pub fn parse(xml: &str) -> Result<RequestEnvelope, Error> {
+    let mut head = open(xml)?;
+    let version = head.version;
+    let token = head.token.take();
+    let (operation, payload) = head.read_operation()?;
+    Ok(RequestEnvelope {
+        version,
+        token,
+        operation,
+        payload,
+    })
+}
+
+/// An envelope read up to the start of its Body: the version and the credentials are known,
+/// the operation is not read yet (a large body is then not copied before its caller is known).
+pub struct EnvelopeHead<'a> {
+    reader: Reader<'a>,
+    pub version: SoapVersion,
+    pub token: Option<UsernameToken>,
+}
+
+/// Reads the envelope up to the start of its Body. `xml` may be only the start of a body that
+/// is still arriving: what comes after the Body's start tag is not looked at.
+pub fn open(xml: &str) -> Result<EnvelopeHead<'_>, Error> {
     let mut reader = NsReader::from_str(xml);
     reader.config_mut().check_end_names = true;
     let version = loop {
@@ -58,19 +81,26 @@ pub fn parse(xml: &str) -> Result<RequestEnvelope, Error> {
     };
     let soap_ns = version.namespace();
     let mut token = None;
+    let mut headers = 0;
     loop {
         match next(&mut reader)? {
-            (ns, Event::Start(e)) if is(&ns, soap_ns) && e.local_name().as_ref() == "Header" => {
-                token = read_header(&mut reader)?;
+            (ns, Event::Start(e) | Event::Empty(e))
+                if is(&ns, soap_ns) && e.local_name().as_ref() == "Header" && headers > 0 =>
+            {
+                return Err(Error::client("the SOAP Envelope has more than one Header"));
             }
-            (ns, Event::Empty(e)) if is(&ns, soap_ns) && e.local_name().as_ref() == "Header" => {}
+            (ns, Event::Start(e)) if is(&ns, soap_ns) && e.local_name().as_ref() == "Header" => {
+                headers += 1;
+                token = read_header(&mut reader, version)?;
+            }
+            (ns, Event::Empty(e)) if is(&ns, soap_ns) && e.local_name().as_ref() == "Header" => {
+                headers += 1;
+            }
             (ns, Event::Start(e)) if is(&ns, soap_ns) && e.local_name().as_ref() == "Body" => {
-                let (operation, payload) = read_body(&mut reader)?;
-                return Ok(RequestEnvelope {
+                return Ok(EnvelopeHead {
+                    reader,
                     version,
                     token,
-                    operation,
-                    payload,
                 });
             }
             (ns, Event::Empty(e)) if is(&ns, soap_ns) && e.local_name().as_ref() == "Body" => {
@@ -88,6 +118,40 @@ pub fn parse(xml: &str) -> Result<RequestEnvelope, Error> {
                 return Err(Error::client("the SOAP Envelope has no Body"));
             }
             _ => {}
+        }
+    }
+}
+
+impl EnvelopeHead<'_> {
+    /// Reads the Body: the operation's local name and its canonical copy; nothing but the end
+    /// of the Envelope may follow the Body.
+    pub fn read_operation(mut self) -> Result<(String, String), Error> {
+        let operation = read_body(&mut self.reader)?;
+        loop {
+            match next(&mut self.reader)? {
+                (_, Event::Start(e) | Event::Empty(e)) => {
+                    let local = e.local_name();
+                    return Err(Error::client(match local.as_ref() {
+                        "Body" => "the SOAP Envelope has more than one Body".to_string(),
+                        "Header" => "the SOAP Header must come before the Body".to_string(),
+                        other => format!(
+                            "unexpected element {other} after the SOAP Body; the Body must be the last element of the Envelope"
+                        ),
+                    }));
+                }
+                (_, Event::Text(t)) if !t.xml10_content().trim().is_empty() => {
+                    return Err(Error::client(
+                        "unexpected text after the SOAP Body; the Body must be the last element of the Envelope",
+                    ));
+                }
+                (_, Event::CData(_) | Event::GeneralRef(_)) => {
+                    return Err(Error::client(
+                        "unexpected text after the SOAP Body; the Body must be the last element of the Envelope",
+                    ));
+                }
+                (_, Event::End(_) | Event::Eof) => return Ok(operation),
+                _ => {}
+            }
         }
     }
 }
@@ -122,6 +186,14 @@ fn envelope_version(ns: &Option<String>, e: &BytesStart<'_>) -> Result<SoapVersi
             return Ok(SoapVersion::V12);
         }
     }
+    if local.as_ref() == "Envelope" {
+        return Err(Error::VersionMismatch(format!(
+            "VersionMismatch: the Envelope is in namespace '{}'; Rendez speaks SOAP 1.1 ({}) and SOAP 1.2 ({})",
+            ns.as_deref().unwrap_or(""),
+            SoapVersion::V11.namespace(),
+            SoapVersion::V12.namespace()
+        )));
+    }
     Err(Error::client(format!(
         "not a SOAP request: the root element is {} in namespace '{}', expected a SOAP 1.1 or 1.2 Envelope",
         local.as_ref(),
@@ -130,13 +202,27 @@ fn envelope_version(ns: &Option<String>, e: &BytesStart<'_>) -> Result<SoapVersi
 }
 
 /// Reads the Header up to its end; returns the UsernameToken of a WS-Security header, if any.
-fn read_header(reader: &mut Reader<'_>) -> Result<Option<UsernameToken>, Error> {
+/// A header block other than WS-Security marked `mustUnderstand` (and meant for us) is refused.
+fn read_header(
+    reader: &mut Reader<'_>,
+    version: SoapVersion,
+) -> Result<Option<UsernameToken>, Error> {
     let mut token: Option<UsernameToken> = None;
     let mut path: Vec<String> = Vec::new();
     let mut field: Option<&'static str> = None;
     let mut text = String::new();
     loop {
         let (ns, event) = next(reader)?;
+        if let Event::Start(e) | Event::Empty(e) = &event
+            && path.is_empty()
+            && !(e.local_name().as_ref() == "Security" && is(&ns, WSSE_NS))
+            && must_understand(reader, e, version)
+        {
+            return Err(Error::MustUnderstand {
+                namespace: ns.unwrap_or_default(),
+                local: e.local_name().as_ref().to_string(),
+            });
+        }
         match event {
             Event::Start(e) => {
                 let local = e.local_name().as_ref().to_string();
@@ -205,6 +291,39 @@ fn read_header(reader: &mut Reader<'_>) -> Result<Option<UsernameToken>, Error> 
             _ => {}
         }
     }
+}
+
+/// Whether a header block is marked `mustUnderstand` (`1`, or `true` in SOAP 1.2) and is meant
+/// for this node: no `actor` (SOAP 1.1) / `role` (SOAP 1.2), or the next / ultimate receiver.
+fn must_understand(reader: &Reader<'_>, e: &BytesStart<'_>, version: SoapVersion) -> bool {
+    let soap_ns = version.namespace();
+    let mut marked = false;
+    let mut for_us = true;
+    for attribute in e.attributes().flatten() {
+        let (ns, local) = reader.resolver().resolve_attribute(attribute.key);
+        if !matches!(ns, ResolveResult::Bound(n) if n.as_ref() == soap_ns) {
+            continue;
+        }
+        let value = attribute
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .unwrap_or_default();
+        let value = value.trim();
+        match local.as_ref() {
+            "mustUnderstand" => marked = value == "1" || value.eq_ignore_ascii_case("true"),
+            "actor" if version == SoapVersion::V11 => {
+                for_us = value == "http://schemas.xmlsoap.org/soap/actor/next"
+            }
+            "role" if version == SoapVersion::V12 => {
+                for_us = matches!(
+                    value,
+                    "http://www.w3.org/2003/05/soap-envelope/role/next"
+                        | "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"
+                )
+            }
+            _ => {}
+        }
+    }
+    marked && for_us
 }
 
 fn password_type(e: &BytesStart<'_>) -> Result<PasswordType, Error> {
@@ -425,11 +544,16 @@ mod tests {
     #[test]
     fn a_non_soap_root_is_refused() {
         assert!(
-            parse("<Envelope/>")
+            parse("<getCenters/>")
                 .unwrap_err()
                 .to_string()
                 .contains("not a SOAP request")
         );
+        // An Envelope outside the SOAP namespaces is another version of SOAP.
+        assert!(matches!(
+            parse("<Envelope/>").unwrap_err(),
+            Error::VersionMismatch(_)
+        ));
     }
 
     #[test]

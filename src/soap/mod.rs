@@ -2,6 +2,7 @@
 //! request for one operation and a result (or an [`Error`]) back into an envelope; the work
 //! itself is done by the domain and database layers.
 
+pub mod body_budget;
 mod booking;
 pub mod endpoint;
 pub mod envelope;

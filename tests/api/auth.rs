@@ -5,7 +5,7 @@ use chrono::{SecondsFormat, Utc};
 
 use crate::backend_tests;
 use crate::helpers::{
-    ADMIN_PASSWORD, Auth, Backend, TestApp, spawn_app, spawn_app_on, test_settings,
+    ADMIN, ADMIN_PASSWORD, Auth, Backend, TestApp, spawn_app, spawn_app_on, test_settings,
 };
 
 const CLINIC: &str = "clinic-system";
@@ -59,15 +59,21 @@ backend_tests!(
     a_reused_nonce_is_refused_by_a_second_server_on_the_same_database,
     a_disabled_client_is_refused_within_a_second_even_after_a_cached_success,
     a_password_never_appears_in_any_response,
+    missing_or_wrong_http_credentials_get_401_with_a_basic_challenge_and_a_fault,
+    the_basic_scheme_name_is_accepted_in_any_case,
+    curl_with_anyauth_authenticates_after_the_challenge,
+    a_username_token_and_basic_credentials_must_name_the_same_client,
 );
 
 async fn a_request_without_credentials_is_refused_with_a_client_fault(backend: Backend) {
     let app = spawn_app(backend).await;
     let reply = app.soap(&Auth::None, "getCenters", "").await;
     reply.assert_fault("Client", "no credentials");
+    // Issue 13: a request without any credentials is challenged (401), no longer a plain 400/500.
+    assert_eq!(reply.status, 401);
     let reply = app.soap12(&Auth::None, "getCenters", "").await;
     reply.assert_fault("Client", "no credentials");
-    assert_eq!(reply.status, 400);
+    assert_eq!(reply.status, 401);
     // Another HTTP scheme is no credential either.
     let reply = app
         .post_soap_raw(
@@ -724,4 +730,305 @@ async fn a_burst_of_calls_with_the_same_credentials_runs_argon2_once(backend: Ba
         reply.assert_fault("Client", "authentication failed");
     }
     assert_eq!(password_verifications(&app).await, 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP Basic on demand: the 401 challenge
+
+/// POSTs a SOAP 1.1 getCenters with the given Authorization header (if any) and returns the
+/// status, the WWW-Authenticate header and the body.
+async fn post_with_authorization(
+    app: &TestApp,
+    authorization: Option<&str>,
+    auth_in_envelope: &Auth,
+) -> (u16, Option<String>, String) {
+    let mut request = app
+        .http
+        .post(format!("{}/soap", app.address))
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .header("SOAPAction", "\"urn:rendez:soap:v1#getCenters\"")
+        .body(crate::helpers::envelope11(
+            auth_in_envelope,
+            "getCenters",
+            "",
+        ));
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, challenge, response.text().await.unwrap())
+}
+
+fn basic_value(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+async fn missing_or_wrong_http_credentials_get_401_with_a_basic_challenge_and_a_fault(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    let wrong = format!("Basic {}", basic_value(CLINIC, "not the password"));
+    let unknown = format!("Basic {}", basic_value("nobody", "not the password"));
+    for (authorization, text) in [
+        (None, "no credentials"),
+        (Some("Bearer abc.def"), "only HTTP Basic"),
+        (Some(wrong.as_str()), GENERIC_REFUSAL),
+        (Some(unknown.as_str()), GENERIC_REFUSAL),
+        (Some("Basic %%%"), "not valid base64"),
+    ] {
+        let (status, challenge, body) =
+            post_with_authorization(&app, authorization, &Auth::None).await;
+        assert_eq!(status, 401, "{authorization:?}: {body}");
+        assert_eq!(
+            challenge.as_deref(),
+            Some("Basic realm=\"Rendez\""),
+            "{authorization:?}"
+        );
+        assert!(
+            body.contains("<faultcode>soap:Client</faultcode>"),
+            "{body}"
+        );
+        assert!(body.contains(text), "{authorization:?}: {body}");
+    }
+    // A WS-Security failure stays a plain Client fault: that client does not speak HTTP auth.
+    let (status, challenge, body) =
+        post_with_authorization(&app, None, &Auth::text(CLINIC, "not the password")).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(challenge, None);
+    assert!(body.contains(GENERIC_REFUSAL), "{body}");
+    // SOAP 1.2 too.
+    let reply = app.soap12(&Auth::None, "getCenters", "").await;
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    assert!(reply.content_type.starts_with("application/soap+xml"));
+}
+
+async fn the_basic_scheme_name_is_accepted_in_any_case(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    for scheme in ["Basic", "BASIC", "basic", "bAsIc"] {
+        let value = format!("{scheme} {}", basic_value(CLINIC, CLINIC_PASSWORD));
+        let (status, _, body) = post_with_authorization(&app, Some(&value), &Auth::None).await;
+        assert_eq!(status, 200, "{scheme}: {body}");
+        assert!(body.contains("getCentersResponse"), "{body}");
+    }
+}
+
+async fn curl_with_anyauth_authenticates_after_the_challenge(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    app.seed_basic_clinic().await;
+    let output = tokio::process::Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "20",
+            "--anyauth",
+            "--user",
+            &format!("{CLINIC}:{CLINIC_PASSWORD}"),
+            "--header",
+            "Content-Type: text/xml; charset=utf-8",
+            "--header",
+            "SOAPAction: \"urn:rendez:soap:v1#getCenters\"",
+            "--data-binary",
+            &crate::helpers::envelope11(&Auth::None, "getCenters", ""),
+            "--write-out",
+            "\n%{http_code} %{num_connects}",
+            &format!("{}/soap", app.address),
+        ])
+        .output()
+        .await
+        .expect("curl runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (body, tail) = stdout.rsplit_once('\n').unwrap();
+    assert!(tail.starts_with("200 "), "{stdout}");
+    assert!(body.contains("<CENTER_LID>C1</CENTER_LID>"), "{body}");
+}
+
+async fn a_username_token_and_basic_credentials_must_name_the_same_client(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    // The same client both ways: fine.
+    let reply = app
+        .post_soap_raw(
+            Some("text/xml; charset=utf-8"),
+            None,
+            &Auth::basic(CLINIC, CLINIC_PASSWORD),
+            crate::helpers::envelope11(&Auth::text(CLINIC, CLINIC_PASSWORD), "getCenters", ""),
+        )
+        .await;
+    reply.assert_ok();
+    // Two different clients, each with good credentials: refused.
+    let reply = app
+        .post_soap_raw(
+            Some("text/xml; charset=utf-8"),
+            None,
+            &Auth::admin(),
+            crate::helpers::envelope11(&Auth::text(CLINIC, CLINIC_PASSWORD), "getCenters", ""),
+        )
+        .await;
+    reply.assert_fault("Client", "name different clients");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failed logins: throttled per address, hashing kept for known clients
+
+backend_tests!(
+    a_flood_of_wrong_passwords_from_one_address_is_refused_at_once_without_hashing,
+    a_client_that_logged_in_before_keeps_hashing_capacity_during_a_flood,
+);
+
+/// A SOAP 1.1 getCenters as if from `address` (the server trusts X-Forwarded-For).
+async fn get_centers_from(
+    app: &TestApp,
+    auth: &Auth,
+    address: &str,
+) -> (u16, Option<String>, String) {
+    let mut request = app
+        .http
+        .post(format!("{}/soap", app.address))
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .header("X-Forwarded-For", address)
+        .body(crate::helpers::envelope11(auth, "getCenters", ""));
+    if let Auth::Basic(user, password) = auth {
+        request = request.basic_auth(user, Some(password));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, retry_after, response.text().await.unwrap())
+}
+
+async fn a_flood_of_wrong_passwords_from_one_address_is_refused_at_once_without_hashing(
+    backend: Backend,
+) {
+    let db = std::sync::Arc::new(crate::helpers::TestDatabase::new(backend));
+    let mut settings = test_settings(&db);
+    settings.trust_forwarded_for = Some(true);
+    settings.auth_failure_limit = Some(5);
+    settings.auth_failure_window = Some("10m".into());
+    let app = spawn_app_on(db, settings).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    // A client that logged in from the attacked address before the flood.
+    let (status, _, body) =
+        get_centers_from(&app, &Auth::basic(CLINIC, CLINIC_PASSWORD), "203.0.113.7").await;
+    assert_eq!(status, 200, "{body}");
+    let before = password_verifications(&app).await;
+    for i in 0..5 {
+        // Guesses at other names: one at the client's own name would withdraw its standing at
+        // this address (see below).
+        let auth = if i % 2 == 0 {
+            Auth::basic(ADMIN, "wrong password!")
+        } else {
+            Auth::text("nobody", "wrong password!")
+        };
+        let (status, _, body) = get_centers_from(&app, &auth, "203.0.113.7").await;
+        assert!(body.contains(GENERIC_REFUSAL), "{status} {body}");
+    }
+    assert_eq!(password_verifications(&app).await, before + 5);
+    // The flood goes on: refused at once, with no hashing, saying when to retry.
+    let started = std::time::Instant::now();
+    let flood = (0..40).map(|i| {
+        let auth = if i % 2 == 0 {
+            Auth::basic(ADMIN, &format!("guess-{i}"))
+        } else {
+            Auth::text(&format!("nobody-{i}"), "wrong password!")
+        };
+        let app = &app;
+        async move { get_centers_from(app, &auth, "203.0.113.7").await }
+    });
+    for (status, retry_after, body) in futures_util::future::join_all(flood).await {
+        assert_eq!(status, 429, "{body}");
+        let seconds: u64 = retry_after.expect("Retry-After").parse().unwrap();
+        assert!((1..=600).contains(&seconds), "{seconds}");
+        assert!(
+            body.contains("too many failed logins from this address"),
+            "{body}"
+        );
+        assert!(
+            body.contains("<faultcode>soap:Client</faultcode>"),
+            "{body}"
+        );
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(password_verifications(&app).await, before + 5, "no hashing");
+    // Other addresses are not affected; the client that logged in from there before still can.
+    let (status, _, body) = get_centers_from(&app, &Auth::admin(), "198.51.100.1").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) =
+        get_centers_from(&app, &Auth::basic(CLINIC, CLINIC_PASSWORD), "203.0.113.7").await;
+    assert_eq!(status, 200, "{body}");
+    // A wrong password under its name from there withdraws that standing: then it waits too.
+    let (status, _, _) =
+        get_centers_from(&app, &Auth::basic(CLINIC, "wrong password!"), "203.0.113.7").await;
+    assert_eq!(status, 401);
+    // (once the success remembered for its exact credentials has to be checked again)
+    tokio::time::sleep(rendez::auth::CLIENT_RECHECK).await;
+    let (status, _, body) =
+        get_centers_from(&app, &Auth::basic(CLINIC, CLINIC_PASSWORD), "203.0.113.7").await;
+    assert_eq!(status, 429, "{body}");
+}
+
+async fn a_client_that_logged_in_before_keeps_hashing_capacity_during_a_flood(backend: Backend) {
+    let db = std::sync::Arc::new(crate::helpers::TestDatabase::new(backend));
+    let mut settings = test_settings(&db);
+    settings.trust_forwarded_for = Some(true);
+    // Every login hashes: nothing is remembered.
+    settings.auth_cache_ttl = Some("0s".into());
+    let app = spawn_app_on(db, settings).await;
+    app.add_client(CLINIC, CLINIC_PASSWORD, "admin", "", false);
+    let legit = Auth::text(CLINIC, CLINIC_PASSWORD);
+    let (status, _, body) = get_centers_from(&app, &legit, "192.0.2.10").await;
+    assert_eq!(status, 200, "{body}");
+    // A flood of wrong passwords from many addresses (one failure each: none is throttled)
+    // fills the hashing queue of unknown callers.
+    const FLOOD: usize = 48;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let flood = (0..FLOOD).map(|i| {
+        let (app, done) = (&app, &done);
+        async move {
+            let auth = Auth::basic(CLINIC, &format!("guess-{i}"));
+            let reply =
+                get_centers_from(app, &auth, &format!("10.1.{}.{}", i / 200, i % 200 + 1)).await;
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            reply
+        }
+    });
+    let login = async {
+        // Let the flood queue up first.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        let reply = get_centers_from(&app, &legit, "192.0.2.10").await;
+        (
+            reply,
+            started.elapsed(),
+            done.load(std::sync::atomic::Ordering::SeqCst),
+        )
+    };
+    let (flood, ((status, _, body), took, flood_done)) =
+        futures_util::future::join(futures_util::future::join_all(flood), login).await;
+    assert_eq!(status, 200, "{body}");
+    for (status, _, body) in flood {
+        assert!(body.contains(GENERIC_REFUSAL), "{status} {body}");
+    }
+    assert!(
+        flood_done < FLOOD / 2,
+        "the known client waited for {flood_done} of {FLOOD} flood checks ({took:?})"
+    );
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
 }

@@ -213,9 +213,11 @@ impl Reply {
         if let Some(code) = self.field("faultcode") {
             return code.rsplit(':').next().unwrap_or("").to_string();
         }
+        // SOAP 1.2: the subcode (Client/Server), else the code itself (VersionMismatch, ...).
         let values = self.fields("Value");
         values
             .get(1)
+            .or(values.first())
             .map(|v| v.rsplit(':').next().unwrap_or("").to_string())
             .unwrap_or_default()
     }
