@@ -134,6 +134,17 @@ pub struct Settings {
     )]
     pub booking_lead: Option<String>,
 
+    /// How far a getAppointments poller's own clock may run ahead of Rendez's: a
+    /// LAST_REQUEST_TIMESTAMP that Rendez did not return is read this much (and the 2 s a change
+    /// takes to settle) earlier, so that such a poller misses no change. [default: 5s]
+    #[arg(
+        long,
+        env = "RENDEZ_CHANGE_FEED_TOLERANCE",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub change_feed_tolerance: Option<String>,
+
     /// Country (ISO 3166 alpha-2, e.g. ES) of patients' phone numbers written without an
     /// international prefix. [default: none, numbers need +CC]
     #[arg(long, env = "RENDEZ_DEFAULT_COUNTRY", global = true, value_name = "CC")]
@@ -513,6 +524,7 @@ pub struct Config {
     pub auth_cache_ttl: Duration,
     pub auth_failure_limit: crate::auth::FailureLimit,
     pub booking_lead: Duration,
+    pub change_feed_tolerance: Duration,
     pub default_country: Option<String>,
     pub http_workers: usize,
     /// Where /metrics is served on its own (`RENDEZ_METRICS_BIND`); `None`: on `bind`.
@@ -558,6 +570,7 @@ impl Settings {
             auth_failure_limit: self.auth_failure_limit.or(lower.auth_failure_limit),
             auth_failure_window: self.auth_failure_window.or(lower.auth_failure_window),
             booking_lead: self.booking_lead.or(lower.booking_lead),
+            change_feed_tolerance: self.change_feed_tolerance.or(lower.change_feed_tolerance),
             default_country: self.default_country.or(lower.default_country),
             http_workers: self.http_workers.or(lower.http_workers),
             metrics_bind: self.metrics_bind.or(lower.metrics_bind),
@@ -719,6 +732,11 @@ impl Settings {
                 },
             },
             booking_lead: duration("RENDEZ_BOOKING_LEAD", self.booking_lead.as_deref(), "30m")?,
+            change_feed_tolerance: duration(
+                "RENDEZ_CHANGE_FEED_TOLERANCE",
+                self.change_feed_tolerance.as_deref(),
+                "5s",
+            )?,
             default_country: self
                 .default_country
                 .map(|raw| {

@@ -403,6 +403,13 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 
 diesel::table! {
+    change_feed_cursors (client_id, cursor_at) {
+        client_id -> Text,
+        cursor_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     test_results (id) {
         id -> Text,
         lid -> Text,

@@ -1,7 +1,7 @@
 //! Booking operations (role `booking`): searchAvailabilities, addAppointment,
 //! deleteAppointment, checkAppointment, getAppointments.
 
-use chrono::{SubsecRound, Utc};
+use chrono::Utc;
 
 use super::flat::{FlatWriter, parse_flat};
 use super::wire::{
@@ -216,11 +216,8 @@ pub async fn get_appointments(
             .map(|l| l.to_string()),
         start_date: date(&raw, "START_DATE").map_err(&fault)?,
         end_date: date(&raw, "END_DATE").map_err(&fault)?,
-        changed_after: since,
-        // To the microsecond, as the answer's LAST_REQUEST_TIMESTAMP carries it: the next poll's
-        // window must start exactly where this one ends, or a change could be shown twice.
-        changed_until: since
-            .map(|_| (Utc::now() - booking::appointments::CHANGE_SETTLE).trunc_subsecs(6)),
+        changed_after: None,
+        changed_until: None,
     };
     if filter.user_lid.is_none()
         && filter.user_tid.is_none()
@@ -231,14 +228,27 @@ pub async fn get_appointments(
             "getAppointments: give USER_LID, USER_TID, RESOURCE_LID or LAST_REQUEST_TIMESTAMP",
         ));
     }
-    let until = filter.changed_until;
     let scope = client.centers.clone();
-    let views = state
-        .with_db(move |conn| booking::appointments::list(conn, &filter, &scope))
+    let client_id = client.id.clone();
+    let tolerance =
+        chrono::Duration::from_std(state.config.change_feed_tolerance).unwrap_or_default();
+    let listed = state
+        .with_db(move |conn| match since {
+            Some(since) => booking::feed::poll(
+                conn,
+                &client_id,
+                filter,
+                &scope,
+                since,
+                tolerance,
+                Utc::now(),
+            ),
+            None => booking::appointments::list(conn, &filter, &scope),
+        })
         .await?;
     render_children(&GetAppointmentsResponse {
-        appointments: views.into_iter().map(appointment_item).collect(),
-        last_request_timestamp: until.map(format_timestamp),
+        appointments: listed.views.into_iter().map(appointment_item).collect(),
+        last_request_timestamp: listed.complete_until.map(format_timestamp),
     })
 }
 

@@ -43,6 +43,7 @@ backend_tests!(
     check_appointment_returns_the_contract_fields_on_the_center_clock,
     get_appointments_filters_by_user_lid_user_tid_resource_and_local_dates_with_the_contract_fields,
     polling_with_last_request_timestamp_shows_every_change_in_exactly_one_poll,
+    pollers_that_send_their_own_clock_miss_no_change_and_repeat_only_inside_the_overlap,
     every_booking_change_writes_one_change_log_row_with_the_appointment_stamp,
     the_search_cache_shows_this_server_s_bookings_cancellations_and_master_data_at_once,
     another_server_s_bookings_cancellations_and_master_data_reach_the_search_within_the_staleness_bound,
@@ -2904,6 +2905,88 @@ async fn polling_with_last_request_timestamp_shows_every_change_in_exactly_one_p
             && polls.iter().filter(|p| !p.rows.is_empty()).count() > 3,
         "the schedule exercises empty and busy polls"
     );
+}
+
+/// One poll's rows: (APP_LID, LAST_CHANGE).
+fn poll_rows(reply: &Reply) -> Vec<(String, DateTime<Utc>)> {
+    items(&reply.body, "APPOINTMENT")
+        .into_iter()
+        .map(|r| (r["APP_LID"].clone(), parse_iso(&r["LAST_CHANGE"])))
+        .collect()
+}
+
+async fn pollers_that_send_their_own_clock_miss_no_change_and_repeat_only_inside_the_overlap(
+    backend: Backend,
+) {
+    let app = start(backend).await;
+    clinic(&app).await;
+    let app = std::sync::Arc::new(app);
+    // Bookings and cancellations keep coming while two legacy pollers ask once a second: one
+    // with a right clock, one whose clock runs 3 s fast (within the 5 s tolerance). Each sends
+    // the time of its own previous call, as the contract's words say, to the second.
+    let writer = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut live: Vec<String> = Vec::new();
+            for i in 0..24u32 {
+                if i % 4 == 3 {
+                    cancel(&app, &live.remove(0)).await;
+                } else {
+                    let time = hhmm(6 * 60 + 30 * i);
+                    live.push(booked(&book(&app, "R1", "A30", MONDAY, &time, &[]).await).app_lid);
+                }
+                tokio::time::sleep(StdDuration::from_millis(150 + 97 * (i as u64 % 5))).await;
+            }
+        })
+    };
+    let tolerance = Duration::seconds(5);
+    let mut seen: [BTreeMap<(String, DateTime<Utc>), usize>; 2] = Default::default();
+    let mut last_call: [DateTime<Utc>; 2] = [Utc::now() - Duration::hours(1); 2];
+    let skews = [Duration::zero(), Duration::seconds(3)];
+    let mut settled_polls = 0;
+    while settled_polls < 2 {
+        if writer.is_finished() {
+            // Once the writes stop, the changes settle: two more rounds see the last of them.
+            tokio::time::sleep(StdDuration::from_millis(2600)).await;
+            settled_polls += 1;
+        } else {
+            tokio::time::sleep(StdDuration::from_millis(1000)).await;
+        }
+        for p in 0..2 {
+            let since = (last_call[p] + skews[p])
+                .format("%d/%m/%Y %H:%M:%S")
+                .to_string();
+            last_call[p] = Utc::now();
+            let reply = get_appointments_reply(&app, &[("LAST_REQUEST_TIMESTAMP", &since)]).await;
+            reply.assert_ok();
+            // A change shown again lies inside the overlap: after what the poller sent, less
+            // the 2 s of settling and the tolerance. Anything older is never repeated.
+            let overlap_start = parse_timestamp(&since) - Duration::seconds(2) - tolerance;
+            for row in poll_rows(&reply) {
+                let count = seen[p].entry(row.clone()).or_default();
+                assert!(
+                    *count == 0 || row.1 > overlap_start,
+                    "poller {p} was shown {row:?} again outside the overlap (from {overlap_start})"
+                );
+                *count += 1;
+            }
+        }
+    }
+    let log = change_log(&app);
+    assert_eq!(log.len(), 24, "18 bookings and 6 cancellations");
+    for (p, seen) in seen.iter().enumerate() {
+        let mut finals: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
+        for (lid, _, at) in &log {
+            finals.insert(lid, micros(*at));
+        }
+        for (lid, at) in finals {
+            assert!(
+                seen.contains_key(&(lid.to_string(), at)),
+                "poller {p} missed {lid}'s last change at {at}: {seen:?}"
+            );
+        }
+    }
+    assert!(tolerance > skews[1]);
 }
 
 async fn every_booking_change_writes_one_change_log_row_with_the_appointment_stamp(

@@ -156,58 +156,134 @@ pub fn check(conn: &mut DbConnection, lid: &str) -> QueryResult<Option<Appointme
     Ok(row.map(to_view))
 }
 
-/// Most appointments one `getAppointments` answer carries.
+/// Most appointments one `getAppointments` answer carries (a change feed's answer may carry
+/// more when more changes share one instant).
 pub const MAX_LISTED: i64 = 5000;
+
+/// What `list` found, and up to which instant a change feed's answer is complete.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub views: Vec<AppointmentView>,
+    /// With `changed_after`: every change after it and up to this instant is in `views`. It is
+    /// `changed_until`, or earlier when more changes than one answer carries fell in the window;
+    /// the next poll starting here gets the rest.
+    pub complete_until: Option<DateTime<Utc>>,
+}
+
+/// `view_query!` with a filter's conditions and the caller's centers, boxed.
+macro_rules! filtered_query {
+    ($filter:expr, $scope:expr) => {{
+        let filter: &AppointmentFilter = $filter;
+        let mut query = view_query!().into_boxed();
+        if let Some(lid) = &filter.user_lid {
+            query = query.filter(patients::lid.eq(lid.clone()));
+        }
+        if let Some(tid) = &filter.user_tid {
+            query = query.filter(patients::tid.eq(tid.clone()));
+        }
+        if let Some(lid) = &filter.resource_lid {
+            query = query.filter(resources::lid.eq(lid.clone()));
+        }
+        // Local dates: widen by a day in UTC, then keep what the center's clock puts in range.
+        if let Some(start) = filter.start_date {
+            query = query.filter(
+                appointments::start_at
+                    .ge(start.and_hms_opt(0, 0, 0).expect("midnight") - Duration::days(1)),
+            );
+        }
+        if let Some(end) = filter.end_date {
+            query = query.filter(
+                appointments::start_at
+                    .lt(end.and_hms_opt(0, 0, 0).expect("midnight") + Duration::days(2)),
+            );
+        }
+        if let Some(after) = filter.changed_after {
+            query = query.filter(appointments::updated_at.gt(naive(after)));
+        }
+        if let Some(until) = filter.changed_until {
+            query = query.filter(appointments::updated_at.le(naive(until)));
+        }
+        if let CenterScope::Only(lids) = $scope {
+            query = query.filter(centers::lid.eq_any(lids.clone()));
+        }
+        query
+    }};
+}
 
 pub fn list(
     conn: &mut DbConnection,
     filter: &AppointmentFilter,
     scope: &CenterScope,
-) -> QueryResult<Vec<AppointmentView>> {
-    let mut query = view_query!().into_boxed();
-    if let Some(lid) = &filter.user_lid {
-        query = query.filter(patients::lid.eq(lid.clone()));
-    }
-    if let Some(tid) = &filter.user_tid {
-        query = query.filter(patients::tid.eq(tid.clone()));
-    }
-    if let Some(lid) = &filter.resource_lid {
-        query = query.filter(resources::lid.eq(lid.clone()));
-    }
-    // Local dates: widen by a day in UTC, then keep what the center's clock puts in range.
-    if let Some(start) = filter.start_date {
-        query = query.filter(
-            appointments::start_at
-                .ge(start.and_hms_opt(0, 0, 0).expect("midnight") - Duration::days(1)),
-        );
-    }
-    if let Some(end) = filter.end_date {
-        query = query.filter(
-            appointments::start_at
-                .lt(end.and_hms_opt(0, 0, 0).expect("midnight") + Duration::days(2)),
-        );
-    }
-    if let Some(after) = filter.changed_after {
-        query = query.filter(appointments::updated_at.gt(naive(after)));
-    }
-    if let Some(until) = filter.changed_until {
-        query = query.filter(appointments::updated_at.le(naive(until)));
-    }
-    if let CenterScope::Only(lids) = scope {
-        query = query.filter(centers::lid.eq_any(lids.clone()));
-    }
-    let rows: Vec<ViewRow> = query
-        .order((appointments::start_at.asc(), appointments::lid.asc()))
-        .limit(MAX_LISTED)
-        .load(conn)?;
-    Ok(rows
+) -> QueryResult<Listed> {
+    let query = filtered_query!(filter, scope);
+    let (mut rows, complete_until) = match filter.changed_after {
+        // A change feed takes the oldest changes first, so that a window with more than one
+        // answer's worth is read over several polls and none is skipped.
+        Some(_) => {
+            let rows: Vec<ViewRow> = query
+                .order((appointments::updated_at.asc(), appointments::lid.asc()))
+                .limit(MAX_LISTED + 1)
+                .load(conn)?;
+            match cut_at_a_whole_instant(rows) {
+                Cut::Whole(rows) => (rows, filter.changed_until),
+                Cut::Before(rows, last) => (rows, Some(utc(last))),
+                // Every row of the answer shares one instant: take all the rows of that
+                // instant, or the feed could never move past it.
+                Cut::OneInstant(instant) => {
+                    let rows: Vec<ViewRow> = filtered_query!(filter, scope)
+                        .filter(appointments::updated_at.eq(instant))
+                        .load(conn)?;
+                    (rows, Some(utc(instant)))
+                }
+            }
+        }
+        None => {
+            let rows: Vec<ViewRow> = query
+                .order((appointments::start_at.asc(), appointments::lid.asc()))
+                .limit(MAX_LISTED)
+                .load(conn)?;
+            (rows, None)
+        }
+    };
+    // The answer lists by start, whatever order the rows were chosen in.
+    rows.sort_by(|a, b| (a.0.2, &a.0.0).cmp(&(b.0.2, &b.0.0)));
+    let views = rows
         .into_iter()
         .map(to_view)
         .filter(|v| {
             filter.start_date.is_none_or(|s| v.date >= s)
                 && filter.end_date.is_none_or(|e| v.date <= e)
         })
-        .collect())
+        .collect();
+    Ok(Listed {
+        views,
+        complete_until,
+    })
+}
+
+enum Cut {
+    /// Every change of the window fits in the answer.
+    Whole(Vec<ViewRow>),
+    /// The answer holds every change up to this instant, and none after it.
+    Before(Vec<ViewRow>, NaiveDateTime),
+    /// More changes than an answer carries share this one instant, the window's first.
+    OneInstant(NaiveDateTime),
+}
+
+/// Of a change feed's rows in change order (at most one more than an answer carries), those of
+/// the answer: the rows of the last instant that does not fit whole are left for the next poll.
+fn cut_at_a_whole_instant(mut rows: Vec<ViewRow>) -> Cut {
+    if rows.len() as i64 <= MAX_LISTED {
+        return Cut::Whole(rows);
+    }
+    let cut = rows[MAX_LISTED as usize].0.4;
+    rows.truncate(MAX_LISTED as usize);
+    rows.retain(|row| row.0.4 < cut);
+    if rows.is_empty() {
+        return Cut::OneInstant(cut);
+    }
+    // Complete up to just before `cut`: one microsecond, the finest instant both databases keep.
+    Cut::Before(rows, cut - Duration::microseconds(1))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

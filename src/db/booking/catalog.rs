@@ -353,8 +353,11 @@ pub fn openings(
         .collect())
 }
 
+/// An instant as stored: UTC, to the microsecond on both backends (MariaDB's `DATETIME(6)`
+/// keeps no more), so that an instant read back, or sent on the wire, equals the stored one.
 pub fn naive(instant: DateTime<Utc>) -> NaiveDateTime {
-    instant.naive_utc()
+    use chrono::SubsecRound;
+    instant.trunc_subsecs(6).naive_utc()
 }
 
 pub fn utc(stored: NaiveDateTime) -> DateTime<Utc> {

@@ -4,6 +4,7 @@ pub mod appointments;
 pub mod book;
 pub mod cache;
 pub mod catalog;
+pub mod feed;
 pub mod patients;
 pub mod search;
 

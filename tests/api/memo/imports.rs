@@ -3,6 +3,7 @@
 //! reaching patients through a local SMS provider and a real SMTP server; vanished appointments
 //! cancelled with their reminders withdrawn and the change in getAppointments.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration as StdDuration, SystemTime};
@@ -28,6 +29,7 @@ backend_tests!(
     the_same_file_twice_is_skipped_and_a_file_with_bad_lines_is_refused_whole_with_their_numbers,
     the_binary_imports_reports_and_exits_by_outcome,
     a_dry_run_names_what_would_be_created_moved_and_cancelled_and_writes_nothing,
+    a_change_feed_window_larger_than_one_answer_is_read_whole_over_several_polls,
     a_windows_1252_export_is_read_with_its_encoding_and_refused_as_utf8_with_a_hint,
     the_watched_folder_imports_settled_files_moves_them_aside_with_reports_and_leaves_files_being_written,
     the_server_watches_its_import_folder,
@@ -784,4 +786,75 @@ async fn two_processes_watching_one_folder_and_two_folders_on_one_database_impor
         "{outcomes:?}"
     );
     assert_eq!(appointment_count(&app), 5 * 300);
+}
+
+/// `count` lines for R1 in C1, five minutes apart from 06:00 of `first_day` (dd of March 2027).
+fn many_lines(prefix: &str, first_day: u32, count: u32) -> Vec<String> {
+    (0..count)
+        .map(|i| {
+            let minute = 6 * 60 + 5 * (i % 192);
+            let day = first_day + i / 192;
+            let (month, day) = if day > 31 { (4, day - 31) } else { (3, day) };
+            line(
+                &format!("{prefix}-{i}"),
+                &format!("{day:02}/{month:02}/2027"),
+                &format!("{:02}:{:02}", minute / 60, minute % 60),
+                "+34600111333",
+                "",
+                "R1",
+            )
+        })
+        .collect()
+}
+
+async fn a_change_feed_window_larger_than_one_answer_is_read_whole_over_several_polls(
+    backend: Backend,
+) {
+    let (app, scheduler) = start(backend).await;
+    clinic(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Each file's appointments share one change instant (the import stamps them together):
+    // 3,000 + 3,000 exceed one answer (5,000) and are cut between the two instants; 5,200 at one
+    // instant cannot be cut and come whole.
+    for (name, prefix, first_day, count) in [
+        ("a.csv", "A", 1, 3000),
+        ("b.csv", "B", 17, 3000),
+        ("c.csv", "C", 33, 5200),
+    ] {
+        let path = write(
+            dir.path(),
+            name,
+            &file_text(&many_lines(prefix, first_day, count)),
+        );
+        assert_eq!(
+            counts(&import(&scheduler, &path).await).created,
+            count as usize
+        );
+        actix_web::rt::time::sleep(StdDuration::from_millis(5)).await;
+    }
+    actix_web::rt::time::sleep(StdDuration::from_millis(2100)).await;
+    let mut since = "01/01/2000 00:00:00".to_string();
+    let mut answers: Vec<(usize, BTreeSet<char>)> = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let reply = get_changes(&app, Some(&since)).await;
+        let lids = reply.fields("APP_LID");
+        if lids.is_empty() {
+            break;
+        }
+        let files: BTreeSet<char> = lids.iter().map(|l| l.chars().next().unwrap()).collect();
+        answers.push((lids.len(), files));
+        for lid in lids {
+            assert!(seen.insert(lid.clone()), "{lid} shown twice");
+        }
+        since = reply.field("LAST_REQUEST_TIMESTAMP").unwrap();
+        assert!(answers.len() < 10, "the feed moves on: {answers:?}");
+    }
+    assert_eq!(seen.len(), 11_200);
+    let one = |c: char| BTreeSet::from([c]);
+    assert_eq!(
+        answers,
+        vec![(3000, one('A')), (3000, one('B')), (5200, one('C'))],
+        "cut between instants, never inside one"
+    );
 }
