@@ -224,6 +224,7 @@ pub fn import_file(
 /// The character encoding of a file the clinic exported.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum TextEncoding {
+    /// UTF-8, with or without a byte order mark.
     #[default]
     #[value(name = "utf-8", alias = "utf8")]
     Utf8,

@@ -1417,6 +1417,8 @@ async fn a_worker_without_a_provider_is_refused_unless_it_runs_without_messaging
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("no word of --no-messaging after {said}"));
     }
+    // The stop signal is awaited once the worker's tasks are started, just after that line.
+    std::thread::sleep(Duration::from_millis(1500));
     assert!(worker.try_wait().unwrap().is_none(), "the worker runs");
     unsafe { libc::kill(worker.id() as i32, libc::SIGTERM) };
     let started = Instant::now();
