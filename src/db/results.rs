@@ -228,12 +228,19 @@ pub fn store(
                     .into(),
             ));
         }
-        let patient = super::booking::patients::match_or_create(
+        // As for a booking: a client limited to some centers does not take over the contact
+        // data of a patient it may not change; the results notice goes to the stored ones.
+        let patient = super::booking::patients::match_or_create_for(
             conn,
             &result.patient_keys,
             &result.patient_fields,
             writer.now,
-        )?;
+            &super::booking::patients::Editor::Client {
+                id: writer.client_id,
+                scope: writer.scope,
+            },
+        )?
+        .patient;
         let user_lid = result.patient_keys.lid.as_ref().map(|l| l.as_str());
         let id = match &existing {
             Some(row) => row.id.clone(),

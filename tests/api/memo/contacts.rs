@@ -6,7 +6,7 @@
 use diesel::prelude::*;
 use rendez::db::schema::{messages, patients};
 
-use super::{EMAIL, PHONE, fields_xml, kinds, messages_of, ok, start, tick};
+use super::{EMAIL, PHONE, fields_xml, kinds, messages_of, ok, start, start_with, tick};
 use crate::backend_tests;
 use crate::helpers::{Auth, Backend, Reply, TestApp};
 
@@ -14,6 +14,7 @@ backend_tests!(
     a_madrid_client_books_a_sydney_patient_with_the_stored_contacts_and_says_so,
     the_clinic_s_unlimited_system_changes_an_existing_patient_s_contacts,
     a_limited_client_changes_the_contacts_of_a_patient_who_visits_its_center,
+    a_madrid_results_client_does_not_take_over_a_sydney_patient_s_contacts,
 );
 
 const PORTAL: &str = "portal-mad";
@@ -376,5 +377,64 @@ fn ok_deleted(reply: &Reply) {
         Some("OK"),
         "{}",
         reply.body
+    );
+}
+
+async fn a_madrid_results_client_does_not_take_over_a_sydney_patient_s_contacts(backend: Backend) {
+    let (app, _) = start_with(backend, |s| {
+        s.results_key = Some(rendez::results::keyring::generate_key_text("k1"));
+    })
+    .await;
+    two_centers(&app).await;
+    book_as(
+        &app,
+        &Auth::admin(),
+        "RS",
+        "2027-03-10",
+        "10:00",
+        &original("P-SYD"),
+    )
+    .await;
+    let lab = Auth::basic("lab-mad", "lab-mad-password-123");
+    app.add_client("lab-mad", "lab-mad-password-123", "results", "MAD", false);
+
+    // A Madrid lab's result for the Sydney patient, with other contact data: the result is
+    // stored for the patient, whose contacts stay as they were.
+    let mut item = crate::results::Item::new("R-MAD-1", "CODE-7Q4-XK2-PLM", "12345678Z", b"%PDF");
+    item.user_lid = Some("P-SYD".into());
+    let item = item
+        .with("LOCATION_LID", "MAD")
+        .with("USER_FIRST_NAME", "Mallory")
+        .with("USER_MOBILE_PHONE", NEW_PHONE)
+        .with("USER_EMAIL", NEW_EMAIL)
+        .with("USER_LANGUAGE", "en");
+    let reply = app.push_results(&lab, &[item]).await;
+    reply.assert_ok();
+    assert_eq!(
+        reply.field("RESULT").as_deref(),
+        Some("OK"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(stored(&app, "P-SYD"), contacts("Zoë", PHONE, EMAIL, "es"));
+    assert_eq!(messages_to_new_contacts(&app), 0);
+
+    // The clinic's unlimited lab may change them.
+    app.add_client("lab-all", "lab-all-password-123", "results", "", false);
+    let mut item = crate::results::Item::new("R-ALL-1", "CODE-9W2-RT5-ZZB", "12345678Z", b"%PDF");
+    item.user_lid = Some("P-SYD".into());
+    let item = item.with("USER_MOBILE_PHONE", NEW_PHONE);
+    let reply = app
+        .push_results(&Auth::basic("lab-all", "lab-all-password-123"), &[item])
+        .await;
+    assert_eq!(
+        reply.field("RESULT").as_deref(),
+        Some("OK"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(
+        stored(&app, "P-SYD"),
+        contacts("Zoë", NEW_PHONE, EMAIL, "es")
     );
 }
