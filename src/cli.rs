@@ -64,7 +64,7 @@ pub enum Command {
     /// Manage the API clients that may call the SOAP operations.
     #[command(subcommand)]
     Client(ClientCommand),
-    /// Load master data from a delimited text file (header row of the seed's column names;
+    /// Load master data from a delimited text file (header row of the column names of updateKeyEntities or updateAvailabilities;
     /// ';', ',' or tab, detected).
     #[command(
         subcommand,
@@ -76,11 +76,11 @@ pub enum Command {
     /// Test results: the history of one result, purging now, a new key.
     #[command(subcommand)]
     Results(ResultsCommand),
-    /// Files for the clinic system: the cancellations file (seed A.1.2.1), which `serve` and
+    /// Files for the clinic system: the cancellations file (the patients' answers and cancellations, for the clinic system to read), which `serve` and
     /// `worker` also write every RENDEZ_EXPORT_INTERVAL into RENDEZ_EXPORT_DIR.
     #[command(subcommand)]
     Export(ExportCommand),
-    /// Bulk messages to a list of recipients (seed A.6), through the messaging outbox.
+    /// Bulk messages to a list of recipients, through the messaging outbox.
     #[command(subcommand)]
     Campaign(CampaignCommand),
 }
@@ -112,7 +112,7 @@ pub enum CampaignCommand {
         #[arg(long = "template", value_name = "FILE", required = true)]
         templates: Vec<PathBuf>,
         /// Delimited text with a header row: phone and/or email, optionally first_name and
-        /// language (or the seed's USER_MOBILE_PHONE, USER_EMAIL, USER_FIRST_NAME, USER_LANGUAGE).
+        /// language (or USER_MOBILE_PHONE, USER_EMAIL, USER_FIRST_NAME, USER_LANGUAGE).
         #[arg(long, value_name = "FILE.csv")]
         recipients: PathBuf,
     },
@@ -204,12 +204,12 @@ pub enum ImportCommand {
     /// Availabilities: AVAILABILITY_LID, RESOURCE_LID, LOCATION_LID, R_WORKING_DAY,
     /// R_START_TIME, R_END_TIME, R_START_DAY, R_END_DAY, ACTIVITY_LID (several separated by '|').
     Availabilities(ImportArgs),
-    /// The clinic's exported appointments (seed A.1.1): APP_LID, APP_DATE (dd/mm/yyyy),
+    /// The clinic's exported appointments (a file the clinic system writes every few hours): APP_LID, APP_DATE (dd/mm/yyyy),
     /// APP_START_TIME (hh:mm), USER_LANDLINE_PHONE, USER_MOBILE_PHONE, USER_EMAIL,
     /// RESOURCE_LID, RESOURCE_NAME, RESOURCE_MOBILE_PHONE, RESOURCE_EMAIL, LOCATION_LID,
     /// LOCATION_NAME; optionally APP_END_TIME, ACTIVITY_LID, USER_LID.
     #[command(
-        long_about = "The clinic's exported appointments (seed A.1.1): APP_LID, APP_DATE \
+        long_about = "The clinic's exported appointments (a file the clinic system writes every few hours): APP_LID, APP_DATE \
             (dd/mm/yyyy), APP_START_TIME (hh:mm), USER_LANDLINE_PHONE, USER_MOBILE_PHONE, \
             USER_EMAIL, RESOURCE_LID, RESOURCE_NAME, RESOURCE_MOBILE_PHONE, RESOURCE_EMAIL, \
             LOCATION_LID, LOCATION_NAME; optionally APP_END_TIME, ACTIVITY_LID, USER_LID.\n\n\

@@ -455,7 +455,7 @@ pub struct Settings {
     )]
     pub fallback_language: Option<String>,
 
-    /// The clinic system's CancelAppointment web service (SOAP, seed A.4.2), called through the
+    /// The clinic system's CancelAppointment web service (SOAP), called through the
     /// outbox when a patient cancels by SMS or on their appointment page. [default: none]
     #[arg(
         long,
@@ -477,12 +477,12 @@ pub struct Settings {
     )]
     pub jasmin_mo_secret: Option<String>,
 
-    /// A folder the clinic system drops its exported appointments into (seed A.1.1); serve
+    /// A folder the clinic system drops its exported appointments into; serve
     /// and worker import each file once it has been untouched for 10 s, then move it to
     /// processed/ or failed/ with its report. [default: none]
     #[arg(long, env = "RENDEZ_IMPORT_DIR", global = true, value_name = "DIR")]
     pub import_dir: Option<PathBuf>,
-    /// The directory the cancellations file (seed A.1.2.1) is written to on a schedule, by the
+    /// The directory the cancellations file (patients' answers and cancellations) is written to on a schedule, by the
     /// processes that run the workers. [default: none, no file is written]
     #[arg(long, env = "RENDEZ_EXPORT_DIR", global = true, value_name = "DIR")]
     pub export_dir: Option<PathBuf>,
