@@ -24,5 +24,6 @@ pub mod results;
 pub mod soap;
 pub mod startup;
 pub mod state;
+pub mod telemetry;
 
 pub use error::{Error, Result};

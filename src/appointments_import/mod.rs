@@ -257,7 +257,19 @@ pub fn import_read(
         policy: settings.policy,
         dry_run,
     };
-    report.outcome = imports::import(&mut conn, &request, now).map_err(|e| database(&e))?;
+    let outcome = imports::import(&mut conn, &request, now).map_err(|e| database(&e));
+    if !dry_run {
+        let counted = match &outcome {
+            Ok(ImportOutcome::Imported { .. }) => "imported",
+            Ok(ImportOutcome::AlreadyImported { .. }) => "skipped",
+            Ok(ImportOutcome::Refused(_)) => "refused",
+            Err(_) => "failed",
+        };
+        crate::telemetry::IMPORTS
+            .with_label_values(&["appointments", counted])
+            .inc();
+    }
+    report.outcome = outcome?;
     if report.imported().is_some() && !dry_run {
         // Imported and committed: a failed planning run is retried by the scheduler.
         match plan_pending(&mut conn, settings.policy, now) {

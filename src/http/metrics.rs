@@ -6,8 +6,8 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -25,6 +25,7 @@ pub struct Metrics {
     pool_max: IntGauge,
     /// Argon2id verifications, counted by the authenticator.
     pub password_verifications: IntCounter,
+    outbox_messages: IntGaugeVec,
 }
 
 impl Metrics {
@@ -63,6 +64,14 @@ impl Metrics {
             "Argon2id password verifications run (successful checks are cached)",
         )
         .expect("valid metric");
+        let outbox_messages = IntGaugeVec::new(
+            Opts::new(
+                "outbox_messages",
+                "Messages waiting to be sent, by channel and state (QUEUED, SENDING)",
+            ),
+            &["channel", "state"],
+        )
+        .expect("valid metric");
         let pool_max = IntGauge::new(
             "db_pool_max_connections",
             "Largest size of the database pool",
@@ -76,7 +85,11 @@ impl Metrics {
             Box::new(pool_idle.clone()),
             Box::new(pool_max.clone()),
             Box::new(password_verifications.clone()),
-        ] {
+            Box::new(outbox_messages.clone()),
+        ]
+        .into_iter()
+        .chain(crate::telemetry::collectors())
+        {
             registry
                 .register(collector)
                 .expect("metric names are unique");
@@ -90,6 +103,7 @@ impl Metrics {
             pool_idle,
             pool_max,
             password_verifications,
+            outbox_messages,
         }
     }
 
@@ -106,7 +120,13 @@ impl Metrics {
         }
     }
 
-    fn encode(&self, pool: &crate::db::Pool) -> String {
+    fn encode(&self, pool: &crate::db::Pool, outbox: &[(String, String, i64)]) -> String {
+        self.outbox_messages.reset();
+        for (channel, state, count) in outbox {
+            self.outbox_messages
+                .with_label_values(&[channel, state])
+                .set(*count);
+        }
         let state = pool.state();
         self.pool_connections.set(i64::from(state.connections));
         self.pool_idle.set(i64::from(state.idle_connections));
@@ -134,9 +154,18 @@ pub async fn render(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
             .content_type("text/plain; charset=utf-8")
             .body("a bearer token is required\n");
     }
+    // The outbox's depth is read at each scrape; without the database the other figures still
+    // go out.
+    let outbox = state
+        .with_db(|conn| crate::db::outbox::depth(conn))
+        .await
+        .unwrap_or_else(|e| {
+            log::warn!("metrics: cannot read the outbox depth: {}", e.log_detail());
+            Vec::new()
+        });
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.encode(&state.pool))
+        .body(state.metrics.encode(&state.pool, &outbox))
 }
 
 /// True when the request carries `Authorization: Bearer <expected>`. The two tokens' SHA-256

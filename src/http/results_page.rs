@@ -90,6 +90,14 @@ async fn download(
             keyring,
         })
         .await;
+    let counted = match &outcome {
+        Ok(DownloadOutcome::Granted { .. }) => "granted",
+        Ok(DownloadOutcome::Refused { refusal, .. }) => refusal.as_str(),
+        Err(_) => "error",
+    };
+    crate::telemetry::RESULT_DOWNLOADS
+        .with_label_values(&[counted])
+        .inc();
     match outcome {
         Ok(DownloadOutcome::Granted {
             lid,

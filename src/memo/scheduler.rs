@@ -68,6 +68,18 @@ impl Scheduler {
         };
         let dispatched =
             dispatch_due(&mut conn, &sender, now).map_err(|e| format!("dispatch failed: {e}"))?;
+        crate::telemetry::SCHEDULER_TICKS.inc();
+        for (outcome, count) in [
+            ("queued", dispatched.queued),
+            ("deferred", dispatched.deferred),
+            ("withdrawn", dispatched.withdrawn),
+            ("dropped", dispatched.dropped),
+            ("skipped", dispatched.skipped),
+        ] {
+            crate::telemetry::SCHEDULER_NOTICES
+                .with_label_values(&[outcome])
+                .inc_by(count as u64);
+        }
         Ok(TickReport {
             planned,
             dispatched,

@@ -326,6 +326,13 @@ impl ChannelWorker {
                 self.channel,
                 started.elapsed()
             );
+            if let Ok(Ok(_)) = result {
+                for (_, _, _, outcome) in outcomes.iter() {
+                    crate::telemetry::MESSAGE_ATTEMPTS
+                        .with_label_values(&[self.channel.as_str(), provider_name, outcome.label()])
+                        .inc();
+                }
+            }
             match result {
                 Ok(Ok(0)) => return,
                 Ok(Ok(late)) => {

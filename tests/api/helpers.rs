@@ -519,3 +519,21 @@ impl TestApp {
 pub fn rendez_bin() -> &'static str {
     env!("CARGO_BIN_EXE_rendez")
 }
+
+/// The value of the sample `name{labels}` in a Prometheus text, 0 when absent.
+pub fn sample(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+pub async fn scrape(app: &TestApp) -> String {
+    let response = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}

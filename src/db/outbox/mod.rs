@@ -218,3 +218,19 @@ pub fn cancel_queued(
     .execute(conn)?;
     Ok(changed == 1)
 }
+
+/// Messages not yet done, by channel and state (`QUEUED`, `SENDING`), for `/metrics`.
+pub fn depth(conn: &mut DbConnection) -> QueryResult<Vec<(String, String, i64)>> {
+    messages::table
+        .filter(messages::status.eq_any([
+            MessageStatus::Queued.as_str(),
+            MessageStatus::Sending.as_str(),
+        ]))
+        .group_by((messages::channel, messages::status))
+        .select((
+            messages::channel,
+            messages::status,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)
+}

@@ -31,7 +31,8 @@ pub enum AttemptOutcome {
 }
 
 impl AttemptOutcome {
-    fn label(&self) -> &'static str {
+    /// The word stored with the attempt, and the outcome label of `/metrics`.
+    pub fn label(&self) -> &'static str {
         match self {
             AttemptOutcome::Sent { .. } => "SENT",
             AttemptOutcome::Retry { .. } => "RETRY",

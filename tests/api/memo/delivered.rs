@@ -12,7 +12,7 @@ use super::{
     state_of, tick,
 };
 use crate::backend_tests;
-use crate::helpers::{Auth, Backend, TestApp, spawn_app_on, test_settings};
+use crate::helpers::{Auth, Backend, TestApp, sample, scrape, spawn_app_on, test_settings};
 use crate::messaging::email::mail_text;
 use crate::messaging::support::{SmtpServer, smtp_settings, twilio_settings, wait_until_settled};
 
@@ -24,7 +24,34 @@ backend_tests!(
     after_downtime_the_first_tick_of_a_restarted_server_delivers_the_due_reminder_once,
     a_reminder_due_in_quiet_hours_reaches_the_patient_in_the_morning,
     across_daylight_saving_changes_the_reminder_arrives_at_the_same_clock_time,
+    the_metrics_count_scheduler_ticks_notices_and_sends_per_provider,
 );
+
+async fn the_metrics_count_scheduler_ticks_notices_and_sends_per_provider(backend: Backend) {
+    let w = wired(backend, SmsVia::Twilio, |_, _| {}).await;
+    clinic(&w.app).await;
+    let sent = r#"rendez_message_attempts_total{channel="SMS",outcome="SENT",provider="twilio"}"#;
+    let ticks = "rendez_scheduler_ticks_total";
+    let queued = r#"rendez_scheduler_notices_total{outcome="queued"}"#;
+    let before = scrape(&w.app).await;
+    let lid = book(&w.app, "2027-03-10", "10:00", &[]).await;
+    tick(&w.scheduler, Utc::now()).await;
+    all_sent(&w.app, &lid).await;
+    let after = scrape(&w.app).await;
+    // Counters are the process's: other tests move them too, never backwards.
+    assert!(
+        sample(&after, sent) >= sample(&before, sent) + 1.0,
+        "{after}"
+    );
+    assert!(
+        sample(&after, ticks) >= sample(&before, ticks) + 1.0,
+        "{after}"
+    );
+    assert!(
+        sample(&after, queued) >= sample(&before, queued) + 1.0,
+        "{after}"
+    );
+}
 
 /// The last address of this server's patient pages in `text` (in an email as the tests read
 /// it, the decoded body comes last).

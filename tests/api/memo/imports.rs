@@ -395,6 +395,8 @@ async fn the_same_file_twice_is_skipped_and_a_file_with_bad_lines_is_refused_who
         "R1",
     )]);
     let first = write(dir.path(), "a.csv", &text);
+    let metric = r#"rendez_imports_total{kind="appointments",outcome="skipped"}"#;
+    let before = crate::helpers::scrape(&app).await;
     counts(&import(&scheduler, &first).await);
     // The same content under another name is the same export.
     let copy = write(dir.path(), "copy.csv", &text);
@@ -403,6 +405,11 @@ async fn the_same_file_twice_is_skipped_and_a_file_with_bad_lines_is_refused_who
         ImportOutcome::AlreadyImported { file_name, .. } => assert_eq!(file_name, "a.csv"),
         other => panic!("not skipped: {other:?}"),
     }
+    let after = crate::helpers::scrape(&app).await;
+    assert!(
+        crate::helpers::sample(&after, metric) >= crate::helpers::sample(&before, metric) + 1.0,
+        "{after}"
+    );
     assert!(report.to_string().contains("skipped"), "{report}");
 
     let bad = write(

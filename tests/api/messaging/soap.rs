@@ -496,6 +496,19 @@ async fn serve_without_workers_accepts_but_sends_nothing(backend: Backend) {
         .first(&mut conn)
         .unwrap();
     assert_eq!(status, "QUEUED");
+    // The outbox's depth shows in /metrics, by channel and state.
+    let metrics = reqwest::Client::new()
+        .get(address.replace("/soap", "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"rendez_outbox_messages{channel="SMS",state="QUEUED"} 1"#),
+        "{metrics}"
+    );
 }
 
 backend_tests!(

@@ -159,6 +159,9 @@ async fn five_wrong_id_numbers_lock_the_code_for_fifteen_minutes_even_for_the_ri
     let app = app_behind_proxy(backend).await;
     app.push_ok(&Item::new("LK-1", "LOCKME7Q2XK9", "777", b"locked file"))
         .await;
+    let locked = r#"rendez_result_downloads_total{outcome="locked"}"#;
+    let granted = r#"rendez_result_downloads_total{outcome="granted"}"#;
+    let before = crate::helpers::scrape(&app).await;
     for n in 0..5 {
         let wrong = app
             .download(
@@ -173,6 +176,12 @@ async fn five_wrong_id_numbers_lock_the_code_for_fifteen_minutes_even_for_the_ri
         .download("LOCKME7Q2XK9", "777", Some("198.51.100.50"))
         .await;
     assert_eq!(right.status(), 403, "locked even for the right ID number");
+    let after = crate::helpers::scrape(&app).await;
+    use crate::helpers::sample;
+    assert!(
+        sample(&after, locked) >= sample(&before, locked) + 1.0,
+        "{after}"
+    );
     // Sixteen minutes later the window has passed.
     set_counters(&app, "LK-1", 16, 5, 5);
     let right = app
@@ -180,6 +189,11 @@ async fn five_wrong_id_numbers_lock_the_code_for_fifteen_minutes_even_for_the_ri
         .await;
     assert_eq!(right.status(), 200);
     assert_eq!(right.bytes().await.unwrap().as_ref(), b"locked file");
+    let last = crate::helpers::scrape(&app).await;
+    assert!(
+        sample(&last, granted) >= sample(&after, granted) + 1.0,
+        "{last}"
+    );
 }
 
 async fn twenty_wrong_id_numbers_stop_the_code_until_the_clinic_pushes_it_again(backend: Backend) {
