@@ -157,7 +157,7 @@ pub async fn render(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     // The outbox's depth is read at each scrape; without the database the other figures still
     // go out.
     let outbox = state
-        .with_db(|conn| crate::db::outbox::depth(conn))
+        .with_db(crate::db::outbox::depth)
         .await
         .unwrap_or_else(|e| {
             log::warn!("metrics: cannot read the outbox depth: {}", e.log_detail());
