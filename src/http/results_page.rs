@@ -27,9 +27,77 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margi
 label{font-weight:bold}input{font-size:1.1rem;padding:.4rem;width:100%;box-sizing:border-box}\
 button{font-size:1.1rem;padding:.5rem 1.5rem}.alert{border-left:4px solid #b00020;padding:.5rem 1rem;background:#fdecea}";
 
-const REFUSAL: &str = "The download code and ID number do not match a result that can be \
-    downloaded. Check both and try again. After several wrong attempts downloads are paused for \
-    15 minutes; if it keeps failing, please contact your clinic.";
+/// The page's words in one language.
+struct Words {
+    lang: &'static str,
+    title: &'static str,
+    intro: &'static str,
+    code: &'static str,
+    id_number: &'static str,
+    download: &'static str,
+    missing: &'static str,
+    refusal: &'static str,
+    unavailable: &'static str,
+    not_configured: &'static str,
+}
+
+const EN: Words = Words {
+    lang: "en",
+    title: "Download your test results",
+    intro: "Enter the download code your clinic gave you and your ID number. The file is downloaded to your device.",
+    code: "Download code",
+    id_number: "ID number",
+    download: "Download",
+    missing: "Enter both the download code and your ID number.",
+    refusal: "The download code and ID number do not match a result that can be downloaded. \
+        Check both and try again. After several wrong attempts downloads are paused for 15 \
+        minutes; if it keeps failing, please contact your clinic.",
+    unavailable: "The service is temporarily unavailable. Please try again in a few minutes.",
+    not_configured: "Test results are not available on this server.",
+};
+
+const ES: Words = Words {
+    lang: "es",
+    title: "Descargue sus resultados",
+    intro: "Escriba el código de descarga que le dio su clínica y su número de documento. El archivo se descarga en su dispositivo.",
+    code: "Código de descarga",
+    id_number: "Número de documento",
+    download: "Descargar",
+    missing: "Escriba el código de descarga y su número de documento.",
+    refusal: "El código de descarga y el número de documento no corresponden a un resultado que \
+        se pueda descargar. Compruebe ambos e inténtelo de nuevo. Tras varios intentos fallidos \
+        las descargas se detienen 15 minutos; si sigue sin funcionar, contacte con su clínica.",
+    unavailable: "El servicio no está disponible en este momento. Inténtelo de nuevo en unos minutos.",
+    not_configured: "Los resultados no están disponibles en este servidor.",
+};
+
+/// The language of the patient's browser (`Accept-Language`, by quality), among the page's:
+/// the same as the appointment page's, English when none fits.
+fn words(req: &HttpRequest) -> &'static Words {
+    let header = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut best: Option<(f32, &'static Words)> = None;
+    for part in header.split(',') {
+        let mut pieces = part.split(';');
+        let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        let quality = pieces
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let words = match tag.split('-').next().unwrap_or("") {
+            "es" => &ES,
+            "en" => &EN,
+            _ => continue,
+        };
+        if quality > 0.0 && best.is_none_or(|(q, _)| quality > q) {
+            best = Some((quality, words));
+        }
+    }
+    best.map_or(&EN, |(_, words)| words)
+}
 
 /// The page allows its one inline style sheet, posting to itself, and nothing else.
 static PAGE_CSP: LazyLock<String> = LazyLock::new(|| {
@@ -48,11 +116,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn form(state: web::Data<AppState>) -> HttpResponse {
+async fn form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let w = words(&req);
     if state.config.results.keyring.is_none() {
-        return not_configured();
+        return not_configured(w);
     }
-    page(StatusCode::OK, None)
+    page(StatusCode::OK, w, None)
 }
 
 async fn download(
@@ -60,14 +129,12 @@ async fn download(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    let w = words(&req);
     let Some(keyring) = state.config.results.keyring.clone() else {
-        return not_configured();
+        return not_configured(w);
     };
     let Some((code, id_number)) = read_form(payload).await else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            Some("Enter both the download code and your ID number."),
-        );
+        return page(StatusCode::BAD_REQUEST, w, Some(w.missing));
     };
     // A code or ID number that cannot be one is still an attempt: recorded, limited, refused.
     let code_hashes = DownloadCode::parse(&code)
@@ -115,14 +182,11 @@ async fn download(
                 lid.map(|l| format!(" for test result {l}"))
                     .unwrap_or_default()
             );
-            page(StatusCode::FORBIDDEN, Some(REFUSAL))
+            page(StatusCode::FORBIDDEN, w, Some(w.refusal))
         }
         Err(e) => {
             log::error!("results page: {}", e.log_detail());
-            page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some("The service is temporarily unavailable. Please try again in a few minutes."),
-            )
+            page(StatusCode::SERVICE_UNAVAILABLE, w, Some(w.unavailable))
         }
     }
 }
@@ -165,7 +229,7 @@ fn no_store(builder: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::Htt
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
 }
 
-fn page(status: StatusCode, message: Option<&str>) -> HttpResponse {
+fn page(status: StatusCode, w: &Words, message: Option<&str>) -> HttpResponse {
     let alert = message
         .map(|m| {
             format!(
@@ -181,41 +245,46 @@ fn page(status: StatusCode, message: Option<&str>) -> HttpResponse {
     };
     let html = format!(
         r#"<!DOCTYPE html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Download your test results</title>
+<title>{title}</title>
 <style>{STYLE}</style>
 </head>
 <body>
 <main>
-<h1>Download your test results</h1>
-{alert}<p>Enter the download code your clinic gave you and your ID number. The file is downloaded to your device.</p>
+<h1>{title}</h1>
+{alert}<p>{intro}</p>
 <form method="post" action="/results"{described}>
-<p><label for="code">Download code</label><br>
+<p><label for="code">{code}</label><br>
 <input id="code" name="code" type="text" required maxlength="{FIELD_MAX_CHARS}" autocomplete="off" autocapitalize="characters" spellcheck="false"></p>
-<p><label for="id_number">ID number</label><br>
+<p><label for="id_number">{id_number}</label><br>
 <input id="id_number" name="id_number" type="text" required maxlength="{FIELD_MAX_CHARS}" autocomplete="off" spellcheck="false"></p>
-<p><button type="submit">Download</button></p>
+<p><button type="submit">{download}</button></p>
 </form>
 </main>
 </body>
 </html>
-"#
+"#,
+        lang = w.lang,
+        title = w.title,
+        intro = w.intro,
+        code = w.code,
+        id_number = w.id_number,
+        download = w.download,
     );
     no_store(&mut HttpResponse::build(status))
         .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP.as_str()))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::CONTENT_LANGUAGE, w.lang))
+        .insert_header((header::VARY, "Accept-Language"))
         .content_type("text/html; charset=utf-8")
         .body(html)
 }
 
-fn not_configured() -> HttpResponse {
-    page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        Some("Test results are not available on this server."),
-    )
+fn not_configured(w: &Words) -> HttpResponse {
+    page(StatusCode::SERVICE_UNAVAILABLE, w, Some(w.not_configured))
 }
 
 /// The type a browser is told. Only types that cannot run script are named; anything else

@@ -17,6 +17,7 @@ backend_tests!(
     an_address_that_guesses_too_often_is_refused_even_with_a_right_pair,
     the_global_limit_lets_a_right_pair_through_and_pauses_an_address_after_one_failure,
     two_servers_on_one_database_count_the_same_wrong_attempts,
+    the_page_speaks_the_language_the_browser_asks_for,
 );
 
 async fn app_behind_proxy(backend: Backend) -> TestApp {
@@ -309,4 +310,48 @@ async fn two_servers_on_one_database_count_the_same_wrong_attempts(backend: Back
             .await;
         assert_eq!(right.status(), 403, "locked on every server");
     }
+}
+
+async fn the_page_speaks_the_language_the_browser_asks_for(backend: Backend) {
+    let app = app_behind_proxy(backend).await;
+    let get = |language: &'static str| {
+        app.http
+            .get(format!("{}/results", app.address))
+            .header("Accept-Language", language)
+            .send()
+    };
+    for (asked, lang, title) in [
+        ("es-ES,es;q=0.9,en;q=0.8", "es", "Descargue sus resultados"),
+        (
+            "fr-FR, en;q=0.5, es;q=0.4",
+            "en",
+            "Download your test results",
+        ),
+        ("en;q=0.3, es-MX;q=0.7", "es", "Descargue sus resultados"),
+        ("de, *;q=0.1", "en", "Download your test results"),
+    ] {
+        let response = get(asked).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-language"], lang, "{asked}");
+        assert_eq!(response.headers()["vary"], "Accept-Language");
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains(&format!("<html lang=\"{lang}\">")),
+            "{asked}: {html}"
+        );
+        assert!(html.contains(title), "{asked}: {html}");
+    }
+    // A refusal in Spanish, as generic as in English.
+    let refused = app
+        .http
+        .post(format!("{}/results", app.address))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept-Language", "es")
+        .body(crate::results::form_body("NOSUCHCODE123", "000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("no corresponden a un resultado"), "{html}");
 }
