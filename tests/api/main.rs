@@ -21,3 +21,4 @@ mod results;
 mod soap_edge;
 mod transactions;
 mod wsdl_clients;
+mod wsdl_required;
