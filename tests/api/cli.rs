@@ -1238,21 +1238,28 @@ async fn serve_stops_with_a_message_when_its_port_is_taken(backend: Backend) {
         .assert_failure(&address);
 }
 
-async fn with_rendez_log_format_json_every_log_line_is_a_json_object(backend: Backend) {
-    let op = Operator::new(backend);
+/// `rendez serve` on a free port with `RUST_LOG=info` and `env`, its log in a file; once healthy:
+/// the process, its address and the log's path.
+async fn serve_logging(op: &Operator, env: &[(&str, &str)]) -> (Running, String, PathBuf) {
     let log = op.dir.path().join("serve.log");
     let port = free_port();
     let mut command = op.command(&["serve"]);
     command
         .env("RENDEZ_BIND", format!("127.0.0.1:{port}"))
         .env("RENDEZ_HTTP_WORKERS", "1")
-        .env("RENDEZ_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
     let mut server = Running(command.spawn().unwrap());
     let base = format!("http://127.0.0.1:{port}");
     wait_until_healthy(&base, &mut server, &log).await;
+    (server, base, log)
+}
+
+async fn with_rendez_log_format_json_every_log_line_is_a_json_object(backend: Backend) {
+    let op = Operator::new(backend);
+    let (server, base, log) = serve_logging(&op, &[("RENDEZ_LOG_FORMAT", "json")]).await;
     let refused = get_centers(&base, "nobody", "wrong-password-123").await;
     assert!(refused.contains("Fault"), "{refused}");
     drop(server);
@@ -1341,18 +1348,7 @@ async fn a_fresh_serve_says_how_to_create_a_client_warns_that_messages_wait_and_
     backend: Backend,
 ) {
     let op = Operator::new(backend);
-    let log = op.dir.path().join("serve.log");
-    let port = free_port();
-    let mut command = op.command(&["serve"]);
-    command
-        .env("RENDEZ_BIND", format!("127.0.0.1:{port}"))
-        .env("RENDEZ_HTTP_WORKERS", "1")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-    let mut server = Running(command.spawn().unwrap());
-    let base = format!("http://127.0.0.1:{port}");
-    wait_until_healthy(&base, &mut server, &log).await;
+    let (server, base, log) = serve_logging(&op, &[]).await;
     let response = http().get(format!("{base}/")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let about: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
@@ -1373,16 +1369,7 @@ async fn a_fresh_serve_says_how_to_create_a_client_warns_that_messages_wait_and_
         "his-password-123\n",
     )
     .assert_success();
-    let mut command = op.command(&["serve"]);
-    command
-        .env("RENDEZ_BIND", format!("127.0.0.1:{port}"))
-        .env("RENDEZ_HTTP_WORKERS", "1")
-        .env("RENDEZ_EMAIL_PROVIDER", "log")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-    let mut server = Running(command.spawn().unwrap());
-    wait_until_healthy(&base, &mut server, &log).await;
+    let (server, _, log) = serve_logging(&op, &[("RENDEZ_EMAIL_PROVIDER", "log")]).await;
     drop(server);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains("rendez client add NAME"), "{text}");
