@@ -61,6 +61,13 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// List what can be booked: per center, each doctor bookable online with each activity
+    /// (duration, price) and the insurances they accept, as getKeyEntities answers it.
+    Catalog {
+        /// Only this center (its LID).
+        #[arg(long, value_name = "LID")]
+        center: Option<String>,
+    },
     /// Manage the API clients that may call the SOAP operations.
     #[command(subcommand)]
     Client(ClientCommand),
@@ -282,6 +289,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(config, args),
         Command::Worker(args) => worker(config, args),
+        Command::Catalog { center } => catalog(config, center),
         Command::Migrate => {
             startup::open_database(&config)?;
             say!("the database {} is migrated", config.database_url);
@@ -375,6 +383,58 @@ fn import_appointments(config: Config, args: AppointmentImportArgs) -> Result<Ex
         db::imports::ImportOutcome::Refused(_) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
+}
+
+fn catalog(config: Config, center: Option<String>) -> Result<ExitCode, String> {
+    let pool = startup::open_database(&config)?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot reach the database: {e}"))?;
+    let scope = match center {
+        Some(lid) => CenterScope::Only(vec![lid]),
+        None => CenterScope::All,
+    };
+    let read = |e: diesel::result::Error| format!("cannot read the catalog: {e}");
+    let offerings = db::master::bookables::offerings(&mut conn, &scope).map_err(read)?;
+    let acceptances = db::master::bookables::acceptances(&mut conn, &scope).map_err(read)?;
+    say!(
+        "{:<10} {:<12} {:<24} {:<10} {:>8} {:>9}",
+        "CENTER",
+        "RESOURCE",
+        "NAME",
+        "ACTIVITY",
+        "MINUTES",
+        "PRICE"
+    );
+    for o in &offerings {
+        let name = format!(
+            "{} {}",
+            o.resource_first_name,
+            o.resource_second_name.as_deref().unwrap_or("")
+        );
+        say!(
+            "{:<10} {:<12} {:<24} {:<10} {:>8} {:>9}",
+            o.center_lid,
+            o.resource_lid,
+            name.trim(),
+            o.activity_lid,
+            o.duration_minutes,
+            o.price_cents
+                .map(crate::domain::values::format_price)
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+    if offerings.is_empty() {
+        say!("nothing is bookable online yet: push key entities and availabilities first");
+    }
+    for a in &acceptances {
+        let at = match &a.resource {
+            Some((resource, center)) => format!("{resource} at {center}"),
+            None => "every doctor".into(),
+        };
+        say!("insurance {} ({}): {at}", a.insurance_lid, a.insurance_name);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {

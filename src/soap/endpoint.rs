@@ -247,6 +247,7 @@ async fn dispatch(
             master::update_availabilities(state, client, payload).await
         }
         Operation::GetCenters => master::get_centers(state, client, payload).await,
+        Operation::GetKeyEntities => master::get_key_entities(state, client, payload).await,
         Operation::SearchAvailabilities => {
             booking::search_availabilities(state, client, payload).await
         }

@@ -1,14 +1,17 @@
 //! Master-data operations (role `admin`): updateKeyEntities, updateAvailabilities, getCenters.
 
+use super::flat::parse_flat;
 use super::wire::{
-    CenterItem, GetCentersResponse, RowErrorItem, SyncResponse, UpdateAvailabilities,
-    UpdateKeyEntities,
+    CenterItem, GetCentersResponse, GetKeyEntities, GetKeyEntitiesResponse, KeyEntityRow,
+    RowErrorItem, SyncResponse, UpdateAvailabilities, UpdateKeyEntities,
 };
 use super::{Operation, parse_payload, render_children};
 use crate::auth::AuthenticatedClient;
 use crate::db;
 use crate::domain::FieldSource;
+use crate::domain::access::CenterScope;
 use crate::domain::master::{self, AvailabilityRule, KeyEntity, SyncOutcome};
+use crate::domain::values::format_price;
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -108,6 +111,86 @@ pub async fn get_centers(
             .collect(),
     };
     render_children(&response)
+}
+
+/// What the client may book, per center: `ROW`s in updateKeyEntities' shape. A center outside
+/// the client's scope, or unknown, lists nothing.
+pub async fn get_key_entities(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    payload: &str,
+) -> Result<String, Error> {
+    let request: GetKeyEntities = parse_flat(Operation::GetKeyEntities, payload)?;
+    let only = request.field("LOCATION_LID").map(str::to_string);
+    let scope = match &only {
+        Some(lid) if client.centers.allows(lid) => CenterScope::Only(vec![lid.clone()]),
+        Some(_) => CenterScope::Only(Vec::new()),
+        None => client.centers.clone(),
+    };
+    let (offerings, acceptances) = state
+        .with_db(move |conn| {
+            Ok::<_, diesel::result::Error>((
+                db::master::bookables::offerings(conn, &scope)?,
+                db::master::bookables::acceptances(conn, &scope)?,
+            ))
+        })
+        .await?;
+    let mut rows: Vec<KeyEntityRow> = offerings.into_iter().map(offering_row).collect();
+    let centers: std::collections::BTreeSet<String> =
+        rows.iter().filter_map(|r| r.location_lid.clone()).collect();
+    let mut priced = std::collections::BTreeSet::new();
+    for acceptance in acceptances {
+        // An insurance limited to doctors is listed where they work; one for every doctor once.
+        if let Some((_, center)) = &acceptance.resource
+            && !centers.contains(center)
+        {
+            continue;
+        }
+        if priced.insert(acceptance.insurance_lid.clone()) {
+            for (activity, price) in &acceptance.prices {
+                rows.push(KeyEntityRow {
+                    insurance_lid: Some(acceptance.insurance_lid.clone()),
+                    insurance_name: Some(acceptance.insurance_name.clone()),
+                    activity_lid: Some(activity.clone()),
+                    activity_price: price.map(format_price),
+                    ..KeyEntityRow::default()
+                });
+            }
+        }
+        let (resource_lid, location_lid) = match acceptance.resource {
+            Some((resource, center)) => (Some(resource), Some(center)),
+            None => (None, None),
+        };
+        rows.push(KeyEntityRow {
+            insurance_lid: Some(acceptance.insurance_lid),
+            insurance_name: Some(acceptance.insurance_name),
+            resource_lid,
+            location_lid,
+            ..KeyEntityRow::default()
+        });
+    }
+    render_children(&GetKeyEntitiesResponse { rows })
+}
+
+fn offering_row(o: db::master::bookables::Offering) -> KeyEntityRow {
+    let (group_lid, group_name) = o.group.unzip();
+    KeyEntityRow {
+        activity_group_lid: group_lid,
+        activity_group_name: group_name,
+        activity_lid: Some(o.activity_lid),
+        activity_name: Some(o.activity_name),
+        activity_price: o.price_cents.map(format_price),
+        activity_duration: Some(o.duration_minutes.to_string()),
+        location_lid: Some(o.center_lid),
+        location_name: Some(o.center_name),
+        resource_lid: Some(o.resource_lid),
+        resource_first_name: Some(o.resource_first_name),
+        resource_second_name: o.resource_second_name,
+        location_timezone: Some(o.timezone),
+        web_enabled: Some("1".into()),
+        availabilities_step: o.step_minutes.map(|s| s.to_string()),
+        ..KeyEntityRow::default()
+    }
 }
 
 /// SOAP items are numbered from 1 in the order sent.

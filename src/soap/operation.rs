@@ -9,6 +9,7 @@ pub enum Operation {
     UpdateKeyEntities,
     UpdateAvailabilities,
     GetCenters,
+    GetKeyEntities,
     SearchAvailabilities,
     AddAppointment,
     DeleteAppointment,
@@ -22,10 +23,11 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 13] = [
+    pub const ALL: [Operation; 14] = [
         Operation::UpdateKeyEntities,
         Operation::UpdateAvailabilities,
         Operation::GetCenters,
+        Operation::GetKeyEntities,
         Operation::SearchAvailabilities,
         Operation::AddAppointment,
         Operation::DeleteAppointment,
@@ -43,6 +45,7 @@ impl Operation {
             Operation::UpdateKeyEntities => "updateKeyEntities",
             Operation::UpdateAvailabilities => "updateAvailabilities",
             Operation::GetCenters => "getCenters",
+            Operation::GetKeyEntities => "getKeyEntities",
             Operation::SearchAvailabilities => "searchAvailabilities",
             Operation::AddAppointment => "addAppointment",
             Operation::DeleteAppointment => "deleteAppointment",
@@ -65,7 +68,8 @@ impl Operation {
             Operation::UpdateKeyEntities
             | Operation::UpdateAvailabilities
             | Operation::GetCenters => Role::Admin,
-            Operation::SearchAvailabilities
+            Operation::GetKeyEntities
+            | Operation::SearchAvailabilities
             | Operation::AddAppointment
             | Operation::DeleteAppointment
             | Operation::CheckAppointment

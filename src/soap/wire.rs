@@ -65,6 +65,16 @@ request_item!(KeyEntityRow {
     location_website_url: "LOCATION_WEBSITE_URL",
 });
 
+request_item!(GetKeyEntities {
+    location_lid: "LOCATION_LID",
+});
+
+#[derive(Debug, Default, YaSerialize)]
+pub struct GetKeyEntitiesResponse {
+    #[yaserde(rename = "ROW")]
+    pub rows: Vec<KeyEntityRow>,
+}
+
 request_item!(AvailabilityItem {
     availability_lid: "AVAILABILITY_LID",
     resource_lid: "RESOURCE_LID",

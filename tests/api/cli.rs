@@ -1342,6 +1342,24 @@ async fn the_sample_files_of_the_readme_import_without_a_refused_line(backend: B
     assert_eq!(lids, vec!["C-CENTRO", "C-NORTE"]);
     let (doctors, rules) = demo_counts(&pool);
     assert_eq!((doctors, rules), (2, 5));
+
+    // What can be booked, as a newcomer lists it.
+    let run = op.run(&["catalog"]);
+    run.assert_success();
+    for expected in [
+        "C-CENTRO",
+        "DR-LOPEZ",
+        "Ana López",
+        "CONS",
+        "ECO",
+        "insurance SEG-1",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected} in {run:#?}");
+    }
+    let norte = op.run(&["catalog", "--center", "C-NORTE"]);
+    norte.assert_success();
+    assert!(!norte.stdout.contains("DR-RUIZ"), "{norte:#?}");
+    assert!(norte.stdout.contains("DR-LOPEZ"), "{norte:#?}");
 }
 
 async fn a_fresh_serve_says_how_to_create_a_client_warns_that_messages_wait_and_answers_its_address(
@@ -1491,4 +1509,92 @@ async fn client_enable_and_reset_password_work_on_a_running_server_within_a_seco
     .assert_failure("no client named 'ghost'");
     op.run_with_stdin(&["client", "reset-password", "his"], "short\n")
         .assert_failure("12");
+}
+
+/// The README's first journey (the `sh` block after its `<!-- journey` marker), run as written
+/// against `serve --demo`: the password, the address and the values a reader copies from one
+/// answer into the next are the only things filled in.
+#[actix_web::test]
+async fn the_readme_journey_lists_searches_books_shows_the_confirmation_and_cancels() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let block = readme
+        .split("<!-- journey")
+        .nth(1)
+        .and_then(|rest| rest.split("```sh\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's journey block");
+    let (definitions, steps) = block.split_once("\n# 1.").expect("numbered steps");
+    let commands: Vec<&str> = steps
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("soap "))
+        .collect();
+    assert_eq!(commands.len(), 4, "{block}");
+
+    let op = Operator::new(Backend::Sqlite);
+    let mut command = bare_command(op.dir.path(), &["serve", "--demo"]);
+    command
+        .env("RENDEZ_BIND", "127.0.0.1:0")
+        .env("RENDEZ_SCHEDULER_INTERVAL", "1s");
+    let log = op.dir.path().join("serve.log");
+    let (mut server, base, _, password, (_, printed)) = start_demo_with(&op, command);
+    wait_until_healthy(&base, &mut server, &log).await;
+    let definitions = definitions
+        .replace("the password serve --demo printed", &password)
+        .replace("http://127.0.0.1:8080", &base);
+    let run = |command: String| {
+        let script = format!("{definitions}\n{command}\n");
+        let output = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("bash runs");
+        assert!(output.status.success(), "{script}: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let field = |xml: &str, name: &str| -> String {
+        xml.split(&format!("<{name}>"))
+            .nth(1)
+            .and_then(|rest| rest.split(&format!("</{name}>")).next())
+            .unwrap_or_else(|| panic!("no {name} in {xml}"))
+            .to_string()
+    };
+
+    let listed = run(commands[0].to_string());
+    assert!(
+        listed.contains("<RESOURCE_LID>DR-PENA</RESOURCE_LID>"),
+        "{listed}"
+    );
+    let found = run(commands[1].to_string());
+    let (date, time) = (field(&found, "AVA_DATE"), field(&found, "AVA_START_TIME"));
+    let booked = run(commands[2]
+        .replace(">DATE<", &format!(">{date}<"))
+        .replace(">TIME<", &format!(">{time}<")));
+    assert_eq!(field(&booked, "ADD_RESULT"), "OK", "{booked}");
+    let app_lid = field(&booked, "APP_LID");
+
+    // The confirmation the demo printed instead of sending it, with the patient's link.
+    let started = Instant::now();
+    let mut seen = String::new();
+    while !(seen.contains("--- demo SMS to +34600000001") && seen.contains("/a/")) {
+        let line = printed
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no confirmation printed after {:?}: {seen}",
+                    started.elapsed()
+                )
+            });
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert!(
+        seen.contains(&time),
+        "the confirmation names the time: {seen}"
+    );
+
+    let cancelled = run(commands[3].replace(">APP_LID<", &format!(">{app_lid}<")));
+    assert_eq!(field(&cancelled, "DELETE_RESULT"), "OK", "{cancelled}");
+    drop(server);
 }

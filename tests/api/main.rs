@@ -11,6 +11,7 @@ mod auth;
 mod booking;
 mod center_scope;
 mod cli;
+mod discovery;
 mod master_data;
 mod memo;
 mod messaging;

@@ -3,6 +3,7 @@
 //! reference) is reported and rolled back while the good rows are kept.
 
 mod availabilities;
+pub mod bookables;
 mod centers;
 mod key_entities;
 mod reach;
