@@ -265,6 +265,13 @@ pub struct Settings {
         value_name = "BOOL"
     )]
     pub trust_forwarded_for: Option<bool>,
+
+    /// Write Rendez's own SMS (confirmations, reminders, answers, results notices) in the GSM-7
+    /// alphabet: accents that GSM-7 lacks are dropped (á -> a; ñ, é, ü stay), so a message costs
+    /// 160-character segments instead of 70. [default: false]
+    #[arg(long, env = "RENDEZ_SMS_GSM7", global = true, value_name = "BOOL")]
+    pub sms_gsm7: Option<bool>,
+
     /// Email: the SMTP server in lettre's URL form, e.g. smtp://user:pass@host:587?tls=required
     /// (STARTTLS), smtps://host:465 (TLS) or smtp://host:25 (plain). [default: none, email is
     /// refused]
@@ -586,6 +593,7 @@ impl Settings {
             results_address_limit: self.results_address_limit.or(lower.results_address_limit),
             results_global_limit: self.results_global_limit.or(lower.results_global_limit),
             trust_forwarded_for: self.trust_forwarded_for.or(lower.trust_forwarded_for),
+            sms_gsm7: self.sms_gsm7.or(lower.sms_gsm7),
             smtp_url: self.smtp_url.or(lower.smtp_url),
             mail_from: self.mail_from.or(lower.mail_from),
             smtp_ca_file: self.smtp_ca_file.or(lower.smtp_ca_file),
@@ -688,6 +696,7 @@ impl Settings {
             jasmin_mo_secret: self.jasmin_mo_secret.as_deref(),
             centers: self.centers.as_ref(),
             reply_keywords: self.reply_keywords.as_ref(),
+            sms_gsm7: self.sms_gsm7.unwrap_or(false),
             deliverable: crate::domain::memo::Deliverable::configured(
                 messaging.sms.is_some(),
                 messaging.email.is_some(),

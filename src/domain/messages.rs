@@ -160,6 +160,48 @@ pub fn sms_encoding(body: &str) -> (SmsEncoding, usize) {
     (SmsEncoding::Gsm7, septets)
 }
 
+/// The text with every character outside GSM-7 replaced by its nearest GSM-7 form (accents
+/// dropped where the letter has no GSM-7 form, typographic quotes and dashes made plain, `?`
+/// for what has none), so that an SMS is sent in 160-character segments instead of 70.
+pub fn to_gsm7(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if gsm7_septets(c).is_some() {
+            out.push(c);
+            continue;
+        }
+        match c {
+            '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{2032}' | '`' => out.push('\''),
+            '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' => out.push('"'),
+            '\u{2013}' | '\u{2014}' | '\u{2212}' => out.push('-'),
+            '\u{2026}' => out.push_str("..."),
+            '\u{00A0}' | '\u{2009}' | '\u{202F}' | '\t' => out.push(' '),
+            '\u{0141}' => out.push('L'),
+            '\u{0142}' => out.push('l'),
+            '\u{00D0}' | '\u{0110}' => out.push('D'),
+            '\u{00F0}' | '\u{0111}' => out.push('d'),
+            '\u{00DE}' => out.push_str("Th"),
+            '\u{00FE}' => out.push_str("th"),
+            '\u{0152}' => out.push_str("OE"),
+            '\u{0153}' => out.push_str("oe"),
+            _ => {
+                // The letter without its accents, when that letter is GSM-7 (á -> a, Ç stays).
+                let base: String = c
+                    .nfd()
+                    .filter(|d| !unicode_normalization::char::is_combining_mark(*d))
+                    .collect();
+                if !base.is_empty() && base.chars().all(|b| gsm7_septets(b).is_some()) {
+                    out.push_str(&base);
+                } else {
+                    out.push('?');
+                }
+            }
+        }
+    }
+    out
+}
+
 /// How many SMS segments the body takes.
 pub fn sms_segments(body: &str) -> u32 {
     let (encoding, units) = sms_encoding(body);
@@ -564,5 +606,19 @@ mod tests {
         );
         assert_eq!(Channel::parse(" sms "), Some(Channel::Sms));
         assert_eq!(Channel::parse("fax"), None);
+    }
+
+    #[test]
+    fn to_gsm7_keeps_gsm7_letters_drops_other_accents_and_plains_typography() {
+        assert_eq!(to_gsm7("Peña é à ñ Ü Zoë"), "Peña é à ñ Ü Zoe");
+        assert_eq!(
+            to_gsm7("Łukasz García Núñez: «sí» – ok… ’"),
+            "Lukasz Garcia Nuñez: \"si\" - ok... '"
+        );
+        assert_eq!(to_gsm7("東京"), "??");
+        let spanish = "Clínica Peña: su cita con la Dra. Núñez es el 10/03/2027 a las 10:00. Confirme en https://citas.example.org/a/abc o responda 1 para confirmar, 2 para anular.";
+        assert_eq!(sms_encoding(spanish).0, SmsEncoding::Ucs2);
+        assert_eq!(sms_encoding(&to_gsm7(spanish)).0, SmsEncoding::Gsm7);
+        assert!(sms_segments(&to_gsm7(spanish)) < sms_segments(spanish));
     }
 }

@@ -40,6 +40,8 @@ pub struct MemoSettings<'a> {
     pub reply_keywords: Option<&'a BTreeMap<String, KeywordLists>>,
     /// The channels the messaging settings have a provider for.
     pub deliverable: Deliverable,
+    /// Rendez's own SMS are written in GSM-7 (`RENDEZ_SMS_GSM7`).
+    pub sms_gsm7: bool,
 }
 
 /// What the memo service runs with.
@@ -55,6 +57,18 @@ pub struct MemoConfig {
     pub jasmin_mo_secret: Option<String>,
     /// Patients are written to on these channels only.
     pub deliverable: Deliverable,
+    pub sms_gsm7: bool,
+}
+
+impl MemoConfig {
+    /// The text of one of Rendez's own SMS as it is queued.
+    pub fn sms_text(&self, text: String) -> String {
+        if self.sms_gsm7 {
+            crate::domain::messages::to_gsm7(&text)
+        } else {
+            text
+        }
+    }
 }
 
 pub const DEFAULT_REMINDERS: &str = "72h,24h";
@@ -154,6 +168,7 @@ impl MemoConfig {
             clinic_cancel_url,
             jasmin_mo_secret,
             deliverable: given.deliverable,
+            sms_gsm7: given.sms_gsm7,
         })
     }
 }

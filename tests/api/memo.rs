@@ -29,6 +29,7 @@ mod results_ready;
 mod wired;
 
 backend_tests!(
+    with_rendez_sms_gsm7_the_confirmation_sms_is_written_in_gsm7,
     a_booking_queues_a_confirmation_with_a_link_and_each_reminder_at_its_time_on_the_center_clock,
     a_reminder_whose_time_had_passed_at_booking_is_skipped_and_the_confirmation_stands_for_it,
     after_downtime_a_due_reminder_goes_late_once_and_one_whose_appointment_began_is_dropped,
@@ -1100,4 +1101,36 @@ async fn in_headless_chromium_without_javascript_the_page_shows_the_center_clock
     assert_eq!(at("after.message"), "Su cita ha sido anulada.", "{seen:?}");
     assert_eq!(at("after.state"), "anulada", "{seen:?}");
     assert_eq!(status_of(&app, &lid).await, "CANCELLED by USER");
+}
+
+async fn with_rendez_sms_gsm7_the_confirmation_sms_is_written_in_gsm7(backend: Backend) {
+    use rendez::domain::messages::{SmsEncoding, sms_encoding};
+    let mut bodies = Vec::new();
+    for gsm7 in [false, true] {
+        let (app, scheduler) = start_with(backend, |s| s.sms_gsm7 = Some(gsm7)).await;
+        clinic(&app).await;
+        let lid = book(&app, "2027-03-10", "10:00", &[("USER_FIRST_NAME", "Zoë")]).await;
+        tick(&scheduler, Utc::now()).await;
+        let sms: Vec<String> = messages_of(&app, &lid)
+            .into_iter()
+            .filter(|(_, (channel, ..))| channel == "SMS")
+            .map(|(_, (_, _, _, body, _))| body)
+            .collect();
+        assert_eq!(sms.len(), 1, "one confirmation by SMS: {sms:?}");
+        bodies.push(sms[0].clone());
+    }
+    assert_eq!(
+        sms_encoding(&bodies[0]).0,
+        SmsEncoding::Ucs2,
+        "{}",
+        bodies[0]
+    );
+    assert!(bodies[0].contains("Zoë"), "{}", bodies[0]);
+    assert_eq!(
+        sms_encoding(&bodies[1]).0,
+        SmsEncoding::Gsm7,
+        "{}",
+        bodies[1]
+    );
+    assert!(bodies[1].contains("Zoe,"), "{}", bodies[1]);
 }

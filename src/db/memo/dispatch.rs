@@ -170,7 +170,7 @@ fn decide(
     let rendered = template.render(&values);
     let (subject, body) = match channel {
         Channel::Email => (rendered.subject, rendered.email.unwrap_or(rendered.sms)),
-        _ => (None, rendered.sms),
+        _ => (None, sender.config.sms_text(rendered.sms)),
     };
     let enqueued = outbox::enqueue(
         conn,

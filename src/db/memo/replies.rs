@@ -375,7 +375,7 @@ fn queue_answer(
         return Ok(());
     };
     let values = facts.map(AppointmentFacts::values).unwrap_or_default();
-    let body = template.render(&values).sms;
+    let body = config.sms_text(template.render(&values).sms);
     outbox::enqueue(
         conn,
         &NewMessage {

@@ -129,7 +129,7 @@ pub fn queue(
     let rendered = template.render(&values);
     let (subject, body) = match channel {
         Channel::Email => (rendered.subject, rendered.email.unwrap_or(rendered.sms)),
-        _ => (None, rendered.sms),
+        _ => (None, config.sms_text(rendered.sms)),
     };
     let now = Utc::now();
     let enqueued = outbox::enqueue(
