@@ -201,6 +201,15 @@ pub enum ClientCommand {
         #[arg(long, value_name = "PASSWORD")]
         password: Option<String>,
     },
+    /// Give a client a new random secret, printed once; the old one keeps working (HTTP Basic
+    /// and PasswordText) for the overlap, so the client's systems can be changed without a gap.
+    Rotate {
+        /// The client's user name.
+        name: String,
+        /// How long the old secret keeps working, e.g. 24h, 7days.
+        #[arg(long, value_name = "DURATION", default_value = "24h")]
+        overlap: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -688,10 +697,46 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
                 &name,
                 &hash,
                 digest_secret.as_deref(),
+                None,
                 chrono::Utc::now().naive_utc(),
             )
             .map_err(|e| format!("cannot store the password: {e}"))?;
             say!("client '{name}' has a new password; the old one no longer works");
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCommand::Rotate { name, overlap } => {
+            let overlap = humantime::parse_duration(&overlap)
+                .map_err(|e| format!("--overlap '{overlap}': {e}"))?;
+            let client = db::clients::find_by_name(&mut conn, &name)
+                .map_err(|e| format!("cannot read the client: {e}"))?
+                .ok_or_else(|| format!("there is no client named '{name}'"))?;
+            let mut random = [0u8; 24];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+            let secret =
+                base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, random);
+            let digest_secret = match client.digest_secret {
+                Some(_) => Some(startup::load_secret_key(&config)?.encrypt_secret(&secret)),
+                None => None,
+            };
+            let now = chrono::Utc::now();
+            let until = now
+                + chrono::Duration::from_std(overlap)
+                    .map_err(|_| "--overlap is too long".to_string())?;
+            db::clients::set_secret(
+                &mut conn,
+                &name,
+                &auth::hash_secret(&secret),
+                digest_secret.as_deref(),
+                Some(until.naive_utc()),
+                now.naive_utc(),
+            )
+            .map_err(|e| format!("cannot store the secret: {e}"))?;
+            say!("new secret for '{name}' (shown once): {secret}");
+            say!(
+                "the old secret works until {} (HTTP Basic and PasswordText; PasswordDigest takes \
+                 the new one at once)",
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            );
             Ok(ExitCode::SUCCESS)
         }
         ClientCommand::Disable { name } => {

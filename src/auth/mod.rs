@@ -227,10 +227,22 @@ impl Authenticator {
         match credentials {
             Credentials::Password { password, .. } => {
                 let cache_key = self.cache_key_for(&row.id, &row.secret_hash, &password);
-                if !self
-                    .verify_once(cache_key, password, row.secret_hash.clone(), trusted)
-                    .await?
-                {
+                let mut verified = self
+                    .verify_once(
+                        cache_key,
+                        password.clone(),
+                        row.secret_hash.clone(),
+                        trusted,
+                    )
+                    .await?;
+                // A rotated secret works until its overlap ends.
+                if !verified && let Some(previous) = row.previous_secret(Utc::now().naive_utc()) {
+                    let cache_key = self.cache_key_for(&row.id, previous, &password);
+                    verified = self
+                        .verify_once(cache_key, password, previous.to_string(), trusted)
+                        .await?;
+                }
+                if !verified {
                     self.forget_recent(recent_key.as_ref());
                     return Err(Error::Unauthenticated(GENERIC_REFUSAL.into()));
                 }

@@ -20,6 +20,19 @@ pub struct ClientRow {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// A rotated secret that still works until `previous_secret_until`.
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_until: Option<NaiveDateTime>,
+}
+
+impl ClientRow {
+    /// The previous secret's hash while its overlap lasts at `now`.
+    pub fn previous_secret(&self, now: NaiveDateTime) -> Option<&str> {
+        match (&self.previous_secret_hash, self.previous_secret_until) {
+            (Some(hash), Some(until)) if now < until => Some(hash),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -82,21 +95,36 @@ pub fn enable(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> QueryR
         .execute(conn)
 }
 
-/// Replaces a client's secret (its hash, and its encrypted form for PasswordDigest).
+/// Replaces a client's secret (its hash, and its encrypted form for PasswordDigest). With
+/// `keep_previous_until`, the secret replaced keeps working (HTTP Basic and PasswordText) until
+/// then; without, it stops at once, as does any earlier one.
 pub fn set_secret(
     conn: &mut DbConnection,
     name: &str,
     secret_hash: &str,
     digest_secret: Option<&str>,
+    keep_previous_until: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(api_clients::table.filter(api_clients::name.eq(name)))
-        .set((
-            api_clients::secret_hash.eq(secret_hash),
-            api_clients::digest_secret.eq(digest_secret),
-            api_clients::updated_at.eq(now),
-        ))
-        .execute(conn)
+    conn.transaction(|conn| {
+        let previous = match keep_previous_until {
+            Some(_) => api_clients::table
+                .filter(api_clients::name.eq(name))
+                .select(api_clients::secret_hash)
+                .first::<String>(conn)
+                .optional()?,
+            None => None,
+        };
+        diesel::update(api_clients::table.filter(api_clients::name.eq(name)))
+            .set((
+                api_clients::secret_hash.eq(secret_hash),
+                api_clients::digest_secret.eq(digest_secret),
+                api_clients::previous_secret_hash.eq(&previous),
+                api_clients::previous_secret_until.eq(previous.as_ref().and(keep_previous_until)),
+                api_clients::updated_at.eq(now),
+            ))
+            .execute(conn)
+    })
 }
 
 /// Returns how many clients were disabled (0: no such name).

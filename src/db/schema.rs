@@ -12,6 +12,8 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        previous_secret_hash -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
     }
 }
 

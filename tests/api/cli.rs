@@ -26,6 +26,7 @@ backend_tests!(
     client_add_refuses_a_duplicate_name_a_short_password_and_an_unknown_role,
     client_disable_stops_a_client_and_an_unknown_name_is_an_error,
     client_enable_and_reset_password_work_on_a_running_server_within_a_second,
+    client_rotate_prints_a_new_secret_once_and_the_old_one_works_until_the_overlap_ends,
     a_digest_client_is_marked_in_client_list_and_can_use_password_digest,
     import_keyentities_reads_semicolon_comma_and_tab_separated_files,
     import_reports_a_bad_line_by_its_number_keeps_the_good_lines_and_exits_with_1,
@@ -1597,4 +1598,59 @@ async fn the_readme_journey_lists_searches_books_shows_the_confirmation_and_canc
     let cancelled = run(commands[3].replace(">APP_LID<", &format!(">{app_lid}<")));
     assert_eq!(field(&cancelled, "DELETE_RESULT"), "OK", "{cancelled}");
     drop(server);
+}
+
+async fn client_rotate_prints_a_new_secret_once_and_the_old_one_works_until_the_overlap_ends(
+    backend: Backend,
+) {
+    let op = Operator::new(backend);
+    op.run(&[
+        "client",
+        "add",
+        "his",
+        "--roles",
+        "admin",
+        "--password",
+        PASSWORD,
+    ])
+    .assert_success();
+    let app = spawn_app_on(op.db.clone(), test_settings(&op.db)).await;
+    let run = op.run(&["client", "rotate", "his", "--overlap", "4s"]);
+    run.assert_success();
+    let secret = run
+        .stdout
+        .lines()
+        .find_map(|l| l.split("(shown once): ").nth(1))
+        .unwrap_or_else(|| panic!("{run:#?}"))
+        .trim()
+        .to_string();
+    assert!(secret.len() >= 32, "{secret}");
+    assert!(
+        run.stdout.contains("the old secret works until"),
+        "{run:#?}"
+    );
+    let (old, new) = (Auth::basic("his", PASSWORD), Auth::basic("his", &secret));
+    app.soap(&new, "getCenters", "").await.assert_ok();
+    app.soap(&old, "getCenters", "").await.assert_ok();
+    actix_web::rt::time::sleep(Duration::from_millis(5200)).await;
+    app.soap(&old, "getCenters", "")
+        .await
+        .assert_fault("Client", "authentication");
+    app.soap(&new, "getCenters", "").await.assert_ok();
+    // A reset ends any overlap at once.
+    op.run(&["client", "rotate", "his", "--overlap", "1h"])
+        .assert_success();
+    op.run_with_stdin(
+        &["client", "reset-password", "his"],
+        "after-reset-password-1\n",
+    )
+    .assert_success();
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    app.soap(&new, "getCenters", "")
+        .await
+        .assert_fault("Client", "authentication");
+    op.run(&["client", "rotate", "ghost"])
+        .assert_failure("no client named 'ghost'");
+    op.run(&["client", "rotate", "his", "--overlap", "soon"])
+        .assert_failure("--overlap");
 }
