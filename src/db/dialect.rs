@@ -21,70 +21,8 @@ pub fn prepare_database(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     }
 }
 
-/// The turn of this process's SQLite writers (see [`write_transaction`]): one at a time, each
-/// waiting at most the busy timeout for its turn, so that writers queued behind one that waits
-/// for another process's lock fail within `RENDEZ_DB_TIMEOUT` too, not one timeout each.
 #[cfg(feature = "sqlite")]
-struct WriterTurn {
-    taken: std::sync::Mutex<bool>,
-    freed: std::sync::Condvar,
-}
-
-#[cfg(feature = "sqlite")]
-static SQLITE_WRITER: WriterTurn = WriterTurn {
-    taken: std::sync::Mutex::new(false),
-    freed: std::sync::Condvar::new(),
-};
-
-/// How long a SQLite writer waits for its turn, in milliseconds: the busy timeout of the pool
-/// this process opened last (`RENDEZ_DB_TIMEOUT`; a process opens one).
-#[cfg(feature = "sqlite")]
-static SQLITE_WRITER_WAIT_MS: std::sync::atomic::AtomicU64 =
-    std::sync::atomic::AtomicU64::new(super::DEFAULT_BUSY_TIMEOUT.as_millis() as u64);
-
-/// Sets how long this process's SQLite writers wait for their turn (see [`WriterTurn`]).
-#[cfg(feature = "sqlite")]
-pub(crate) fn set_sqlite_writer_wait(wait: std::time::Duration) {
-    SQLITE_WRITER_WAIT_MS.store(
-        u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-        std::sync::atomic::Ordering::Relaxed,
-    );
-}
-
-/// A writer's turn, given back when dropped.
-#[cfg(feature = "sqlite")]
-struct Turn;
-
-#[cfg(feature = "sqlite")]
-impl WriterTurn {
-    /// Waits for the turn, at most the configured time; `None` when it did not come.
-    fn take(&'static self) -> Option<Turn> {
-        let wait = std::time::Duration::from_millis(
-            SQLITE_WRITER_WAIT_MS.load(std::sync::atomic::Ordering::Relaxed),
-        );
-        let taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut taken, _) = self
-            .freed
-            .wait_timeout_while(taken, wait, |taken| *taken)
-            .unwrap_or_else(|p| p.into_inner());
-        if *taken {
-            return None;
-        }
-        *taken = true;
-        Some(Turn)
-    }
-}
-
-#[cfg(feature = "sqlite")]
-impl Drop for Turn {
-    fn drop(&mut self) {
-        *SQLITE_WRITER
-            .taken
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = false;
-        SQLITE_WRITER.freed.notify_one();
-    }
-}
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Runs `work` in a transaction that will write.
 ///
@@ -94,27 +32,18 @@ impl Drop for Turn {
 /// it (busy_timeout) instead. MySQL takes row locks as it goes: an ordinary transaction, with
 /// unique keys and `FOR UPDATE` protecting what must not race.
 ///
-/// Within one process, SQLite writers also queue for their turn first: SQLite's own busy
-/// handler polls with growing sleeps, which under load left some writers waiting over a second.
-/// The turn is waited for at most the busy timeout; a writer that does not get it fails as one
-/// that does not get SQLite's lock ("database is locked").
+/// Within one process, SQLite writers also queue on a mutex first: SQLite's own busy handler
+/// polls with growing sleeps, which under load left some writers waiting over a second.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<DieselError>,
 {
-    #[cfg(feature = "sqlite")]
     let _writer = match conn {
-        DbConnection::Sqlite(_) => Some(SQLITE_WRITER.take().ok_or_else(|| {
-            DieselError::DatabaseError(
-                DatabaseErrorKind::Unknown,
-                Box::new(String::from(
-                    "database is locked (another writer of this process held it too long)",
-                )),
-            )
-        })?),
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => Some(SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner())),
         #[cfg(feature = "mysql")]
-        DbConnection::Mysql(_) => None,
+        DbConnection::Mysql(_) => None::<std::sync::MutexGuard<'static, ()>>,
     };
     match conn {
         #[cfg(feature = "sqlite")]

@@ -161,8 +161,6 @@ pub struct PoolOptions {
 /// the program at once with the server's own reason.
 pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, String> {
     let manager = DbManager::new(url.clone()).with_busy_timeout(options.connection_timeout);
-    #[cfg(feature = "sqlite")]
-    dialect::set_sqlite_writer_wait(options.connection_timeout);
     let mut first = manager
         .establish()
         .map_err(|e| format!("cannot open the database {url}: {}", connection_reason(&e)))?;

@@ -3,5 +3,4 @@
 
 mod access_log;
 mod metrics;
-#[cfg(feature = "sqlite")]
 mod sqlite_lock;
