@@ -161,6 +161,28 @@ fn contacts(first: &str, phone: &str, email: &str, language: &str) -> Contacts {
     )
 }
 
+/// The booking in `reply` changed the patient's contacts to the new ones, said nothing of it,
+/// and its confirmation goes to the new phone.
+async fn assert_contacts_taken(
+    app: &TestApp,
+    scheduler: &rendez::memo::scheduler::Scheduler,
+    reply: &Reply,
+    user_lid: &str,
+) {
+    assert_eq!(reply.field("CONTACTS_KEPT"), None, "{}", reply.body);
+    assert_eq!(
+        stored(app, user_lid),
+        contacts("Mallory", NEW_PHONE, NEW_EMAIL, "en")
+    );
+    tick(scheduler, chrono::Utc::now()).await;
+    let sent = messages_of(app, &reply.field("APP_LID").unwrap());
+    assert_eq!(kinds(&sent), ["confirmation"]);
+    assert_eq!(
+        (sent[0].1.0.as_str(), sent[0].1.1.as_str()),
+        ("SMS", NEW_PHONE)
+    );
+}
+
 /// Messages queued to the new phone or email, whoever queued them.
 fn messages_to_new_contacts(app: &TestApp) -> i64 {
     let mut conn = app.pool.get().unwrap();
@@ -300,18 +322,7 @@ async fn the_clinic_s_unlimited_system_changes_an_existing_patient_s_contacts(ba
         &takeover("P-SYD"),
     )
     .await;
-    assert_eq!(reply.field("CONTACTS_KEPT"), None, "{}", reply.body);
-    assert_eq!(
-        stored(&app, "P-SYD"),
-        contacts("Mallory", NEW_PHONE, NEW_EMAIL, "en")
-    );
-    tick(&scheduler, chrono::Utc::now()).await;
-    let sent = messages_of(&app, &reply.field("APP_LID").unwrap());
-    assert_eq!(kinds(&sent), ["confirmation"]);
-    assert_eq!(
-        (sent[0].1.0.as_str(), sent[0].1.1.as_str()),
-        ("SMS", NEW_PHONE)
-    );
+    assert_contacts_taken(&app, &scheduler, &reply, "P-SYD").await;
 }
 
 async fn a_limited_client_changes_the_contacts_of_a_patient_who_visits_its_center(
@@ -355,18 +366,7 @@ async fn a_limited_client_changes_the_contacts_of_a_patient_who_visits_its_cente
         &takeover("P-BOTH"),
     )
     .await;
-    assert_eq!(reply.field("CONTACTS_KEPT"), None, "{}", reply.body);
-    assert_eq!(
-        stored(&app, "P-BOTH"),
-        contacts("Mallory", NEW_PHONE, NEW_EMAIL, "en")
-    );
-    tick(&scheduler, chrono::Utc::now()).await;
-    let sent = messages_of(&app, &reply.field("APP_LID").unwrap());
-    assert_eq!(kinds(&sent), ["confirmation"]);
-    assert_eq!(
-        (sent[0].1.0.as_str(), sent[0].1.1.as_str()),
-        ("SMS", NEW_PHONE)
-    );
+    assert_contacts_taken(&app, &scheduler, &reply, "P-BOTH").await;
 }
 
 #[track_caller]
