@@ -4,6 +4,7 @@
 //! (parsed values and rules, no XML or SQL), [`db`] (Diesel, one code path for SQLite and
 //! MySQL/MariaDB). [`cli`] and [`startup`] put them together.
 
+pub mod app;
 pub mod appointments_import;
 pub mod auth;
 pub mod campaign;

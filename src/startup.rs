@@ -68,24 +68,27 @@ impl Application {
         let exports = config.exports.clone();
         let metrics = Metrics::new();
         let booking = Arc::new(crate::db::booking::BookingCache::new());
-        let state = web::Data::new(AppState {
-            auth: Authenticator::new(
-                pool.clone(),
-                secret_key.clone(),
-                config.auth_cache_ttl,
-                config.auth_failure_limit,
-                metrics.password_verifications.clone(),
-            ),
+        let core = Arc::new(crate::app::Core {
             booking: booking.clone(),
-            bodies: crate::soap::body_budget::BodyBudget::new(config.max_bodies_in_flight),
             config: Arc::new(config),
             pool: pool.clone(),
-            metrics,
-            wsdl,
             result_reads: crate::results::read_log::ReadRecorder::start(pool.clone()),
             downloads: crate::results::download_desk::DownloadDesk::start(pool.clone()),
             secret_key: secret_key.clone(),
             public_url: public_url.clone(),
+        });
+        let state = web::Data::new(AppState {
+            auth: Authenticator::new(
+                pool.clone(),
+                secret_key.clone(),
+                core.config.auth_cache_ttl,
+                core.config.auth_failure_limit,
+                metrics.password_verifications.clone(),
+            ),
+            bodies: crate::soap::body_budget::BodyBudget::new(core.config.max_bodies_in_flight),
+            core,
+            metrics,
+            wsdl,
         });
         let scheduler = Scheduler {
             pool: pool.clone(),

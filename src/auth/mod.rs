@@ -23,7 +23,6 @@ pub use password::{check_new_secret, hash_secret, verify_secret};
 pub use secret_key::{KeySource, SecretKey};
 
 use crate::db::{self, DbConnection, Pool};
-use crate::domain::access::{CenterScope, Roles};
 use crate::error::Error;
 
 /// How far a PasswordDigest token's `Created` may be from our clock, either way.
@@ -63,14 +62,8 @@ impl Credentials {
     }
 }
 
-/// A client that proved who it is.
-#[derive(Debug, Clone)]
-pub struct AuthenticatedClient {
-    pub id: String,
-    pub name: String,
-    pub roles: Roles,
-    pub centers: CenterScope,
-}
+/// A client that proved who it is: the principal every use case takes.
+pub type AuthenticatedClient = crate::domain::access::Principal;
 
 /// How many failed logins one address may have within a window before it is refused at once
 /// (`RENDEZ_AUTH_FAILURE_LIMIT`, `RENDEZ_AUTH_FAILURE_WINDOW`); 0 failures: no limit.

@@ -83,6 +83,16 @@ impl fmt::Display for Roles {
     }
 }
 
+/// Who is calling a use case: an API client that proved who it is (on any edge), resolved once
+/// at the edge into its roles and the centers it may act on.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub id: String,
+    pub name: String,
+    pub roles: Roles,
+    pub centers: CenterScope,
+}
+
 /// The centers (by LID) a client may act on; `All` when it is not limited.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CenterScope {

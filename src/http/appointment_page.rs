@@ -9,7 +9,7 @@ use chrono::Utc;
 use quick_xml::escape::escape;
 use serde::Deserialize;
 
-use crate::db::memo::replies::{self, ActionOutcome, PageView, PatientAction};
+use crate::app::patients::{self, ActionOutcome, PageView, PatientAction};
 use crate::domain::booking::AppointmentStatus;
 use crate::domain::memo::{LinkError, LinkToken};
 use crate::domain::values::{format_date, format_time_of_day};
@@ -211,10 +211,7 @@ pub async fn show(path: web::Path<String>, state: web::Data<AppState>) -> HttpRe
         Ok(id) => id,
         Err(page) => return *page,
     };
-    match state
-        .with_db(move |conn| replies::page_view(conn, &notice_id))
-        .await
-    {
+    match patients::page(&state, notice_id).await {
         Ok(Some(view)) => appointment(&view, None, Utc::now()),
         Ok(None) => message(StatusCode::NOT_FOUND, &EN, EN.invalid),
         Err(e) => unavailable(e.log_detail()),
@@ -240,14 +237,7 @@ pub async fn act(
         "cancel" => PatientAction::Cancel,
         _ => return message(StatusCode::BAD_REQUEST, &EN, "Unknown action."),
     };
-    let config = state.config.clone();
-    let id = notice_id.clone();
-    let outcome = state
-        .with_db(move |conn| {
-            let outcome = replies::act_on_page(conn, &config.memo, &id, action, Utc::now())?;
-            Ok((outcome, replies::page_view(conn, &id)?))
-        })
-        .await;
+    let outcome = patients::act_on_page(&state, notice_id.clone(), action).await;
     let (outcome, view) = match outcome {
         Ok((outcome, Some(view))) => (outcome, view),
         Ok((_, None)) => return message(StatusCode::NOT_FOUND, &EN, EN.invalid),

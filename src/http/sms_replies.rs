@@ -4,10 +4,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use subtle::ConstantTimeEq;
 
-use crate::db::memo::replies::{self, InboundSms};
+use crate::app::patients;
 use crate::domain::patient::normalize_phone;
 use crate::state::AppState;
 
@@ -42,18 +41,7 @@ async fn receive(
     from: String,
     text: String,
 ) -> Result<(), HttpResponse> {
-    let config = state.config.clone();
-    let outcome = state
-        .with_db(move |conn| {
-            let sms = InboundSms {
-                provider,
-                provider_id: &id,
-                from: &from,
-                text: &text,
-            };
-            replies::handle_sms(conn, &config.memo, &sms, Utc::now())
-        })
-        .await;
+    let outcome = patients::reply_by_sms(state, provider, id, from, text).await;
     match outcome {
         Ok(outcome) => {
             log::info!(

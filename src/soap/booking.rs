@@ -1,22 +1,20 @@
 //! Booking operations (role `booking`): searchAvailabilities, addAppointment,
 //! deleteAppointment, checkAppointment, getAppointments.
 
-use chrono::Utc;
-
 use super::flat::{FlatWriter, parse_flat};
 use super::wire::{
     AddAppointment, AppointmentItem, CheckAppointment, CheckAppointmentResponse, DeleteAppointment,
     DeleteAppointmentResponse, GetAppointments, GetAppointmentsResponse, SearchAvailabilities,
 };
 use super::{Operation, render_children};
-use crate::auth::AuthenticatedClient;
-use crate::db::booking::{
-    self, AppointmentFilter, AppointmentView, BookingContext, BookingOutcome, CancelOutcome,
+use crate::app::booking::{
+    self, AppointmentFilter, AppointmentView, BookingOutcome, CancelOutcome,
 };
+use crate::auth::AuthenticatedClient;
 use crate::domain::FieldSource;
 use crate::domain::booking::{BookingRequest, CancelledBy, SearchRequest};
 use crate::domain::values::{
-    FieldError, Lid, date, format_date, format_price, format_time_of_day, format_timestamp, lid,
+    FieldError, date, format_date, format_price, format_time_of_day, format_timestamp, lid,
     required_lid, timestamp,
 };
 use crate::error::Error;
@@ -27,17 +25,6 @@ fn client_fault(operation: Operation) -> impl Fn(FieldError) -> Error {
     move |e| Error::client(format!("{operation}: {e}"))
 }
 
-/// A client limited to some centers may only name those.
-fn check_center(client: &AuthenticatedClient, center: Option<&Lid>) -> Result<(), Error> {
-    match center {
-        Some(lid) if !client.centers.allows(lid.as_str()) => Err(Error::Forbidden(format!(
-            "client '{}' may not act on center '{lid}'",
-            client.name
-        ))),
-        _ => Ok(()),
-    }
-}
-
 pub async fn search_availabilities(
     state: &AppState,
     client: &AuthenticatedClient,
@@ -46,23 +33,7 @@ pub async fn search_availabilities(
     let operation = Operation::SearchAvailabilities;
     let raw: SearchAvailabilities = parse_flat(operation, payload)?;
     let request = SearchRequest::parse(&raw).map_err(client_fault(operation))?;
-    check_center(client, request.location.as_ref())?;
-    let lead = chrono::Duration::from_std(state.config.booking_lead).unwrap_or_default();
-    // From memory when the cache is fresh: no database, no hand-off to the blocking pool.
-    let found = match state
-        .booking
-        .search_fresh(&request, &client.centers, Utc::now(), lead)
-    {
-        Some(found) => found,
-        None => {
-            let (cache, scope) = (state.booking.clone(), client.centers.clone());
-            state
-                .with_db(move |conn| {
-                    cache.refresh_and_search(conn, &request, &scope, Utc::now(), lead)
-                })
-                .await?
-        }
-    };
+    let found = booking::search(state, client, request).await?;
     // Written directly: the hot operation's answer is many small items.
     let mut out = FlatWriter::with_capacity(64 + found.len() * 400);
     for slot in &found {
@@ -93,29 +64,7 @@ pub async fn add_appointment(
     let raw: AddAppointment = parse_flat(operation, payload)?;
     let request = BookingRequest::parse(&raw, state.config.default_country.as_deref())
         .map_err(client_fault(operation))?;
-    check_center(client, request.location.as_ref())?;
-    let (client_id, scope) = (client.id.clone(), client.centers.clone());
-    let lead = chrono::Duration::from_std(state.config.booking_lead).unwrap_or_default();
-    let master = state.booking.master();
-    let cache = state.booking.clone();
-    let outcome = state
-        .with_db(move |conn| {
-            let context = BookingContext {
-                client_id: &client_id,
-                master: master.as_deref(),
-                scope: &scope,
-                now: Utc::now(),
-                lead,
-            };
-            let (outcome, taken) = booking::book::book(conn, &request, &context)?;
-            // Applied on the thread that committed, right after the commit: a keeper comparing
-            // versions in between would reload the resource's appointments from the database.
-            if let Some(taken) = taken {
-                cache.booked(&taken.resource_id, taken.read_version, taken.busy);
-            }
-            Ok(outcome)
-        })
-        .await?;
+    let outcome = booking::book(state, client, request).await?;
     let mut out = FlatWriter::with_capacity(256);
     match outcome {
         BookingOutcome::Booked {
@@ -155,15 +104,7 @@ pub async fn delete_appointment(
     let raw: DeleteAppointment = parse_flat(operation, payload)?;
     let app_lid = required_lid(&raw, "APP_LID").map_err(client_fault(operation))?;
     let by = CancelledBy::parse(&raw).map_err(client_fault(operation))?;
-    let (client_id, scope, lookup) = (client.id.clone(), client.centers.clone(), app_lid.clone());
-    let outcome = state
-        .with_db(move |conn| {
-            booking::appointments::cancel(conn, lookup.as_str(), by, &client_id, &scope)
-        })
-        .await?;
-    if outcome == CancelOutcome::Cancelled {
-        state.booking.check_soon();
-    }
+    let outcome = booking::cancel(state, client, app_lid.as_str(), by).await?;
     let (result, message) = match outcome {
         CancelOutcome::Cancelled | CancelOutcome::AlreadyCancelled => ("OK", None),
         // Another center's appointment is answered as an unknown one, as checkAppointment and
@@ -187,11 +128,8 @@ pub async fn check_appointment(
     let operation = Operation::CheckAppointment;
     let raw: CheckAppointment = parse_flat(operation, payload)?;
     let app_lid = required_lid(&raw, "APP_LID").map_err(client_fault(operation))?;
-    let lookup = app_lid.clone();
-    let view = state
-        .with_db(move |conn| booking::appointments::check(conn, lookup.as_str()))
+    let view = booking::check(state, client, app_lid.as_str())
         .await?
-        .filter(|v| client.centers.allows(&v.center_lid))
         .ok_or_else(|| Error::client(format!("checkAppointment: unknown APP_LID '{app_lid}'")))?;
     render_children(&appointment_core(&view))
 }
@@ -228,24 +166,7 @@ pub async fn get_appointments(
             "getAppointments: give USER_LID, USER_TID, RESOURCE_LID or LAST_REQUEST_TIMESTAMP",
         ));
     }
-    let scope = client.centers.clone();
-    let client_id = client.id.clone();
-    let tolerance =
-        chrono::Duration::from_std(state.config.change_feed_tolerance).unwrap_or_default();
-    let listed = state
-        .with_db(move |conn| match since {
-            Some(since) => booking::feed::poll(
-                conn,
-                &client_id,
-                filter,
-                &scope,
-                since,
-                tolerance,
-                Utc::now(),
-            ),
-            None => booking::appointments::list(conn, &filter, &scope),
-        })
-        .await?;
+    let listed = booking::changes(state, client, filter, since).await?;
     render_children(&GetAppointmentsResponse {
         appointments: listed.views.into_iter().map(appointment_item).collect(),
         last_request_timestamp: listed.complete_until.map(format_timestamp),

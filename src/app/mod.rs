@@ -1,0 +1,83 @@
+//! The use cases: the one entry point of edges (SOAP, HTTP pages and hooks, the OpenVPMS REST
+//! API), workers and the CLI. A use case takes the [`Core`], the [`Caller`] and a typed request,
+//! checks the caller's role and center scope, orchestrates the database and the booking cache,
+//! and answers domain values or an [`Error`] whose kind each edge maps to its own wire form.
+//!
+//! The rule between the layers: edges import `app` and `domain`, never `db`; `app` never
+//! imports an edge or actix's web types.
+
+pub mod booking;
+pub mod patients;
+
+use std::sync::Arc;
+
+use crate::auth::SecretKey;
+use crate::config::Config;
+use crate::db::booking::BookingCache;
+use crate::db::{DbConnection, Pool};
+pub use crate::domain::access::Principal as Caller;
+use crate::domain::access::Role;
+use crate::error::Error;
+
+/// What every use case works with: the configuration, the database and what each process
+/// keeps beside it.
+pub struct Core {
+    pub config: Arc<Config>,
+    pub pool: Pool,
+    /// Master data and live appointments in memory, for searches (see the booking cache).
+    pub booking: Arc<BookingCache>,
+    /// Signs and checks patients' appointment links.
+    pub secret_key: Arc<SecretKey>,
+    /// Records SOAP reads of test results by group commit.
+    pub result_reads: crate::results::read_log::ReadRecorder,
+    /// Judges the patient page's download attempts by group commit.
+    pub downloads: crate::results::download_desk::DownloadDesk,
+    /// How callers reach this server (`RENDEZ_PUBLIC_URL`, else the bound address).
+    pub public_url: String,
+}
+
+impl Core {
+    /// Runs blocking database work on actix's blocking threads with a pooled connection.
+    /// A pool that cannot hand out a connection in time is an outage (`Unavailable`).
+    pub async fn with_db<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, diesel::result::Error> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn).map_err(Error::from)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("blocking task: {e}")))?
+    }
+
+    /// The booking lead time as chrono counts it.
+    pub(crate) fn booking_lead(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.booking_lead).unwrap_or_default()
+    }
+}
+
+/// The role check every use case starts with; the text is the one SOAP answered before.
+pub(crate) fn require(caller: &Caller, role: Role, action: &str) -> Result<(), Error> {
+    if caller.roles.contains(role) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "client '{}' lacks the role '{role}' that {action} needs",
+            caller.name
+        )))
+    }
+}
+
+/// A caller limited to some centers may only name those.
+pub(crate) fn require_center(caller: &Caller, center: Option<&str>) -> Result<(), Error> {
+    match center {
+        Some(lid) if !caller.centers.allows(lid) => Err(Error::Forbidden(format!(
+            "client '{}' may not act on center '{lid}'",
+            caller.name
+        ))),
+        _ => Ok(()),
+    }
+}
