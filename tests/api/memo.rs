@@ -169,6 +169,30 @@ async fn book(app: &TestApp, date: &str, time: &str, extra: &[(&str, &str)]) -> 
     reply.field("APP_LID").expect("APP_LID")
 }
 
+/// Whether a search offers R1's 30-minute slot at that local date and time, right now: a
+/// cancellation must free it for the very next search, whoever cancelled.
+async fn offered(app: &TestApp, date: &str, time: &str) -> bool {
+    let day = format!("{}/{}/{}", &date[8..10], &date[5..7], &date[0..4]);
+    let hour: u32 = time[0..2].parse().unwrap();
+    let until = format!("{:02}{}", hour + 1, &time[2..]);
+    let reply = app
+        .soap(
+            &Auth::admin(),
+            "searchAvailabilities",
+            &fields_xml(&[
+                ("ACTIVITY_LID", "A30"),
+                ("AVA_START_DAY", &day),
+                ("AVA_END_DAY", &day),
+                ("AVA_MIN_TIME", time),
+                ("AVA_MAX_TIME", &until),
+                ("AVA_RESULTS_NUMBER", "5"),
+            ]),
+        )
+        .await;
+    reply.assert_ok();
+    reply.fields("AVA_START_TIME").iter().any(|t| t == time)
+}
+
 fn local(tz: Tz, date: &str, time: &str) -> DateTime<Utc> {
     let day = NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
     let t = chrono::NaiveTime::parse_from_str(time, "%H:%M").unwrap();
@@ -729,8 +753,10 @@ async fn the_appointment_page_confirms_and_cancels_and_says_when_a_link_is_used_
         !html.contains("value=\"confirm\"") && html.contains("value=\"cancel\""),
         "{html}"
     );
+    assert!(!offered(&app, "2027-03-10", "10:00").await);
     let cancelled = post_action(&app, &second, "cancel").await;
     assert!(cancelled.text().await.unwrap().contains("ha sido anulada"));
+    assert!(offered(&app, "2027-03-10", "10:00").await);
     let check = app
         .soap(
             &Auth::admin(),

@@ -10,8 +10,8 @@ use rendez::messaging::gate::STOPPED_REASON;
 
 use super::wired::{Signature, SmsVia, WAIT, eventually, twilio_inbound, wired};
 use super::{
-    EMAIL, MADRID, MO_SECRET, PHONE, book, clinic, fields_xml, local, messages_of, mo, start_with,
-    status_of, tick,
+    EMAIL, MADRID, MO_SECRET, PHONE, book, clinic, fields_xml, local, messages_of, mo, offered,
+    start_with, status_of, tick,
 };
 use crate::backend_tests;
 use crate::helpers::{Auth, Backend, spawn_app_on, test_settings};
@@ -94,8 +94,10 @@ async fn replies_of_every_kind(backend: Backend, via: SmsVia) {
     w.patient_replies("in-1", PHONE, "Sí").await;
 
     // "2" cancels it: CANCELLED by USER, the slot can be booked again, the clinic system sees it.
+    assert!(!offered(&w.app, "2027-03-10", "10:00").await);
     w.patient_replies("in-2", PHONE, "2").await;
     assert_eq!(status_of(&w.app, &first).await, "CANCELLED by USER");
+    assert!(offered(&w.app, "2027-03-10", "10:00").await);
     book(
         &w.app,
         "2027-03-10",
