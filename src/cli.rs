@@ -168,7 +168,12 @@ pub enum ClientCommand {
         #[arg(long, value_name = "ROLES")]
         roles: String,
         /// Comma-separated center LIDs the client is limited to. [default: every center]
-        #[arg(long, value_name = "LIDS", default_value = "")]
+        #[arg(
+            long,
+            value_name = "LIDS",
+            default_value = "",
+            hide_default_value = true
+        )]
         centers: String,
         /// Also allow WS-Security PasswordDigest: the secret is then kept encrypted under
         /// RENDEZ_SECRET_KEY (besides its Argon2id hash), because the digest needs it.
@@ -268,8 +273,77 @@ pub struct ImportArgs {
     pub full_sync: bool,
 }
 
+/// The settings every command that opens the database reads (and `--config`, always shown).
+const DATABASE_SETTINGS: &[&str] = &["database_url", "db_pool_size", "db_timeout"];
+
+/// The settings a command reads besides the database's; `None` for `serve` and `worker`, which
+/// read them all. Every setting is accepted everywhere (they are global, and the environment
+/// and `--config` hold them all); a subcommand's help shows only these.
+fn settings_used_by(path: &[&str]) -> Option<&'static [&'static str]> {
+    Some(match path {
+        ["serve"] | ["worker"] => return None,
+        ["client", "add" | "reset-password" | "rotate"] => &["secret_key", "secret_key_file"],
+        ["import", "keyentities" | "availabilities"] => &["default_timezone"],
+        ["import", "appointments"] => &[
+            "default_timezone",
+            "default_country",
+            "reminders",
+            "quiet_hours",
+        ],
+        ["results", ..] => &[
+            "results_key",
+            "results_old_keys",
+            "results_keep",
+            "results_keep_after_download",
+        ],
+        ["export", ..] => &["export_dir", "export_interval"],
+        ["campaign", ..] => &["default_country"],
+        _ => &[],
+    })
+}
+
+/// Gives each subcommand its own copy of every global setting, hidden where the subcommand does
+/// not read it. Clap propagates a global argument only to subcommands that lack one of that id,
+/// so the copies take its place; they are still global, and parse as before.
+fn hide_unused_settings(mut command: clap::Command, path: &mut Vec<String>) -> clap::Command {
+    let settings: Vec<clap::Arg> =
+        <Settings as clap::Args>::augment_args(clap::Command::new("settings"))
+            .get_arguments()
+            .cloned()
+            .collect();
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        path.push(name.clone());
+        command = command.mut_subcommand(&name, |mut sub| {
+            let words: Vec<&str> = path.iter().map(String::as_str).collect();
+            if let Some(used) = settings_used_by(&words) {
+                for arg in &settings {
+                    let id = arg.get_id().as_str();
+                    let shown = used.contains(&id) || DATABASE_SETTINGS.contains(&id);
+                    sub = sub.arg(arg.clone().hide(!shown));
+                }
+            }
+            hide_unused_settings(sub, path)
+        });
+        path.pop();
+    }
+    command
+}
+
+/// The command line's grammar: the derived one, with each subcommand's help trimmed to what it
+/// reads.
+pub fn command() -> clap::Command {
+    hide_unused_settings(<Cli as clap::CommandFactory>::command(), &mut Vec::new())
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Err(message) = crate::logging::init() {
         eprintln!("rendez: error: {message}");
         return ExitCode::from(2);

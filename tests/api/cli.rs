@@ -335,19 +335,50 @@ fn help_names_the_environment_variables_and_describes_every_option() {
     ];
     for (args, wanted) in subcommands {
         let text = help(args);
-        for name in ["DATABASE_URL", "RENDEZ_BIND", "RENDEZ_CONFIG"]
-            .iter()
-            .chain(wanted)
-        {
+        let serving = args == ["serve"];
+        let shown: &[&str] = if serving {
+            &[
+                "DATABASE_URL",
+                "RENDEZ_CONFIG",
+                "RENDEZ_BIND",
+                "RENDEZ_SMTP_URL",
+            ]
+        } else {
+            &["DATABASE_URL", "RENDEZ_CONFIG"]
+        };
+        for name in shown.iter().chain(wanted) {
             assert!(
                 text.contains(name),
                 "`rendez {} --help` lacks {name}:\n{text}",
                 args.join(" ")
             );
         }
+        // A subcommand's help shows only what it reads: no server or messaging settings.
+        if !serving {
+            for name in ["RENDEZ_BIND", "RENDEZ_SMTP_URL", "RENDEZ_RESULTS_KEY"] {
+                assert!(
+                    !text.contains(name),
+                    "`rendez {} --help` shows {name}, which it does not read:\n{text}",
+                    args.join(" ")
+                );
+            }
+        }
         assert_every_option_is_described(&text, args);
     }
     assert_every_option_is_described(&top, &[]);
+    // The settings a subcommand reads are shown; the others are still accepted there.
+    assert!(help(&["client", "add"]).contains("RENDEZ_SECRET_KEY_FILE"));
+    assert!(help(&["results", "purge"]).contains("RENDEZ_RESULTS_KEY"));
+    assert!(help(&["export", "cancellations"]).contains("RENDEZ_EXPORT_DIR"));
+    let listed = run_command(
+        bare_command(
+            dir.path(),
+            &["client", "list", "--bind", "127.0.0.1:1", "--sms-rate", "5"],
+        ),
+        None,
+        Duration::from_secs(30),
+    );
+    listed.assert_success();
 }
 
 /// Each option line of a help text carries a description, on the same line (short layout) or on
