@@ -21,6 +21,7 @@ pub mod logging;
 pub mod memo;
 pub mod memory;
 pub mod messaging;
+pub mod metrics;
 pub mod results;
 pub mod soap;
 pub mod startup;

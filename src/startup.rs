@@ -12,8 +12,9 @@ use crate::appointments_import::watch::FolderWatcher;
 use crate::auth::{self, Authenticator, KeySource, SecretKey};
 use crate::config::Config;
 use crate::db::{self, Pool};
-use crate::http::{self, metrics::Metrics};
+use crate::http;
 use crate::memo::scheduler::Scheduler;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 /// The committed WSDL; its placeholder address is replaced by the public URL when served.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::app::Core;
 use crate::auth::Authenticator;
-use crate::http::metrics::Metrics;
+use crate::metrics::Metrics;
 
 pub struct AppState {
     /// The use cases' core; its fields read through `AppState` (see `Deref`).

@@ -3,15 +3,15 @@
 //!
 //! A change row is marked with the id of the file that carried it ([`mark_changes`]) in the
 //! transaction that records the file ([`record_file`]); the writer holds the schedule row's lock
-//! ([`dialect::lock_export_schedule`]) throughout, so processes sharing a database take turns.
+//! ([`lock_export_schedule`]) throughout, so processes sharing a database take turns.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::booking::catalog::naive;
+use super::DbConnection;
 use super::schema::{appointment_changes as changes, appointments, export_files, export_schedule};
 use super::schema::{patients, resources};
-use super::{DbConnection, dialect};
+use super::time::naive;
 use crate::domain::booking::AppointmentStatus;
 
 /// The export kind of the cancellations file (seed A.1.2.1).
@@ -33,7 +33,7 @@ pub struct PendingChange {
 
 /// Locks the schedule of `kind` and returns when a file was last attempted (`None`: never).
 pub fn lock_schedule(conn: &mut DbConnection, kind: &str) -> QueryResult<Option<DateTime<Utc>>> {
-    match dialect::lock_export_schedule(conn, kind)? {
+    match lock_export_schedule(conn, kind)? {
         Some(last) => Ok(last.map(|t| t.and_utc())),
         None => Err(diesel::result::Error::NotFound),
     }
@@ -190,4 +190,24 @@ pub fn files(conn: &mut DbConnection, kind: &str) -> QueryResult<Vec<(String, i3
         .order(export_files::seq.asc())
         .select((export_files::file_name, export_files::line_count))
         .load(conn)
+}
+
+/// Locks the schedule row of an export kind and reads when a file was last attempted; `None`
+/// when the kind has no row. Writers of export files take turns on this lock, so that two
+/// processes never write the same changes twice (same rules as [`crate::db::booking::locks::lock_resource`]).
+pub fn lock_export_schedule(
+    conn: &mut DbConnection,
+    kind: &str,
+) -> diesel::QueryResult<Option<Option<chrono::NaiveDateTime>>> {
+    use crate::db::schema::export_schedule;
+    use diesel::prelude::*;
+    let query = export_schedule::table
+        .filter(export_schedule::kind.eq(kind))
+        .select(export_schedule::last_run_at);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().first(c).optional(),
+    }
 }

@@ -26,7 +26,6 @@ use diesel::prelude::*;
 use rand::Rng;
 
 use super::booking::cache;
-use super::booking::catalog::{naive, utc};
 use super::memo::notices::NoticeState;
 use super::memo::planner::{LiveAppointment, wanted_live};
 use super::memo::{CHANGE_CREATED, CHANGE_RESCHEDULED};
@@ -34,6 +33,7 @@ use super::schema::{
     activities, appointment_changes, appointment_imports, appointment_notices, appointments,
     centers, patients, resource_centers, resources,
 };
+use super::time::{naive, utc};
 use super::{DbConnection, dialect};
 use crate::domain::booking::AppointmentStatus;
 use crate::domain::exported::{Contact, ExportedAppointment, FALLBACK_MINUTES};
@@ -216,7 +216,7 @@ fn import_once(
     resource_lids.sort_unstable();
     resource_lids.dedup();
     for lid in &resource_lids {
-        dialect::lock_resource(conn, lid)?;
+        crate::db::booking::locks::lock_resource(conn, lid)?;
     }
     if let Some((file_name, at)) = earlier_import(conn, request.content_hash)? {
         return Ok(ImportOutcome::AlreadyImported {

@@ -196,7 +196,7 @@ pub fn store(
     writer: &Writer<'_>,
 ) -> QueryResult<PushOutcome> {
     dialect::write_transaction(conn, |conn| {
-        let existing = dialect::lock_test_result_by_lid(conn, &result.lid)?;
+        let existing = lock_test_result_by_lid(conn, &result.lid)?;
         if let Some(row) = &existing
             && !row.visible_to(writer.scope)
         {
@@ -371,7 +371,7 @@ fn notify(
 pub fn cancel(conn: &mut DbConnection, lid: &str, writer: &Writer<'_>) -> QueryResult<PushOutcome> {
     dialect::write_transaction(conn, |conn| {
         let Some(row) =
-            dialect::lock_test_result_by_lid(conn, lid)?.filter(|row| row.visible_to(writer.scope))
+            lock_test_result_by_lid(conn, lid)?.filter(|row| row.visible_to(writer.scope))
         else {
             return Ok(nothing_to_cancel(lid));
         };
@@ -553,11 +553,18 @@ pub fn read_contents(
     })
 }
 
+/// One read of a result's content over SOAP, as its history row.
+#[derive(Debug, Clone)]
+pub struct ReadEvent {
+    pub result_id: String,
+    pub outcome: &'static str,
+    pub address: Option<String>,
+    pub actor: String,
+    pub at: NaiveDateTime,
+}
+
 /// Writes the history rows of SOAP reads, in one transaction.
-pub fn record_reads(
-    conn: &mut DbConnection,
-    reads: &[crate::results::read_log::ReadEvent],
-) -> QueryResult<()> {
+pub fn record_reads(conn: &mut DbConnection, reads: &[ReadEvent]) -> QueryResult<()> {
     dialect::write_transaction(conn, |conn| {
         for read in reads {
             record(
@@ -790,8 +797,8 @@ fn judge(
 ) -> QueryResult<DownloadOutcome> {
     // The address first (see `attempt_downloads`), then the results with this code (MySQL: a
     // locking read, so their counters are the latest).
-    dialect::lock_result_address(conn, attempt.address, attempt.now)?;
-    let candidates = dialect::lock_test_results_by_code(conn, attempt.code_hashes)?;
+    lock_result_address(conn, attempt.address, attempt.now)?;
+    let candidates = lock_test_results_by_code(conn, attempt.code_hashes)?;
     let since = attempt.now - LOCK_WINDOW;
     let from_address: i64 = result_events::table
         .filter(result_events::address.eq(attempt.address))
@@ -918,7 +925,7 @@ pub fn purge_due(
     let mut purged = 0;
     for lid in lids {
         let done = dialect::write_transaction(conn, |conn| {
-            let Some(row) = dialect::lock_test_result_by_lid(conn, &lid)? else {
+            let Some(row) = lock_test_result_by_lid(conn, &lid)? else {
                 return Ok::<_, diesel::result::Error>(false);
             };
             // Checked again under the lock: a re-issue may have come in meanwhile.
@@ -1016,6 +1023,79 @@ pub fn missing_key_ids(conn: &mut DbConnection, keyring: &Keyring) -> QueryResul
         .into_iter()
         .filter(|id| !known.contains(&id.as_str()))
         .collect())
+}
+
+/// Reads a test result by LID and locks its row until the transaction ends (same rules as
+/// [`crate::db::booking::locks::lock_resource`]: MySQL `FOR UPDATE`, which also reads the latest committed row; SQLite is
+/// already the only writer).
+pub fn lock_test_result_by_lid(
+    conn: &mut DbConnection,
+    lid: &str,
+) -> diesel::QueryResult<Option<crate::db::results::ResultRow>> {
+    use crate::db::results::ResultRow;
+    use crate::db::schema::test_results;
+    use diesel::prelude::*;
+    // `as_select` is typed per backend, so each arm builds its own query.
+    let query = || test_results::table.filter(test_results::lid.eq(lid));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query().select(ResultRow::as_select()).first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query()
+            .select(ResultRow::as_select())
+            .for_update()
+            .first(c)
+            .optional(),
+    }
+}
+
+/// Reads and locks the test results whose code hash is one of `hashes` (a download attempt's
+/// first read, so that its counters are the latest on MySQL).
+pub fn lock_test_results_by_code(
+    conn: &mut DbConnection,
+    hashes: &[String],
+) -> diesel::QueryResult<Vec<crate::db::results::ResultRow>> {
+    use crate::db::results::ResultRow;
+    use crate::db::schema::test_results;
+    use diesel::prelude::*;
+    let query = || test_results::table.filter(test_results::code_hash.eq_any(hashes));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query().select(ResultRow::as_select()).load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query().select(ResultRow::as_select()).for_update().load(c),
+    }
+}
+
+/// Locks the patient page's guard row of an address until the transaction ends, creating it
+/// when it is new: an upsert, which on MySQL (`ON DUPLICATE KEY UPDATE`) takes the row's
+/// exclusive lock at once, so that attempts from one address queue on it instead of meeting
+/// in a deadlock (a plain `INSERT IGNORE` then `FOR UPDATE` takes a shared lock first). SQLite's
+/// write transaction already excludes every other writer; the same upsert keeps `touched_at`.
+pub fn lock_result_address(
+    conn: &mut DbConnection,
+    address: &str,
+    now: chrono::NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    use crate::db::schema::result_address_guards as guards;
+    use diesel::prelude::*;
+    let insert = diesel::insert_into(guards::table)
+        .values((guards::address.eq(address), guards::touched_at.eq(now)));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => insert
+            .on_conflict(guards::address)
+            .do_update()
+            .set(guards::touched_at.eq(now))
+            .execute(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => insert
+            .on_conflict(diesel::dsl::DuplicatedKeys)
+            .do_update()
+            .set(guards::touched_at.eq(now))
+            .execute(c),
+    }
+    .map(|_| ())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! outcome: `OK` is `SENT`; `ERROR` ends `FAILED` with the clinic's text, since asking again would
 //! get the same answer; a Fault, a 429 or a 5xx is tried again.
 
-use super::provider::{self, Delivery};
+use super::delivery::{self, Delivery};
 use crate::db::outbox::Claimed;
 use crate::memo::clinic::{CANCEL_ACTION, CancelAnswer, read_cancel_answer};
 
@@ -20,7 +20,7 @@ pub struct ClinicService {
 impl ClinicService {
     pub fn new() -> Result<ClinicService, String> {
         Ok(ClinicService {
-            http: provider::http_client()?,
+            http: delivery::http_client()?,
         })
     }
 
@@ -35,15 +35,15 @@ impl ClinicService {
             .await
         {
             Ok(response) => response,
-            Err(err) => return provider::transport_error("the clinic system", &err),
+            Err(err) => return delivery::transport_error("the clinic system", &err),
         };
         let status = response.status();
-        let retry_after = provider::retry_after(response.headers());
+        let retry_after = delivery::retry_after(response.headers());
         let text = match response.bytes().await {
             Ok(bytes) => {
                 String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ANSWER_BYTES)]).into_owned()
             }
-            Err(err) => return provider::transport_error("the clinic system", &err),
+            Err(err) => return delivery::transport_error("the clinic system", &err),
         };
         if status.as_u16() == 429 || status.is_server_error() {
             return Delivery::Temporary {

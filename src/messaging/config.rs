@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{Settings, duration};
 use crate::domain::messages::Channel;
 
 pub const TWILIO_DEFAULT_BASE_URL: &str = "https://api.twilio.com";
@@ -90,145 +89,16 @@ impl MessagingConfig {
             .get_or_insert(EmailProviderConfig::Log(LogShows::DemoMessages));
         self
     }
-
-    pub fn resolve(settings: &Settings) -> Result<MessagingConfig, String> {
-        fn needed(value: &Option<String>, name: &str, why: &str) -> Result<String, String> {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-                .ok_or_else(|| format!("{name} is required {why}"))
-        }
-        let sms = match settings.sms_provider.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some("twilio") => {
-                let why = "with RENDEZ_SMS_PROVIDER=twilio";
-                let base_url = settings
-                    .twilio_base_url
-                    .clone()
-                    .unwrap_or_else(|| TWILIO_DEFAULT_BASE_URL.into());
-                url::Url::parse(&base_url).map_err(|e| {
-                    format!("RENDEZ_TWILIO_BASE_URL '{base_url}' is not a URL: {e}")
-                })?;
-                Some(SmsProviderConfig::Twilio {
-                    account_sid: needed(
-                        &settings.twilio_account_sid,
-                        "RENDEZ_TWILIO_ACCOUNT_SID",
-                        why,
-                    )?,
-                    auth_token: needed(
-                        &settings.twilio_auth_token,
-                        "RENDEZ_TWILIO_AUTH_TOKEN",
-                        why,
-                    )?,
-                    from: needed(&settings.twilio_from, "RENDEZ_TWILIO_FROM", why)?,
-                    base_url: base_url.trim_end_matches('/').to_string(),
-                })
-            }
-            Some("jasmin") => {
-                let why = "with RENDEZ_SMS_PROVIDER=jasmin";
-                let url = needed(&settings.jasmin_url, "RENDEZ_JASMIN_URL", why)?;
-                url::Url::parse(&url)
-                    .map_err(|e| format!("RENDEZ_JASMIN_URL '{url}' is not a URL: {e}"))?;
-                Some(SmsProviderConfig::Jasmin {
-                    url: url.trim_end_matches('/').to_string(),
-                    user: needed(&settings.jasmin_user, "RENDEZ_JASMIN_USER", why)?,
-                    password: needed(&settings.jasmin_password, "RENDEZ_JASMIN_PASSWORD", why)?,
-                })
-            }
-            Some("log") => Some(SmsProviderConfig::Log(LogShows::Ids)),
-            Some(other) => {
-                return Err(format!(
-                    "RENDEZ_SMS_PROVIDER '{other}' is not one of twilio, jasmin, log"
-                ));
-            }
-        };
-        let smtp = || -> Result<EmailProviderConfig, String> {
-            let url = needed(&settings.smtp_url, "RENDEZ_SMTP_URL", "for email over SMTP")?;
-            let parsed = url::Url::parse(&url).map_err(|_| {
-                "RENDEZ_SMTP_URL is not a URL such as smtp://user:pass@host:587?tls=required"
-                    .to_string()
-            })?;
-            if !matches!(parsed.scheme(), "smtp" | "smtps") {
-                return Err(format!(
-                    "RENDEZ_SMTP_URL must start with smtp:// or smtps://, not {}://",
-                    parsed.scheme()
-                ));
-            }
-            let from = needed(
-                &settings.mail_from,
-                "RENDEZ_MAIL_FROM",
-                "with RENDEZ_SMTP_URL",
-            )?;
-            from.parse::<lettre::message::Mailbox>().map_err(|e| {
-                format!(
-                    "RENDEZ_MAIL_FROM '{from}' is not a mailbox such as \"Clinic <a@b.org>\": {e}"
-                )
-            })?;
-            Ok(EmailProviderConfig::Smtp {
-                url,
-                from,
-                ca_file: settings.smtp_ca_file.clone(),
-            })
-        };
-        let email = match settings.email_provider.as_deref().map(str::trim) {
-            None | Some("") if settings.smtp_url.is_none() => None,
-            None | Some("") | Some("smtp") => Some(smtp()?),
-            Some("log") => Some(EmailProviderConfig::Log(LogShows::Ids)),
-            Some(other) => {
-                return Err(format!(
-                    "RENDEZ_EMAIL_PROVIDER '{other}' is not one of smtp, log"
-                ));
-            }
-        };
-        let rate = |name: &str, raw: &Option<String>| -> Result<Option<f64>, String> {
-            raw.as_deref()
-                .map(|r| match r.trim().parse::<f64>() {
-                    Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-                    _ => Err(format!(
-                        "{name} '{r}' is not a positive number of messages per second"
-                    )),
-                })
-                .transpose()
-        };
-        let max_attempts = settings.max_attempts.unwrap_or(8);
-        if max_attempts == 0 {
-            return Err("RENDEZ_MAX_ATTEMPTS must be at least 1".into());
-        }
-        let lease = duration("RENDEZ_LEASE", settings.lease.as_deref(), "60s")?;
-        if lease < Duration::from_millis(100) {
-            return Err("RENDEZ_LEASE must be at least 100ms".into());
-        }
-        let poll = duration("RENDEZ_WORKER_POLL", settings.worker_poll.as_deref(), "1s")?;
-        if poll < Duration::from_millis(10) {
-            return Err("RENDEZ_WORKER_POLL must be at least 10ms".into());
-        }
-        Ok(MessagingConfig {
-            sms,
-            email,
-            sms_rate: rate("RENDEZ_SMS_RATE", &settings.sms_rate)?,
-            email_rate: rate("RENDEZ_EMAIL_RATE", &settings.email_rate)?,
-            max_attempts,
-            retry_base: duration("RENDEZ_RETRY_BASE", settings.retry_base.as_deref(), "30s")?,
-            lease,
-            poll,
-            concurrency: settings.worker_concurrency.unwrap_or(64).clamp(1, 1024),
-            clinic_calls: settings
-                .clinic_cancel_url
-                .as_deref()
-                .is_some_and(|u| !u.trim().is_empty()),
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
 
     #[test]
     fn without_providers_no_channel_is_accepted() {
-        let config = MessagingConfig::resolve(&Settings::default()).unwrap();
+        let config = crate::config::resolve_messaging(&Settings::default()).unwrap();
         assert!(!config.accepts(Channel::Sms) && !config.accepts(Channel::Email));
         assert_eq!(config.max_attempts, 8);
         assert_eq!(config.retry_base, Duration::from_secs(30));
@@ -245,7 +115,7 @@ mod tests {
             ..Settings::default()
         };
         assert!(
-            MessagingConfig::resolve(&twilio)
+            crate::config::resolve_messaging(&twilio)
                 .unwrap_err()
                 .contains("RENDEZ_TWILIO_AUTH_TOKEN")
         );
@@ -254,7 +124,7 @@ mod tests {
             ..Settings::default()
         };
         assert!(
-            MessagingConfig::resolve(&unknown)
+            crate::config::resolve_messaging(&unknown)
                 .unwrap_err()
                 .contains("RENDEZ_SMS_PROVIDER")
         );
@@ -263,7 +133,7 @@ mod tests {
             ..Settings::default()
         };
         assert!(
-            MessagingConfig::resolve(&smtp)
+            crate::config::resolve_messaging(&smtp)
                 .unwrap_err()
                 .contains("RENDEZ_MAIL_FROM")
         );
@@ -272,7 +142,7 @@ mod tests {
             ..Settings::default()
         };
         assert!(
-            MessagingConfig::resolve(&rate)
+            crate::config::resolve_messaging(&rate)
                 .unwrap_err()
                 .contains("RENDEZ_SMS_RATE")
         );

@@ -3,7 +3,7 @@
 //! `ACK/Jasmin` back (else it tries again).
 
 use super::config::SmsProviderConfig;
-use super::provider::{self, Delivery};
+use super::delivery::{self, Delivery};
 use crate::db::outbox::Claimed;
 use crate::domain::messages::{MessageStatus, SmsEncoding, sms_encoding};
 
@@ -31,7 +31,7 @@ impl Jasmin {
             return Err("not a Jasmin configuration".into());
         };
         Ok(Jasmin {
-            http: provider::http_client()?,
+            http: delivery::http_client()?,
             send_url: format!("{url}/send"),
             user: user.clone(),
             password: password.clone(),
@@ -70,13 +70,13 @@ impl Jasmin {
         }
         let response = match self.http.post(&self.send_url).form(&form).send().await {
             Ok(response) => response,
-            Err(err) => return provider::transport_error("Jasmin", &err),
+            Err(err) => return delivery::transport_error("Jasmin", &err),
         };
         let status = response.status();
-        let retry_after = provider::retry_after(response.headers());
+        let retry_after = delivery::retry_after(response.headers());
         let text = match response.text().await {
             Ok(text) => text,
-            Err(err) => return provider::transport_error("Jasmin", &err),
+            Err(err) => return delivery::transport_error("Jasmin", &err),
         };
         let (word, quoted) = parse_answer(&text);
         if status.is_success() && word == Some("Success") {

@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use super::config::LogShows;
-use super::provider::Delivery;
+use super::delivery::Delivery;
 use crate::db::outbox::Claimed;
 use crate::domain::messages::Channel;
 

@@ -3,6 +3,7 @@
 
 pub mod clinic;
 pub mod config;
+pub mod delivery;
 pub mod gate;
 pub mod jasmin;
 pub mod log;

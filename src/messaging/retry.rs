@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 
-use super::provider::Delivery;
+use super::delivery::Delivery;
 use crate::db::outbox::{AttemptOutcome, Claimed};
 
 /// The longest wait between two attempts, whatever the doubling says.

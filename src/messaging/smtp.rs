@@ -10,7 +10,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::config::EmailProviderConfig;
-use super::provider::Delivery;
+use super::delivery::Delivery;
 use crate::db::outbox::Claimed;
 
 pub const NAME: &str = "smtp";

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sha1::Sha1;
 
 use super::config::SmsProviderConfig;
-use super::provider::{self, Delivery};
+use super::delivery::{self, Delivery};
 use crate::db::outbox::Claimed;
 use crate::domain::messages::MessageStatus;
 
@@ -44,7 +44,7 @@ impl Twilio {
             return Err("not a Twilio configuration".into());
         };
         Ok(Twilio {
-            http: provider::http_client()?,
+            http: delivery::http_client()?,
             messages_url: format!("{base_url}/2010-04-01/Accounts/{account_sid}/Messages.json"),
             account_sid: account_sid.clone(),
             auth_token: auth_token.clone(),
@@ -76,13 +76,13 @@ impl Twilio {
             .await
         {
             Ok(response) => response,
-            Err(err) => return provider::transport_error("Twilio", &err),
+            Err(err) => return delivery::transport_error("Twilio", &err),
         };
         let status = response.status();
-        let retry_after = provider::retry_after(response.headers());
+        let retry_after = delivery::retry_after(response.headers());
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
-            Err(err) => return provider::transport_error("Twilio", &err),
+            Err(err) => return delivery::transport_error("Twilio", &err),
         };
         let answer: Answer = serde_json::from_slice(&bytes).unwrap_or_default();
         let reason = || match (&answer.code, &answer.message) {

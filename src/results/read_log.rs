@@ -8,8 +8,10 @@
 
 use std::sync::Arc;
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::Utc;
 
+/// Moved beside the history table it fills ([`crate::db::results`]).
+pub use crate::db::results::ReadEvent;
 use crate::db::results::{ContentLookup, ContentRead};
 use crate::db::{self, Pool};
 use crate::domain::access::CenterScope;
@@ -30,16 +32,6 @@ pub struct ContentRequest {
     pub address: Option<String>,
     /// The client's name, for the history.
     pub actor: String,
-}
-
-/// One read of a result's content over SOAP, as its history row.
-#[derive(Debug, Clone)]
-pub struct ReadEvent {
-    pub result_id: String,
-    pub outcome: &'static str,
-    pub address: Option<String>,
-    pub actor: String,
-    pub at: NaiveDateTime,
 }
 
 pub struct ReadRecorder {

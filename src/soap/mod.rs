@@ -15,12 +15,9 @@ pub mod prescan;
 mod results;
 mod wire;
 
-pub use operation::Operation;
+pub use operation::{Operation, RENDEZ_NS};
 
 use crate::error::Error;
-
-/// The target namespace of every Rendez operation.
-pub const RENDEZ_NS: &str = "urn:rendez:soap:v1";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SoapVersion {

@@ -4,6 +4,9 @@ use std::fmt;
 
 use crate::domain::access::Role;
 
+/// The target namespace of every Rendez operation.
+pub const RENDEZ_NS: &str = "urn:rendez:soap:v1";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Operation {
     UpdateKeyEntities,
@@ -83,7 +86,7 @@ impl Operation {
 
     /// The SOAPAction of this operation, as the WSDL names it.
     pub fn soap_action(self) -> String {
-        format!("{}#{}", super::RENDEZ_NS, self.name())
+        format!("{}#{}", RENDEZ_NS, self.name())
     }
 }
 

@@ -6,11 +6,11 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 
 use super::book::record_change;
-use super::catalog::{naive, utc};
+use crate::db::DbConnection;
 use crate::db::schema::{
     activities, activity_groups, appointments, centers, insurances, patients, resources,
 };
-use crate::db::{DbConnection, dialect};
+use crate::db::time::{naive, utc};
 use crate::domain::access::CenterScope;
 use crate::domain::booking::CancelledBy;
 use crate::domain::slots::local_reading;
@@ -304,7 +304,7 @@ pub fn cancel(
     scope: &CenterScope,
 ) -> QueryResult<CancelOutcome> {
     // Flat, as a booking (see `book::book`): the cancellation opens no transaction inside.
-    super::book::retry(conn, super::book::Transaction::Flat, |conn| {
+    crate::db::tx::retry(conn, crate::db::tx::Transaction::Flat, |conn| {
         cancel_in(conn, lid, by, Some(client_id), scope)
     })
 }
@@ -318,7 +318,7 @@ pub fn cancel_in(
     client_id: Option<&str>,
     scope: &CenterScope,
 ) -> QueryResult<CancelOutcome> {
-    let Some(id) = dialect::lock_appointment(conn, lid)? else {
+    let Some(id) = crate::db::booking::locks::lock_appointment(conn, lid)? else {
         return Ok(CancelOutcome::Unknown);
     };
     let (live, center_lid, resource_id): (bool, String, String) = appointments::table

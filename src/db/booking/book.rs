@@ -1,25 +1,23 @@
 //! `addAppointment`: books a slot only if a search would offer it at that moment, at most
 //! once whatever the concurrency. The resource's row is locked first (see
-//! [`dialect::lock_resource`]), so bookings of one resource are serialised in the database and
+//! [`crate::db::booking::locks::lock_resource`]), so bookings of one resource are serialised in the database and
 //! each sees every booking committed before it; deadlocks and lock timeouts are retried.
-
-use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, TimeZone, Utc};
 use diesel::prelude::*;
-use rand::Rng;
 
 use super::cache::{self, MasterData};
-use super::catalog::{self, Activity, Insurance, Offer, Opening, ResourceFilter, naive};
+use super::catalog::{self, Activity, Insurance, Offer, Opening, ResourceFilter};
 use super::patients;
+use crate::db::DbConnection;
 use crate::db::schema::{appointment_changes, appointments, booking_requests};
-use crate::db::{DbConnection, dialect};
+use crate::db::time::naive;
+/// Moved to [`crate::db::tx`]; kept here for callers not yet moved.
+pub use crate::db::tx::{Transaction, retry, retrying};
 use crate::domain::access::CenterScope;
 use crate::domain::booking::{AppointmentStatus, BookingRequest};
 use crate::domain::slots::{self, OpeningRule, SlotShape, SlotWindow, local_reading};
 use crate::domain::values::format_time_of_day;
-
-const ATTEMPTS: usize = 8;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BookingOutcome {
@@ -67,47 +65,6 @@ pub fn book(
     retry(conn, Transaction::Flat, |c| book_once(c, request, context))
 }
 
-/// Runs `work` in a write transaction, again after a deadlock, a lock timeout, or a unique-key
-/// clash with a concurrent twin that committed first (the next run sees what it did).
-pub fn retrying<T>(
-    conn: &mut DbConnection,
-    work: impl FnMut(&mut DbConnection) -> QueryResult<T>,
-) -> QueryResult<T> {
-    retry(conn, Transaction::Diesel, work)
-}
-
-/// How [`retry`] opens its transaction: Diesel's (nested transactions allowed), or flat.
-#[derive(Clone, Copy)]
-pub enum Transaction {
-    Diesel,
-    Flat,
-}
-
-pub fn retry<T>(
-    conn: &mut DbConnection,
-    transaction: Transaction,
-    mut work: impl FnMut(&mut DbConnection) -> QueryResult<T>,
-) -> QueryResult<T> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let outcome = match transaction {
-            Transaction::Diesel => dialect::write_transaction(conn, &mut work),
-            Transaction::Flat => dialect::flat_write_transaction(conn, &mut work),
-        };
-        match outcome {
-            Err(err)
-                if attempt < ATTEMPTS
-                    && (dialect::is_retryable(&err) || dialect::is_unique_violation(&err)) =>
-            {
-                let pause = rand::thread_rng().gen_range(1..=10 * attempt as u64);
-                std::thread::sleep(StdDuration::from_millis(pause));
-            }
-            other => return other,
-        }
-    }
-}
-
 fn refused(message: impl Into<String>) -> BookingOutcome {
     BookingOutcome::Refused {
         message: message.into(),
@@ -120,7 +77,7 @@ fn book_once(
     context: &BookingContext<'_>,
 ) -> QueryResult<(BookingOutcome, Option<BookedSlot>)> {
     // The lock comes first: on MySQL it must precede every other read of the transaction.
-    let locked = dialect::lock_resource(conn, request.resource.as_str())?;
+    let locked = crate::db::booking::locks::lock_resource(conn, request.resource.as_str())?;
     if let Some(request_id) = &request.request_id
         && let Some(answer) = stored_answer(conn, context.client_id, request_id)?
     {
@@ -445,7 +402,7 @@ fn no_slot_reason(
 }
 
 fn naive_day_start(day: NaiveDate) -> DateTime<Utc> {
-    catalog::utc(day.and_hms_opt(0, 0, 0).expect("midnight"))
+    crate::db::time::utc(day.and_hms_opt(0, 0, 0).expect("midnight"))
 }
 
 fn restrict_to(opening: &mut Opening, availability_lid: &str) {

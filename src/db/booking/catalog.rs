@@ -14,6 +14,8 @@ use crate::db::schema::{
     insurance_activities, insurance_resources, insurances, resource_activities, resource_centers,
     resources,
 };
+/// Moved to [`crate::db::time`]; kept here for callers not yet moved.
+pub use crate::db::time::{naive, utc};
 use crate::domain::access::CenterScope;
 use crate::domain::slots::{Busy, OpeningRule, SlotShape};
 
@@ -351,17 +353,6 @@ pub fn openings(
             (resource, openings)
         })
         .collect())
-}
-
-/// An instant as stored: UTC, to the microsecond on both backends (MariaDB's `DATETIME(6)`
-/// keeps no more), so that an instant read back, or sent on the wire, equals the stored one.
-pub fn naive(instant: DateTime<Utc>) -> NaiveDateTime {
-    use chrono::SubsecRound;
-    instant.trunc_subsecs(6).naive_utc()
-}
-
-pub fn utc(stored: NaiveDateTime) -> DateTime<Utc> {
-    DateTime::from_naive_utc_and_offset(stored, Utc)
 }
 
 /// Longer than any appointment lasts (activities and imported appointments end within their

@@ -11,8 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use super::appointments::{self, AppointmentFilter, CHANGE_SETTLE, Listed};
-use super::catalog::naive;
 use crate::db::schema::change_feed_cursors;
+use crate::db::time::naive;
 use crate::db::{DbConnection, dialect};
 use crate::domain::access::CenterScope;
 

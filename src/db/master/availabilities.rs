@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::key_entities::link_resource_center;
 use super::reach::Reach;
-use super::{Change, RowFailure, new_id, now, retry_lost_races, store_row};
+use super::rows::{Change, RowFailure, new_id, now, retry_lost_races, store_row};
 use crate::db::schema::{activities, availabilities, availability_activities, centers, resources};
 use crate::db::{DbConnection, dialect};
 use crate::domain::FieldError;

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use super::centers::{self, CenterRow};
 use super::reach::Reach;
-use super::{Change, RowFailure, new_id, now, retry_lost_races, store_row};
+use super::rows::{Change, RowFailure, new_id, now, retry_lost_races, store_row};
 use crate::db::schema::{
     activities, activity_groups, centers as centers_t, insurance_activities, insurance_resources,
     insurances, resource_activities, resource_centers, resources,

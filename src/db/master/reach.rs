@@ -20,7 +20,7 @@ use std::collections::HashSet;
 
 use diesel::prelude::*;
 
-use super::RowFailure;
+use super::rows::RowFailure;
 use crate::db::DbConnection;
 use crate::db::schema::{
     activities, availabilities, availability_activities, centers, insurance_resources,

@@ -8,9 +8,9 @@ use super::facts::{self, AppointmentFacts};
 use super::notices::{self, Notice, NoticeState, QueuedAs};
 use super::{MEMO_OWNER, replies};
 use crate::auth::SecretKey;
-use crate::db::booking::catalog::naive;
+use crate::db::DbConnection;
 use crate::db::outbox::{self, NewMessage};
-use crate::db::{DbConnection, dialect};
+use crate::db::time::naive;
 use crate::domain::memo::contact::language_preference;
 use crate::domain::memo::{LinkToken, Placeholder, Route, TemplateKind, route};
 use crate::domain::messages::Channel;
@@ -53,7 +53,7 @@ pub fn dispatch_due(
     let mut report = DispatchReport::default();
     loop {
         let (claimed, batch) = super::transaction(conn, |conn| {
-            let ids = dialect::claim_due_notices(conn, naive(now), BATCH)?;
+            let ids = claim_due_notices(conn, naive(now), BATCH)?;
             let mut batch = DispatchReport::default();
             for id in &ids {
                 let Some(notice) = notices::find(conn, id)? else {
@@ -231,4 +231,27 @@ fn link(sender: &Sender<'_>, notice: &Notice, facts: &AppointmentFacts) -> Strin
     }
     .sign(sender.key);
     format!("{}/a/{token}", sender.public_url.trim_end_matches('/'))
+}
+
+/// Claims up to `limit` planned notices due at `now`, earliest first (same rules as
+/// [`claim_unplanned_changes`]).
+pub fn claim_due_notices(
+    conn: &mut DbConnection,
+    now: chrono::NaiveDateTime,
+    limit: i64,
+) -> diesel::QueryResult<Vec<String>> {
+    use crate::db::schema::appointment_notices as notices;
+    use diesel::prelude::*;
+    let query = notices::table
+        .filter(notices::state.eq("planned"))
+        .filter(notices::due_at.le(now))
+        .order(notices::due_at.asc())
+        .limit(limit)
+        .select(notices::id);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().skip_locked().load(c),
+    }
 }

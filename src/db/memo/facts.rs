@@ -5,8 +5,8 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::booking::catalog::utc;
 use crate::db::schema::{activities, appointments, centers, patients, resources};
+use crate::db::time::utc;
 use crate::domain::memo::{Deliverable, Placeholder, Reachability, TemplateValues};
 use crate::domain::values::{format_date, format_time_of_day};
 

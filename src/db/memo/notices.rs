@@ -4,8 +4,8 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::booking::catalog::naive;
 use crate::db::schema::appointment_notices as notices;
+use crate::db::time::naive;
 use crate::db::{DbConnection, dialect};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,9 +17,9 @@ use diesel::prelude::*;
 use super::facts::{self, AppointmentFacts};
 use super::notices::{self, NewNotice, Notice, NoticeState};
 use super::{CHANGE_CREATED, CHANGE_RESCHEDULED};
-use crate::db::booking::catalog::{naive, utc};
 use crate::db::schema::appointment_changes as changes;
-use crate::db::{DbConnection, dialect, outbox};
+use crate::db::time::{naive, utc};
+use crate::db::{DbConnection, outbox};
 use crate::domain::memo::schedule::reminder_due;
 use crate::domain::memo::{MemoPolicy, TemplateKind};
 
@@ -56,7 +56,7 @@ fn plan_batch(
     policy: &MemoPolicy,
     now: DateTime<Utc>,
 ) -> QueryResult<PlanReport> {
-    let claimed = dialect::claim_unplanned_changes(conn, BATCH)?;
+    let claimed = claim_unplanned_changes(conn, BATCH)?;
     if claimed.is_empty() {
         return Ok(PlanReport::default());
     }
@@ -65,7 +65,7 @@ fn plan_batch(
     appointments.sort_unstable();
     appointments.dedup();
     for chunk in appointments.chunks(CHUNK) {
-        let locked = dialect::lock_appointment_ids(conn, chunk)?;
+        let locked = crate::db::booking::locks::lock_appointment_ids(conn, chunk)?;
         let locked: Vec<&str> = locked.iter().map(String::as_str).collect();
         reconcile_all(conn, policy, &locked, now)?;
     }
@@ -336,4 +336,26 @@ pub fn wanted_live(
         wanted.push((TemplateKind::Reminder, offset.seconds() as i32, due, skip));
     }
     wanted
+}
+
+/// Claims up to `limit` appointment changes the memo planner has not planned from yet, oldest
+/// first, as (change id, appointment id). MySQL: `FOR UPDATE SKIP LOCKED`, so that planners in
+/// other processes take other rows and none waits; SQLite: the write transaction excludes them.
+pub fn claim_unplanned_changes(
+    conn: &mut DbConnection,
+    limit: i64,
+) -> diesel::QueryResult<Vec<(String, String)>> {
+    use crate::db::schema::appointment_changes as changes;
+    use diesel::prelude::*;
+    let query = changes::table
+        .filter(changes::planned_at.is_null())
+        .order(changes::changed_at.asc())
+        .limit(limit)
+        .select((changes::id, changes::appointment_id));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().skip_locked().load(c),
+    }
 }

@@ -9,12 +9,12 @@ use diesel::prelude::*;
 use super::facts::{self, AppointmentFacts};
 use super::notices::{self, NoticeState};
 use super::{CHANGE_CONFIRMED, MEMO_OWNER};
+use crate::db::DbConnection;
 use crate::db::booking::appointments::{CancelOutcome, cancel_in};
 use crate::db::booking::book::record_change;
-use crate::db::booking::catalog::naive;
 use crate::db::outbox::{self, NewMessage};
 use crate::db::schema::{appointment_notices, appointments, sms_opt_outs, sms_replies};
-use crate::db::{DbConnection, dialect};
+use crate::db::time::naive;
 use crate::domain::access::CenterScope;
 use crate::domain::booking::{AppointmentStatus, CancelledBy};
 use crate::domain::memo::contact::language_preference;
@@ -71,7 +71,7 @@ pub fn act(
     action: PatientAction,
     now: DateTime<Utc>,
 ) -> QueryResult<ActionOutcome> {
-    if !dialect::lock_appointment_id(conn, appointment_id)? {
+    if !crate::db::booking::locks::lock_appointment_id(conn, appointment_id)? {
         return Ok(ActionOutcome::Unknown);
     }
     let Some(facts) = facts::load(conn, appointment_id)? else {

@@ -7,11 +7,11 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::attempts::{AttemptInsert, insert_attempts};
 use super::rate::{self, Bucket};
-use super::record::{AttemptInsert, insert_attempts};
-use crate::db::booking::book::retrying;
+use crate::db::DbConnection;
 use crate::db::schema::messages;
-use crate::db::{DbConnection, dialect};
+use crate::db::tx::retrying;
 use crate::domain::messages::{Channel, MessageStatus};
 
 /// A message a worker holds until `lease_until`; only the holder of `claim_token` may report on
@@ -72,7 +72,7 @@ pub fn claim(
                 rate_wait: wait,
             });
         }
-        let ids = dialect::due_message_ids(c, channel.as_str(), now.naive_utc(), allowed)?;
+        let ids = due_message_ids(c, channel.as_str(), now.naive_utc(), allowed)?;
         if ids.is_empty() {
             return Ok(Claim::default());
         }
@@ -116,7 +116,7 @@ pub fn return_expired_leases(
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
     retrying(conn, |c| {
-        let expired = dialect::expired_leases(c, channel.as_str(), now.naive_utc(), 500)?;
+        let expired = expired_leases(c, channel.as_str(), now.naive_utc(), 500)?;
         if expired.is_empty() {
             return Ok(0);
         }
@@ -189,4 +189,55 @@ pub fn extend_lease(
     )
     .set(messages::due_at.eq(until.naive_utc()))
     .execute(conn)
+}
+
+/// Ids of a channel's due messages, oldest due first, locked for the claim. MySQL skips rows
+/// another worker is claiming (`FOR UPDATE SKIP LOCKED`, which does not compile through the
+/// MultiConnection enum); SQLite's transaction already excludes every other writer.
+pub fn due_message_ids(
+    conn: &mut DbConnection,
+    channel: &str,
+    now: chrono::NaiveDateTime,
+    limit: usize,
+) -> diesel::QueryResult<Vec<String>> {
+    use crate::db::schema::messages;
+    use diesel::prelude::*;
+    let query = messages::table
+        .filter(messages::status.eq("QUEUED"))
+        .filter(messages::channel.eq(channel))
+        .filter(messages::due_at.le(now))
+        .order(messages::due_at.asc())
+        .limit(limit as i64)
+        .select(messages::id);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().skip_locked().load(c),
+    }
+}
+
+/// Messages of a channel whose lease has run out, with their attempt counts, locked like
+/// [`due_message_ids`].
+pub fn expired_leases(
+    conn: &mut DbConnection,
+    channel: &str,
+    now: chrono::NaiveDateTime,
+    limit: usize,
+) -> diesel::QueryResult<Vec<(String, i32)>> {
+    use crate::db::schema::messages;
+    use diesel::prelude::*;
+    let query = messages::table
+        .filter(messages::status.eq("SENDING"))
+        .filter(messages::channel.eq(channel))
+        .filter(messages::due_at.lt(now))
+        .order(messages::due_at.asc())
+        .limit(limit as i64)
+        .select((messages::id, messages::attempts));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().skip_locked().load(c),
+    }
 }

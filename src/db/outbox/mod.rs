@@ -5,6 +5,7 @@
 //! Workers later claim due messages with a lease, send them outside any transaction and record
 //! each attempt; delivery reports move a message forward only.
 
+mod attempts;
 pub mod claim;
 pub mod rate;
 pub mod record;
@@ -139,7 +140,7 @@ pub fn enqueue(
     {
         Ok(_) => Ok(Enqueued::New { id: row.id }),
         Err(err) if dialect::is_unique_violation(&err) => {
-            match dialect::current_message_id(conn, message.owner, message.legacy_id)? {
+            match current_message_id(conn, message.owner, message.legacy_id)? {
                 Some(id) => Ok(Enqueued::Existing { id }),
                 None => Err(err),
             }
@@ -168,7 +169,7 @@ pub fn enqueue_all(
         row_of.push(index);
     }
     let inserts: Vec<&MessageInsert<'_>> = rows.iter().map(|(row, _)| row).collect();
-    let answers: Vec<Enqueued> = match dialect::insert_messages(conn, &inserts) {
+    let answers: Vec<Enqueued> = match insert_messages(conn, &inserts) {
         Ok(_) => rows
             .iter()
             .map(|(row, _)| Enqueued::New { id: row.id.clone() })
@@ -233,4 +234,46 @@ pub fn depth(conn: &mut DbConnection) -> QueryResult<Vec<(String, String, i64)>>
             diesel::dsl::count_star(),
         ))
         .load(conn)
+}
+
+/// The id of the message an owner queued under a legacy id, read with a lock so that it sees the
+/// latest committed row: after a unique-key clash with a concurrent twin, MySQL's plain read
+/// would still show the transaction's older snapshot, without the twin's row.
+pub fn current_message_id(
+    conn: &mut DbConnection,
+    owner: &str,
+    legacy_id: &str,
+) -> diesel::QueryResult<Option<String>> {
+    use crate::db::schema::messages;
+    use diesel::prelude::*;
+    let query = messages::table
+        .filter(messages::owner.eq(owner))
+        .filter(messages::legacy_id.eq(legacy_id))
+        .select(messages::id);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().first(c).optional(),
+    }
+}
+
+/// Inserts many messages in one statement: multi-row inserts do not compile through the
+/// MultiConnection enum, so each backend runs its own.
+pub(crate) fn insert_messages(
+    conn: &mut DbConnection,
+    rows: &[&crate::db::outbox::MessageInsert<'_>],
+) -> diesel::QueryResult<usize> {
+    use crate::db::schema::messages;
+    use diesel::prelude::*;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let query = diesel::insert_into(messages::table).values(rows.to_vec());
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.execute(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.execute(c),
+    }
 }

@@ -58,7 +58,7 @@ pub fn lock(
     now: DateTime<Utc>,
 ) -> QueryResult<Bucket> {
     let now = now.naive_utc();
-    let stored = match dialect::lock_rate_bucket(conn, channel.as_str())? {
+    let stored = match lock_rate_bucket(conn, channel.as_str())? {
         Some(found) => Some(found),
         None => {
             match diesel::insert_into(rate_buckets::table)
@@ -71,7 +71,7 @@ pub fn lock(
             {
                 Ok(_) => None,
                 Err(e) if dialect::is_unique_violation(&e) => {
-                    dialect::lock_rate_bucket(conn, channel.as_str())?
+                    lock_rate_bucket(conn, channel.as_str())?
                 }
                 Err(e) => return Err(e),
             }
@@ -101,6 +101,25 @@ pub fn store(conn: &mut DbConnection, channel: Channel, bucket: &Bucket) -> Quer
         ))
         .execute(conn)
         .map(|_| ())
+}
+
+/// A channel's token bucket, locked until the transaction ends (MySQL `FOR UPDATE`; SQLite's
+/// transaction holds the write lock already).
+pub fn lock_rate_bucket(
+    conn: &mut DbConnection,
+    channel: &str,
+) -> diesel::QueryResult<Option<(f64, chrono::NaiveDateTime)>> {
+    use crate::db::schema::rate_buckets;
+    use diesel::prelude::*;
+    let query = rate_buckets::table
+        .find(channel)
+        .select((rate_buckets::tokens, rate_buckets::refilled_at));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().first(c).optional(),
+    }
 }
 
 #[cfg(test)]

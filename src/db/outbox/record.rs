@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::attempts::{AttemptInsert, insert_attempts};
 use super::claim::Claimed;
-use crate::db::booking::book::retrying;
-use crate::db::dialect::SentRow;
+use crate::db::DbConnection;
 use crate::db::schema::{message_attempts, messages};
-use crate::db::{DbConnection, dialect};
+use crate::db::tx::retrying;
 use crate::domain::messages::MessageStatus;
 
 /// How one attempt ended.
@@ -61,25 +61,6 @@ pub struct AttemptReport<'a> {
     pub outcome: AttemptOutcome,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = message_attempts, treat_none_as_default_value = false)]
-pub(crate) struct AttemptInsert {
-    pub id: String,
-    pub message_id: String,
-    pub attempt: i32,
-    pub started_at: NaiveDateTime,
-    pub finished_at: NaiveDateTime,
-    pub outcome: &'static str,
-    pub provider: Option<String>,
-    pub provider_id: Option<String>,
-    pub error_message: Option<String>,
-    pub retry_at: Option<NaiveDateTime>,
-}
-
-pub(crate) fn insert_attempts(conn: &mut DbConnection, rows: &[AttemptInsert]) -> QueryResult<()> {
-    dialect::insert_attempts(conn, rows).map(|_| ())
-}
-
 /// Records a batch of attempts in one transaction. Answers, per report, whether the worker
 /// still held the message (false: its lease had run out and the message went back to the queue
 /// or to another worker; the attempt is recorded all the same).
@@ -94,8 +75,7 @@ pub fn record(conn: &mut DbConnection, reports: &[AttemptReport<'_>]) -> QueryRe
     }
     retrying(conn, |c| {
         let ids: Vec<&str> = reports.iter().map(|r| r.message.id.as_str()).collect();
-        let sending: HashMap<String, Option<String>> =
-            dialect::lock_sending(c, &ids)?.into_iter().collect();
+        let sending: HashMap<String, Option<String>> = lock_sending(c, &ids)?.into_iter().collect();
         let held: Vec<bool> = reports
             .iter()
             .map(|r| sending.get(&r.message.id) == Some(&r.message.claim_token))
@@ -151,7 +131,7 @@ pub fn record(conn: &mut DbConnection, reports: &[AttemptReport<'_>]) -> QueryRe
             }
         }
         for (provider, rows) in &sent_by_provider {
-            let changed = dialect::mark_sent(c, provider, rows)?;
+            let changed = mark_sent(c, provider, rows)?;
             if changed != rows.len() {
                 // The rows are locked and were SENDING under this claim a moment ago.
                 return Err(diesel::result::Error::QueryBuilderError(
@@ -232,4 +212,82 @@ pub fn attempts(conn: &mut DbConnection, message_id: &str) -> QueryResult<Vec<At
         ))
         .select(AttemptRow::as_select())
         .load(conn)
+}
+
+/// The claim tokens of those of these messages that are still `SENDING`, locked until the
+/// transaction ends (MySQL `FOR UPDATE`; SQLite's write transaction excludes other writers), so
+/// that the holder's report can be applied to all of them at once.
+pub fn lock_sending(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> diesel::QueryResult<Vec<(String, Option<String>)>> {
+    use crate::db::schema::messages;
+    use diesel::prelude::*;
+    let query = messages::table
+        .filter(messages::id.eq_any(ids))
+        .filter(messages::status.eq("SENDING"))
+        .select((messages::id, messages::claim_token));
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.load(c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().load(c),
+    }
+}
+
+/// One message a provider took, for [`mark_sent`].
+pub struct SentRow<'a> {
+    pub id: &'a str,
+    pub provider_id: Option<&'a str>,
+    pub at: chrono::NaiveDateTime,
+}
+
+/// Moves `SENDING` messages to `SENT` in one statement, each with its own provider id and time:
+/// a `CASE` per column, which Diesel's query builder cannot write for a list of any length, so
+/// the statement is made of placeholders here and every value is bound (the text is the same
+/// for both backends; only the boxed query's type differs).
+pub fn mark_sent(
+    conn: &mut DbConnection,
+    provider: &str,
+    rows: &[SentRow<'_>],
+) -> diesel::QueryResult<usize> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::{Nullable, Text, Timestamp};
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let case = " WHEN ? THEN ?".repeat(rows.len());
+    let ids = vec!["?"; rows.len()].join(", ");
+    let sql = format!(
+        "UPDATE messages SET status = 'SENT', provider = ?, error_message = NULL, \
+         provider_id = CASE id{case} END, sent_at = CASE id{case} END, \
+         updated_at = CASE id{case} END WHERE status = 'SENDING' AND id IN ({ids})"
+    );
+    macro_rules! run {
+        ($backend:ty, $conn:expr) => {{
+            let mut query = diesel::sql_query(sql)
+                .into_boxed::<$backend>()
+                .bind::<Text, _>(provider);
+            for row in rows {
+                query = query
+                    .bind::<Text, _>(row.id)
+                    .bind::<Nullable<Text>, _>(row.provider_id);
+            }
+            for _ in 0..2 {
+                for row in rows {
+                    query = query.bind::<Text, _>(row.id).bind::<Timestamp, _>(row.at);
+                }
+            }
+            for row in rows {
+                query = query.bind::<Text, _>(row.id);
+            }
+            query.execute($conn)
+        }};
+    }
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => run!(diesel::sqlite::Sqlite, c),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => run!(diesel::mysql::Mysql, c),
+    }
 }

@@ -9,9 +9,9 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::booking::book::retrying;
+use crate::db::DbConnection;
 use crate::db::schema::{message_reports, messages};
-use crate::db::{DbConnection, dialect};
+use crate::db::tx::retrying;
 use crate::domain::messages::MessageStatus;
 
 /// A delivery report as the provider sent it, mapped to our statuses.
@@ -85,8 +85,7 @@ pub(crate) fn apply_pending_in(
             ))
             .load(c)?;
         for (report_id, provider_id, status, error, received_at) in pending {
-            let Some(message_id) = dialect::message_by_provider_id(c, provider, &provider_id)?
-            else {
+            let Some(message_id) = message_by_provider_id(c, provider, &provider_id)? else {
                 continue;
             };
             let Some(status) = MessageStatus::parse(&status) else {
@@ -168,4 +167,25 @@ pub fn reports(conn: &mut DbConnection, message_id: &str) -> QueryResult<Vec<Rep
         ))
         .select(ReportRow::as_select())
         .load(conn)
+}
+
+/// The message a provider's id belongs to, locked so that reports applied at once move it
+/// forward one after the other.
+pub fn message_by_provider_id(
+    conn: &mut DbConnection,
+    provider: &str,
+    provider_id: &str,
+) -> diesel::QueryResult<Option<String>> {
+    use crate::db::schema::messages;
+    use diesel::prelude::*;
+    let query = messages::table
+        .filter(messages::provider_id.eq(provider_id))
+        .filter(messages::provider.eq(provider))
+        .select(messages::id);
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => query.first(c).optional(),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => query.for_update().first(c).optional(),
+    }
 }
