@@ -8,6 +8,7 @@
 
 pub mod booking;
 pub mod master;
+pub mod messaging;
 pub mod patients;
 
 use std::sync::Arc;
