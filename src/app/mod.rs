@@ -10,6 +10,7 @@ pub mod booking;
 pub mod master;
 pub mod messaging;
 pub mod patients;
+pub mod results;
 
 use std::sync::Arc;
 
