@@ -9,6 +9,7 @@
 pub mod booking;
 pub mod master;
 pub mod messaging;
+pub mod ops;
 pub mod patients;
 pub mod results;
 

@@ -12,6 +12,8 @@ use prometheus::{
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::app;
+use crate::app::ops::PoolGauges;
 use crate::error::FaultCode;
 use crate::state::AppState;
 
@@ -120,17 +122,16 @@ impl Metrics {
         }
     }
 
-    fn encode(&self, pool: &crate::db::Pool, outbox: &[(String, String, i64)]) -> String {
+    fn encode(&self, pool: PoolGauges, outbox: &[(String, String, i64)]) -> String {
         self.outbox_messages.reset();
         for (channel, state, count) in outbox {
             self.outbox_messages
                 .with_label_values(&[channel, state])
                 .set(*count);
         }
-        let state = pool.state();
-        self.pool_connections.set(i64::from(state.connections));
-        self.pool_idle.set(i64::from(state.idle_connections));
-        self.pool_max.set(i64::from(pool.max_size()));
+        self.pool_connections.set(i64::from(pool.connections));
+        self.pool_idle.set(i64::from(pool.idle));
+        self.pool_max.set(i64::from(pool.max));
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
@@ -156,16 +157,13 @@ pub async fn render(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     }
     // The outbox's depth is read at each scrape; without the database the other figures still
     // go out.
-    let outbox = state
-        .with_db(crate::db::outbox::depth)
-        .await
-        .unwrap_or_else(|e| {
-            log::warn!("metrics: cannot read the outbox depth: {}", e.log_detail());
-            Vec::new()
-        });
+    let outbox = app::ops::outbox_depth(&state).await.unwrap_or_else(|e| {
+        log::warn!("metrics: cannot read the outbox depth: {}", e.log_detail());
+        Vec::new()
+    });
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.encode(&state.pool, &outbox))
+        .body(state.metrics.encode(app::ops::pool_gauges(&state), &outbox))
 }
 
 /// True when the request carries `Authorization: Bearer <expected>`. The two tokens' SHA-256
