@@ -7,6 +7,7 @@
 //! imports an edge or actix's web types.
 
 pub mod booking;
+pub mod clients;
 pub mod master;
 pub mod messaging;
 pub mod ops;
