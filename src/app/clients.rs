@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::auth::{self, SecretKey};
-use crate::db::{DbConnection, clients, dialect, master};
+use crate::db::{DbConnection, clients, dialect};
 use crate::domain::access::{CenterScope, Roles};
 use crate::error::Error;
 
@@ -34,7 +34,7 @@ pub fn unknown_centers(conn: &mut DbConnection, scope: &CenterScope) -> Result<V
     let CenterScope::Only(lids) = scope else {
         return Ok(Vec::new());
     };
-    let known = master::list_centers(conn, &CenterScope::All)?;
+    let known = super::master::all_centers(conn)?;
     Ok(lids
         .iter()
         .filter(|lid| !known.iter().any(|c| &c.lid == *lid))
@@ -44,6 +44,38 @@ pub fn unknown_centers(conn: &mut DbConnection, scope: &CenterScope) -> Result<V
 
 /// Adds a client; a name taken already is refused (`Client`).
 pub fn add(conn: &mut DbConnection, new: NewClient<'_>, key: KeyLoader<'_>) -> Result<(), Error> {
+    let name = new.name;
+    match store(conn, new, key, false)? {
+        Stored::Done => Ok(()),
+        Stored::NameTaken => Err(Error::client(format!(
+            "a client named '{name}' exists already"
+        ))),
+    }
+}
+
+/// Adds the client, or gives the one of that name these roles, centers and secret: for a
+/// client the server sets up itself (the demo's).
+pub fn put(conn: &mut DbConnection, new: NewClient<'_>, key: KeyLoader<'_>) -> Result<(), Error> {
+    match store(conn, new, key, true)? {
+        Stored::Done => Ok(()),
+        // Added by someone else between the replace and the insert: theirs stands.
+        Stored::NameTaken => Err(Error::Unavailable(
+            "the client was added meanwhile by another process".into(),
+        )),
+    }
+}
+
+enum Stored {
+    Done,
+    NameTaken,
+}
+
+fn store(
+    conn: &mut DbConnection,
+    new: NewClient<'_>,
+    key: KeyLoader<'_>,
+    replace: bool,
+) -> Result<Stored, Error> {
     check_name(new.name)?;
     auth::check_new_secret(new.password).map_err(Error::Client)?;
     let digest_secret = match new.digest {
@@ -65,12 +97,12 @@ pub fn add(conn: &mut DbConnection, new: NewClient<'_>, key: KeyLoader<'_>) -> R
         created_at: now,
         updated_at: now,
     };
+    if replace && clients::replace(conn, &row)? > 0 {
+        return Ok(Stored::Done);
+    }
     match clients::insert(conn, &row) {
-        Ok(()) => Ok(()),
-        Err(e) if dialect::is_unique_violation(&e) => Err(Error::client(format!(
-            "a client named '{}' exists already",
-            new.name
-        ))),
+        Ok(()) => Ok(Stored::Done),
+        Err(e) if dialect::is_unique_violation(&e) => Ok(Stored::NameTaken),
         Err(e) => Err(e.into()),
     }
 }

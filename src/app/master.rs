@@ -190,3 +190,38 @@ pub fn catalog(
         master::bookables::acceptances(conn, &scope)?,
     ))
 }
+
+/// The operator's import of key entities (`rendez import keyentities`, the demo clinic): every
+/// center, on the command's connection. Servers running on the database see the new data at
+/// their next search (the master-data version moves with the push).
+pub fn import_key_entities(
+    conn: &mut DbConnection,
+    sync: KeyEntitySync,
+    default_timezone: Option<chrono_tz::Tz>,
+) -> Result<SyncOutcome, Error> {
+    Ok(master::apply_key_entities(
+        conn,
+        &sync.rows,
+        sync.full_sync,
+        default_timezone,
+        with_errors(sync.refused),
+    )?)
+}
+
+/// The operator's import of availability rules; see [`import_key_entities`].
+pub fn import_availabilities(
+    conn: &mut DbConnection,
+    sync: AvailabilitySync,
+) -> Result<SyncOutcome, Error> {
+    Ok(master::apply_availabilities(
+        conn,
+        &sync.rules,
+        sync.full_sync,
+        with_errors(sync.refused),
+    )?)
+}
+
+/// Every active center, for the operator at the shell.
+pub fn all_centers(conn: &mut DbConnection) -> Result<Vec<Center>, Error> {
+    Ok(master::list_centers(conn, &CenterScope::All)?)
+}
