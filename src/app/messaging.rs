@@ -34,7 +34,7 @@ pub struct Enqueue {
     /// Parsed messages, each on a channel this server has a provider for.
     pub messages: Vec<MessageRequest>,
     /// Legacy ids of items the edge refused: each answers with the message first queued under
-    /// it, if there is one (see [`EnqueueOutcome::before`]).
+    /// it, if there is one (see [`EnqueueOutcome::earlier`]).
     pub refused_legacy_ids: Vec<String>,
 }
 
@@ -53,15 +53,8 @@ pub struct Queued {
 pub struct EnqueueOutcome {
     /// One per message of [`Enqueue::messages`], in order.
     pub queued: Vec<Queued>,
-    before: Vec<QueuedBefore>,
-}
-
-impl EnqueueOutcome {
-    /// The message the caller queued before under this legacy id, if it is one of the refused
-    /// items' or of the repeats.
-    pub fn before(&self, legacy_id: &str) -> Option<&QueuedBefore> {
-        self.before.iter().find(|b| b.legacy_id == legacy_id)
-    }
+    /// What the caller queued before under the refused items' legacy ids and the repeats'.
+    pub earlier: Vec<QueuedBefore>,
 }
 
 /// Queues messages in one transaction (a legacy id queued before queues nothing and answers as
@@ -86,9 +79,9 @@ pub async fn enqueue(
         messages,
         refused_legacy_ids,
     } = request;
-    let (messages, answers, before) = core
+    let (messages, answers, earlier) = core
         .with_db(move |conn| {
-            let (answers, before) = retrying(conn, |c| {
+            let (answers, earlier) = retrying(conn, |c| {
                 let batch: Vec<NewMessage<'_>> = messages
                     .iter()
                     .map(|m| NewMessage {
@@ -114,10 +107,10 @@ pub async fn enqueue(
                         .filter(|(_, a)| matches!(a, Enqueued::Existing { .. }))
                         .map(|(m, _)| m.legacy_id.clone()),
                 );
-                let before = outbox::search::queued_before(c, &owner, &repeated)?;
-                Ok((answers, before))
+                let earlier = outbox::search::queued_before(c, &owner, &repeated)?;
+                Ok((answers, earlier))
             })?;
-            Ok((messages, answers, before))
+            Ok((messages, answers, earlier))
         })
         .await?;
     crate::messaging::wake();
@@ -127,20 +120,24 @@ pub async fn enqueue(
         .map(|(message, answer)| {
             let segments = match &answer {
                 Enqueued::New { .. } => message.segments,
-                Enqueued::Existing { .. } => before
+                Enqueued::Existing { .. } => earlier
                     .iter()
-                    .find(|b| b.legacy_id == message.legacy_id)
-                    .and_then(|b| b.segments),
+                    .find(|e| e.legacy_id == message.legacy_id)
+                    .and_then(|e| e.segments),
+            };
+            let (id, new) = match answer {
+                Enqueued::New { id } => (id, true),
+                Enqueued::Existing { id } => (id, false),
             };
             Queued {
-                new: matches!(answer, Enqueued::New { .. }),
-                id: answer.id().to_string(),
                 legacy_id: message.legacy_id,
+                id,
                 segments,
+                new,
             }
         })
         .collect();
-    Ok(EnqueueOutcome { queued, before })
+    Ok(EnqueueOutcome { queued, earlier })
 }
 
 /// One page of the caller's own messages that match, and how many match over all pages.

@@ -9,7 +9,7 @@ use yaserde::{YaDeserialize, YaSerialize};
 use super::wire::request_item;
 use super::{Operation, parse_payload, render_children};
 use crate::app;
-use crate::app::messaging::Enqueue;
+use crate::app::messaging::{Enqueue, EnqueueOutcome};
 use crate::auth::AuthenticatedClient;
 use crate::domain::FieldSource;
 use crate::domain::messages::{MessageQuery, MessageRequest, legacy_id};
@@ -138,7 +138,7 @@ pub async fn update_messages(
         .filter_map(|(raw, _)| legacy_id(&raw.item).ok())
         .collect();
     let messages: Vec<MessageRequest> = parsed.iter().filter_map(|p| p.clone().ok()).collect();
-    let outcome = app::messaging::enqueue(
+    let EnqueueOutcome { queued, earlier } = app::messaging::enqueue(
         state,
         client,
         Enqueue {
@@ -147,7 +147,7 @@ pub async fn update_messages(
         },
     )
     .await?;
-    let mut queued = outcome.queued.iter();
+    let mut queued = queued.into_iter();
     let results: Vec<MessageResultItem> = raw
         .iter()
         .map(|raw| &raw.item)
@@ -156,14 +156,17 @@ pub async fn update_messages(
             Ok(_) => {
                 let queued = queued.next().expect("one answer per accepted message");
                 MessageResultItem {
-                    legacy_id: Some(queued.legacy_id.clone()),
+                    legacy_id: Some(queued.legacy_id),
                     result: "OK".into(),
-                    message_id: Some(queued.id.clone()),
+                    message_id: Some(queued.id),
                     error_message: None,
                     segments: queued.segments,
                 }
             }
-            Err(message) => match legacy_id(item).ok().and_then(|l| outcome.before(&l)) {
+            Err(message) => match legacy_id(item)
+                .ok()
+                .and_then(|l| earlier.iter().find(|e| e.legacy_id == l))
+            {
                 Some(first) => MessageResultItem {
                     legacy_id: Some(first.legacy_id.clone()),
                     result: "OK".into(),
