@@ -6,11 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::app::{self, clients};
 use crate::appointments_import::watch::FolderWatcher;
 use crate::config::{Config, Settings};
-use crate::db;
+use crate::db::{self, DbConnection};
 use crate::domain::access::{CenterScope, Roles};
-use crate::{appointments_import, auth, demo, import, startup};
+use crate::error::Error;
+use crate::{appointments_import, demo, import, startup};
 
 /// Prints a line to standard output, ignoring a closed pipe: `rendez serve --demo | head`
 /// or a caller that stopped reading must not bring the server down.
@@ -473,13 +475,8 @@ fn catalog(config: Config, center: Option<String>) -> Result<ExitCode, String> {
     let mut conn = pool
         .get()
         .map_err(|e| format!("cannot reach the database: {e}"))?;
-    let scope = match center {
-        Some(lid) => CenterScope::Only(vec![lid]),
-        None => CenterScope::All,
-    };
-    let read = |e: diesel::result::Error| format!("cannot read the catalog: {e}");
-    let offerings = db::master::bookables::offerings(&mut conn, &scope).map_err(read)?;
-    let acceptances = db::master::bookables::acceptances(&mut conn, &scope).map_err(read)?;
+    let (offerings, acceptances) =
+        app::master::catalog(&mut conn, center).map_err(said("cannot read the catalog"))?;
     say!(
         "{:<10} {:<12} {:<24} {:<10} {:>8} {:>9}",
         "CENTER",
@@ -651,6 +648,7 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
     let mut conn = pool
         .get()
         .map_err(|e| format!("cannot reach the database: {e}"))?;
+    let key = || startup::load_secret_key(&config).map_err(Error::NotConfigured);
     match command {
         ClientCommand::Add {
             name,
@@ -659,7 +657,7 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             digest,
             password,
         } => {
-            check_client_name(&name)?;
+            clients::check_name(&name).map_err(said("cannot add the client"))?;
             let roles: Roles = roles.parse().map_err(|e| format!("--roles: {e}"))?;
             let centers: CenterScope = centers.parse().map_err(|e| format!("--centers: {e}"))?;
             warn_of_unknown_centers(&mut conn, &centers);
@@ -667,34 +665,19 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
                 Some(p) => p,
                 None => read_password()?,
             };
-            auth::check_new_secret(&password)?;
-            let digest_secret = if digest {
-                Some(startup::load_secret_key(&config)?.encrypt_secret(&password))
-            } else {
-                None
-            };
-            let now = chrono::Utc::now().naive_utc();
-            let id = uuid::Uuid::now_v7().to_string();
-            let hash = auth::hash_secret(&password);
             let (roles_text, centers_text) = (roles.to_string(), centers.to_string());
-            let new = db::clients::NewClient {
-                id: &id,
-                name: &name,
-                roles: &roles_text,
-                centers: &centers_text,
-                secret_hash: &hash,
-                digest_secret: digest_secret.as_deref(),
-                disabled: false,
-                created_at: now,
-                updated_at: now,
-            };
-            match db::clients::insert(&mut conn, &new) {
-                Ok(()) => {}
-                Err(e) if db::dialect::is_unique_violation(&e) => {
-                    return Err(format!("a client named '{name}' exists already"));
-                }
-                Err(e) => return Err(format!("cannot store the client: {e}")),
-            }
+            clients::add(
+                &mut conn,
+                clients::NewClient {
+                    name: &name,
+                    roles,
+                    centers,
+                    password: &password,
+                    digest,
+                },
+                &key,
+            )
+            .map_err(said("cannot store the client"))?;
             let limited = if centers_text.is_empty() {
                 "every center".to_string()
             } else {
@@ -711,8 +694,7 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         ClientCommand::List => {
-            let clients =
-                db::clients::list(&mut conn).map_err(|e| format!("cannot list clients: {e}"))?;
+            let clients = clients::list(&mut conn).map_err(said("cannot list clients"))?;
             say!(
                 "{:<24} {:<34} {:<20} {:<8} {:<9} CREATED",
                 "NAME",
@@ -743,85 +725,49 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         ClientCommand::Enable { name } => {
-            let changed = db::clients::enable(&mut conn, &name, chrono::Utc::now().naive_utc())
-                .map_err(|e| format!("cannot enable the client: {e}"))?;
-            if changed == 0 {
-                return Err(format!("there is no client named '{name}'"));
-            }
+            clients::enable(&mut conn, &name).map_err(said("cannot enable the client"))?;
             say!("client '{name}' enabled");
             Ok(ExitCode::SUCCESS)
         }
         ClientCommand::ResetPassword { name, password } => {
-            let client = db::clients::find_by_name(&mut conn, &name)
-                .map_err(|e| format!("cannot read the client: {e}"))?
-                .ok_or_else(|| format!("there is no client named '{name}'"))?;
+            // Said before the password is asked for.
+            clients::find(&mut conn, &name).map_err(said("cannot read the client"))?;
             let password = match password {
                 Some(p) => p,
                 None => read_password()?,
             };
-            auth::check_new_secret(&password)?;
-            // A digest client keeps PasswordDigest: its new secret is kept encrypted too.
-            let digest_secret = match client.digest_secret {
-                Some(_) => Some(startup::load_secret_key(&config)?.encrypt_secret(&password)),
-                None => None,
-            };
-            let hash = auth::hash_secret(&password);
-            db::clients::set_secret(
-                &mut conn,
-                &name,
-                &hash,
-                digest_secret.as_deref(),
-                None,
-                chrono::Utc::now().naive_utc(),
-            )
-            .map_err(|e| format!("cannot store the password: {e}"))?;
+            clients::reset_password(&mut conn, &name, &password, &key)
+                .map_err(said("cannot store the password"))?;
             say!("client '{name}' has a new password; the old one no longer works");
             Ok(ExitCode::SUCCESS)
         }
         ClientCommand::Rotate { name, overlap } => {
             let overlap = humantime::parse_duration(&overlap)
                 .map_err(|e| format!("--overlap '{overlap}': {e}"))?;
-            let client = db::clients::find_by_name(&mut conn, &name)
-                .map_err(|e| format!("cannot read the client: {e}"))?
-                .ok_or_else(|| format!("there is no client named '{name}'"))?;
-            let mut random = [0u8; 24];
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
-            let secret =
-                base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, random);
-            let digest_secret = match client.digest_secret {
-                Some(_) => Some(startup::load_secret_key(&config)?.encrypt_secret(&secret)),
-                None => None,
-            };
-            let now = chrono::Utc::now();
-            let until = now
-                + chrono::Duration::from_std(overlap)
-                    .map_err(|_| "--overlap is too long".to_string())?;
-            db::clients::set_secret(
-                &mut conn,
-                &name,
-                &auth::hash_secret(&secret),
-                digest_secret.as_deref(),
-                Some(until.naive_utc()),
-                now.naive_utc(),
-            )
-            .map_err(|e| format!("cannot store the secret: {e}"))?;
-            say!("new secret for '{name}' (shown once): {secret}");
+            let rotated = clients::rotate(&mut conn, &name, overlap, &key)
+                .map_err(said("cannot store the secret"))?;
+            say!("new secret for '{name}' (shown once): {}", rotated.secret);
             say!(
                 "the old secret works until {} (HTTP Basic and PasswordText; PasswordDigest takes \
                  the new one at once)",
-                until.format("%Y-%m-%d %H:%M:%S UTC")
+                rotated.old_works_until.format("%Y-%m-%d %H:%M:%S UTC")
             );
             Ok(ExitCode::SUCCESS)
         }
         ClientCommand::Disable { name } => {
-            let changed = db::clients::disable(&mut conn, &name, chrono::Utc::now().naive_utc())
-                .map_err(|e| format!("cannot disable the client: {e}"))?;
-            if changed == 0 {
-                return Err(format!("there is no client named '{name}'"));
-            }
+            clients::disable(&mut conn, &name).map_err(said("cannot disable the client"))?;
             say!("client '{name}' disabled");
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// An operator use case's error as the command says it: what the operator can fix in its own
+/// words, anything else after what could not be done.
+fn said(what: &'static str) -> impl Fn(Error) -> String {
+    move |e| match e {
+        Error::Client(message) | Error::NotConfigured(message) => message,
+        other => format!("{what}: {}", other.log_detail()),
     }
 }
 
@@ -838,8 +784,8 @@ fn results(config: Config, command: ResultsCommand) -> Result<ExitCode, String> 
             let mut conn = pool
                 .get()
                 .map_err(|e| format!("cannot reach the database: {e}"))?;
-            let Some((row, events)) = db::results::audit(&mut conn, download_lid.trim())
-                .map_err(|e| format!("cannot read the result: {e}"))?
+            let Some((row, events)) = app::results::audit(&mut conn, download_lid.trim())
+                .map_err(said("cannot read the result"))?
             else {
                 return Err(format!(
                     "there is no test result with DOWNLOAD_LID '{download_lid}'"
@@ -904,45 +850,25 @@ fn results(config: Config, command: ResultsCommand) -> Result<ExitCode, String> 
     }
 }
 
-fn check_client_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 100
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "the client name '{name}' must be 1 to 100 letters, digits, '.', '_', '-' or '@'"
-        ))
+/// A center named in `--centers` that master data does not have yet is kept (it may come with
+/// the next push) but said, as it is most often a typo.
+fn warn_of_unknown_centers(conn: &mut DbConnection, centers: &CenterScope) {
+    let unknown = match clients::unknown_centers(conn, centers) {
+        Ok(unknown) => unknown,
+        Err(e) => {
+            log::warn!("cannot check the centers of --centers: {}", e.log_detail());
+            return;
+        }
+    };
+    for lid in unknown {
+        eprintln!(
+            "rendez: warning: --centers names '{lid}', which is not a known center (yet): \
+             the client can act there only once master data has it"
+        );
     }
 }
 
 /// From a terminal: asked twice without echo. Otherwise: the first line of standard input.
-/// A center named in `--centers` that master data does not have yet is kept (it may come with
-/// the next push) but said, as it is most often a typo.
-fn warn_of_unknown_centers(conn: &mut db::DbConnection, centers: &CenterScope) {
-    let CenterScope::Only(lids) = centers else {
-        return;
-    };
-    let known = match db::master::list_centers(conn, &CenterScope::All) {
-        Ok(known) => known,
-        Err(e) => {
-            log::warn!("cannot check the centers of --centers: {e}");
-            return;
-        }
-    };
-    for lid in lids {
-        if !known.iter().any(|c| &c.lid == lid) {
-            eprintln!(
-                "rendez: warning: --centers names '{lid}', which is not a known center (yet): \
-                 the client can act there only once master data has it"
-            );
-        }
-    }
-}
-
 fn read_password() -> Result<String, String> {
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("password: ").map_err(|e| e.to_string())?;

@@ -6,11 +6,14 @@ use std::collections::HashMap;
 use base64::Engine;
 use hmac::Mac;
 
-use crate::auth::{self, SecretKey};
-use crate::db::{self, Pool};
+use crate::app;
+use crate::app::master::{AvailabilitySync, KeyEntitySync};
+use crate::auth::SecretKey;
+use crate::db::{DbConnection, Pool};
 use crate::domain::FieldSource;
 use crate::domain::access::{CenterScope, Roles};
 use crate::domain::master::{self, AvailabilityRule, KeyEntity, SyncOutcome};
+use crate::error::Error;
 
 pub const DEMO_CLIENT: &str = "demo";
 
@@ -198,7 +201,7 @@ fn availability_rules() -> Vec<(Fields, Vec<String>)> {
 /// is refused unless `allow_other_data`.
 pub fn load(pool: &Pool, key: &SecretKey, allow_other_data: bool) -> Result<DemoLoad, String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let other_data = other_data(&mut conn).map_err(|e| e.to_string())?;
+    let other_data = other_data(&mut conn).map_err(|e| e.log_detail())?;
     if let Some(what) = &other_data
         && !allow_other_data
     {
@@ -213,41 +216,54 @@ pub fn load(pool: &Pool, key: &SecretKey, allow_other_data: bool) -> Result<Demo
         master::parse_rows(entities.iter().enumerate().map(|(i, r)| (i + 1, r)), |r| {
             KeyEntity::parse(*r)
         });
-    let outcome =
-        db::master::apply_key_entities(&mut conn, &rows, false, None, with_errors(errors))
-            .map_err(|e| e.to_string())?;
+    let outcome = app::master::import_key_entities(
+        &mut conn,
+        KeyEntitySync {
+            rows,
+            refused: errors,
+            full_sync: false,
+        },
+        None,
+    )
+    .map_err(|e| e.log_detail())?;
     check(outcome, "key entities")?;
     let rules = availability_rules();
     let (parsed, errors) = master::parse_rows(
         rules.iter().enumerate().map(|(i, r)| (i + 1, r)),
         |(f, a)| AvailabilityRule::parse(f, a),
     );
-    let outcome = db::master::apply_availabilities(&mut conn, &parsed, false, with_errors(errors))
-        .map_err(|e| e.to_string())?;
+    let outcome = app::master::import_availabilities(
+        &mut conn,
+        AvailabilitySync {
+            rules: parsed,
+            refused: errors,
+            full_sync: false,
+        },
+    )
+    .map_err(|e| e.log_detail())?;
     check(outcome, "availabilities")?;
 
     let mut mac = key.keyed_mac(PASSWORD_PURPOSE);
     mac.update(DEMO_CLIENT.as_bytes());
     let password =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..18]);
-    let now = chrono::Utc::now().naive_utc();
-    let (roles, centers) = (Roles::all().to_string(), CenterScope::All.to_string());
-    let hash = auth::hash_secret(&password);
-    let id = uuid::Uuid::now_v7().to_string();
-    let client = db::clients::NewClient {
-        id: &id,
-        name: DEMO_CLIENT,
-        roles: &roles,
-        centers: &centers,
-        secret_hash: &hash,
-        digest_secret: None,
-        disabled: false,
-        created_at: now,
-        updated_at: now,
-    };
-    if db::clients::replace(&mut conn, &client).map_err(|e| e.to_string())? == 0 {
-        db::clients::insert(&mut conn, &client).map_err(|e| e.to_string())?;
-    }
+    app::clients::put(
+        &mut conn,
+        app::clients::NewClient {
+            name: DEMO_CLIENT,
+            roles: Roles::all(),
+            centers: CenterScope::All,
+            password: &password,
+            digest: false,
+        },
+        // Not a digest client: the key is never asked for.
+        &|| {
+            Err(Error::NotConfigured(
+                "the demo client has no digest secret".into(),
+            ))
+        },
+    )
+    .map_err(|e| e.log_detail())?;
     Ok(DemoLoad {
         credentials: DemoCredentials {
             username: DEMO_CLIENT.into(),
@@ -258,26 +274,19 @@ pub fn load(pool: &Pool, key: &SecretKey, allow_other_data: bool) -> Result<Demo
 }
 
 /// What in the database is not the demo's, if anything.
-fn other_data(conn: &mut db::DbConnection) -> diesel::QueryResult<Option<String>> {
-    let centers = db::master::list_centers(conn, &CenterScope::All)?;
+fn other_data(conn: &mut DbConnection) -> Result<Option<String>, Error> {
+    let centers = app::master::all_centers(conn)?;
     if let Some(center) = centers
         .iter()
         .find(|c| !DEMO_CENTERS.contains(&c.lid.as_str()))
     {
         return Ok(Some(format!("the center '{}'", center.lid)));
     }
-    let clients = db::clients::list(conn)?;
+    let clients = app::clients::list(conn)?;
     if let Some(client) = clients.iter().find(|c| c.name != DEMO_CLIENT) {
         return Ok(Some(format!("the client '{}'", client.name)));
     }
     Ok(None)
-}
-
-fn with_errors(errors: Vec<master::RowError>) -> SyncOutcome {
-    SyncOutcome {
-        errors,
-        ..SyncOutcome::default()
-    }
 }
 
 fn check(outcome: SyncOutcome, what: &str) -> Result<(), String> {

@@ -9,7 +9,9 @@ use std::path::Path;
 use chrono_tz::Tz;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::db::{self, Pool};
+use crate::app;
+use crate::app::master::{AvailabilitySync, KeyEntitySync};
+use crate::db::Pool;
 use crate::domain::FieldSource;
 use crate::domain::master::{self, AvailabilityRule, KeyEntity, RowError, SyncOutcome};
 
@@ -184,12 +186,14 @@ pub fn import_file(
             let mut conn = pool
                 .get()
                 .map_err(|e| format!("cannot reach the database: {e}"))?;
-            db::master::apply_key_entities(
+            app::master::import_key_entities(
                 &mut conn,
-                &rows,
-                full_sync,
+                KeyEntitySync {
+                    rows,
+                    refused: errors,
+                    full_sync,
+                },
                 default_timezone,
-                outcome_with(errors),
             )
         }
         Kind::Availabilities => {
@@ -205,10 +209,22 @@ pub fn import_file(
             let mut conn = pool
                 .get()
                 .map_err(|e| format!("cannot reach the database: {e}"))?;
-            db::master::apply_availabilities(&mut conn, &rules, full_sync, outcome_with(errors))
+            app::master::import_availabilities(
+                &mut conn,
+                AvailabilitySync {
+                    rules,
+                    refused: errors,
+                    full_sync,
+                },
+            )
         }
     }
-    .map_err(|e| format!("nothing was imported: the database failed: {e}"))?;
+    .map_err(|e| {
+        format!(
+            "nothing was imported: the database failed: {}",
+            e.log_detail()
+        )
+    })?;
     progress.finish_and_clear();
     let mut outcome = outcome;
     outcome.errors.sort_by_key(|e| e.row);
@@ -256,13 +272,6 @@ impl TextEncoding {
                 .into_owned()),
             TextEncoding::Latin1 => Ok(bytes.into_iter().map(char::from).collect()),
         }
-    }
-}
-
-fn outcome_with(errors: Vec<RowError>) -> SyncOutcome {
-    SyncOutcome {
-        errors,
-        ..SyncOutcome::default()
     }
 }
 

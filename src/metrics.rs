@@ -117,17 +117,20 @@ impl Metrics {
     }
 
     /// The text format of every figure, with the pool's state and the outbox depth as of now.
-    pub fn encode(&self, pool: &crate::db::Pool, outbox: &[(String, String, i64)]) -> String {
+    pub fn encode(
+        &self,
+        pool: crate::app::ops::PoolGauges,
+        outbox: &[(String, String, i64)],
+    ) -> String {
         self.outbox_messages.reset();
         for (channel, state, count) in outbox {
             self.outbox_messages
                 .with_label_values(&[channel, state])
                 .set(*count);
         }
-        let state = pool.state();
-        self.pool_connections.set(i64::from(state.connections));
-        self.pool_idle.set(i64::from(state.idle_connections));
-        self.pool_max.set(i64::from(pool.max_size()));
+        self.pool_connections.set(i64::from(pool.connections));
+        self.pool_idle.set(i64::from(pool.idle));
+        self.pool_max.set(i64::from(pool.max));
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)

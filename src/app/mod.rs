@@ -7,7 +7,12 @@
 //! imports an edge or actix's web types.
 
 pub mod booking;
+pub mod clients;
+pub mod master;
+pub mod messaging;
+pub mod ops;
 pub mod patients;
+pub mod results;
 
 use std::sync::Arc;
 

@@ -33,7 +33,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.with_db(crate::db::dialect::check_writable).await {
+    match crate::app::ops::ready(&state).await {
         Ok(()) => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body("ready\n"),

@@ -6,7 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
-use crate::db::outbox::{Report, reports};
+use crate::app;
+use crate::app::messaging::DeliveryReport;
+use crate::error::Error;
 use crate::messaging::{SmsProviderConfig, jasmin, twilio};
 use crate::state::AppState;
 
@@ -165,27 +167,21 @@ async fn store(
     error: Option<String>,
     ok: HttpResponse,
 ) -> HttpResponse {
-    if provider_id.chars().count() > 100 {
-        return plain(StatusCode::BAD_REQUEST, "the message id is too long");
-    }
-    let (provider_id, provider_status) = (provider_id.to_string(), provider_status.to_string());
-    let stored = state
-        .with_db(move |conn| {
-            reports::receive(
-                conn,
-                &Report {
-                    provider,
-                    provider_id: &provider_id,
-                    status,
-                    provider_status: &provider_status,
-                    error,
-                    received_at: Utc::now(),
-                },
-            )
-        })
-        .await;
+    let stored = app::messaging::delivery_report(
+        state,
+        DeliveryReport {
+            provider,
+            provider_id: provider_id.to_string(),
+            status,
+            provider_status: provider_status.to_string(),
+            error,
+            received_at: Utc::now(),
+        },
+    )
+    .await;
     match stored {
         Ok(()) => ok,
+        Err(Error::Client(message)) => plain(StatusCode::BAD_REQUEST, message),
         Err(e) => {
             log::error!(
                 "cannot store a {provider} delivery report: {}",

@@ -8,6 +8,7 @@ use subtle::ConstantTimeEq;
 
 /// Moved out of the edge to [`crate::metrics`]; kept here for callers not yet moved.
 pub use crate::metrics::Metrics;
+use crate::app;
 use crate::state::AppState;
 
 pub async fn render(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -21,16 +22,13 @@ pub async fn render(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     }
     // The outbox's depth is read at each scrape; without the database the other figures still
     // go out.
-    let outbox = state
-        .with_db(crate::db::outbox::depth)
-        .await
-        .unwrap_or_else(|e| {
-            log::warn!("metrics: cannot read the outbox depth: {}", e.log_detail());
-            Vec::new()
-        });
+    let outbox = app::ops::outbox_depth(&state).await.unwrap_or_else(|e| {
+        log::warn!("metrics: cannot read the outbox depth: {}", e.log_detail());
+        Vec::new()
+    });
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.encode(&state.pool, &outbox))
+        .body(state.metrics.encode(app::ops::pool_gauges(&state), &outbox))
 }
 
 /// True when the request carries `Authorization: Bearer <expected>`. The two tokens' SHA-256

@@ -12,11 +12,9 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::client_address::client_address;
-use crate::db::results::DownloadOutcome;
-use crate::domain::results::{
-    CODE_PURPOSE, DownloadCode, FileType, normalize_id_number, safe_file_name,
-};
-use crate::results::download_desk::AttemptRequest;
+use crate::app;
+use crate::app::results::{DownloadAttempt, DownloadOutcome};
+use crate::domain::results::{FileType, safe_file_name};
 use crate::state::AppState;
 
 /// A form of two short fields never needs more.
@@ -118,7 +116,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let w = words(&req);
-    if state.config.results.keyring.is_none() {
+    if !app::results::downloads_open(&state) {
         return not_configured(w);
     }
     page(StatusCode::OK, w, None)
@@ -130,41 +128,23 @@ async fn download(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let w = words(&req);
-    let Some(keyring) = state.config.results.keyring.clone() else {
+    if !app::results::downloads_open(&state) {
         return not_configured(w);
-    };
+    }
     let Some((code, id_number)) = read_form(payload).await else {
         return page(StatusCode::BAD_REQUEST, w, Some(w.missing));
     };
-    // A code or ID number that cannot be one is still an attempt: recorded, limited, refused.
-    let code_hashes = DownloadCode::parse(&code)
-        .map(|c| keyring.all_lookup_hashes(CODE_PURPOSE, c.as_str()))
-        .unwrap_or_default();
-    let id_number = normalize_id_number(&id_number).unwrap_or_default();
     let address = client_address(&req, state.config.trust_forwarded_for);
-    let limits = &state.config.results;
-    // Judged and recorded by the download desk's thread, in a batch with the attempts
-    // arriving meanwhile; answered once committed.
-    let outcome = state
-        .downloads
-        .attempt(AttemptRequest {
-            code_hashes,
+    // A code or ID number that cannot be one is still an attempt: recorded, limited, refused.
+    let outcome = app::results::download(
+        &state,
+        DownloadAttempt {
+            code,
             id_number,
             address,
-            address_limit: limits.address_limit,
-            global_limit: limits.global_limit,
-            now: chrono::Utc::now().naive_utc(),
-            keyring,
-        })
-        .await;
-    let counted = match &outcome {
-        Ok(DownloadOutcome::Granted { .. }) => "granted",
-        Ok(DownloadOutcome::Refused { refusal, .. }) => refusal.as_str(),
-        Err(_) => "error",
-    };
-    crate::telemetry::RESULT_DOWNLOADS
-        .with_label_values(&[counted])
-        .inc();
+        },
+    )
+    .await;
     match outcome {
         Ok(DownloadOutcome::Granted {
             lid,

@@ -6,10 +6,10 @@ use super::wire::{
     RowErrorItem, SyncResponse, UpdateAvailabilities, UpdateKeyEntities,
 };
 use super::{Operation, parse_payload, render_children};
+use crate::app;
+use crate::app::master::{AvailabilitySync, KeyEntitySync, Offering};
 use crate::auth::AuthenticatedClient;
-use crate::db;
 use crate::domain::FieldSource;
-use crate::domain::access::CenterScope;
 use crate::domain::master::{self, AvailabilityRule, KeyEntity, SyncOutcome};
 use crate::domain::values::format_price;
 use crate::error::Error;
@@ -22,34 +22,23 @@ pub async fn update_key_entities(
 ) -> Result<String, Error> {
     let request: UpdateKeyEntities = parse_payload(Operation::UpdateKeyEntities, payload)?;
     let full_sync = parse_full_sync(request.full_sync.as_deref())?;
-    check_full_sync_scope(client, full_sync)?;
-    if full_sync && request.rows.is_empty() {
-        return Err(Error::client(
-            "updateKeyEntities: FULL_SYNC without any ROW would deactivate all master data; send the rows to keep",
-        ));
-    }
+    app::master::require_full_sync_scope(client, full_sync)?;
+    // Items as sent, so that one that does not parse is judged too. (FULL_SYNC without any
+    // row is refused by the use case.)
     for (index, row) in request.rows.iter().enumerate() {
-        check_center_scope(client, index + 1, row.field("LOCATION_LID"))?;
+        app::master::require_item_center(client, index + 1, row.field("LOCATION_LID"))?;
     }
-    let (rows, errors) = master::parse_rows(numbered(&request.rows), |row| KeyEntity::parse(*row));
-    let default_timezone = state.config.default_timezone;
-    let scope = client.centers.clone();
-    let outcome = state
-        .with_db(move |conn| {
-            db::master::apply_key_entities_within(
-                conn,
-                &rows,
-                full_sync,
-                default_timezone,
-                &scope,
-                SyncOutcome {
-                    errors,
-                    ..SyncOutcome::default()
-                },
-            )
-        })
-        .await?;
-    state.booking.invalidate();
+    let (rows, refused) = master::parse_rows(numbered(&request.rows), |row| KeyEntity::parse(*row));
+    let outcome = app::master::sync_key_entities(
+        state,
+        client,
+        KeyEntitySync {
+            rows,
+            refused,
+            full_sync,
+        },
+    )
+    .await?;
     render_children(&sync_response(outcome))
 }
 
@@ -60,30 +49,23 @@ pub async fn update_availabilities(
 ) -> Result<String, Error> {
     let request: UpdateAvailabilities = parse_payload(Operation::UpdateAvailabilities, payload)?;
     let full_sync = parse_full_sync(request.full_sync.as_deref())?;
-    // A full sync deactivates a named resource's availabilities in every center.
-    check_full_sync_scope(client, full_sync)?;
+    app::master::require_full_sync_scope(client, full_sync)?;
     for (index, rule) in request.rules.iter().enumerate() {
-        check_center_scope(client, index + 1, rule.field("LOCATION_LID"))?;
+        app::master::require_item_center(client, index + 1, rule.field("LOCATION_LID"))?;
     }
-    let (rules, errors) = master::parse_rows(numbered(&request.rules), |item| {
+    let (rules, refused) = master::parse_rows(numbered(&request.rules), |item| {
         AvailabilityRule::parse(*item, &item.activity_lids)
     });
-    let scope = client.centers.clone();
-    let outcome = state
-        .with_db(move |conn| {
-            db::master::apply_availabilities_within(
-                conn,
-                &rules,
-                full_sync,
-                &scope,
-                SyncOutcome {
-                    errors,
-                    ..SyncOutcome::default()
-                },
-            )
-        })
-        .await?;
-    state.booking.invalidate();
+    let outcome = app::master::sync_availabilities(
+        state,
+        client,
+        AvailabilitySync {
+            rules,
+            refused,
+            full_sync,
+        },
+    )
+    .await?;
     render_children(&sync_response(outcome))
 }
 
@@ -92,10 +74,7 @@ pub async fn get_centers(
     client: &AuthenticatedClient,
     _payload: &str,
 ) -> Result<String, Error> {
-    let scope = client.centers.clone();
-    let centers = state
-        .with_db(move |conn| db::master::list_centers(conn, &scope))
-        .await?;
+    let centers = app::master::centers(state, client).await?;
     let response = GetCentersResponse {
         centers: centers
             .into_iter()
@@ -122,19 +101,7 @@ pub async fn get_key_entities(
 ) -> Result<String, Error> {
     let request: GetKeyEntities = parse_flat(Operation::GetKeyEntities, payload)?;
     let only = request.field("LOCATION_LID").map(str::to_string);
-    let scope = match &only {
-        Some(lid) if client.centers.allows(lid) => CenterScope::Only(vec![lid.clone()]),
-        Some(_) => CenterScope::Only(Vec::new()),
-        None => client.centers.clone(),
-    };
-    let (offerings, acceptances) = state
-        .with_db(move |conn| {
-            Ok::<_, diesel::result::Error>((
-                db::master::bookables::offerings(conn, &scope)?,
-                db::master::bookables::acceptances(conn, &scope)?,
-            ))
-        })
-        .await?;
+    let (offerings, acceptances) = app::master::bookables(state, client, only).await?;
     let mut rows: Vec<KeyEntityRow> = offerings.into_iter().map(offering_row).collect();
     let centers: std::collections::BTreeSet<String> =
         rows.iter().filter_map(|r| r.location_lid.clone()).collect();
@@ -172,7 +139,7 @@ pub async fn get_key_entities(
     render_children(&GetKeyEntitiesResponse { rows })
 }
 
-fn offering_row(o: db::master::bookables::Offering) -> KeyEntityRow {
+fn offering_row(o: Offering) -> KeyEntityRow {
     let (group_lid, group_name) = o.group.unzip();
     KeyEntityRow {
         activity_group_lid: group_lid,
@@ -208,41 +175,6 @@ fn parse_full_sync(raw: Option<&str>) -> Result<bool, Error> {
         Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
         Some(v) => Err(Error::client(format!(
             "FULL_SYNC '{v}' must be true or false"
-        ))),
-    }
-}
-
-/// A full sync deactivates what it does not name, everywhere: only a client that may act on
-/// every center may ask for it.
-fn check_full_sync_scope(client: &AuthenticatedClient, full_sync: bool) -> Result<(), Error> {
-    if full_sync && client.centers.is_limited() {
-        return Err(Error::Forbidden(format!(
-            "client '{}' is limited to some centers and cannot send FULL_SYNC",
-            client.name
-        )));
-    }
-    Ok(())
-}
-
-/// A client limited to some centers may only push items that name one of them; which stored
-/// records those items may change is judged with the push (see `db::master::reach`).
-fn check_center_scope(
-    client: &AuthenticatedClient,
-    item: usize,
-    center_lid: Option<&str>,
-) -> Result<(), Error> {
-    if !client.centers.is_limited() {
-        return Ok(());
-    }
-    match center_lid {
-        Some(lid) if client.centers.allows(lid) => Ok(()),
-        Some(lid) => Err(Error::Forbidden(format!(
-            "item {item}: client '{}' may not act on center '{lid}'",
-            client.name
-        ))),
-        None => Err(Error::Forbidden(format!(
-            "item {item}: client '{}' is limited to some centers, so every item must name its LOCATION_LID",
-            client.name
         ))),
     }
 }

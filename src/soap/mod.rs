@@ -1,6 +1,7 @@
 //! The SOAP edge: `POST /soap` (1.1 and 1.2), `GET /soap?wsdl`. It turns bytes into a typed
 //! request for one operation and a result (or an [`Error`]) back into an envelope; the work
-//! itself is done by the domain and database layers.
+//! itself is done by the use cases of [`crate::app`] (this edge never reaches the database
+//! layer: see `tests/layers.rs`).
 
 pub mod body_budget;
 mod booking;

@@ -85,3 +85,36 @@ pub fn search(
         .load(conn)?;
     Ok((found, total))
 }
+
+/// A message the owner queued before under a legacy id, as its first answer showed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedBefore {
+    pub legacy_id: String,
+    pub id: String,
+    pub segments: Option<u32>,
+}
+
+/// The owner's messages under these legacy ids (`updateMessages` answers a repeat as it
+/// answered the first call).
+pub fn queued_before(
+    conn: &mut DbConnection,
+    owner: &str,
+    legacy_ids: &[String],
+) -> QueryResult<Vec<QueuedBefore>> {
+    if legacy_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, String, Option<i32>)> = messages::table
+        .filter(messages::owner.eq(owner))
+        .filter(messages::legacy_id.eq_any(legacy_ids))
+        .select((messages::legacy_id, messages::id, messages::segments))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(legacy_id, id, segments)| QueuedBefore {
+            legacy_id,
+            id,
+            segments: segments.and_then(|s| u32::try_from(s).ok()),
+        })
+        .collect())
+}

@@ -8,9 +8,9 @@ use yaserde::{YaDeserialize, YaSerialize};
 
 use super::wire::request_item;
 use super::{Operation, parse_payload, render_children};
+use crate::app;
+use crate::app::messaging::{Enqueue, EnqueueOutcome};
 use crate::auth::AuthenticatedClient;
-use crate::db::outbox::{self, Enqueued, MessageFilter, NewMessage};
-use crate::db::{booking::book::retrying, schema::messages};
 use crate::domain::FieldSource;
 use crate::domain::messages::{MessageQuery, MessageRequest, legacy_id};
 use crate::domain::values::format_timestamp;
@@ -109,7 +109,6 @@ pub async fn update_messages(
     let raw = request::parse(payload, MAX_MESSAGES_PER_CALL)?;
     let now = Utc::now();
     let country = state.config.default_country.as_deref();
-    let messaging = &state.config.messaging;
     // Each item on its own: parsed, and refused when no provider takes its channel.
     let parsed: Vec<Result<MessageRequest, String>> = raw
         .iter()
@@ -122,11 +121,7 @@ pub async fn update_messages(
             let item = &raw.item;
             let request = MessageRequest::parse(item, country, now)
                 .map_err(|e| format!("MESSAGE {number}: {}: {}", e.field, e.message))?;
-            if !messaging.accepts(request.channel) {
-                let setting = match request.channel {
-                    crate::domain::messages::Channel::Sms => "RENDEZ_SMS_PROVIDER",
-                    _ => "RENDEZ_SMTP_URL",
-                };
+            if let Some(setting) = app::messaging::missing_provider(state, request.channel) {
                 return Err(format!(
                     "MESSAGE {number}: CHANNEL: no {} provider is configured on this server ({setting}); the message was not accepted",
                     request.channel
@@ -135,70 +130,37 @@ pub async fn update_messages(
             Ok(request)
         })
         .collect();
-    let owner = client.id.clone();
     // A refused item whose LEGACY_ID was accepted before answers with that first message.
-    let refused_ids: Vec<String> = raw
+    let refused_legacy_ids: Vec<String> = raw
         .iter()
         .zip(&parsed)
         .filter(|(_, p)| p.is_err())
         .filter_map(|(raw, _)| legacy_id(&raw.item).ok())
         .collect();
-    let accepted: Vec<MessageRequest> = parsed.iter().filter_map(|p| p.clone().ok()).collect();
-    let (answers, earlier) = state
-        .with_db(move |conn| {
-            retrying(conn, |c| {
-                let batch: Vec<NewMessage<'_>> = accepted
-                    .iter()
-                    .map(|m| NewMessage {
-                        owner: &owner,
-                        legacy_id: &m.legacy_id,
-                        channel: m.channel,
-                        to: &m.to,
-                        from: m.from.as_deref(),
-                        subject: m.subject.as_deref(),
-                        body: &m.body,
-                        send_at: m.send_at,
-                        expires_at: m.expires_at,
-                    })
-                    .collect();
-                let answers = outbox::enqueue_all(c, &batch, now)?;
-                // A repeat answers as the first answer did, SEGMENTS included: read from the
-                // stored message, as its first answer was computed from that body.
-                let mut repeated = refused_ids.clone();
-                repeated.extend(
-                    accepted
-                        .iter()
-                        .zip(&answers)
-                        .filter(|(_, a)| matches!(a, Enqueued::Existing { .. }))
-                        .map(|(m, _)| m.legacy_id.clone()),
-                );
-                let earlier = earlier_messages(c, &owner, &repeated)?;
-                Ok((answers, earlier))
-            })
-        })
-        .await?;
-    crate::messaging::wake();
-    let mut answers = answers.into_iter();
+    let messages: Vec<MessageRequest> = parsed.iter().filter_map(|p| p.clone().ok()).collect();
+    let EnqueueOutcome { queued, earlier } = app::messaging::enqueue(
+        state,
+        client,
+        Enqueue {
+            messages,
+            refused_legacy_ids,
+        },
+    )
+    .await?;
+    let mut queued = queued.into_iter();
     let results: Vec<MessageResultItem> = raw
         .iter()
         .map(|raw| &raw.item)
         .zip(parsed)
-        .map(|(item, outcome)| match outcome {
-            Ok(request) => {
-                let answer = answers.next().expect("one answer per accepted message");
-                let segments = match answer {
-                    Enqueued::New { .. } => request.segments,
-                    Enqueued::Existing { .. } => earlier
-                        .iter()
-                        .find(|e| e.legacy_id == request.legacy_id)
-                        .and_then(|e| e.segments),
-                };
+        .map(|(item, parsed)| match parsed {
+            Ok(_) => {
+                let queued = queued.next().expect("one answer per accepted message");
                 MessageResultItem {
-                    legacy_id: Some(request.legacy_id),
+                    legacy_id: Some(queued.legacy_id),
                     result: "OK".into(),
-                    message_id: Some(answer.id().to_string()),
+                    message_id: Some(queued.id),
                     error_message: None,
-                    segments,
+                    segments: queued.segments,
                 }
             }
             Err(message) => match legacy_id(item)
@@ -219,38 +181,6 @@ pub async fn update_messages(
     Ok(request::render(&results))
 }
 
-/// A message the owner queued before under a legacy id, as its first answer showed it.
-struct Earlier {
-    legacy_id: String,
-    id: String,
-    segments: Option<u32>,
-}
-
-/// The owner's messages under these legacy ids.
-fn earlier_messages(
-    conn: &mut crate::db::DbConnection,
-    owner: &str,
-    legacy_ids: &[String],
-) -> diesel::QueryResult<Vec<Earlier>> {
-    use diesel::prelude::*;
-    if legacy_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<(String, String, Option<i32>)> = messages::table
-        .filter(messages::owner.eq(owner))
-        .filter(messages::legacy_id.eq_any(legacy_ids))
-        .select((messages::legacy_id, messages::id, messages::segments))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(legacy_id, id, segments)| Earlier {
-            legacy_id,
-            id,
-            segments: segments.and_then(|s| u32::try_from(s).ok()),
-        })
-        .collect())
-}
-
 pub async fn search_messages(
     state: &AppState,
     client: &AuthenticatedClient,
@@ -260,22 +190,8 @@ pub async fn search_messages(
     let raw: SearchMessages = parse_payload(operation, payload)?;
     let query = MessageQuery::parse(&raw, state.config.default_country.as_deref())
         .map_err(|e| Error::client(format!("{operation}: {e}")))?;
-    let filter = MessageFilter {
-        owner: client.id.clone(),
-        legacy_id: query.legacy_id,
-        message_id: query.message_id,
-        to: query.to,
-        status: query.status.map(|s| s.as_str().to_string()),
-        channel: query.channel.map(|c| c.as_str().to_string()),
-        created_from: query.from,
-        created_before: query.until,
-        page: query.page,
-        page_size: query.page_size,
-    };
-    let (page, page_size) = (filter.page, filter.page_size);
-    let (found, total) = state
-        .with_db(move |conn| outbox::search::search(conn, &filter))
-        .await?;
+    let (page, page_size) = (query.page, query.page_size);
+    let (found, total) = app::messaging::search(state, client, query).await?;
     let utc = |t: chrono::NaiveDateTime| format_timestamp(t.and_utc());
     render_children(&SearchMessagesResponse {
         messages: found

@@ -1,14 +1,10 @@
 //! Results operations (role `results`): updateTestResults, getTestResultsList,
-//! getTestResultContent. Every byte of a result is health data: content and file names are
-//! sealed before they reach the database, codes and ID numbers are only hashed, and logs name
-//! results by DOWNLOAD_LID alone.
+//! getTestResultContent: parsed here, done by `app::results` (which seals, hashes and records),
+//! answered here. The content's base64 is written straight into the answer's envelope.
 
 pub mod intake;
 mod wire;
 
-use std::sync::Arc;
-
-use chrono::Utc;
 use quick_xml::escape::escape;
 
 use self::intake::RawTestResult;
@@ -17,47 +13,31 @@ use self::wire::{
     TestResultResultItem, UpdateTestResultsResponse,
 };
 use super::{Operation, SoapVersion, parse_payload, render_children, write_envelope};
+use crate::app;
+use crate::app::results::{ContentRead, Patient, PushOutcome};
 use crate::auth::AuthenticatedClient;
-use crate::db::memo::results_ready::ResultsNotifier;
-use crate::db::results::{ContentRead, PatientRef, PushOutcome, SealedResult, Writer};
-use crate::db::{self, dialect};
 use crate::domain::FieldSource;
-use crate::domain::results::{
-    CODE_PURPOSE, ID_NUMBER_PURPOSE, NewTestResult, ResultStatus, TestResultPush, parse_item,
-};
+use crate::domain::results::{ResultStatus, parse_item};
 use crate::domain::values::{date, lid};
 use crate::error::Error;
-use crate::results::read_log::ContentRequest;
-use crate::results::{Keyring, content_aad, filename_aad};
 use crate::state::AppState;
-
-/// How often a write that met a deadlock or a concurrent insert of the same LID is run again.
-const ATTEMPTS: usize = 3;
 
 pub async fn update_test_results(
     state: &AppState,
     client: &AuthenticatedClient,
     payload: String,
 ) -> Result<String, Error> {
-    let config = &state.config.results;
-    let keyring = config.keyring()?.clone();
-    let raw_items = intake::parse(&payload, config.max_size)?;
+    app::results::require_configured(state)?;
+    let raw_items = intake::parse(&payload, state.config.results.max_size)?;
     // The payload may be tens of MiB: gone before the items are sealed and stored.
     drop(payload);
+    // Items as sent, so that one that does not parse is judged too.
     for (index, raw) in raw_items.iter().enumerate() {
-        if let Some(center) = raw.field("LOCATION_LID")
-            && !client.centers.allows(center)
-        {
-            return Err(Error::Forbidden(format!(
-                "client '{}' may not act on center '{center}' (TEST_RESULT {})",
-                client.name,
-                index + 1
-            )));
-        }
+        app::results::require_item_center(client, index + 1, raw.field("LOCATION_LID"))?;
     }
     let mut answers = Vec::with_capacity(raw_items.len());
     for (index, raw) in raw_items.into_iter().enumerate() {
-        let answer = push_one(state, client, &keyring, index + 1, raw).await?;
+        let answer = push_one(state, client, index + 1, raw).await?;
         answers.push(answer);
     }
     render_children(&UpdateTestResultsResponse { items: answers })
@@ -66,7 +46,6 @@ pub async fn update_test_results(
 async fn push_one(
     state: &AppState,
     client: &AuthenticatedClient,
-    keyring: &Arc<Keyring>,
     number: usize,
     mut raw: RawTestResult,
 ) -> Result<TestResultResultItem, Error> {
@@ -85,128 +64,16 @@ async fn push_one(
         Ok(push) => push,
         Err(e) => return Ok(refuse(e.message)),
     };
-    let mut warning = None;
-    if let TestResultPush::Store(item) = &push {
-        if item.center.is_none() && client.centers.is_limited() {
-            return Ok(refuse(
-                "LOCATION_LID is required from a client limited to some centers".into(),
-            ));
-        }
-        let bits = item.code.entropy_bits();
-        let minimum = state.config.results.min_code_bits;
-        if bits < f64::from(minimum) {
-            log::warn!(
-                "test result {}: its download code has about {bits:.0} bits of entropy, below RENDEZ_RESULTS_MIN_CODE_BITS ({minimum})",
-                item.lid
-            );
-            warning = Some(format!(
-                "DOWNLOAD_CODE is weak: about {bits:.0} bits of entropy, below the minimum of {minimum}; use longer random codes"
-            ));
-        }
-    }
-    let lid_text = push.lid().to_string();
-    let (client_id, client_name, scope) = (
-        client.id.clone(),
-        client.name.clone(),
-        client.centers.clone(),
-    );
-    let keyring = keyring.clone();
-    let (memo, public_url) = (state.config.clone(), state.public_url.clone());
-    let outcome = state
-        .with_db(move |conn| {
-            let notifier = ResultsNotifier {
-                config: &memo.memo,
-                public_url: &public_url,
-                valid_for: memo.results.retention.after_available,
-            };
-            // Sealed in place: the plaintext buffer becomes the ciphertext.
-            let sealed = match push {
-                TestResultPush::Store(item) => Some(seal(&keyring, *item)),
-                TestResultPush::Cancel { .. } => None,
-            };
-            let mut tries = 0;
-            loop {
-                tries += 1;
-                let writer = Writer {
-                    client_id: &client_id,
-                    client_name: &client_name,
-                    scope: &scope,
-                    now: Utc::now().naive_utc(),
-                    notifier: Some(&notifier),
-                };
-                let result = match &sealed {
-                    Some(sealed) => db::results::store(conn, sealed, &writer),
-                    None => db::results::cancel(conn, &lid_text, &writer),
-                };
-                match result {
-                    Err(e)
-                        if tries < ATTEMPTS
-                            && (dialect::is_retryable(&e) || dialect::is_unique_violation(&e)) =>
-                    {
-                        continue;
-                    }
-                    other => return other,
-                }
-            }
-        })
-        .await?;
-    let lid_shown = download_lid.clone().unwrap_or_default();
-    Ok(match outcome {
-        PushOutcome::Stored { replaced, .. } => {
-            log::info!(
-                "test result {lid_shown} {} by client {}",
-                if replaced { "replaced" } else { "stored" },
-                client.name
-            );
-            TestResultResultItem {
-                download_lid,
-                result: "OK".into(),
-                error_message: None,
-                warning,
-            }
-        }
-        PushOutcome::Cancelled => {
-            log::info!(
-                "test result {lid_shown} cancelled by client {}",
-                client.name
-            );
-            TestResultResultItem {
-                download_lid,
-                result: "OK".into(),
-                error_message: None,
-                warning: None,
-            }
-        }
+    let pushed = app::results::push(state, client, number, push).await?;
+    Ok(match pushed.outcome {
+        PushOutcome::Stored { .. } | PushOutcome::Cancelled => TestResultResultItem {
+            download_lid,
+            result: "OK".into(),
+            error_message: None,
+            warning: pushed.warning,
+        },
         PushOutcome::Refused(message) => refuse(message),
     })
-}
-
-/// Seals a parsed result under the current key: content and file name encrypted, code and ID
-/// number hashed.
-fn seal(keyring: &Keyring, item: NewTestResult) -> SealedResult {
-    let lid = item.lid.as_str();
-    let mut content = item.content;
-    let content_size = content.len();
-    let sealed = keyring.seal_in_place(&content_aad(lid), &mut content);
-    let filename_sealed = item
-        .file_name
-        .as_ref()
-        .map(|name| keyring.seal_small(&filename_aad(lid), name.as_bytes()).1);
-    SealedResult {
-        lid: lid.to_string(),
-        key_id: sealed.key_id,
-        code_hash: keyring.current_lookup_hash(CODE_PURPOSE, item.code.as_str()),
-        code_hashes: keyring.all_lookup_hashes(CODE_PURPOSE, item.code.as_str()),
-        id_number_hash: keyring.current_lookup_hash(ID_NUMBER_PURPOSE, &item.id_number),
-        filename_sealed,
-        file_type: item.file_type.as_str().to_string(),
-        center_lid: item.center.as_ref().map(|c| c.to_string()),
-        patient_keys: item.patient_keys,
-        patient_fields: item.patient_fields,
-        content_nonce: sealed.nonce,
-        content_size,
-        content,
-    }
 }
 
 pub async fn get_test_results_list(
@@ -215,7 +82,7 @@ pub async fn get_test_results_list(
     payload: &str,
 ) -> Result<String, Error> {
     let operation = Operation::GetTestResultsList;
-    let keyring = state.config.results.keyring()?.clone();
+    app::results::require_configured(state)?;
     let raw: GetTestResultsList = parse_payload(operation, payload)?;
     let fault = |e: crate::domain::FieldError| Error::client(format!("{operation}: {e}"));
     let user_lid = lid(&raw, "USER_LID").map_err(fault)?;
@@ -229,56 +96,32 @@ pub async fn get_test_results_list(
         None => None,
     };
     let since = date(&raw, "RESULT_START_DATE").map_err(fault)?;
-    if user_lid.is_none() && user_tid.is_none() {
-        return Err(Error::client(format!(
-            "{operation}: give USER_LID or USER_TID"
-        )));
-    }
-    let scope = client.centers.clone();
-    let items = state
-        .with_db(move |conn| {
-            let patient = match (&user_lid, &user_tid) {
-                (Some(l), _) => PatientRef::Lid(l.as_str()),
-                (None, Some(t)) => PatientRef::Tid(t),
-                (None, None) => unreachable!("checked above"),
-            };
-            let found = db::results::list(conn, patient, since, &scope)?;
-            Ok(found
-                .into_iter()
-                .map(|info| list_item(&keyring, info))
-                .collect())
-        })
-        .await?;
-    render_children(&GetTestResultsListResponse { items })
-}
-
-fn list_item(keyring: &Keyring, info: db::results::ResultInfo) -> TestResultInfoItem {
-    let row = &info.row;
-    let download_filename = row.filename_sealed.as_deref().and_then(|blob| {
-        match keyring.open_small(&row.key_id, &filename_aad(&row.lid), blob) {
-            Ok(bytes) => String::from_utf8(bytes).ok(),
-            Err(e) => {
-                log::error!("test result {}: the file name does not open: {e}", row.lid);
-                None
-            }
+    let patient = match (user_lid, user_tid) {
+        (Some(l), _) => Patient::Lid(l.as_str().to_string()),
+        (None, Some(t)) => Patient::Tid(t),
+        (None, None) => {
+            return Err(Error::client(format!(
+                "{operation}: give USER_LID or USER_TID"
+            )));
         }
-    });
-    TestResultInfoItem {
-        download_lid: row.lid.clone(),
-        download_filename,
-        download_type: row.file_type.clone(),
-        user_lid: row.user_lid.clone(),
-        user_tid: info.user_tid,
-        user_id_number: info.user_id_number,
-        user_mobile_phone: info.user_mobile_phone,
-        user_email: info.user_email,
-        status: if row.is_available() {
-            ResultStatus::Valid.as_str().into()
-        } else {
-            ResultStatus::Cancelled.as_str().into()
-        },
-        location_lid: row.center_lid.clone(),
-    }
+    };
+    let items = app::results::list(state, client, patient, since)
+        .await?
+        .into_iter()
+        .map(|r| TestResultInfoItem {
+            download_lid: r.lid,
+            download_filename: r.file_name,
+            download_type: r.file_type,
+            user_lid: r.user_lid,
+            user_tid: r.user_tid,
+            user_id_number: r.user_id_number,
+            user_mobile_phone: r.user_mobile_phone,
+            user_email: r.user_email,
+            status: r.status.as_str().into(),
+            location_lid: r.center_lid,
+        })
+        .collect();
+    render_children(&GetTestResultsListResponse { items })
 }
 
 pub async fn get_test_result_content(
@@ -289,23 +132,12 @@ pub async fn get_test_result_content(
     version: SoapVersion,
 ) -> Result<Vec<u8>, Error> {
     let operation = Operation::GetTestResultContent;
-    let keyring = state.config.results.keyring()?.clone();
+    app::results::require_configured(state)?;
     let raw: GetTestResultContent = parse_payload(operation, payload)?;
     let download_lid = crate::domain::values::required_lid(&raw, "DOWNLOAD_LID")
         .map_err(|e| Error::client(format!("{operation}: {e}")))?;
-    // Read, opened and recorded in the result's history by the reader thread: nothing is
-    // answered before the read is recorded.
-    let read = state
-        .result_reads
-        .read(ContentRequest {
-            lid: download_lid.as_str().to_string(),
-            scope: client.centers.clone(),
-            keyring,
-            address: Some(address),
-            actor: client.name.clone(),
-        })
-        .await?;
     let lid = download_lid.as_str();
+    let read = app::results::read_content(state, client, lid.to_string(), address).await?;
     let (content, status, message) = match read {
         ContentRead::Available { content } => (Some(content), ResultStatus::Valid, None),
         ContentRead::Cancelled => (
