@@ -221,16 +221,16 @@ async fn named(core: &Core, number: i64, kind: Kind) -> Result<Option<String>, E
         Some(found) => Some(found),
         None if number <= 0 => None,
         None => {
-            let found = core
-                .with_db(move |conn| store::named(conn, number))
-                .await?;
+            let found = core.with_db(move |conn| store::named(conn, number)).await?;
             if let Some((k, internal)) = &found {
                 memo.remember(*k, internal, number);
             }
             found
         }
     };
-    Ok(found.filter(|(k, _)| *k == kind).map(|(_, internal)| internal))
+    Ok(found
+        .filter(|(k, _)| *k == kind)
+        .map(|(_, internal)| internal))
 }
 
 fn location_of(center: &OnlineCenter, id: i64) -> Location {
@@ -244,7 +244,10 @@ fn location_of(center: &OnlineCenter, id: i64) -> Location {
 async fn locations_of(core: &Core, centers: &[&OnlineCenter]) -> Result<Vec<Location>, Error> {
     let ids = numbers(
         core,
-        centers.iter().map(|c| (Kind::Center, c.id.clone())).collect(),
+        centers
+            .iter()
+            .map(|c| (Kind::Center, c.id.clone()))
+            .collect(),
     )
     .await?;
     Ok(centers
@@ -526,8 +529,7 @@ pub async fn user_locations(core: &Core, caller: &Caller, id: i64) -> Result<Vec
     let resource = find_user(core, caller, &master, id)
         .await?
         .ok_or_else(|| not_found("User not found"))?;
-    let centers: Vec<&OnlineCenter> =
-        visible_centers(caller, master.online(), &resource).collect();
+    let centers: Vec<&OnlineCenter> = visible_centers(caller, master.online(), &resource).collect();
     locations_of(core, &centers).await
 }
 
@@ -575,7 +577,12 @@ pub async fn user_time(
     let (resource, center) = find_user_at(core, caller, &master, id, location).await?;
     check_range(from, to)?;
     let (master, busy) = view(core, Some(&resource.id), from, to).await?;
-    let schedule = number(core, Kind::Schedule, &schedule_key(&resource.id, &center.id)).await?;
+    let schedule = number(
+        core,
+        Kind::Schedule,
+        &schedule_key(&resource.id, &center.id),
+    )
+    .await?;
     let tz = center.timezone;
     let time = freebusy::clinician(
         tz,
