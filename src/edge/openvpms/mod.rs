@@ -187,11 +187,11 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Credentials, Error> {
 }
 
 /// An `{id}`-like path segment: a whole number, else no such resource (as Jersey answers).
-fn path_id(req: &HttpRequest, name: &str) -> Result<i64, HttpResponse> {
+fn path_id(req: &HttpRequest, name: &str) -> Result<i64, Error> {
     req.match_info()
         .get(name)
         .and_then(|raw| raw.parse::<i64>().ok())
-        .ok_or_else(|| text(StatusCode::NOT_FOUND, NO_RESOURCE))
+        .ok_or_else(|| Error::NotFound(NO_RESOURCE.into()))
 }
 
 fn version(req: &HttpRequest) -> Version {
@@ -271,7 +271,7 @@ async fn get_locations(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         (status = 404, description = "Practice location not found", body = String, content_type = "text/plain")))]
 async fn get_location(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let found = online::location(&state, &who, id).await.map_err(fail)?;
         Ok(json(&Location::from(found)))
     })
@@ -284,7 +284,7 @@ async fn get_location(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         (status = 404, description = "Practice location not found", body = String, content_type = "text/plain")))]
 async fn get_location_schedules(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let list = online::location_schedules(&state, &who, id)
             .await
             .map_err(fail)?;
@@ -301,7 +301,7 @@ async fn get_location_schedules(req: HttpRequest, state: web::Data<AppState>) ->
         (status = 404, description = "Practice location not found", body = String, content_type = "text/plain")))]
 async fn get_location_users(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let list = online::location_users(&state, &who, id)
             .await
             .map_err(fail)?;
@@ -319,7 +319,7 @@ async fn get_location_users(req: HttpRequest, state: web::Data<AppState>) -> Htt
         (status = 404, description = "Schedule not found", body = String, content_type = "text/plain")))]
 async fn get_schedule(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let found = online::schedule(&state, &who, id).await.map_err(fail)?;
         Ok(json(&Schedule::from(found)))
     })
@@ -332,7 +332,7 @@ async fn get_schedule(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         (status = 404, description = "Schedule not found", body = String, content_type = "text/plain")))]
 async fn get_appointment_types(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let list = online::schedule_appointment_types(&state, &who, id)
             .await
             .map_err(fail)?;
@@ -354,7 +354,7 @@ enum Which {
 
 async fn schedule_time(req: HttpRequest, state: web::Data<AppState>, which: Which) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let query = Query::of(&req);
         let (from, to) = query.range().map_err(fail)?;
         let found = online::schedule_time(&state, &who, id, from, to, query.slots())
@@ -426,7 +426,7 @@ async fn get_schedule_freebusy(req: HttpRequest, state: web::Data<AppState>) -> 
         (status = 404, description = "User not found", body = String, content_type = "text/plain")))]
 async fn get_user(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let found = online::user(&state, &who, id).await.map_err(fail)?;
         Ok(json(&User::from(found)))
     })
@@ -439,7 +439,7 @@ async fn get_user(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         (status = 404, description = "User not found", body = String, content_type = "text/plain")))]
 async fn get_user_locations(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let list = online::user_locations(&state, &who, id)
             .await
             .map_err(fail)?;
@@ -456,8 +456,8 @@ async fn get_user_locations(req: HttpRequest, state: web::Data<AppState>) -> Htt
         (status = 404, description = "User not found / Location not found", body = String, content_type = "text/plain")))]
 async fn get_user_location(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
-        let location = path_id(&req, "location")?;
+        let id = path_id(&req, "id").map_err(fail)?;
+        let location = path_id(&req, "location").map_err(fail)?;
         let found = online::user_location(&state, &who, id, location)
             .await
             .map_err(fail)?;
@@ -467,8 +467,8 @@ async fn get_user_location(req: HttpRequest, state: web::Data<AppState>) -> Http
 
 async fn user_time(req: HttpRequest, state: web::Data<AppState>, which: Which) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
-        let location = path_id(&req, "location")?;
+        let id = path_id(&req, "id").map_err(fail)?;
+        let location = path_id(&req, "location").map_err(fail)?;
         // The reference looks the user and the location up before it reads the dates.
         online::user_location(&state, &who, id, location)
             .await
