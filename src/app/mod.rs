@@ -11,6 +11,7 @@ pub mod clients;
 pub mod master;
 pub mod messaging;
 pub mod ops;
+pub mod online;
 pub mod patients;
 pub mod results;
 

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod catalog;
 pub mod feed;
 pub mod locks;
+pub mod online;
 pub mod patients;
 pub mod search;
 
