@@ -21,5 +21,6 @@ mod outage;
 mod results;
 mod soap_edge;
 mod transactions;
+mod workers;
 mod wsdl_clients;
 mod wsdl_required;
