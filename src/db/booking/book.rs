@@ -1,7 +1,8 @@
 //! `addAppointment`: books a slot only if a search would offer it at that moment, at most
 //! once whatever the concurrency. The resource's row is locked first (see
-//! [`crate::db::booking::locks::lock_resource`]), so bookings of one resource are serialised in the database and
-//! each sees every booking committed before it; deadlocks and lock timeouts are retried.
+//! [`super::locks::lock_resource`]), so bookings of one resource are serialised in the
+//! database and each sees every booking committed before it; deadlocks and lock timeouts are
+//! retried (see [`crate::db::tx`]).
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, TimeZone, Utc};
 use diesel::prelude::*;
