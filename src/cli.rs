@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, clients};
-use crate::appointments_import::watch::FolderWatcher;
 use crate::config::{Config, Settings};
 use crate::db::{self, DbConnection};
 use crate::domain::access::{CenterScope, Roles};
@@ -48,8 +47,8 @@ pub struct Cli {
 #[derive(clap::Args, Debug, Default)]
 pub struct WorkerArgs {
     /// Send no messages: run the reminder scheduler (it queues notices), the watched import
-    /// folder and the cancellations file only. Without it a worker needs an SMS or email
-    /// provider.
+    /// folder, the cancellations file and the housekeeping only. Without it a worker needs an
+    /// SMS or email provider.
     #[arg(long)]
     pub no_messaging: bool,
 }
@@ -58,8 +57,9 @@ pub struct WorkerArgs {
 pub enum Command {
     /// Apply pending migrations, then serve HTTP (SOAP, WSDL, health and metrics).
     Serve(ServeArgs),
-    /// Apply pending migrations, then run only the workers (messaging and the reminder
-    /// scheduler, no HTTP), for more processes on one database. Stops on SIGINT/SIGTERM after recording what it holds.
+    /// Apply pending migrations, then run only the background work (messaging, the reminder
+    /// scheduler, imports, exports and housekeeping; no HTTP), for more processes on one
+    /// database. Stops on SIGINT/SIGTERM after recording what it holds.
     Worker(WorkerArgs),
     /// Apply pending database migrations and exit.
     Migrate,
@@ -155,7 +155,8 @@ pub struct ServeArgs {
     /// Let --demo load its clinic into a database that holds other data (a real clinic's).
     #[arg(long, requires = "demo")]
     pub demo_allow_other_data: bool,
-    /// Serve HTTP only; messages and reminders are handled by `rendez worker` processes.
+    /// Serve HTTP only (with its booking cache and the housekeeping); messages, reminders,
+    /// imports and exports are handled by `rendez worker` processes.
     #[arg(long)]
     pub no_workers: bool,
 }
@@ -571,43 +572,24 @@ fn worker(config: Config, args: WorkerArgs) -> Result<ExitCode, String> {
     let secret_key = startup::load_secret_key(&config)?;
     log::info!("database: {}", config.database_url);
     actix_web::rt::System::new().block_on(async move {
-        let public = startup::public_url(&config, None);
-        let workers = if args.no_messaging {
-            log::info!("--no-messaging: this worker sends no messages");
-            None
-        } else {
-            Some(
-                crate::messaging::Workers::start(pool.clone(), &config.messaging, &public)?
-                    .ok_or_else(|| {
-                        "no messaging provider is configured: set RENDEZ_SMS_PROVIDER or \
-                         RENDEZ_SMTP_URL, or run `rendez worker --no-messaging` for the \
-                         scheduler, imports and exports alone"
-                            .to_string()
-                    })?,
-            )
-        };
-        let pool_for_imports = pool.clone();
-        let pool_for_exports = pool.clone();
-        let scheduler = crate::memo::scheduler::Scheduler {
+        let public_url = startup::public_url(&config, None);
+        let parts = crate::workers::Parts {
+            config: std::sync::Arc::new(config),
             pool,
-            config: std::sync::Arc::new(config.memo.clone()),
-            key: secret_key,
-            public_url: public,
+            secret_key,
+            public_url,
+            booking: None,
         };
-        let reminders = actix_web::rt::spawn(scheduler.run());
-        let imports = FolderWatcher::from_config(pool_for_imports, &config)
-            .map(|watcher| actix_web::rt::spawn(watcher.run()));
-        let exports = actix_web::rt::spawn(crate::exports::run(pool_for_exports, config.exports));
+        let which = crate::workers::Which::Worker {
+            messaging: !args.no_messaging,
+        };
+        let background = crate::workers::Workers::spawn(parts, which)?;
+        if args.no_messaging {
+            log::info!("--no-messaging: this worker sends no messages");
+        }
         wait_for_stop_signal().await;
         log::info!("stopping: finishing the messages in hand");
-        reminders.abort();
-        if let Some(imports) = imports {
-            imports.abort();
-        }
-        exports.abort();
-        if let Some(workers) = workers {
-            workers.stop().await;
-        }
+        background.stop().await;
         Ok::<_, String>(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -28,5 +28,6 @@ pub mod soap;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod workers;
 
 pub use error::{Error, Result};

@@ -3,19 +3,17 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
-use crate::appointments_import::watch::FolderWatcher;
-use crate::auth::{self, Authenticator, KeySource, SecretKey};
+use crate::auth::{Authenticator, KeySource, SecretKey};
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::http;
-use crate::memo::scheduler::Scheduler;
 use crate::metrics::Metrics;
 use crate::state::AppState;
+use crate::workers::{Parts, Which, Workers};
 
 /// The committed WSDL; its placeholder address is replaced by the public URL when served.
 pub const WSDL_TEMPLATE: &str = include_str!("../wsdl/rendez.wsdl");
@@ -34,15 +32,9 @@ pub struct Application {
     server: Server,
     /// `/metrics` on its own listener (`RENDEZ_METRICS_BIND`), and its port.
     metrics_server: Option<(Server, u16)>,
-    pool: Pool,
-    results: crate::results::ResultsConfig,
-    messaging: crate::messaging::MessagingConfig,
-    public_url: String,
-    run_workers: bool,
-    scheduler: Scheduler,
-    imports: Option<FolderWatcher>,
-    exports: crate::exports::ExportConfig,
-    booking: Arc<crate::db::booking::BookingCache>,
+    /// What the background work runs with, and which of it this process runs.
+    background: Parts,
+    which: Which,
 }
 
 impl Application {
@@ -64,9 +56,6 @@ impl Application {
         let public_url = public_url(&config, Some(address));
         let wsdl = WSDL_TEMPLATE.replace(WSDL_PLACEHOLDER_ADDRESS, &format!("{public_url}/soap"));
         let workers = config.http_workers;
-        let results = config.results.clone();
-        let messaging = config.messaging.clone();
-        let exports = config.exports.clone();
         let metrics = Metrics::new();
         let booking = Arc::new(crate::db::booking::BookingCache::new());
         let core = Arc::new(crate::app::Core {
@@ -78,6 +67,13 @@ impl Application {
             secret_key: secret_key.clone(),
             public_url: public_url.clone(),
         });
+        let background = Parts {
+            config: core.config.clone(),
+            pool: pool.clone(),
+            secret_key: secret_key.clone(),
+            public_url: public_url.clone(),
+            booking: Some(booking),
+        };
         let state = web::Data::new(AppState {
             auth: Authenticator::new(
                 pool.clone(),
@@ -91,13 +87,6 @@ impl Application {
             metrics,
             wsdl,
         });
-        let scheduler = Scheduler {
-            pool: pool.clone(),
-            config: Arc::new(state.config.memo.clone()),
-            key: secret_key,
-            public_url: public_url.clone(),
-        };
-        let imports = FolderWatcher::from_config(pool.clone(), &state.config);
         let metrics_server = match metrics_listener {
             Some(listener) => {
                 let port = listener.local_addr()?.port();
@@ -135,22 +124,15 @@ impl Application {
             port: address.port(),
             server,
             metrics_server,
-            pool,
-            results,
-            messaging,
-            public_url,
-            run_workers: true,
-            scheduler,
-            imports,
-            exports,
-            booking,
+            background,
+            which: Which::Serve,
         })
     }
 
-    /// Serves HTTP only: the messaging workers and the reminder scheduler run elsewhere
-    /// (`rendez worker`).
+    /// Serves HTTP only: messaging, the reminder scheduler, imports and exports run elsewhere
+    /// (`rendez worker`; see [`crate::workers`]).
     pub fn without_workers(mut self) -> Self {
-        self.run_workers = false;
+        self.which = Which::ServeWithoutWorkers;
         self
     }
 
@@ -168,62 +150,11 @@ impl Application {
         self.server.handle()
     }
 
-    /// Runs until the server stops, with the housekeeping that belongs to a serving process.
+    /// Runs until the server stops, with this process's background work (see
+    /// [`crate::workers`]), which then stops too.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let workers = if self.run_workers {
-            crate::messaging::Workers::start(self.pool.clone(), &self.messaging, &self.public_url)
-                .map_err(std::io::Error::other)?
-        } else {
-            None
-        };
-        let booking_keeper = actix_web::rt::spawn(keep_booking_cache_fresh(
-            self.pool.clone(),
-            self.booking.clone(),
-        ));
-        let pool = self.pool.clone();
-        let results = self.results.clone();
-        let purge_pool = self.pool.clone();
-        let housekeeping = actix_web::rt::spawn(async move {
-            let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                let pool = pool.clone();
-                let outcome = web::block(move || -> Result<usize, String> {
-                    let mut conn = pool.get().map_err(|e| e.to_string())?;
-                    auth::forget_old_nonces(&mut conn).map_err(|e| e.to_string())
-                })
-                .await;
-                if let Ok(Err(e)) = outcome {
-                    log::warn!("could not forget old nonces: {e}");
-                }
-                if results.keyring.is_some() {
-                    let (pool, results) = (purge_pool.clone(), results.clone());
-                    match web::block(move || {
-                        crate::results::retention::purge_expired_results(&pool, &results)
-                    })
-                    .await
-                    {
-                        Ok(Ok(0)) => {}
-                        Ok(Ok(n)) => log::info!("purged the content of {n} test results"),
-                        Ok(Err(e)) => log::warn!("could not purge test results: {e}"),
-                        Err(e) => log::warn!("could not purge test results: {e}"),
-                    }
-                }
-            }
-        });
-        // The reminder scheduler is a worker too: `--no-workers` leaves it to `rendez worker`.
-        let reminders = self
-            .run_workers
-            .then(|| actix_web::rt::spawn(self.scheduler.run()));
-        // So is the watched folder of exported appointments.
-        let imports = match self.imports {
-            Some(watcher) if self.run_workers => Some(actix_web::rt::spawn(watcher.run())),
-            _ => None,
-        };
-        // So is the cancellations file.
-        let exports = self
-            .run_workers
-            .then(|| actix_web::rt::spawn(crate::exports::run(self.pool.clone(), self.exports)));
+        let background =
+            Workers::spawn(self.background, self.which).map_err(std::io::Error::other)?;
         let metrics = self.metrics_server.map(|(server, _)| {
             let handle = server.handle();
             (actix_web::rt::spawn(server), handle)
@@ -233,49 +164,8 @@ impl Application {
             handle.stop(true).await;
             let _ = task.await;
         }
-        if let Some(imports) = imports {
-            imports.abort();
-        }
-        housekeeping.abort();
-        booking_keeper.abort();
-        if let Some(workers) = workers {
-            workers.stop().await;
-        }
-        if let Some(reminders) = reminders {
-            reminders.abort();
-        }
-        if let Some(exports) = exports {
-            exports.abort();
-        }
+        background.stop().await;
         result
-    }
-}
-
-/// Loads the booking cache at start, then keeps it fresh in the background, so that searches are
-/// answered from memory without waiting for a version check.
-async fn keep_booking_cache_fresh(pool: Pool, cache: Arc<crate::db::booking::BookingCache>) {
-    let mut tick = actix_web::rt::time::interval(crate::db::booking::cache::KEEPER_PERIOD);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing = false;
-    loop {
-        tick.tick().await;
-        let (pool, cache) = (pool.clone(), cache.clone());
-        let outcome = web::block(move || -> Result<(), String> {
-            let mut conn = pool.get().map_err(|e| e.to_string())?;
-            cache.keep_fresh(&mut conn).map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r);
-        // Said once per outage: searches refresh the cache themselves meanwhile.
-        match outcome {
-            Err(e) if !failing => {
-                log::warn!("booking cache: could not check versions: {e}");
-                failing = true;
-            }
-            Err(_) => {}
-            Ok(()) => failing = false,
-        }
     }
 }
 

@@ -10,8 +10,8 @@ pub mod booking;
 pub mod clients;
 pub mod master;
 pub mod messaging;
-pub mod ops;
 pub mod online;
+pub mod ops;
 pub mod patients;
 pub mod results;
 

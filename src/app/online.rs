@@ -13,9 +13,10 @@ use chrono_tz::Tz;
 use rand::{Rng, RngCore};
 
 use super::{Caller, Core, require};
+use crate::db::booking::appointments::OnlineCancel;
 use crate::db::booking::cache::MasterData;
 use crate::db::booking::online::{
-    self as store, Kind, NewOnlineBooking, OnlineCancel, OnlineCatalog, OnlineCenter, OnlineRecord,
+    self as store, Kind, NewOnlineBooking, OnlineCatalog, OnlineCenter, OnlineRecord,
     OnlineResource, schedule_key, split_schedule_key,
 };
 use crate::domain::access::Role;
@@ -924,7 +925,14 @@ pub async fn cancel_booking(core: &Core, caller: &Caller, reference: &str) -> Re
     let b = find_booking(core, caller, reference).await?;
     let (client_id, scope) = (caller.id.clone(), caller.centers.clone());
     let outcome = core
-        .with_db(move |conn| store::cancel_pending(conn, &b.appointment_id, &client_id, &scope))
+        .with_db(move |conn| {
+            crate::db::booking::appointments::cancel_pending(
+                conn,
+                &b.appointment_id,
+                &client_id,
+                &scope,
+            )
+        })
         .await?;
     match outcome {
         OnlineCancel::Cancelled => {

@@ -6,9 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::app;
 /// Moved out of the edge to [`crate::metrics`]; kept here for callers not yet moved.
 pub use crate::metrics::Metrics;
-use crate::app;
 use crate::state::AppState;
 
 pub async fn render(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {

@@ -23,5 +23,6 @@ mod results;
 mod soap_edge;
 mod transactions;
 mod use_cases;
+mod workers;
 mod wsdl_clients;
 mod wsdl_required;

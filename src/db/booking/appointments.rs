@@ -12,7 +12,7 @@ use crate::db::schema::{
 };
 use crate::db::time::{naive, utc};
 use crate::domain::access::CenterScope;
-use crate::domain::booking::CancelledBy;
+use crate::domain::booking::{AppointmentStatus, CancelledBy};
 use crate::domain::slots::local_reading;
 
 /// An appointment as the contract shows it, on its center's clock.
@@ -345,4 +345,44 @@ pub fn cancel_in(
     // Every process's booking cache frees the slot (see the booking cache).
     super::cache::bump_resource(conn, &resource_id)?;
     Ok(CancelOutcome::Cancelled)
+}
+
+/// What `DELETE bookings/{reference}` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OnlineCancel {
+    Cancelled,
+    /// Cancelled before, or outside the caller's centers: not found.
+    NotFound,
+    NotPending,
+}
+
+/// Cancels an appointment only while it is pending, deciding under its lock (the OpenVPMS API's
+/// `DELETE bookings/{reference}`).
+pub fn cancel_pending(
+    conn: &mut DbConnection,
+    appointment_id: &str,
+    client_id: &str,
+    scope: &CenterScope,
+) -> QueryResult<OnlineCancel> {
+    crate::db::tx::retry(conn, crate::db::tx::Transaction::Flat, |conn| {
+        if !super::locks::lock_appointment_id(conn, appointment_id)? {
+            return Ok(OnlineCancel::NotFound);
+        }
+        let (lid, status, live): (String, String, bool) = appointments::table
+            .find(appointment_id)
+            .select((appointments::lid, appointments::status, appointments::live))
+            .first(conn)?;
+        if !live {
+            return Ok(OnlineCancel::NotFound);
+        }
+        if AppointmentStatus::parse(&status) != Some(AppointmentStatus::Pending) {
+            return Ok(OnlineCancel::NotPending);
+        }
+        Ok(
+            match cancel_in(conn, &lid, CancelledBy::User, Some(client_id), scope)? {
+                CancelOutcome::Cancelled => OnlineCancel::Cancelled,
+                _ => OnlineCancel::NotFound,
+            },
+        )
+    })
 }

@@ -1,7 +1,8 @@
 //! `addAppointment`: books a slot only if a search would offer it at that moment, at most
 //! once whatever the concurrency. The resource's row is locked first (see
-//! [`crate::db::booking::locks::lock_resource`]), so bookings of one resource are serialised in the database and
-//! each sees every booking committed before it; deadlocks and lock timeouts are retried.
+//! [`super::locks::lock_resource`]), so bookings of one resource are serialised in the
+//! database and each sees every booking committed before it; deadlocks and lock timeouts are
+//! retried (see [`crate::db::tx`]).
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, TimeZone, Utc};
 use diesel::prelude::*;
@@ -53,8 +54,8 @@ pub struct BookingContext<'a> {
     pub now: DateTime<Utc>,
     pub lead: Duration,
     /// A booking through the OpenVPMS API: its reference is recorded in the booking's own
-    /// transaction (see [`super::online::insert_booking`]).
-    pub online: Option<&'a super::online::OnlineRecord>,
+    /// transaction (see [`super::online_record::insert_booking`]).
+    pub online: Option<&'a super::online_record::OnlineRecord>,
 }
 
 /// Books (or refuses); a new booking also says what it took, once committed.
@@ -342,7 +343,7 @@ fn decide_and_book(
         .execute(conn)?;
     record_change(conn, &id, "created", status, Some(context.client_id), now)?;
     if let Some(record) = context.online {
-        super::online::insert_booking(conn, record, &id, context.client_id, now)?;
+        super::online_record::insert_booking(conn, record, &id, context.client_id, now)?;
     }
     let booked = BookingOutcome::Booked {
         app_lid: id,

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod feed;
 pub mod locks;
 pub mod online;
+pub mod online_record;
 pub mod patients;
 pub mod search;
 

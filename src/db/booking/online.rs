@@ -10,13 +10,11 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 
 use super::catalog::{naive, utc};
+use crate::db::DbConnection;
 use crate::db::schema::{
     activities, appointments, centers, online_bookings, online_ids, online_sequence, patients,
     resource_activities, resource_centers, resources,
 };
-use crate::db::DbConnection;
-use crate::domain::access::CenterScope;
-use crate::domain::booking::{AppointmentStatus, CancelledBy};
 
 /// What an API id names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -421,39 +419,7 @@ pub fn matching_patients(
         .collect())
 }
 
-/// What the OpenVPMS API records of a booking, in the booking's own transaction.
-#[derive(Clone, Debug)]
-pub struct OnlineRecord {
-    /// Random in `[1, 2^53)`: unique by the primary key (a clash retries the booking), and an
-    /// exact number in any JSON reader.
-    pub number: i64,
-    pub token: String,
-    pub user_number: Option<i64>,
-    pub title: Option<String>,
-    pub patient_name: Option<String>,
-}
-
-pub fn insert_booking(
-    conn: &mut DbConnection,
-    record: &OnlineRecord,
-    appointment_id: &str,
-    client_id: &str,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::insert_into(online_bookings::table)
-        .values((
-            online_bookings::number.eq(record.number),
-            online_bookings::token.eq(&record.token),
-            online_bookings::appointment_id.eq(appointment_id),
-            online_bookings::client_id.eq(client_id),
-            online_bookings::user_number.eq(record.user_number),
-            online_bookings::title.eq(&record.title),
-            online_bookings::patient_name.eq(&record.patient_name),
-            online_bookings::created_at.eq(now),
-        ))
-        .execute(conn)
-        .map(|_| ())
-}
+pub use super::online_record::{OnlineRecord, insert_booking};
 
 /// The number and token of an appointment's online booking, if it has one.
 pub fn booking_of(
@@ -619,49 +585,4 @@ pub fn stored_booking(conn: &mut DbConnection, number: i64) -> QueryResult<Optio
         phone,
         email,
     }))
-}
-
-/// What `DELETE bookings/{reference}` did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OnlineCancel {
-    Cancelled,
-    /// Cancelled before, or outside the caller's centers: not found.
-    NotFound,
-    NotPending,
-}
-
-/// Cancels an appointment only while it is pending, deciding under its lock.
-pub fn cancel_pending(
-    conn: &mut DbConnection,
-    appointment_id: &str,
-    client_id: &str,
-    scope: &CenterScope,
-) -> QueryResult<OnlineCancel> {
-    super::book::retry(conn, super::book::Transaction::Flat, |conn| {
-        if !super::locks::lock_appointment_id(conn, appointment_id)? {
-            return Ok(OnlineCancel::NotFound);
-        }
-        let (lid, status, live): (String, String, bool) = appointments::table
-            .find(appointment_id)
-            .select((appointments::lid, appointments::status, appointments::live))
-            .first(conn)?;
-        if !live {
-            return Ok(OnlineCancel::NotFound);
-        }
-        if AppointmentStatus::parse(&status) != Some(AppointmentStatus::Pending) {
-            return Ok(OnlineCancel::NotPending);
-        }
-        Ok(
-            match super::appointments::cancel_in(
-                conn,
-                &lid,
-                CancelledBy::User,
-                Some(client_id),
-                scope,
-            )? {
-                super::CancelOutcome::Cancelled => OnlineCancel::Cancelled,
-                _ => OnlineCancel::NotFound,
-            },
-        )
-    })
 }

@@ -1,0 +1,43 @@
+//! Housekeeping, every minute from start: forget WS-Security nonces too old to be replayed, and
+//! purge the content of test results past their retention. Both passes are idempotent, so every
+//! process on a database runs them (`serve`, `serve --no-workers` and `worker`).
+
+use std::time::Duration;
+
+use actix_web::web;
+
+use crate::db::Pool;
+use crate::results::ResultsConfig;
+
+/// Between two passes; the first runs at start.
+const PERIOD: Duration = Duration::from_secs(60);
+
+pub async fn run(pool: Pool, results: ResultsConfig) {
+    let mut tick = actix_web::rt::time::interval(PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let nonces_pool = pool.clone();
+        let outcome = web::block(move || -> Result<usize, String> {
+            let mut conn = nonces_pool.get().map_err(|e| e.to_string())?;
+            crate::auth::forget_old_nonces(&mut conn).map_err(|e| e.to_string())
+        })
+        .await;
+        if let Ok(Err(e)) = outcome {
+            log::warn!("could not forget old nonces: {e}");
+        }
+        if results.keyring.is_some() {
+            let (pool, results) = (pool.clone(), results.clone());
+            match web::block(move || {
+                crate::results::retention::purge_expired_results(&pool, &results)
+            })
+            .await
+            {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => log::info!("purged the content of {n} test results"),
+                Ok(Err(e)) => log::warn!("could not purge test results: {e}"),
+                Err(e) => log::warn!("could not purge test results: {e}"),
+            }
+        }
+    }
+}
