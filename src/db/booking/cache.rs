@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration as StdDuration, Instant};
 
@@ -195,6 +196,8 @@ struct Snapshot {
     busy: IdMap<Vec<Busy>>,
     /// The longest appointment held, so that a time range finds its appointments by bisection.
     longest: Duration,
+    /// Resource id to the [`BookingCache::edits`] count of this process's last booking of it.
+    touched: HashMap<String, u64>,
 }
 
 fn longest_of<'a>(lists: impl Iterator<Item = &'a Vec<Busy>>) -> Duration {
@@ -212,6 +215,17 @@ pub struct BookingCache {
     pub online_ids: super::online::OnlineIds,
     /// One refresh at a time; the others wait and then find it done.
     refreshing: Mutex<()>,
+    /// Counts the changes this process told the cache of (bookings, cancellations, master
+    /// data): a refresh that read the database before one of them must not undo it, nor claim
+    /// to be fresher than it.
+    edits: AtomicU64,
+}
+
+/// A `checked_at` that every freshness test finds too old.
+fn long_ago() -> Instant {
+    Instant::now()
+        .checked_sub(MAX_STALENESS + StdDuration::from_millis(1))
+        .unwrap_or_else(Instant::now)
 }
 
 impl BookingCache {
@@ -248,8 +262,15 @@ impl BookingCache {
     ) -> QueryResult<Vec<FoundSlot>> {
         loop {
             self.refresh(conn)?;
-            if let Some(found) = self.search_fresh(request, scope, now, lead) {
-                return Ok(found);
+            // As fresh as the refresh just made, even when a change of this process during it
+            // left the snapshot marked for another check: waiting for a quiet moment could
+            // wait for ever under a stream of bookings.
+            let guard = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(snapshot) = guard.as_ref() {
+                let mut source = SnapshotSource(snapshot);
+                return Ok(
+                    search_in(&mut source, request, scope, now, lead).expect("memory never fails")
+                );
             }
         }
     }
@@ -277,6 +298,7 @@ impl BookingCache {
             }
         };
         let checked_at = Instant::now();
+        let edits_before = self.edits.load(Ordering::SeqCst);
         let master_version = master_version(conn)?;
         let resource_versions = resource_versions(conn)?;
         match known {
@@ -295,13 +317,30 @@ impl BookingCache {
                 let Some(snapshot) = guard.as_mut() else {
                     return Ok(());
                 };
+                // A resource this process booked after the versions were read keeps what the
+                // booking put in the cache, and its version, until the next check.
+                let booked_since =
+                    |id: &str| snapshot.touched.get(id).is_some_and(|n| *n > edits_before);
+                let mut versions = resource_versions;
                 for id in &changed {
+                    if booked_since(id) {
+                        continue;
+                    }
                     let busy = reloaded.get(id).cloned().unwrap_or_default();
                     snapshot.busy.insert(id.clone(), busy);
                 }
+                for (id, version) in versions.iter_mut() {
+                    if booked_since(id) {
+                        *version = snapshot.resource_versions.get(id).copied().unwrap_or(-1);
+                    }
+                }
                 snapshot.longest = snapshot.longest.max(longest_of(reloaded.values()));
-                snapshot.resource_versions = resource_versions;
-                snapshot.checked_at = checked_at;
+                snapshot.resource_versions = versions;
+                snapshot.checked_at = if self.edits.load(Ordering::SeqCst) == edits_before {
+                    checked_at
+                } else {
+                    long_ago()
+                };
                 if !changed.is_empty() {
                     log::debug!(
                         "booking cache: reloaded appointments of {} resources",
@@ -310,9 +349,16 @@ impl BookingCache {
                 }
             }
             _ => {
-                let snapshot = load(conn, checked_at, master_version, resource_versions)?;
+                let mut snapshot = load(conn, checked_at, master_version, resource_versions)?;
                 log::debug!("booking cache: loaded master data version {master_version}");
-                *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(snapshot);
+                let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+                // A change of this process since the versions were read may be missing from
+                // what was loaded: the versions (read before the data) make the next check
+                // reload it.
+                if self.edits.load(Ordering::SeqCst) != edits_before {
+                    snapshot.checked_at = long_ago();
+                }
+                *guard = Some(snapshot);
             }
         }
         Ok(())
@@ -322,9 +368,11 @@ impl BookingCache {
     /// resource's version that the booking's transaction read before bumping it.
     pub fn booked(&self, resource_id: &str, read_version: i64, busy: Busy) {
         let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        let edit = self.edits.fetch_add(1, Ordering::SeqCst) + 1;
         let Some(snapshot) = guard.as_mut() else {
             return;
         };
+        snapshot.touched.insert(resource_id.to_string(), edit);
         snapshot.longest = snapshot.longest.max(busy.1 - busy.0);
         let list = snapshot.busy.entry(resource_id.to_string()).or_default();
         let at = list.partition_point(|b| b.0 <= busy.0);
@@ -342,8 +390,9 @@ impl BookingCache {
     /// the next search checks the versions first.
     pub fn check_soon(&self) {
         let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        self.edits.fetch_add(1, Ordering::SeqCst);
         if let Some(snapshot) = guard.as_mut() {
-            snapshot.checked_at = Instant::now() - MAX_STALENESS - StdDuration::from_millis(1);
+            snapshot.checked_at = long_ago();
         }
     }
 
@@ -380,7 +429,9 @@ impl BookingCache {
 
     /// Master data changed in this process: the next search reloads everything.
     pub fn invalidate(&self) {
-        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = None;
+        let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        self.edits.fetch_add(1, Ordering::SeqCst);
+        *guard = None;
     }
 
     /// The master data held, whatever its age: a booking uses it only when its transaction
@@ -609,6 +660,7 @@ fn load(
         resource_versions,
         busy,
         longest,
+        touched: HashMap::new(),
     })
 }
 

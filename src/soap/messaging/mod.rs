@@ -3,6 +3,8 @@
 
 mod request;
 
+use request::{MessageItem, MessageResultItem};
+
 use chrono::Utc;
 use yaserde::{YaDeserialize, YaSerialize};
 
@@ -19,27 +21,6 @@ use crate::state::AppState;
 
 /// Most messages one updateMessages call may carry.
 pub const MAX_MESSAGES_PER_CALL: usize = 1000;
-
-request_item!(MessageItem {
-    legacy_id: "LEGACY_ID",
-    channel: "CHANNEL",
-    to: "TO",
-    from: "FROM",
-    subject: "SUBJECT",
-    body: "BODY",
-    send_at: "SEND_AT",
-    expires_at: "EXPIRES_AT",
-});
-
-/// One item of the answer (`MESSAGE_RESULT`), written by [`request::render`].
-#[derive(Debug, Default)]
-pub struct MessageResultItem {
-    pub legacy_id: Option<String>,
-    pub result: String,
-    pub message_id: Option<String>,
-    pub error_message: Option<String>,
-    pub segments: Option<u32>,
-}
 
 request_item!(SearchMessages {
     legacy_id: "LEGACY_ID",

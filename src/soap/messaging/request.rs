@@ -6,8 +6,32 @@ use quick_xml::Reader;
 use quick_xml::escape::escape;
 use quick_xml::events::Event;
 
-use super::{MessageItem, MessageResultItem};
+use yaserde::{YaDeserialize, YaSerialize};
+
+use crate::domain::FieldSource;
 use crate::error::Error;
+use crate::soap::wire::request_item;
+
+request_item!(MessageItem {
+    legacy_id: "LEGACY_ID",
+    channel: "CHANNEL",
+    to: "TO",
+    from: "FROM",
+    subject: "SUBJECT",
+    body: "BODY",
+    send_at: "SEND_AT",
+    expires_at: "EXPIRES_AT",
+});
+
+/// One item of the answer (`MESSAGE_RESULT`), written by [`render`].
+#[derive(Debug, Default)]
+pub struct MessageResultItem {
+    pub legacy_id: Option<String>,
+    pub result: String,
+    pub message_id: Option<String>,
+    pub error_message: Option<String>,
+    pub segments: Option<u32>,
+}
 
 const OPERATION: &str = "updateMessages";
 const ITEM: &str = "MESSAGE";
