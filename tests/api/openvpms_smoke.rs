@@ -298,6 +298,22 @@ async fn openvpms_catalog_lists_only_what_is_online_in_the_reference_shapes(back
     get(&app, &format!("{V2}/locations/abc"))
         .await
         .assert_text(404, "HTTP 404 Not Found");
+    get(&app, &format!("{V2}/bookings"))
+        .await
+        .assert_text(405, "HTTP 405 Method Not Allowed");
+    call(
+        &app,
+        reqwest::Method::POST,
+        &format!("{V2}/locations"),
+        Some((USER, PASSWORD)),
+        Some("{}".into()),
+        &[],
+    )
+    .await
+    .assert_text(405, "HTTP 405 Method Not Allowed");
+    get(&app, &format!("{V2}/no/such/path"))
+        .await
+        .assert_text(404, "HTTP 404 Not Found");
     get(&app, &format!("/ws/booking/v1/users/{user}"))
         .await
         .assert_text(404, "HTTP 404 Not Found");

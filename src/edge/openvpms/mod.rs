@@ -52,50 +52,62 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 fn version_scope(path: &str, version: Version) -> actix_web::Scope {
     let mut scope = web::scope(path)
         .app_data(version)
-        .route("/locations", web::get().to(get_locations))
-        .route("/locations/{id}", web::get().to(get_location))
-        .route(
-            "/locations/{id}/schedules",
-            web::get().to(get_location_schedules),
-        )
-        .route("/schedules/{id}", web::get().to(get_schedule))
-        .route(
+        .service(get("/locations", get_locations))
+        .service(get("/locations/{id}", get_location))
+        .service(get("/locations/{id}/schedules", get_location_schedules))
+        .service(get("/schedules/{id}", get_schedule))
+        .service(get(
             "/schedules/{id}/appointmentTypes",
-            web::get().to(get_appointment_types),
+            get_appointment_types,
+        ))
+        .service(get("/schedules/{id}/free", get_schedule_free))
+        .service(get("/schedules/{id}/busy", get_schedule_busy))
+        .service(get("/schedules/{id}/freebusy", get_schedule_freebusy))
+        .service(
+            web::resource("/bookings")
+                .route(web::post().to(post_booking))
+                .default_service(web::to(method_not_allowed)),
         )
-        .route("/schedules/{id}/free", web::get().to(get_schedule_free))
-        .route("/schedules/{id}/busy", web::get().to(get_schedule_busy))
-        .route(
-            "/schedules/{id}/freebusy",
-            web::get().to(get_schedule_freebusy),
-        )
-        .route("/bookings", web::post().to(post_booking))
-        .route("/bookings/{reference}", web::get().to(get_booking))
-        .route("/bookings/{reference}", web::delete().to(delete_booking));
+        .service(
+            web::resource("/bookings/{reference}")
+                .route(web::get().to(get_booking))
+                .route(web::delete().to(delete_booking))
+                .default_service(web::to(method_not_allowed)),
+        );
     if version == Version::V2 {
         scope = scope
-            .route("/openapi.json", web::get().to(openapi_json))
-            .route("/locations/{id}/users", web::get().to(get_location_users))
-            .route("/users/{id}", web::get().to(get_user))
-            .route("/users/{id}/locations", web::get().to(get_user_locations))
-            .route(
-                "/users/{id}/locations/{location}",
-                web::get().to(get_user_location),
-            )
-            .route(
-                "/users/{id}/locations/{location}/free",
-                web::get().to(get_user_free),
-            )
-            .route(
-                "/users/{id}/locations/{location}/busy",
-                web::get().to(get_user_busy),
-            )
-            .route(
+            .service(get("/openapi.json", openapi_json))
+            .service(get("/locations/{id}/users", get_location_users))
+            .service(get("/users/{id}", get_user))
+            .service(get("/users/{id}/locations", get_user_locations))
+            .service(get("/users/{id}/locations/{location}", get_user_location))
+            .service(get("/users/{id}/locations/{location}/free", get_user_free))
+            .service(get("/users/{id}/locations/{location}/busy", get_user_busy))
+            .service(get(
                 "/users/{id}/locations/{location}/freebusy",
-                web::get().to(get_user_freebusy),
-            );
+                get_user_freebusy,
+            ));
     }
     scope.default_service(web::to(no_resource))
+}
+
+/// A resource answered by GET (and HEAD); another method is 405.
+fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler))
+        .default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "HTTP 405 Method Not Allowed",
+    )
 }
 
 async fn no_resource() -> HttpResponse {
