@@ -706,12 +706,11 @@ async fn an_idempotency_key_retry_returns_the_first_answer_and_books_nothing_mor
     assert_eq!(appointment_count(&app), before + 3);
 }
 
+type NoticesAndMessages = (Vec<(String, i32)>, Vec<(String, String, String)>);
+
 /// (kind, offset seconds) of the appointment's notices, and its messages' (kind, channel,
 /// recipient).
-fn notices_and_messages(
-    app: &TestApp,
-    lid: &str,
-) -> (Vec<(String, i32)>, Vec<(String, String, String)>) {
+fn notices_and_messages(app: &TestApp, lid: &str) -> NoticesAndMessages {
     let mut conn = app.pool.get().unwrap();
     let mut notices: Vec<(String, i32)> = appointment_notices::table
         .inner_join(appointments::table)
