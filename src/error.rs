@@ -15,6 +15,10 @@ pub enum Error {
     /// until the given time has passed.
     #[error("authentication failed: too many failed logins from this address; retry in {} seconds", .0.as_secs().max(1))]
     TooManyFailures(std::time::Duration),
+    /// What the request names does not exist, or is hidden from the caller (REST edges answer
+    /// 404; SOAP never raises it).
+    #[error("{0}")]
+    NotFound(String),
     /// Authenticated, but the client's roles or centers do not allow this.
     #[error("not allowed: {0}")]
     Forbidden(String),
@@ -68,6 +72,7 @@ impl Error {
     pub fn fault_code(&self) -> FaultCode {
         match self {
             Error::Client(_)
+            | Error::NotFound(_)
             | Error::Unauthenticated(_)
             | Error::TooManyFailures(_)
             | Error::Forbidden(_) => FaultCode::Client,

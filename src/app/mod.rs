@@ -7,6 +7,7 @@
 //! imports an edge or actix's web types.
 
 pub mod booking;
+pub mod online;
 pub mod patients;
 
 use std::sync::Arc;

@@ -37,6 +37,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        online_booking -> Bool,
     }
 }
 
@@ -73,6 +74,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        online_booking -> Bool,
     }
 }
 
@@ -470,3 +472,29 @@ diesel::table! {
 
 diesel::joinable!(test_results -> patients (patient_id));
 diesel::allow_tables_to_appear_in_same_query!(test_results, patients);
+
+diesel::table! {
+    online_ids (number) {
+        number -> BigInt,
+        kind -> Text,
+        internal_id -> Text,
+    }
+}
+
+diesel::table! {
+    online_bookings (number) {
+        number -> BigInt,
+        token -> Text,
+        appointment_id -> Text,
+        client_id -> Text,
+        user_number -> Nullable<BigInt>,
+        title -> Nullable<Text>,
+        patient_name -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(online_bookings -> appointments (appointment_id));
+diesel::allow_tables_to_appear_in_same_query!(online_bookings, appointments);
+diesel::allow_tables_to_appear_in_same_query!(online_bookings, patients);
+diesel::allow_tables_to_appear_in_same_query!(online_bookings, online_ids);

@@ -21,6 +21,9 @@ pub struct CenterFields {
     pub address: Option<String>,
     pub phone: Option<String>,
     pub website_url: Option<String>,
+    /// Listed by the OpenVPMS booking API (`LOCATION_ONLINE_BOOKING`); `None`: unchanged, on
+    /// for a new center.
+    pub online_booking: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +38,9 @@ pub struct ActivityFields {
     pub name: Option<String>,
     pub duration_minutes: Option<u32>,
     pub price_cents: Option<i64>,
+    /// Listed by the OpenVPMS booking API (`ACTIVITY_ONLINE_BOOKING`); `None`: unchanged, on
+    /// for a new activity.
+    pub online_booking: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -89,6 +95,7 @@ impl KeyEntity {
                     name: text(src, "ACTIVITY_NAME", NAME_MAX_CHARS)?,
                     duration_minutes: minutes(src, "ACTIVITY_DURATION", MAX_MINUTES)?,
                     price_cents: price(src, "ACTIVITY_PRICE")?,
+                    online_booking: flag(src, "ACTIVITY_ONLINE_BOOKING")?,
                 })
             })
             .transpose()?;
@@ -102,6 +109,7 @@ impl KeyEntity {
                     address: text(src, "LOCATION_ADDRESS", 500)?,
                     phone: text(src, "LOCATION_PHONE", 50)?,
                     website_url: text(src, "LOCATION_WEBSITE_URL", 500)?,
+                    online_booking: flag(src, "LOCATION_ONLINE_BOOKING")?,
                 })
             })
             .transpose()?;

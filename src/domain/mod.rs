@@ -4,6 +4,7 @@
 pub mod access;
 pub mod booking;
 pub mod exported;
+pub mod freebusy;
 pub mod master;
 pub mod memo;
 pub mod messages;

@@ -40,6 +40,7 @@ pub fn routes_but_metrics(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .configure(results_page::routes)
+    .configure(crate::edge::openvpms::routes)
     .service(
         web::resource("/a/{token}")
             .app_data(web::FormConfig::default().limit(1024))

@@ -63,6 +63,8 @@ request_item!(KeyEntityRow {
     location_address: "LOCATION_ADDRESS",
     location_phone: "LOCATION_PHONE",
     location_website_url: "LOCATION_WEBSITE_URL",
+    location_online_booking: "LOCATION_ONLINE_BOOKING",
+    activity_online_booking: "ACTIVITY_ONLINE_BOOKING",
 });
 
 request_item!(GetKeyEntities {

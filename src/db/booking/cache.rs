@@ -34,7 +34,7 @@ use crate::db::schema::{
 };
 use crate::domain::access::CenterScope;
 use crate::domain::booking::SearchRequest;
-use crate::domain::slots::{Busy, SlotShape};
+use crate::domain::slots::{self, Busy, SlotShape};
 
 /// How old the cache's view of other processes' changes may be when a search is answered.
 pub const MAX_STALENESS: StdDuration = StdDuration::from_secs(1);
@@ -162,12 +162,28 @@ pub struct MasterData {
     offers: IdMap<Vec<OfferRow>>,
     /// Resource id to its rules at each center, by center LID then rule LID.
     openings: IdMap<Vec<CenterOpening>>,
+    /// What the OpenVPMS booking API lists.
+    online: super::online::OnlineCatalog,
 }
 
 impl MasterData {
     /// The master version this data is at: valid for a transaction that reads the same.
     pub fn version(&self) -> i64 {
         self.version
+    }
+
+    /// The master data the OpenVPMS booking API lists.
+    pub fn online(&self) -> &super::online::OnlineCatalog {
+        &self.online
+    }
+
+    /// Every availability rule of a resource at a center, whatever its activities.
+    pub fn rules_at(&self, resource_id: &str, center_id: &str) -> &[slots::OpeningRule] {
+        self.openings
+            .get(resource_id)
+            .and_then(|list| list.iter().find(|o| o.all.center.id == center_id))
+            .map(|o| &o.all.rules[..])
+            .unwrap_or(&[])
     }
 }
 
@@ -192,6 +208,8 @@ fn longest_of<'a>(lists: impl Iterator<Item = &'a Vec<Busy>>) -> Duration {
 #[derive(Default)]
 pub struct BookingCache {
     snapshot: RwLock<Option<Snapshot>>,
+    /// The OpenVPMS API's ids read so far (they never change).
+    pub online_ids: super::online::OnlineIds,
     /// One refresh at a time; the others wait and then find it done.
     refreshing: Mutex<()>,
 }
@@ -327,6 +345,37 @@ impl BookingCache {
         if let Some(snapshot) = guard.as_mut() {
             snapshot.checked_at = Instant::now() - MAX_STALENESS - StdDuration::from_millis(1);
         }
+    }
+
+    /// The master data and a resource's live appointments over `[from, to)` as the cache
+    /// holds them, when it is fresh (see [`MAX_STALENESS`]) and keeps appointments that old;
+    /// `None` otherwise (refresh first, or read the database).
+    pub fn fresh_view(
+        &self,
+        resource_id: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<(Arc<MasterData>, Vec<Busy>)> {
+        let guard = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+        let snapshot = guard.as_ref()?;
+        if snapshot.checked_at.elapsed() > MAX_STALENESS {
+            return None;
+        }
+        let busy = match resource_id {
+            None => Vec::new(),
+            Some(_) if from < Utc::now() - PAST_KEPT => return None,
+            Some(id) => {
+                let list = snapshot.busy.get(id).map(Vec::as_slice).unwrap_or(&[]);
+                let first = list.partition_point(|b| b.0 < from - snapshot.longest);
+                list[first..]
+                    .iter()
+                    .take_while(|b| b.0 < to)
+                    .filter(|b| b.1 > from)
+                    .copied()
+                    .collect()
+            }
+        };
+        Some((Arc::clone(&snapshot.master), busy))
     }
 
     /// Master data changed in this process: the next search reloads everything.
@@ -542,6 +591,7 @@ fn load(
             (resource, built)
         })
         .collect();
+    let online = super::online::load_catalog(conn)?;
     let busy = load_busy(conn, None)?;
     let longest = longest_of(busy.values());
     Ok(Snapshot {
@@ -554,6 +604,7 @@ fn load(
             insurance_prices,
             offers,
             openings,
+            online,
         }),
         resource_versions,
         busy,

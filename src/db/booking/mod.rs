@@ -5,6 +5,7 @@ pub mod book;
 pub mod cache;
 pub mod catalog;
 pub mod feed;
+pub mod online;
 pub mod patients;
 pub mod search;
 

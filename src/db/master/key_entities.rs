@@ -99,7 +99,20 @@ fn store_key_entity(
     let center = match &row.center {
         Some(fields) => {
             reach.center("LOCATION_LID", fields.lid.as_str())?;
-            Some(upsert_center(conn, fields, default_timezone, counts)?)
+            let id = upsert_center(conn, fields, default_timezone, counts)?;
+            if let Some(online) = fields.online_booking {
+                let changed = diesel::update(
+                    centers_t::table
+                        .find(&id)
+                        .filter(centers_t::online_booking.ne(online)),
+                )
+                .set(centers_t::online_booking.eq(online))
+                .execute(conn)?;
+                if changed > 0 {
+                    counts.count(Change::Updated);
+                }
+            }
+            Some(id)
         }
         None => None,
     };
@@ -117,14 +130,23 @@ fn store_key_entity(
                 duration: row.resource.is_none(),
                 price: row.resource.is_none() && row.insurance.is_none(),
             };
-            Some(upsert_activity(
-                conn,
-                fields,
-                group.as_deref(),
-                owns,
-                counts,
-                reach,
-            )?)
+            let id = upsert_activity(conn, fields, group.as_deref(), owns, counts, reach)?;
+            if let Some(online) = fields.online_booking {
+                let differs = activities::table
+                    .find(&id)
+                    .filter(activities::online_booking.ne(online))
+                    .count()
+                    .get_result::<i64>(conn)?
+                    > 0;
+                if differs {
+                    reach.activity(conn, &id, fields.lid.as_str())?;
+                    diesel::update(activities::table.find(&id))
+                        .set(activities::online_booking.eq(online))
+                        .execute(conn)?;
+                    counts.count(Change::Updated);
+                }
+            }
+            Some(id)
         }
         None => None,
     };

@@ -1,0 +1,26 @@
+-- The OpenVPMS booking API. A center and an activity may be hidden from online booking (a
+-- resource already has web_enabled); on by default.
+ALTER TABLE centers ADD COLUMN online_booking BOOLEAN NOT NULL DEFAULT TRUE;
+ALTER TABLE activities ADD COLUMN online_booking BOOLEAN NOT NULL DEFAULT TRUE;
+
+-- The API's integer ids: one sequence for every kind (center, schedule = resource at a center,
+-- activity, user = resource, booking), given once and never changed.
+CREATE TABLE online_ids (
+    number BIGINT NOT NULL PRIMARY KEY,
+    kind VARCHAR(16) NOT NULL,
+    internal_id VARCHAR(80) NOT NULL,
+    UNIQUE KEY online_ids_kind_internal (kind, internal_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- A booking made through the API: its unguessable reference and what the API shows of it that
+-- the appointment does not hold.
+CREATE TABLE online_bookings (
+    number BIGINT NOT NULL PRIMARY KEY,
+    token VARCHAR(64) NOT NULL,
+    appointment_id VARCHAR(36) NOT NULL UNIQUE REFERENCES appointments (id),
+    client_id VARCHAR(36) NOT NULL,
+    user_number BIGINT NULL,
+    title TEXT NULL,
+    patient_name TEXT NULL,
+    created_at DATETIME(6) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
