@@ -249,8 +249,9 @@ async fn ranges_are_listed_day_by_day_and_never_merged_across_midnight(backend: 
     );
     assert_eq!(busy, vec![]);
 
-    // An appointment 23:30-00:30 is split at midnight in busy output; free time around it too.
-    soap_book(&app, "DAY", "A60", MONDAY, "23:30", &[]).await;
+    // Appointments 23:30-24:00 and 00:00-00:30 touch, yet stay two busy ranges, one per day.
+    soap_book(&app, "DAY", "A30", MONDAY, "23:30", &[]).await;
+    soap_book(&app, "DAY", "A30", TUESDAY, "00:00", &[]).await;
     let (free, busy) = free_busy(
         &ov,
         day,

@@ -24,10 +24,20 @@ async fn thirty_two_rest_and_soap_callers_through_two_servers_book_one_slot_once
     seed_clinic(&first).await;
     let ids = seed_ids(&v2(&first)).await;
     let clients = [v2(&first), v2(&second)];
-    // Warm both servers' credential caches and master data: the race is about booking.
+    // Warm both servers' credential caches, and wait for the second server's cache to hear of
+    // the master data the first one took (within its staleness bound): the race is about
+    // booking.
     for ov in &clients {
-        ov.json(&format!("schedules/{}/appointmentTypes", ids.appt))
-            .await;
+        let path = format!("schedules/{}/appointmentTypes", ids.appt);
+        let mut answer = ov.get(&path).await;
+        for _ in 0..60 {
+            if answer.status == 200 {
+                break;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+            answer = ov.get(&path).await;
+        }
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
     }
     for server in [&first, &second] {
         soap_add(server, "SCH-APPT", "STD", "2027-02-18", "09:00", &[]).await;

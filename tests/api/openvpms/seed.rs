@@ -435,10 +435,6 @@ async fn seed_users_their_locations_and_their_free_time_at_a_location(backend: B
         ))
         .await;
     let both = answer.json();
-    assert_eq!(
-        both.as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["user", "free", "busy"]
-    );
     assert!(
         answer
             .body
