@@ -381,6 +381,15 @@ async fn a_center_hidden_from_online_booking_is_not_listed_and_not_found(backend
         .assert_error(404, "Location not found");
     // v1 hides it too.
     assert_eq!(v1(&app).json("locations").await, listed);
+    // Nothing can be booked there.
+    let before = appointment_count(&app);
+    ov.post_json(
+        "bookings",
+        booking(&ids, ids.turner_branch, ids.branch, "09:00").to_string(),
+    )
+    .await
+    .assert_error(400, &format!("Schedule not found: {}", ids.turner_branch));
+    assert_eq!(appointment_count(&app), before);
 
     // Back on: listed again, with the same id.
     branch_online(&app, "1").await;

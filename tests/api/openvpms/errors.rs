@@ -498,6 +498,15 @@ async fn each_booking_field_error_has_the_reference_s_message_in_the_reference_s
             .await
             .assert_error(400, message);
     }
+    // v1 says the same, under both prefixes (it has no `user`: those cases do not apply).
+    for base in ["/ws/booking/v1", "/openvpms/ws/booking/v1"] {
+        let old = ov.under(base);
+        for (body, message) in cases.iter().filter(|(b, _)| b.get("user").is_none()) {
+            old.post_json("bookings", body.to_string())
+                .await
+                .assert_error(400, message);
+        }
+    }
     assert_eq!(appointment_count(&app), before, "nothing booked");
 
     // Outside the schedule's availability (it closes at 17:30): Rendez's own refusal, a 400.
