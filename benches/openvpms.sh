@@ -97,6 +97,7 @@ function init(args)
   counter = 0
   booked = 0
   refused = 0
+  failed = 0
 end
 function request()
   counter = counter + 1
@@ -114,15 +115,20 @@ function request()
     {["Content-Type"] = "application/json", ["Authorization"] = "$auth"}, body)
 end
 function response(status, headers, body)
-  if status == 201 then booked = booked + 1 else refused = refused + 1 end
+  if status ~= 201 and not shown then
+    shown = true
+    io.write("FIRST REFUSAL " .. status .. ": " .. body .. "\n")
+  end
+  if status == 201 then booked = booked + 1 elseif status == 400 then refused = refused + 1 else failed = failed + 1 end
 end
 function done(summary, latency, requests)
-  local ok, no = 0, 0
+  local ok, no, bad = 0, 0, 0
   for _, thread in ipairs(threads) do
     ok = ok + thread:get("booked")
     no = no + thread:get("refused")
+    bad = bad + thread:get("failed")
   end
-  io.write(string.format("BOOKED %d %d %.3f\n", ok, no, summary.duration / 1e6))
+  io.write(string.format("BOOKED %d %d %d %.3f\n", ok, no, bad, summary.duration / 1e6))
 end
 LUA
 
@@ -147,6 +153,7 @@ wrk -t2 -c"$connections" -d2s -s "$work/get.lua" "http://127.0.0.1:$port$free_pa
 run healthz "http://127.0.0.1:$port/healthz"
 run free-slots-7-days -s "$work/get.lua" "http://127.0.0.1:$port$free_path"
 run post-bookings -s "$work/book.lua" "http://127.0.0.1:$port/ws/booking/v2/bookings"
-read -r ok refused seconds < <(awk '/^BOOKED/ {print $2, $3, $4}' "$work/out.post-bookings")
-awk -v ok="$ok" -v no="$refused" -v s="$seconds" 'BEGIN { printf "committed bookings: %d in %.1fs = %.0f/s (%d refused)\n", ok, s, ok / s, no }'
+read -r ok refused failed seconds < <(awk '/^BOOKED/ {print $2, $3, $4, $5}' "$work/out.post-bookings")
+awk -v ok="$ok" -v no="$refused" -v bad="$failed" -v s="$seconds" 'BEGIN { printf "committed bookings: %d in %.1fs = %.0f/s (%d refused with 400, %d other answers)\n", ok, s, ok / s, no, bad }'
+grep -m2 '^FIRST REFUSAL' "$work/out.post-bookings" || true
 awk -v s="$(cat "$work/rps.free-slots-7-days")" -v h="$(cat "$work/rps.healthz")" 'BEGIN { printf "%-44s %5.1f%% of the /healthz rate\n", "free-slots-7-days", 100 * s / h }'
