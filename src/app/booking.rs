@@ -43,6 +43,18 @@ pub async fn book(
     caller: &Caller,
     request: BookingRequest,
 ) -> Result<BookingOutcome, Error> {
+    Ok(book_with(core, caller, request, None).await?.0)
+}
+
+/// [`book`], recording an OpenVPMS API booking's reference in the booking's transaction; also
+/// says whether this call made the booking (`false`: refused, or a retried REQUEST_ID's first
+/// answer).
+pub(crate) async fn book_with(
+    core: &Core,
+    caller: &Caller,
+    request: BookingRequest,
+    online: Option<booking::online::OnlineRecord>,
+) -> Result<(BookingOutcome, bool), Error> {
     require(caller, Role::Booking, "addAppointment")?;
     require_center(caller, request.location.as_ref().map(|l| l.as_str()))?;
     let (client_id, scope) = (caller.id.clone(), caller.centers.clone());
@@ -56,14 +68,16 @@ pub async fn book(
             scope: &scope,
             now: Utc::now(),
             lead,
+            online: online.as_ref(),
         };
         let (outcome, taken) = booking::book::book(conn, &request, &context)?;
         // Applied on the thread that committed, right after the commit: a keeper comparing
         // versions in between would reload the resource's appointments from the database.
+        let made = taken.is_some();
         if let Some(taken) = taken {
             cache.booked(&taken.resource_id, taken.read_version, taken.busy);
         }
-        Ok(outcome)
+        Ok((outcome, made))
     })
     .await
 }

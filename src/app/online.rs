@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use chrono_tz::Tz;
-use rand::RngCore;
+use rand::{Rng, RngCore};
 
 use super::{Caller, Core, require};
 use crate::db::booking::cache::MasterData;
 use crate::db::booking::online::{
-    self as store, Kind, NewOnlineBooking, OnlineCancel, OnlineCatalog, OnlineCenter,
+    self as store, Kind, NewOnlineBooking, OnlineCancel, OnlineCatalog, OnlineCenter, OnlineRecord,
     OnlineResource, schedule_key, split_schedule_key,
 };
 use crate::domain::access::Role;
@@ -782,32 +782,46 @@ pub async fn book(
         patient_keys,
         patient,
     };
-    match super::booking::book(core, caller, request).await? {
-        super::booking::BookingOutcome::Booked { app_lid, .. } => {
+    let record = OnlineRecord {
+        number: rand::rngs::OsRng.gen_range(1..(1i64 << 53)),
+        token: {
             let mut bytes = [0u8; 16];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
-            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        },
+        user_number: user,
+        title: given(&form.title).map(str::to_string),
+        patient_name: given(&form.patient_name).map(str::to_string),
+    };
+    match super::booking::book_with(core, caller, request, Some(record.clone())).await? {
+        (super::booking::BookingOutcome::Booked { .. }, true) => {
+            Ok(format!("{}:{}", record.number, record.token))
+        }
+        (super::booking::BookingOutcome::Booked { app_lid, .. }, false) => {
+            // A retry: the first request's reference (recorded now if that request was not
+            // the API's).
             let client_id = caller.id.clone();
-            let title = given(&form.title).map(str::to_string);
-            let patient_name = given(&form.patient_name).map(str::to_string);
             let (number, token) = core
                 .with_db(move |conn| {
+                    if let Some(found) = store::booking_of(conn, &app_lid)? {
+                        return Ok(found);
+                    }
                     store::record_booking(
                         conn,
                         &NewOnlineBooking {
                             appointment_id: &app_lid,
                             client_id: &client_id,
-                            user_number: user,
-                            title: title.as_deref(),
-                            patient_name: patient_name.as_deref(),
-                            token: &token,
+                            user_number: record.user_number,
+                            title: record.title.as_deref(),
+                            patient_name: record.patient_name.as_deref(),
+                            token: &record.token,
                         },
                     )
                 })
                 .await?;
             Ok(format!("{number}:{token}"))
         }
-        super::booking::BookingOutcome::Refused { message } => {
+        (super::booking::BookingOutcome::Refused { message }, _) => {
             if message.ends_with("is already taken") {
                 let (_, busy) = view(core, Some(&resource.id), start, end).await?;
                 let (s, e) = busy

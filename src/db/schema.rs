@@ -482,6 +482,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    online_sequence (name) {
+        name -> Text,
+        last_number -> BigInt,
+    }
+}
+
+diesel::table! {
     online_bookings (number) {
         number -> BigInt,
         token -> Text,

@@ -213,13 +213,15 @@ pub fn clinician(
     out
 }
 
-/// Seconds from local midnight of the day `at` reads on the center's clock, and that offset.
-fn into_day(tz: Tz, at: DateTime<Utc>) -> i64 {
-    let offset = tz
-        .offset_from_utc_datetime(&at.naive_utc())
+fn offset_at(tz: Tz, at: DateTime<Utc>) -> i32 {
+    tz.offset_from_utc_datetime(&at.naive_utc())
         .fix()
-        .local_minus_utc();
-    (at.timestamp() + i64::from(offset)).rem_euclid(86_400)
+        .local_minus_utc()
+}
+
+/// Seconds from local midnight of the day `at` reads on the center's clock.
+fn into_day(tz: Tz, at: DateTime<Utc>) -> i64 {
+    (at.timestamp() + i64::from(offset_at(tz, at))).rem_euclid(86_400)
 }
 
 /// The first grid time at or after `at` (grid: multiples of `step` from local midnight).
@@ -258,12 +260,14 @@ pub fn slots(tz: Tz, ranges: &[Range], step_minutes: u32) -> Vec<Range> {
     for range in ranges {
         let mut at = round_up(tz, range.start, step_minutes);
         let end = round_down(tz, range.end, step_minutes);
+        // Stepping on instants keeps the grid through a daylight-saving change when an hour is
+        // a whole number of slots, and loses no slot of a repeated hour; otherwise each step is
+        // put back on the grid. Without a change inside the range, no step needs a check.
+        let steady = offset_at(tz, range.start) == offset_at(tz, range.end);
         while at + step <= end {
             out.push(Range::new(at, at + step));
-            // Stepping on instants keeps the grid through a daylight-saving change (an hour is
-            // a whole number of slots) and loses no slot of the repeated hour.
             at += step;
-            if !on_grid(tz, at, step_minutes) {
+            if !steady && !on_grid(tz, at, step_minutes) {
                 at = round_up(tz, at, step_minutes);
             }
         }

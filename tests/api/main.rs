@@ -17,6 +17,7 @@ mod memo;
 mod messaging;
 mod migrations;
 mod openvpms;
+mod openvpms_smoke;
 mod ops;
 mod outage;
 mod results;

@@ -1,4 +1,5 @@
 DROP TABLE online_bookings;
 DROP TABLE online_ids;
+DROP TABLE online_sequence;
 ALTER TABLE activities DROP COLUMN online_booking;
 ALTER TABLE centers DROP COLUMN online_booking;

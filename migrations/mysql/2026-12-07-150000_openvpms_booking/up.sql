@@ -12,6 +12,13 @@ CREATE TABLE online_ids (
     UNIQUE KEY online_ids_kind_internal (kind, internal_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- The last id given: the one row is locked by each giver, so ids are given in turn.
+CREATE TABLE online_sequence (
+    name VARCHAR(16) NOT NULL PRIMARY KEY,
+    last_number BIGINT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+INSERT INTO online_sequence (name, last_number) VALUES ('ids', 0);
+
 -- A booking made through the API: its unguessable reference and what the API shows of it that
 -- the appointment does not hold.
 CREATE TABLE online_bookings (

@@ -54,6 +54,9 @@ pub struct BookingContext<'a> {
     pub scope: &'a CenterScope,
     pub now: DateTime<Utc>,
     pub lead: Duration,
+    /// A booking through the OpenVPMS API: its reference is recorded in the booking's own
+    /// transaction (see [`super::online::insert_booking`]).
+    pub online: Option<&'a super::online::OnlineRecord>,
 }
 
 /// Books (or refuses); a new booking also says what it took, once committed.
@@ -381,6 +384,9 @@ fn decide_and_book(
         ))
         .execute(conn)?;
     record_change(conn, &id, "created", status, Some(context.client_id), now)?;
+    if let Some(record) = context.online {
+        super::online::insert_booking(conn, record, &id, context.client_id, now)?;
+    }
     let booked = BookingOutcome::Booked {
         app_lid: id,
         user_lid: patient.lid,

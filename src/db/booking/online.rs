@@ -11,8 +11,8 @@ use diesel::prelude::*;
 
 use super::catalog::{naive, utc};
 use crate::db::schema::{
-    activities, appointments, centers, online_bookings, online_ids, patients, resource_activities,
-    resource_centers, resources,
+    activities, appointments, centers, online_bookings, online_ids, online_sequence, patients,
+    resource_activities, resource_centers, resources,
 };
 use crate::db::{DbConnection, dialect};
 use crate::domain::access::CenterScope;
@@ -98,55 +98,83 @@ impl OnlineIds {
 }
 
 /// The ids of these entities, giving the next numbers of the one sequence to those that have
-/// none yet. Concurrent givers clash on the primary key and retry (see [`super::book::retrying`]).
+/// none yet (in a write transaction that holds the sequence's row, so givers take turns).
 pub fn numbers_for(conn: &mut DbConnection, wanted: &[(Kind, String)]) -> QueryResult<Vec<i64>> {
-    let known = |conn: &mut DbConnection| -> QueryResult<HashMap<(Kind, String), i64>> {
-        let mut found = HashMap::new();
-        for chunk in wanted.chunks(500) {
-            let internals: Vec<&str> = chunk.iter().map(|(_, i)| i.as_str()).collect();
-            let rows: Vec<(i64, String, String)> = online_ids::table
-                .filter(online_ids::internal_id.eq_any(internals))
-                .select((
-                    online_ids::number,
-                    online_ids::kind,
-                    online_ids::internal_id,
-                ))
-                .load(conn)?;
-            for (number, kind, internal) in rows {
-                if let Some(kind) = Kind::parse(&kind) {
-                    found.insert((kind, internal), number);
-                }
-            }
-        }
-        Ok(found)
-    };
-    let mut found = known(conn)?;
+    let mut found = known_numbers(conn, wanted)?;
     if wanted.iter().any(|w| !found.contains_key(w)) {
         found = super::book::retrying(conn, |conn| {
-            let mut found = known(conn)?;
-            let mut next: i64 = online_ids::table
-                .select(diesel::dsl::max(online_ids::number))
-                .first::<Option<i64>>(conn)?
-                .unwrap_or(0);
-            for (kind, internal) in wanted {
-                if found.contains_key(&(*kind, internal.clone())) {
-                    continue;
-                }
-                next += 1;
-                diesel::insert_into(online_ids::table)
-                    .values((
-                        online_ids::number.eq(next),
-                        online_ids::kind.eq(kind.as_str()),
-                        online_ids::internal_id.eq(internal),
-                    ))
-                    .execute(conn)?;
-                found.insert((*kind, internal.clone()), next);
+            let mut found = known_numbers(conn, wanted)?;
+            let missing: Vec<&(Kind, String)> =
+                wanted.iter().filter(|w| !found.contains_key(*w)).collect();
+            if missing.is_empty() {
+                return Ok(found);
+            }
+            let first = take_numbers(conn, missing.len() as i64)?;
+            for (offset, (kind, internal)) in missing.into_iter().enumerate() {
+                let number = first + offset as i64;
+                insert_number(conn, *kind, internal, number)?;
+                found.insert((*kind, internal.clone()), number);
             }
             Ok(found)
         })?;
     }
     Ok(wanted.iter().map(|w| found[w]).collect())
 }
+
+fn known_numbers(
+    conn: &mut DbConnection,
+    wanted: &[(Kind, String)],
+) -> QueryResult<HashMap<(Kind, String), i64>> {
+    let mut found = HashMap::new();
+    for chunk in wanted.chunks(500) {
+        let internals: Vec<&str> = chunk.iter().map(|(_, i)| i.as_str()).collect();
+        let rows: Vec<(i64, String, String)> = online_ids::table
+            .filter(online_ids::internal_id.eq_any(internals))
+            .select((
+                online_ids::number,
+                online_ids::kind,
+                online_ids::internal_id,
+            ))
+            .load(conn)?;
+        for (number, kind, internal) in rows {
+            if let Some(kind) = Kind::parse(&kind) {
+                found.insert((kind, internal), number);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Takes `count` numbers from the sequence (inside the caller's write transaction, which holds
+/// the sequence's row until it commits); answers the first.
+fn take_numbers(conn: &mut DbConnection, count: i64) -> QueryResult<i64> {
+    diesel::update(online_sequence::table.find(SEQUENCE))
+        .set(online_sequence::last_number.eq(online_sequence::last_number + count))
+        .execute(conn)?;
+    let last: i64 = online_sequence::table
+        .find(SEQUENCE)
+        .select(online_sequence::last_number)
+        .first(conn)?;
+    Ok(last - count + 1)
+}
+
+fn insert_number(
+    conn: &mut DbConnection,
+    kind: Kind,
+    internal: &str,
+    number: i64,
+) -> QueryResult<()> {
+    diesel::insert_into(online_ids::table)
+        .values((
+            online_ids::number.eq(number),
+            online_ids::kind.eq(kind.as_str()),
+            online_ids::internal_id.eq(internal),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+const SEQUENCE: &str = "ids";
 
 /// What an id names, if it was ever given.
 pub fn named(conn: &mut DbConnection, number: i64) -> QueryResult<Option<(Kind, String)>> {
@@ -199,15 +227,19 @@ pub struct OnlineCatalog {
     /// By name, then LID.
     pub resources: Vec<OnlineResource>,
     pub activities: HashMap<String, OnlineActivity>,
+    /// Center id to its place in `centers`.
+    center_at: HashMap<String, usize>,
+    /// Resource id to its place in `resources`.
+    resource_at: HashMap<String, usize>,
 }
 
 impl OnlineCatalog {
     pub fn center(&self, id: &str) -> Option<&OnlineCenter> {
-        self.centers.iter().find(|c| c.id == id)
+        self.center_at.get(id).map(|&i| &self.centers[i])
     }
 
     pub fn resource(&self, id: &str) -> Option<&OnlineResource> {
-        self.resources.iter().find(|r| r.id == id)
+        self.resource_at.get(id).map(|&i| &self.resources[i])
     }
 }
 
@@ -320,7 +352,14 @@ pub fn load_catalog(conn: &mut DbConnection) -> QueryResult<OnlineCatalog> {
             resources_list[i].activities.push((activity, minutes));
         }
     }
+    let center_at = centers_list
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.clone(), i))
+        .collect();
     Ok(OnlineCatalog {
+        center_at,
+        resource_at: at,
         centers: centers_list,
         resources: resources_list,
         activities: activities_map
@@ -382,6 +421,52 @@ pub fn matching_patients(
         .collect())
 }
 
+/// What the OpenVPMS API records of a booking, in the booking's own transaction.
+#[derive(Clone, Debug)]
+pub struct OnlineRecord {
+    /// Random in `[1, 2^53)`: unique by the primary key (a clash retries the booking), and an
+    /// exact number in any JSON reader.
+    pub number: i64,
+    pub token: String,
+    pub user_number: Option<i64>,
+    pub title: Option<String>,
+    pub patient_name: Option<String>,
+}
+
+pub fn insert_booking(
+    conn: &mut DbConnection,
+    record: &OnlineRecord,
+    appointment_id: &str,
+    client_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(online_bookings::table)
+        .values((
+            online_bookings::number.eq(record.number),
+            online_bookings::token.eq(&record.token),
+            online_bookings::appointment_id.eq(appointment_id),
+            online_bookings::client_id.eq(client_id),
+            online_bookings::user_number.eq(record.user_number),
+            online_bookings::title.eq(&record.title),
+            online_bookings::patient_name.eq(&record.patient_name),
+            online_bookings::created_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The number and token of an appointment's online booking, if it has one.
+pub fn booking_of(
+    conn: &mut DbConnection,
+    appointment_id: &str,
+) -> QueryResult<Option<(i64, String)>> {
+    online_bookings::table
+        .filter(online_bookings::appointment_id.eq(appointment_id))
+        .select((online_bookings::number, online_bookings::token))
+        .first(conn)
+        .optional()
+}
+
 /// A booking's row, written once its appointment is committed.
 pub struct NewOnlineBooking<'a> {
     pub appointment_id: &'a str,
@@ -393,21 +478,22 @@ pub struct NewOnlineBooking<'a> {
 }
 
 /// The number and token of an appointment's online booking, recording it if it is not yet
-/// (a retried request finds the first one).
+/// (a retried request finds the first one). One write transaction.
 pub fn record_booking(
     conn: &mut DbConnection,
     new: &NewOnlineBooking<'_>,
 ) -> QueryResult<(i64, String)> {
-    let number = numbers_for(conn, &[(Kind::Booking, new.appointment_id.to_string())])?[0];
     super::book::retrying(conn, |conn| {
-        let stored: Option<String> = online_bookings::table
-            .find(number)
-            .select(online_bookings::token)
+        let stored: Option<(i64, String)> = online_bookings::table
+            .filter(online_bookings::appointment_id.eq(new.appointment_id))
+            .select((online_bookings::number, online_bookings::token))
             .first(conn)
             .optional()?;
-        if let Some(token) = stored {
-            return Ok((number, token));
+        if let Some(stored) = stored {
+            return Ok(stored);
         }
+        let number = take_numbers(conn, 1)?;
+        insert_number(conn, Kind::Booking, new.appointment_id, number)?;
         diesel::insert_into(online_bookings::table)
             .values((
                 online_bookings::number.eq(number),

@@ -52,50 +52,62 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 fn version_scope(path: &str, version: Version) -> actix_web::Scope {
     let mut scope = web::scope(path)
         .app_data(version)
-        .route("/locations", web::get().to(get_locations))
-        .route("/locations/{id}", web::get().to(get_location))
-        .route(
-            "/locations/{id}/schedules",
-            web::get().to(get_location_schedules),
-        )
-        .route("/schedules/{id}", web::get().to(get_schedule))
-        .route(
+        .service(get("/locations", get_locations))
+        .service(get("/locations/{id}", get_location))
+        .service(get("/locations/{id}/schedules", get_location_schedules))
+        .service(get("/schedules/{id}", get_schedule))
+        .service(get(
             "/schedules/{id}/appointmentTypes",
-            web::get().to(get_appointment_types),
+            get_appointment_types,
+        ))
+        .service(get("/schedules/{id}/free", get_schedule_free))
+        .service(get("/schedules/{id}/busy", get_schedule_busy))
+        .service(get("/schedules/{id}/freebusy", get_schedule_freebusy))
+        .service(
+            web::resource("/bookings")
+                .route(web::post().to(post_booking))
+                .default_service(web::to(method_not_allowed)),
         )
-        .route("/schedules/{id}/free", web::get().to(get_schedule_free))
-        .route("/schedules/{id}/busy", web::get().to(get_schedule_busy))
-        .route(
-            "/schedules/{id}/freebusy",
-            web::get().to(get_schedule_freebusy),
-        )
-        .route("/bookings", web::post().to(post_booking))
-        .route("/bookings/{reference}", web::get().to(get_booking))
-        .route("/bookings/{reference}", web::delete().to(delete_booking));
+        .service(
+            web::resource("/bookings/{reference}")
+                .route(web::get().to(get_booking))
+                .route(web::delete().to(delete_booking))
+                .default_service(web::to(method_not_allowed)),
+        );
     if version == Version::V2 {
         scope = scope
-            .route("/openapi.json", web::get().to(openapi_json))
-            .route("/locations/{id}/users", web::get().to(get_location_users))
-            .route("/users/{id}", web::get().to(get_user))
-            .route("/users/{id}/locations", web::get().to(get_user_locations))
-            .route(
-                "/users/{id}/locations/{location}",
-                web::get().to(get_user_location),
-            )
-            .route(
-                "/users/{id}/locations/{location}/free",
-                web::get().to(get_user_free),
-            )
-            .route(
-                "/users/{id}/locations/{location}/busy",
-                web::get().to(get_user_busy),
-            )
-            .route(
+            .service(get("/openapi.json", openapi_json))
+            .service(get("/locations/{id}/users", get_location_users))
+            .service(get("/users/{id}", get_user))
+            .service(get("/users/{id}/locations", get_user_locations))
+            .service(get("/users/{id}/locations/{location}", get_user_location))
+            .service(get("/users/{id}/locations/{location}/free", get_user_free))
+            .service(get("/users/{id}/locations/{location}/busy", get_user_busy))
+            .service(get(
                 "/users/{id}/locations/{location}/freebusy",
-                web::get().to(get_user_freebusy),
-            );
+                get_user_freebusy,
+            ));
     }
     scope.default_service(web::to(no_resource))
+}
+
+/// A resource answered by GET (and HEAD); another method is 405.
+fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler))
+        .default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "HTTP 405 Method Not Allowed",
+    )
 }
 
 async fn no_resource() -> HttpResponse {
@@ -187,11 +199,11 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Credentials, Error> {
 }
 
 /// An `{id}`-like path segment: a whole number, else no such resource (as Jersey answers).
-fn path_id(req: &HttpRequest, name: &str) -> Result<i64, HttpResponse> {
+fn path_id(req: &HttpRequest, name: &str) -> Result<i64, Error> {
     req.match_info()
         .get(name)
         .and_then(|raw| raw.parse::<i64>().ok())
-        .ok_or_else(|| text(StatusCode::NOT_FOUND, NO_RESOURCE))
+        .ok_or_else(|| Error::NotFound(NO_RESOURCE.into()))
 }
 
 fn version(req: &HttpRequest) -> Version {
@@ -271,7 +283,7 @@ async fn get_locations(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         (status = 404, description = "Practice location not found", body = String, content_type = "text/plain")))]
 async fn get_location(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let found = online::location(&state, &who, id).await.map_err(fail)?;
         Ok(json(&Location::from(found)))
     })
@@ -284,7 +296,7 @@ async fn get_location(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         (status = 404, description = "Practice location not found", body = String, content_type = "text/plain")))]
 async fn get_location_schedules(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let list = online::location_schedules(&state, &who, id)
             .await
             .map_err(fail)?;
@@ -301,7 +313,7 @@ async fn get_location_schedules(req: HttpRequest, state: web::Data<AppState>) ->
         (status = 404, description = "Practice location not found", body = String, content_type = "text/plain")))]
 async fn get_location_users(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let list = online::location_users(&state, &who, id)
             .await
             .map_err(fail)?;
@@ -319,7 +331,7 @@ async fn get_location_users(req: HttpRequest, state: web::Data<AppState>) -> Htt
         (status = 404, description = "Schedule not found", body = String, content_type = "text/plain")))]
 async fn get_schedule(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let found = online::schedule(&state, &who, id).await.map_err(fail)?;
         Ok(json(&Schedule::from(found)))
     })
@@ -332,7 +344,7 @@ async fn get_schedule(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         (status = 404, description = "Schedule not found", body = String, content_type = "text/plain")))]
 async fn get_appointment_types(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let list = online::schedule_appointment_types(&state, &who, id)
             .await
             .map_err(fail)?;
@@ -354,7 +366,7 @@ enum Which {
 
 async fn schedule_time(req: HttpRequest, state: web::Data<AppState>, which: Which) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let query = Query::of(&req);
         let (from, to) = query.range().map_err(fail)?;
         let found = online::schedule_time(&state, &who, id, from, to, query.slots())
@@ -426,7 +438,7 @@ async fn get_schedule_freebusy(req: HttpRequest, state: web::Data<AppState>) -> 
         (status = 404, description = "User not found", body = String, content_type = "text/plain")))]
 async fn get_user(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let found = online::user(&state, &who, id).await.map_err(fail)?;
         Ok(json(&User::from(found)))
     })
@@ -439,7 +451,7 @@ async fn get_user(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         (status = 404, description = "User not found", body = String, content_type = "text/plain")))]
 async fn get_user_locations(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
+        let id = path_id(&req, "id").map_err(fail)?;
         let list = online::user_locations(&state, &who, id)
             .await
             .map_err(fail)?;
@@ -456,8 +468,8 @@ async fn get_user_locations(req: HttpRequest, state: web::Data<AppState>) -> Htt
         (status = 404, description = "User not found / Location not found", body = String, content_type = "text/plain")))]
 async fn get_user_location(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
-        let location = path_id(&req, "location")?;
+        let id = path_id(&req, "id").map_err(fail)?;
+        let location = path_id(&req, "location").map_err(fail)?;
         let found = online::user_location(&state, &who, id, location)
             .await
             .map_err(fail)?;
@@ -467,8 +479,8 @@ async fn get_user_location(req: HttpRequest, state: web::Data<AppState>) -> Http
 
 async fn user_time(req: HttpRequest, state: web::Data<AppState>, which: Which) -> HttpResponse {
     answer!(req, state, |who| {
-        let id = path_id(&req, "id")?;
-        let location = path_id(&req, "location")?;
+        let id = path_id(&req, "id").map_err(fail)?;
+        let location = path_id(&req, "location").map_err(fail)?;
         // The reference looks the user and the location up before it reads the dates.
         online::user_location(&state, &who, id, location)
             .await
