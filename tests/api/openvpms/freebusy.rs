@@ -486,6 +486,25 @@ async fn time_outside_availability_is_neither_free_nor_busy(backend: Backend) {
     )
     .await;
     assert_eq!((free, busy), (vec![], vec![]));
+
+    // An appointment that reaches past the window once the clinic shortens the day (17:00-18:00
+    // booked, then Monday ends at 17:30): busy only inside the window, nothing after it.
+    soap_book(&app, "WEEK", "A60", MONDAY, "17:00", &[]).await;
+    open(
+        &app,
+        &[Rule::daily("AV-MON", "WEEK", "C1", "09:00", "17:30").weekday(1)],
+    )
+    .await;
+    let (free, busy) = free_busy(
+        &ov,
+        week,
+        &at(MADRID, MONDAY, "00:00"),
+        &at(MADRID, TUESDAY, "00:00"),
+        false,
+    )
+    .await;
+    assert_eq!(free, m(MONDAY, &[("09:00", "17:00")]));
+    assert_eq!(busy, m(MONDAY, &[("17:00", "17:30")]));
 }
 
 /// A user's free/busy at a location: (free, busy) as (start, end, schedule) triples.
