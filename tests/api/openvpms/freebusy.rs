@@ -387,6 +387,17 @@ async fn slots_true_cuts_free_and_busy_on_the_schedule_s_grid_and_drops_partial_
         .json(&format!("schedules/{office}/free?{q}&slots=TRUE"))
         .await;
     assert_eq!(ranges(&free), slots(MADRID, MONDAY, "13:00", "14:00", 15));
+    // Anything else is false, never an error (a JAX-RS boolean).
+    for value in ["yes", "1", "", "false"] {
+        let free = ov
+            .json(&format!("schedules/{office}/free?{q}&slots={value}"))
+            .await;
+        assert_eq!(
+            ranges(&free),
+            m(MONDAY, &[("13:00", "14:00")]),
+            "slots={value}"
+        );
+    }
 }
 
 async fn a_cancelled_appointment_is_free_again_whoever_cancels_it(backend: Backend) {
