@@ -16,6 +16,7 @@ mod master_data;
 mod memo;
 mod messaging;
 mod migrations;
+mod openvpms;
 mod openvpms_smoke;
 mod ops;
 mod outage;
