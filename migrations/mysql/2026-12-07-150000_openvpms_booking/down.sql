@@ -1,3 +1,6 @@
+DROP INDEX patients_email ON patients;
+DROP INDEX patients_landline_phone ON patients;
+DROP INDEX patients_mobile_phone ON patients;
 DROP TABLE online_bookings;
 DROP TABLE online_ids;
 DROP TABLE online_sequence;

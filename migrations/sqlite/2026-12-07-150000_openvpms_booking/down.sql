@@ -1,3 +1,6 @@
+DROP INDEX patients_email;
+DROP INDEX patients_landline_phone;
+DROP INDEX patients_mobile_phone;
 DROP TABLE online_bookings;
 DROP TABLE online_ids;
 DROP TABLE online_sequence;

@@ -31,3 +31,9 @@ CREATE TABLE online_bookings (
     patient_name TEXT NULL,
     created_at TIMESTAMP NOT NULL
 );
+
+-- The API matches a booking's customer by contact: without these, every booking would read the
+-- whole patients table.
+CREATE INDEX patients_mobile_phone ON patients (mobile_phone);
+CREATE INDEX patients_landline_phone ON patients (landline_phone);
+CREATE INDEX patients_email ON patients (email);

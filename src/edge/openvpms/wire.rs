@@ -9,48 +9,104 @@ use serde_json::Value;
 use crate::app::online::{self, BookingForm, BookingView};
 use crate::domain::freebusy::Range;
 
-/// `yyyy-MM-dd'T'HH:mm:ss.SSSXXX` on the clock of `tz` (`Z` when the offset is zero). Written
-/// digit by digit: a week of slots is hundreds of these per answer.
+/// `yyyy-MM-dd'T'HH:mm:ss.SSSXXX` on the clock of `tz` (`Z` when the offset is zero).
 pub fn format_time(tz: Tz, at: DateTime<Utc>, out: &mut String) {
-    let offset = tz
-        .offset_from_utc_datetime(&at.naive_utc())
-        .fix()
-        .local_minus_utc();
+    let mut bytes = Vec::with_capacity(29);
+    let mut offsets = Offsets::new(tz);
+    write_time(&mut offsets, at, &mut bytes);
+    // Only ASCII digits and punctuation were written.
+    out.push_str(std::str::from_utf8(&bytes).unwrap_or_default());
+}
+
+/// A zone's offsets, remembered over a span where they are known not to change: a week of
+/// slots is hundreds of times per answer, most within hours of each other.
+struct Offsets {
+    tz: Tz,
+    /// Unix seconds over which `offset` holds (empty when `from > until`).
+    from: i64,
+    until: i64,
+    offset: i32,
+}
+
+/// No zone changes its offset twice within this span, so equal offsets at both ends hold
+/// throughout.
+const STEADY_SPAN: i64 = 6 * 3600;
+
+impl Offsets {
+    fn new(tz: Tz) -> Offsets {
+        Offsets {
+            tz,
+            from: 1,
+            until: 0,
+            offset: 0,
+        }
+    }
+
+    fn lookup(&self, unix: i64) -> i32 {
+        DateTime::from_timestamp(unix, 0).map_or(0, |t| {
+            self.tz
+                .offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc()
+        })
+    }
+
+    fn at(&mut self, unix: i64) -> i32 {
+        if self.from <= unix && unix <= self.until {
+            return self.offset;
+        }
+        let offset = self.lookup(unix);
+        if self.lookup(unix + STEADY_SPAN) == offset {
+            (self.from, self.until, self.offset) = (unix, unix + STEADY_SPAN, offset);
+        }
+        offset
+    }
+}
+
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+fn two(out: &mut Vec<u8>, value: i64) {
+    let i = (value.rem_euclid(100) * 2) as usize;
+    out.extend_from_slice(&PAIRS[i..i + 2]);
+}
+
+fn write_time(offsets: &mut Offsets, at: DateTime<Utc>, out: &mut Vec<u8>) {
+    let unix = at.timestamp();
+    let offset = offsets.at(unix);
     let local_ms = at.timestamp_millis() + i64::from(offset) * 1000;
     let secs = local_ms.div_euclid(1000);
     let millis = local_ms.rem_euclid(1000);
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     let of_day = secs.rem_euclid(86_400);
-    let mut text = [0u8; 29];
-    let mut at = 0;
-    let mut digits = |value: i64, width: usize, then: Option<u8>| {
-        let mut v = value;
-        for i in (0..width).rev() {
-            text[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        at += width;
-        if let Some(byte) = then {
-            text[at] = byte;
-            at += 1;
-        }
-    };
-    digits(year.clamp(0, 9999), 4, Some(b'-'));
-    digits(month, 2, Some(b'-'));
-    digits(day, 2, Some(b'T'));
-    digits(of_day / 3600, 2, Some(b':'));
-    digits(of_day / 60 % 60, 2, Some(b':'));
-    digits(of_day % 60, 2, Some(b'.'));
+    let year = year.clamp(0, 9999);
+    two(out, year / 100);
+    two(out, year);
+    out.push(b'-');
+    two(out, month);
+    out.push(b'-');
+    two(out, day);
+    out.push(b'T');
+    two(out, of_day / 3600);
+    out.push(b':');
+    two(out, of_day / 60 % 60);
+    out.push(b':');
+    two(out, of_day % 60);
+    out.push(b'.');
+    out.push(b'0' + (millis / 100) as u8);
+    two(out, millis);
     if offset == 0 {
-        digits(millis, 3, Some(b'Z'));
+        out.push(b'Z');
     } else {
+        out.push(if offset < 0 { b'-' } else { b'+' });
         let minutes = i64::from(offset.abs() / 60);
-        digits(millis, 3, Some(if offset < 0 { b'-' } else { b'+' }));
-        digits(minutes / 60, 2, Some(b':'));
-        digits(minutes % 60, 2, None);
+        two(out, minutes / 60);
+        out.push(b':');
+        two(out, minutes % 60);
     }
-    // Only ASCII digits and punctuation were written.
-    out.push_str(std::str::from_utf8(&text[..at]).unwrap_or_default());
 }
 
 /// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's algorithm).
@@ -76,23 +132,27 @@ fn time_text(tz: Tz, at: DateTime<Utc>) -> String {
 /// `[{"start":..,"end":..(,"schedule":n)}, ...]`, written directly: free/busy answers are the
 /// API's hot path.
 pub fn ranges_json(tz: Tz, ranges: &[Range], schedule: Option<i64>, out: &mut String) {
-    use std::fmt::Write;
-    out.push('[');
+    let mut bytes = Vec::with_capacity(ranges.len() * 80 + 2);
+    let mut offsets = Offsets::new(tz);
+    let schedule = schedule.map(|s| format!(",\"schedule\":{s}}}"));
+    bytes.push(b'[');
     for (i, range) in ranges.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            bytes.push(b',');
         }
-        out.push_str("{\"start\":\"");
-        format_time(tz, range.start, out);
-        out.push_str("\",\"end\":\"");
-        format_time(tz, range.end, out);
-        out.push('"');
-        if let Some(schedule) = schedule {
-            let _ = write!(out, ",\"schedule\":{schedule}");
+        bytes.extend_from_slice(b"{\"start\":\"");
+        write_time(&mut offsets, range.start, &mut bytes);
+        bytes.extend_from_slice(b"\",\"end\":\"");
+        write_time(&mut offsets, range.end, &mut bytes);
+        bytes.push(b'"');
+        match &schedule {
+            Some(tail) => bytes.extend_from_slice(tail.as_bytes()),
+            None => bytes.push(b'}'),
         }
-        out.push('}');
     }
-    out.push(']');
+    bytes.push(b']');
+    // ASCII only: digits, punctuation and the fixed keys.
+    out.push_str(std::str::from_utf8(&bytes).unwrap_or_default());
 }
 
 /// A practice location.
