@@ -20,6 +20,7 @@ use utoipa::OpenApi;
 use crate::app::Caller;
 use crate::app::online;
 use crate::auth::Credentials;
+use crate::domain::access::Role;
 use crate::error::Error;
 use crate::http::client_address::client_address;
 use crate::state::AppState;
@@ -156,15 +157,38 @@ fn failure(error: &Error) -> HttpResponse {
     }
 }
 
-/// The caller, from HTTP Basic credentials checked before anything else is read.
+/// The caller, from HTTP Basic credentials checked before anything else is read, holding the
+/// `booking` role (checked here too, so that a body is never read for a caller without it).
 async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, HttpResponse> {
     let credentials = basic_credentials(req.headers()).map_err(|e| failure(&e))?;
     let address = client_address(req, state.config.trust_forwarded_for);
-    state
+    let caller = state
         .auth
         .authenticate(credentials, &address)
         .await
-        .map_err(|e| failure(&e))
+        .map_err(|e| failure(&e))?;
+    crate::app::require(&caller, Role::Booking, "the OpenVPMS booking API")
+        .map_err(|e| failure(&e))?;
+    Ok(caller)
+}
+
+/// Whether the request says its body is JSON (`application/json` or `application/*+json`,
+/// any parameters), as the reference's `@Consumes(APPLICATION_JSON)` requires.
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|mime| {
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Result<Credentials, Error> {
@@ -581,13 +605,20 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u
     params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key answers the first booking")),
     responses((status = 201, description = "The booking reference; Location: its URL", body = String, content_type = "text/plain"),
         (status = 400, description = "Cannot make a booking in the past, Booking start is not on a slot boundary, ...", body = String, content_type = "text/plain"),
-        (status = 413, description = "Body over 16 KiB", body = String, content_type = "text/plain")))]
+        (status = 413, description = "Body over 16 KiB", body = String, content_type = "text/plain"),
+        (status = 415, description = "The body is not declared application/json", body = String, content_type = "text/plain")))]
 async fn post_booking(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     answer!(req, state, |who| {
+        if !is_json(&req) {
+            return Err(text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "HTTP 415 Unsupported Media Type",
+            ));
+        }
         let body = read_body(&req, payload).await?;
         let form = wire::parse_booking(&body, version(&req) == Version::V2)
             .map_err(|m| text(StatusCode::BAD_REQUEST, m))?;

@@ -422,6 +422,10 @@ fn date(
 /// The booking in a POST body; `Err` is the 400's text. v1 has no `user` (a v1 body that has
 /// one is read, its value ignored).
 pub fn parse_booking(body: &[u8], v2: bool) -> Result<BookingForm, String> {
+    // An empty body is no booking, as JSON `null` is (the reference's JSON reader gives null).
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err("Booking is required".into());
+    }
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("The booking is not valid JSON: {e}"))?;
     let map = match value {
