@@ -643,10 +643,7 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             let roles: Roles = roles.parse().map_err(|e| format!("--roles: {e}"))?;
             let centers: CenterScope = centers.parse().map_err(|e| format!("--centers: {e}"))?;
             warn_of_unknown_centers(&mut conn, &centers);
-            let password = match password {
-                Some(p) => p,
-                None => read_password()?,
-            };
+            let password = given_password(password)?;
             let (roles_text, centers_text) = (roles.to_string(), centers.to_string());
             clients::add(
                 &mut conn,
@@ -714,10 +711,7 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
         ClientCommand::ResetPassword { name, password } => {
             // Said before the password is asked for.
             clients::find(&mut conn, &name).map_err(said("cannot read the client"))?;
-            let password = match password {
-                Some(p) => p,
-                None => read_password()?,
-            };
+            let password = given_password(password)?;
             clients::reset_password(&mut conn, &name, &password, &key)
                 .map_err(said("cannot store the password"))?;
             say!("client '{name}' has a new password; the old one no longer works");
@@ -848,6 +842,17 @@ fn warn_of_unknown_centers(conn: &mut DbConnection, centers: &CenterScope) {
              the client can act there only once master data has it"
         );
     }
+}
+
+/// The password of `--password`, else read from standard input, checked with an error that
+/// names where it came from.
+fn given_password(option: Option<String>) -> Result<String, String> {
+    let (password, from) = match option {
+        Some(p) => (p, "--password"),
+        None => (read_password()?, "the password read from standard input"),
+    };
+    crate::auth::check_new_secret(&password).map_err(|e| format!("{from}: {e}"))?;
+    Ok(password)
 }
 
 /// From a terminal: asked twice without echo. Otherwise: the first line of standard input.

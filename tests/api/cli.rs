@@ -742,7 +742,8 @@ async fn client_add_refuses_a_duplicate_name_a_short_password_and_an_unknown_rol
     };
     add("his", "booking", PASSWORD).assert_success();
     add("his", "admin", PASSWORD).assert_failure("'his' exists already");
-    add("short", "booking", "short-pw").assert_failure("at least 12 characters");
+    add("short", "booking", "short-pw")
+        .assert_failure("--password: the password must have at least 12 characters");
     add("doctor", "booking,surgeon", PASSWORD)
         .assert_failure("unknown role 'surgeon'")
         .assert_failure("booking, messaging, results, admin");
