@@ -10,6 +10,7 @@ pub mod auth;
 pub mod campaign;
 pub mod cli;
 pub mod config;
+pub mod database;
 pub mod db;
 pub mod demo;
 pub mod domain;

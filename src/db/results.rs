@@ -505,7 +505,7 @@ pub struct ContentLookup<'a> {
 }
 
 /// Reads and opens, in one read transaction and in order, the content that `lookups` ask for
-/// (the batch of `results::read_log`), until about `max_bytes` of content is read: returns
+/// (the batch of `app::results::read_log`), until about `max_bytes` of content is read: returns
 /// what was found for that prefix of `lookups` (never empty when `lookups` is not), each with
 /// the result's id, `None` when there is no read to record. The caller records the reads (see
 /// [`record_reads`]) before any content leaves.
@@ -675,7 +675,7 @@ pub enum DownloadOutcome {
 }
 
 /// Judges download attempts and records them, in order and in one write transaction (the
-/// batch of `results::download_desk`), until about `max_bytes` of content is granted: returns
+/// batch of `app::results::download_desk`), until about `max_bytes` of content is granted: returns
 /// the outcomes of that prefix of `attempts` (never empty when `attempts` is not). The limits
 /// and the per-code counters are read and updated together, so several processes sharing the
 /// database count the same failures, and each attempt sees the ones before it.

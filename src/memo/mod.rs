@@ -1,7 +1,8 @@
 //! Appointment communications: confirmations, reminders and cancellation notices planned from the
 //! appointment change log and handed to the messaging outbox, and what patients answer (their
 //! appointment page, SMS replies). The rules live in [`crate::domain::memo`], the SQL in
-//! [`crate::db::memo`]; this module holds their configuration and the scheduler.
+//! the database layer, the use cases in [`crate::app::reminders`]; this module holds their
+//! configuration and the scheduler's loop.
 
 pub mod clinic;
 pub mod scheduler;

@@ -1,12 +1,9 @@
-//! Test results delivered by code: the keyring that seals them, the settings they run with and
-//! the retention job. The SOAP operations are in `soap::results`, the patient page in
+//! Test results delivered by code: the keyring that seals them and the settings they run with
+//! (the use cases, the retention job among them, are in `app::results`). The SOAP operations are in `soap::results`, the patient page in
 //! `http::results_page`, the storage in `db::results`, the rules in `domain::results`.
 
 pub mod batcher;
-pub mod download_desk;
 pub mod keyring;
-pub mod read_log;
-pub mod retention;
 
 use std::sync::Arc;
 

@@ -64,8 +64,8 @@ async fn server_and_core(backend: Backend) -> (TestApp, Core) {
         pool: app.pool.clone(),
         booking: Arc::new(rendez::db::booking::BookingCache::new()),
         secret_key: app.secret_key.clone(),
-        result_reads: rendez::results::read_log::ReadRecorder::start(app.pool.clone()),
-        downloads: rendez::results::download_desk::DownloadDesk::start(app.pool.clone()),
+        result_reads: rendez::app::results::read_log::ReadRecorder::start(app.pool.clone()),
+        downloads: rendez::app::results::download_desk::DownloadDesk::start(app.pool.clone()),
         public_url: app.address.clone(),
     };
     (app, core)

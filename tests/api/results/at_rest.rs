@@ -201,10 +201,10 @@ async fn content_is_purged_after_its_retention_and_the_metadata_and_history_stay
     .resolve()
     .unwrap();
     let purged =
-        rendez::results::retention::purge_expired_results(&app.pool, &config.results).unwrap();
+        rendez::app::results::retention::purge_expired_results(&app.pool, &config.results).unwrap();
     assert_eq!(purged, 2);
     assert_eq!(
-        rendez::results::retention::purge_expired_results(&app.pool, &config.results).unwrap(),
+        rendez::app::results::retention::purge_expired_results(&app.pool, &config.results).unwrap(),
         0,
         "nothing left to purge"
     );
