@@ -754,7 +754,7 @@ fn said(what: &'static str) -> impl Fn(Error) -> String {
 
 fn results(config: Config, command: ResultsCommand) -> Result<ExitCode, String> {
     if let ResultsCommand::NewKey { key_id } = &command {
-        let text = crate::results::keyring::generate_key_text(key_id);
+        let text = crate::crypto::keyring::generate_key_text(key_id);
         crate::results::Keyring::parse(&text, None)?;
         say!("{text}");
         return Ok(ExitCode::SUCCESS);

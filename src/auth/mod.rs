@@ -2,9 +2,6 @@
 //! or PasswordDigest. Argon2id verification is deliberately slow, so successful checks are
 //! remembered briefly (as a keyed hash, never the secret) and concurrent hashing is bounded.
 
-mod password;
-pub mod secret_key;
-
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -19,8 +16,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
-pub use password::{check_new_secret, hash_secret, verify_secret};
-pub use secret_key::{KeySource, SecretKey};
+/// Moved to the leaf [`crate::crypto`]; kept here for callers not yet moved.
+pub use crate::crypto::{KeySource, SecretKey, check_new_secret, hash_secret, verify_secret};
 
 use crate::app::{Pool, access};
 use crate::error::Error;

@@ -6,7 +6,7 @@
 
 use super::delivery::{self, Delivery};
 use crate::domain::outbox::Claimed;
-use crate::memo::clinic::{CANCEL_ACTION, CancelAnswer, read_cancel_answer};
+use crate::seed::clinic_cancel::{CANCEL_ACTION, CancelAnswer, read_cancel_answer};
 
 pub const NAME: &str = "clinic";
 

@@ -5,8 +5,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use diesel::prelude::*;
+use rendez::crypto::keyring::generate_key_text;
 use rendez::db::schema::{result_events, test_results};
-use rendez::results::keyring::generate_key_text;
 
 use super::{Item, decoded_content, lab, results_settings, sample_content, spawn_results_app};
 use crate::backend_tests;
