@@ -3,8 +3,8 @@
 //! checks the caller's role and center scope, orchestrates the database and the booking cache,
 //! and answers domain values or an [`Error`] whose kind each edge maps to its own wire form.
 //!
-//! The rule between the layers: edges import `app` and `domain`, never `db`; `app` never
-//! imports an edge or actix's web types.
+//! The rule between the layers: edges, workers and the CLI import `app` and `domain`, never
+//! `db`; `app` never imports an edge or actix's web types.
 
 pub mod access;
 pub mod booking;
@@ -26,8 +26,9 @@ use std::sync::Arc;
 use crate::auth::SecretKey;
 use crate::config::Config;
 use crate::db::DbConnection;
-/// The database handle that workers and commands hold and hand to use cases (see
-/// [`ops::open_database`]); they never run database work on it themselves.
+/// The database handle that workers and commands hold (see [`ops::open_database`]): they hand
+/// it, or a connection from it for the operator use cases that run on one, to use cases, and
+/// run no database work of their own (`tests/layers.rs`).
 pub use crate::db::Pool;
 use crate::db::booking::BookingCache;
 pub use crate::domain::access::Principal as Caller;
