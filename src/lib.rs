@@ -1,8 +1,10 @@
 //! Rendez: a self-hosted gateway between a clinic's own software and the outside world.
 //!
-//! Layers, outside in: [`http`] and [`soap`] (the edge: bytes, envelopes, faults), [`domain`]
-//! (parsed values and rules, no XML or SQL), [`db`] (Diesel, one code path for SQLite and
-//! MySQL/MariaDB). [`cli`] and [`startup`] put them together.
+//! Layers, outside in: [`http`], [`soap`] and [`edge`] (bytes, envelopes, faults), [`workers`]
+//! and [`cli`] (background work, commands), all of which call [`app`] (the use cases); [`app`]
+//! calls [`db`] (Diesel, one code path for SQLite and MySQL/MariaDB); [`domain`] holds parsed
+//! values and rules, no XML or SQL. [`crypto`], [`seed`] and [`database`] are leaves any layer
+//! may use. `tests/layers.rs` keeps the rule; [`startup`] puts the layers together.
 
 pub mod app;
 pub mod appointments_import;
