@@ -14,6 +14,7 @@ pub mod online;
 pub mod ops;
 pub mod patients;
 pub mod results;
+pub mod slots;
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ pub mod memo;
 pub mod messages;
 pub mod patient;
 pub mod results;
+pub mod slot_publication;
 pub mod slots;
 pub mod values;
 
