@@ -24,6 +24,7 @@ pub mod memory;
 pub mod messaging;
 pub mod metrics;
 pub mod results;
+pub mod slots_command;
 pub mod soap;
 pub mod startup;
 pub mod state;
