@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Caller, Core, require};
+use crate::db::booking::cache::MAX_STALENESS;
 use crate::db::booking::online::{self as ids, Kind, schedule_key, split_schedule_key};
 use crate::db::slots::events::{self, Scope};
 use crate::db::slots::run::{self as runs, RoleKey, RunRecord, RunRequest};
@@ -141,11 +142,12 @@ pub async fn search(core: &Core, caller: &Caller, query: SlotQuery) -> Result<Sl
         let live = live_busy(core, &resource, from, to).await?;
         busy.insert(resource, live);
     }
+    let now = Utc::now();
     let mut matching: Vec<Slot> = rows
         .into_iter()
         .map(|row| {
             let live = busy.get(&row.resource_id).map(Vec::as_slice).unwrap_or(&[]);
-            overlay(row.slot, live)
+            overlay(row.slot, live, now)
         })
         .filter(|s| query.status.is_empty() || query.status.contains(&s.status))
         .filter(|s| {
@@ -173,16 +175,18 @@ pub async fn search(core: &Core, caller: &Caller, query: SlotQuery) -> Result<Sl
 }
 
 /// The stored slot with the live bookings laid over: busy when one overlaps it, free when the
-/// appointment that made it busy is gone.
-fn overlay(mut slot: Slot, live: &[Busy]) -> Slot {
+/// appointment that made it busy is gone. The cache may be up to [`MAX_STALENESS`] behind the
+/// database, so a slot the worker made busy more recently than that keeps its stored status.
+fn overlay(mut slot: Slot, live: &[Busy], now: DateTime<Utc>) -> Slot {
     let taken = live
         .iter()
         .any(|(start, end)| *start < slot.end && *end > slot.start);
+    let staleness = Duration::from_std(MAX_STALENESS).unwrap_or_else(|_| Duration::seconds(1));
     if taken {
         if slot.status == SlotStatus::Free {
             slot.status = SlotStatus::Busy;
         }
-    } else if slot.status == SlotStatus::Busy {
+    } else if slot.status == SlotStatus::Busy && slot.updated_at + staleness < now {
         slot.status = SlotStatus::Free;
         slot.appointment_id = None;
     }
