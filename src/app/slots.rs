@@ -41,6 +41,10 @@ pub const MAX_COUNT: usize = 1000;
 const CLAIM_LIMIT: usize = 50;
 /// How long a worker holds the events it claimed before another may take them.
 const LEASE: Duration = Duration::minutes(5);
+/// A role whose bookings changed is run again once its last run is this old: the search lays
+/// the live bookings over the stored slots at once, and a busy practitioner's role is not
+/// recomputed at every booking.
+pub const BOOKINGS_SETTLE: Duration = Duration::seconds(10);
 
 /// Bounds on an instant, FHIR's `ge`, `gt`, `le`, `lt`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -474,11 +478,11 @@ pub fn run_event(
 }
 
 /// The worker's periodic pass: an event for each role whose bookings changed since its last
-/// run, or that was not run for a day (the window rolls forward); old events and records are
+/// run (once that run is [`BOOKINGS_SETTLE`] old), or that was not run for a day (the window rolls forward); old events and records are
 /// forgotten. Answers how many events it wrote.
 pub fn enqueue_due(pool: &Pool, now: DateTime<Utc>) -> Result<usize, Error> {
     let mut conn = pool.get()?;
-    let due = runs::roles_due(&mut conn, now)?;
+    let due = runs::roles_due(&mut conn, now, BOOKINGS_SETTLE)?;
     let mut written = 0;
     if !due.is_empty() {
         written = crate::db::tx::retrying(&mut conn, |c| {

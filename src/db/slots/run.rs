@@ -525,15 +525,19 @@ fn audit_conflicts(
 }
 
 /// Roles whose resource's bookings changed since their last run (the booking version moves in
-/// the transaction of every booking and cancellation), and roles not run for a day (the window
-/// rolls forward): (resource id, center id, reason).
+/// the transaction of every booking and cancellation) when that run is older than `settle`
+/// (reads lay the live bookings over the stored slots, so a busy resource need not be run at
+/// each booking), and roles not run for a day (the window rolls forward): (resource id,
+/// center id, reason).
 pub fn roles_due(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
+    settle: Duration,
 ) -> QueryResult<Vec<(String, String, &'static str)>> {
     let mut due: Vec<(String, String, &'static str)> = slot_roles::table
         .inner_join(resources::table.on(resources::id.eq(slot_roles::resource_id)))
         .filter(slot_roles::booked_version.ne(resources::booking_version))
+        .filter(slot_roles::last_run_at.le(naive(now - settle)))
         .select((slot_roles::resource_id, slot_roles::center_id))
         .load::<(String, String)>(conn)?
         .into_iter()

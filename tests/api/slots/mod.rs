@@ -301,6 +301,13 @@ impl Scene {
         self.publish_at(Utc::now()).await
     }
 
+    /// The worker's periodic pass once the bookings settled (see `BOOKINGS_SETTLE`), then its
+    /// step.
+    pub async fn follow_bookings(&self) -> Vec<CompletionRecord> {
+        self.follow_bookings_at(Utc::now() + slots::BOOKINGS_SETTLE)
+            .await
+    }
+
     /// The worker's periodic pass at `now`, then its step.
     pub async fn follow_bookings_at(&self, now: DateTime<Utc>) -> Vec<CompletionRecord> {
         let pool = self.pool().clone();

@@ -101,7 +101,7 @@ async fn a_booking_turns_its_slot_busy_at_once_and_a_cancellation_frees_it(backe
 
     // The worker records the same: booked again, then run, the stored slot is busy and linked.
     s.book(day, "09:30").await;
-    s.follow_bookings_at(Utc::now()).await;
+    s.follow_bookings().await;
     let stored = slot_at(&s, role, half_past).await;
     assert_eq!(stored.status, SlotStatus::Busy);
     assert!(stored.appointment_id.is_some());
