@@ -403,6 +403,9 @@ pub fn run_pending(
     now: DateTime<Utc>,
 ) -> Result<Vec<RunRecord>, Error> {
     let mut conn = pool.get()?;
+    if !events::any_claimable(&mut conn, now)? {
+        return Ok(Vec::new());
+    }
     let (token, claimed) = events::claim(&mut conn, CLAIM_LIMIT, LEASE, now)?;
     if claimed.is_empty() {
         return Ok(Vec::new());
@@ -478,8 +481,8 @@ pub fn run_event(
 }
 
 /// The worker's periodic pass: an event for each role whose bookings changed since its last
-/// run (once that run is [`BOOKINGS_SETTLE`] old), or that was not run for a day (the window rolls forward); old events and records are
-/// forgotten. Answers how many events it wrote.
+/// run (once that run is [`BOOKINGS_SETTLE`] old), or that was not run for a day (the window
+/// rolls forward). Answers how many events it wrote.
 pub fn enqueue_due(pool: &Pool, now: DateTime<Utc>) -> Result<usize, Error> {
     let mut conn = pool.get()?;
     let due = runs::roles_due(&mut conn, now, BOOKINGS_SETTLE)?;
@@ -496,8 +499,13 @@ pub fn enqueue_due(pool: &Pool, now: DateTime<Utc>) -> Result<usize, Error> {
             Ok(due.len())
         })?;
     }
-    runs::forget_old(&mut conn, now)?;
     Ok(written)
+}
+
+/// Forgets events done a week ago and completion records a month old.
+pub fn forget_old(pool: &Pool, now: DateTime<Utc>) -> Result<usize, Error> {
+    let mut conn = pool.get()?;
+    Ok(runs::forget_old(&mut conn, now)?)
 }
 
 /// Events not yet done.

@@ -14,19 +14,29 @@ use crate::db::Pool;
 const IDLE: Duration = Duration::from_millis(250);
 /// How often it looks for roles whose bookings changed or that are due to roll.
 const DUE_EVERY: Duration = Duration::from_secs(1);
+/// How often it forgets old events and completion records.
+const FORGET_EVERY: Duration = Duration::from_secs(60 * 60);
 /// After a failure (the database is away), before trying again.
 const AFTER_FAILURE: Duration = Duration::from_secs(5);
 
 pub async fn run(pool: Pool, window: chrono::Duration) {
     let mut due_at = Instant::now();
+    let mut forget_at = Instant::now();
     loop {
         let looks_for_due = Instant::now() >= due_at;
         if looks_for_due {
             due_at = Instant::now() + DUE_EVERY;
         }
+        let forgets = Instant::now() >= forget_at;
+        if forgets {
+            forget_at = Instant::now() + FORGET_EVERY;
+        }
         let step_pool = pool.clone();
         let outcome = web::block(move || {
             let now = chrono::Utc::now();
+            if forgets {
+                slots::forget_old(&step_pool, now)?;
+            }
             if looks_for_due {
                 slots::enqueue_due(&step_pool, now)?;
             }

@@ -105,8 +105,9 @@ fn store_key_entity(
     seen: &mut Seen,
     reach: &mut Reach<'_>,
 ) -> Result<(), RowFailure> {
-    // Whether the row's writes so far changed anything: each change counts in `counts`.
-    let mark = |counts: &SyncOutcome| (counts.created, counts.updated);
+    // Whether the row's writes so far updated a stored record (each update counts in
+    // `counts`); a record just created serves no role yet, its links bring their own events.
+    let mark = |counts: &SyncOutcome| counts.updated;
     let at_start = mark(counts);
     let center = match &row.center {
         Some(fields) => {

@@ -125,6 +125,21 @@ pub struct ClaimedEvent {
     pub reason: String,
 }
 
+/// Whether some event waits to be claimed: a plain read, so that an idle worker's poll takes
+/// no write lock.
+pub fn any_claimable(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<bool> {
+    let found: Option<String> = slot_events::table
+        .filter(
+            slot_events::state.eq(QUEUED).or(slot_events::state
+                .eq(CLAIMED)
+                .and(slot_events::lease_until.lt(naive(now)))),
+        )
+        .select(slot_events::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
 /// Claims up to `limit` events, oldest first: queued ones, and claimed ones whose lease ran out.
 /// Answers the claim's token and the events.
 pub fn claim(
