@@ -44,7 +44,7 @@ const LEASE: Duration = Duration::minutes(5);
 /// A role whose bookings changed is run again once its last run is this old: the search lays
 /// the live bookings over the stored slots at once, and a busy practitioner's role is not
 /// recomputed at every booking.
-pub const BOOKINGS_SETTLE: Duration = Duration::seconds(10);
+pub const BOOKINGS_SETTLE: Duration = Duration::seconds(60);
 
 /// Bounds on an instant, FHIR's `ge`, `gt`, `le`, `lt`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
