@@ -1067,4 +1067,26 @@ mod tests {
         assert!(bad.resolve().unwrap_err().contains("RENDEZ_DB_TIMEOUT"));
         assert!(toml::from_str::<Settings>("colour = \"blue\"").is_err());
     }
+
+    #[test]
+    fn the_slot_window_is_ninety_days_unless_set_and_a_bad_one_is_named() {
+        let config = Settings::default().resolve().unwrap();
+        assert_eq!(config.slot_window, chrono::Duration::days(90));
+        let set = Settings {
+            slot_window: Some("14days".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            set.resolve().unwrap().slot_window,
+            chrono::Duration::days(14)
+        );
+        for bad in ["0", "1h", "800days", "soon"] {
+            let settings = Settings {
+                slot_window: Some(bad.into()),
+                ..Settings::default()
+            };
+            let err = settings.resolve().unwrap_err();
+            assert!(err.contains("RENDEZ_SLOT_WINDOW"), "{bad}: {err}");
+        }
+    }
 }
