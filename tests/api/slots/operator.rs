@@ -6,11 +6,14 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono_tz::Europe::Madrid;
 
-use super::{Rule, Scene, day_ahead, serving_scene};
+use super::{Rule, Scene, day_ahead, quiet_scene, serving_scene};
 use crate::backend_tests;
 use crate::helpers::{Backend, rendez_bin, sample, scrape};
 
-backend_tests!(serve_publishes_by_itself_and_the_operator_regenerates_and_imports);
+backend_tests!(
+    serve_publishes_by_itself_and_the_operator_regenerates_and_imports,
+    a_rendez_worker_process_publishes_beside_a_server_without_workers,
+);
 
 /// Waits until the role has `count` slots (the worker of `serve` runs them).
 async fn until_slots(s: &Scene, role: i64, count: usize) {
@@ -119,4 +122,35 @@ async fn serve_publishes_by_itself_and_the_operator_regenerates_and_imports(back
     );
     assert_eq!(ran.code, Some(0), "{}{}", ran.stdout, ran.stderr);
     until_slots(&s, role, 8).await;
+}
+
+async fn a_rendez_worker_process_publishes_beside_a_server_without_workers(backend: Backend) {
+    let s = quiet_scene(backend, "90days").await;
+    s.clinic("C1", "Europe/Madrid", &["R1"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut worker = Command::new(rendez_bin())
+        .args(["worker", "--no-messaging"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &s.app.db.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("rendez worker starts");
+    let day = day_ahead(Madrid, 10);
+    s.open(&[Rule::on("AV1", day, "09:00", "11:00")]).await;
+    let role = s.role("R1", "C1");
+    let began = Instant::now();
+    let mut found = 0;
+    while began.elapsed() < StdDuration::from_secs(15) {
+        found = s.slots_of(role).await.len();
+        if found == 4 {
+            break;
+        }
+        actix_web::rt::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    worker.kill().expect("the worker stops");
+    let _ = worker.wait();
+    assert_eq!(found, 4, "the worker process published {found} slots");
 }

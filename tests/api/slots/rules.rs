@@ -81,7 +81,14 @@ async fn availability_pushed_over_soap_becomes_free_slots_on_the_grid_with_its_a
     // The completion record is stored as the step answered it.
     let stored = slots::completion_records(s.pool(), Some(role), 10).unwrap();
     assert_eq!(stored[0], *run);
-    // Nothing left to do: the next step runs nothing.
+    // Nothing left to do: the next step runs nothing, and the same rules pushed again ask for
+    // nothing either.
+    assert!(s.publish().await.is_empty());
+    s.open(&[
+        Rule::on("AV1", day, "09:00", "12:00").only(&["A1"]),
+        Rule::on("AV2", day, "14:00", "15:10"),
+    ])
+    .await;
     assert!(s.publish().await.is_empty());
     assert_eq!(slots::pending_events(s.pool()).unwrap(), 0);
 }
