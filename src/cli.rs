@@ -91,6 +91,9 @@ pub enum Command {
     /// Bulk messages to a list of recipients, through the messaging outbox.
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// Published slots (FHIR Slot): regenerate them now.
+    #[command(subcommand)]
+    Slots(crate::slots_command::SlotsCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -300,6 +303,7 @@ fn settings_used_by(path: &[&str]) -> Option<&'static [&'static str]> {
         ],
         ["export", ..] => &["export_dir", "export_interval"],
         ["campaign", ..] => &["default_country"],
+        ["slots", ..] => &["slot_window"],
         _ => &[],
     })
 }
@@ -381,6 +385,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Client(command) => client(config, command),
+        Command::Slots(command) => crate::slots_command::run(config, command),
         Command::Results(command) => results(config, command),
         Command::Import(ImportCommand::Appointments(args)) => import_appointments(config, args),
         Command::Export(ExportCommand::Cancellations) => {

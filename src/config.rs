@@ -134,6 +134,16 @@ pub struct Settings {
     )]
     pub booking_lead: Option<String>,
 
+    /// How far ahead published slots (FHIR Slot) reach, e.g. 90days; at least a day and at
+    /// most two years. [default: 90days]
+    #[arg(
+        long,
+        env = "RENDEZ_SLOT_WINDOW",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub slot_window: Option<String>,
+
     /// How far a getAppointments poller's own clock may run ahead of Rendez's: a
     /// LAST_REQUEST_TIMESTAMP that Rendez did not return is read this much (and the 2 s a change
     /// takes to settle) earlier, so that such a poller misses no change. [default: 5s]
@@ -531,6 +541,8 @@ pub struct Config {
     pub auth_cache_ttl: Duration,
     pub auth_failure_limit: crate::auth::FailureLimit,
     pub booking_lead: Duration,
+    /// How far ahead published slots reach (`RENDEZ_SLOT_WINDOW`).
+    pub slot_window: chrono::Duration,
     pub change_feed_tolerance: Duration,
     pub default_country: Option<String>,
     pub http_workers: usize,
@@ -577,6 +589,7 @@ impl Settings {
             auth_failure_limit: self.auth_failure_limit.or(lower.auth_failure_limit),
             auth_failure_window: self.auth_failure_window.or(lower.auth_failure_window),
             booking_lead: self.booking_lead.or(lower.booking_lead),
+            slot_window: self.slot_window.or(lower.slot_window),
             change_feed_tolerance: self.change_feed_tolerance.or(lower.change_feed_tolerance),
             default_country: self.default_country.or(lower.default_country),
             http_workers: self.http_workers.or(lower.http_workers),
@@ -741,6 +754,7 @@ impl Settings {
                 },
             },
             booking_lead: duration("RENDEZ_BOOKING_LEAD", self.booking_lead.as_deref(), "30m")?,
+            slot_window: slot_window(self.slot_window.as_deref())?,
             change_feed_tolerance: duration(
                 "RENDEZ_CHANGE_FEED_TOLERANCE",
                 self.change_feed_tolerance.as_deref(),
@@ -855,6 +869,19 @@ impl Settings {
             )?,
         })
     }
+}
+
+/// `RENDEZ_SLOT_WINDOW`: a day to two years.
+fn slot_window(raw: Option<&str>) -> Result<chrono::Duration, String> {
+    let window = duration("RENDEZ_SLOT_WINDOW", raw, "90days")?;
+    let day = Duration::from_secs(24 * 60 * 60);
+    if window < day || window > 731 * day {
+        return Err(format!(
+            "RENDEZ_SLOT_WINDOW '{}' must be between 1day and 731days",
+            raw.unwrap_or_default().trim()
+        ));
+    }
+    chrono::Duration::from_std(window).map_err(|e| format!("RENDEZ_SLOT_WINDOW: {e}"))
 }
 
 pub(crate) fn duration(name: &str, raw: Option<&str>, default: &str) -> Result<Duration, String> {
@@ -1039,5 +1066,27 @@ mod tests {
         };
         assert!(bad.resolve().unwrap_err().contains("RENDEZ_DB_TIMEOUT"));
         assert!(toml::from_str::<Settings>("colour = \"blue\"").is_err());
+    }
+
+    #[test]
+    fn the_slot_window_is_ninety_days_unless_set_and_a_bad_one_is_named() {
+        let config = Settings::default().resolve().unwrap();
+        assert_eq!(config.slot_window, chrono::Duration::days(90));
+        let set = Settings {
+            slot_window: Some("14days".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            set.resolve().unwrap().slot_window,
+            chrono::Duration::days(14)
+        );
+        for bad in ["0", "1h", "800days", "soon"] {
+            let settings = Settings {
+                slot_window: Some(bad.into()),
+                ..Settings::default()
+            };
+            let err = settings.resolve().unwrap_err();
+            assert!(err.contains("RENDEZ_SLOT_WINDOW"), "{bad}: {err}");
+        }
     }
 }

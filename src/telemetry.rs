@@ -56,6 +56,32 @@ pub static RESULT_DOWNLOADS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+/// Slots written by the slot worker's runs, by what was done (`created`, `updated`, `retired`,
+/// `retained`, `conflicts`: booked slots kept although availability no longer asks for them).
+pub static SLOT_CHANGES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "slot_changes_total",
+        "Published slots handled by the slot worker's runs, by what was done",
+        &["change"],
+    )
+});
+
+/// Runs of the slot worker (one role each) that completed.
+pub static SLOT_RUNS: LazyLock<IntCounter> = LazyLock::new(|| {
+    IntCounter::new("slot_runs_total", "Completed runs of the slot worker").expect("valid metric")
+});
+
+/// Counts a completed slot run: (created, updated, retired, retained, conflicts).
+pub fn count_slot_run(counts: [usize; 5]) {
+    SLOT_RUNS.inc();
+    for (change, n) in ["created", "updated", "retired", "retained", "conflicts"]
+        .into_iter()
+        .zip(counts)
+    {
+        SLOT_CHANGES.with_label_values(&[change]).inc_by(n as u64);
+    }
+}
+
 /// Every counter above, for a registry.
 pub fn collectors() -> Vec<Box<dyn prometheus::core::Collector>> {
     vec![
@@ -64,5 +90,7 @@ pub fn collectors() -> Vec<Box<dyn prometheus::core::Collector>> {
         Box::new(SCHEDULER_NOTICES.clone()),
         Box::new(IMPORTS.clone()),
         Box::new(RESULT_DOWNLOADS.clone()),
+        Box::new(SLOT_CHANGES.clone()),
+        Box::new(SLOT_RUNS.clone()),
     ]
 }

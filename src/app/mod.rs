@@ -20,6 +20,7 @@ pub mod ops;
 pub mod patients;
 pub mod reminders;
 pub mod results;
+pub mod slots;
 
 use std::sync::Arc;
 

@@ -505,3 +505,83 @@ diesel::joinable!(online_bookings -> appointments (appointment_id));
 diesel::allow_tables_to_appear_in_same_query!(online_bookings, appointments);
 diesel::allow_tables_to_appear_in_same_query!(online_bookings, patients);
 diesel::allow_tables_to_appear_in_same_query!(online_bookings, online_ids);
+
+diesel::table! {
+    slot_events (id) {
+        id -> Text,
+        resource_id -> Nullable<Text>,
+        center_id -> Nullable<Text>,
+        reason -> Text,
+        created_at -> Timestamp,
+        state -> Text,
+        claim_token -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        done_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    slot_roles (role) {
+        role -> BigInt,
+        resource_id -> Text,
+        center_id -> Text,
+        version -> BigInt,
+        booked_version -> BigInt,
+        last_run_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    slots (id) {
+        id -> BigInt,
+        role -> BigInt,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        timezone -> Text,
+        status -> Text,
+        service_types -> Text,
+        appointment_id -> Nullable<Text>,
+        run_id -> Text,
+        event_id -> Nullable<Text>,
+        version -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    slot_runs (id) {
+        id -> Text,
+        role -> BigInt,
+        event_id -> Nullable<Text>,
+        reason -> Text,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        window_start -> Timestamp,
+        window_end -> Timestamp,
+        created -> Integer,
+        updated -> Integer,
+        retired -> Integer,
+        retained -> Integer,
+        conflicts -> Integer,
+        diagnostics -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    slot_conflicts (id) {
+        id -> Text,
+        slot_id -> BigInt,
+        run_id -> Text,
+        role -> BigInt,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        status -> Text,
+        appointment_id -> Nullable<Text>,
+        inputs -> Text,
+        decision -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(slots, slot_roles, centers);
+diesel::allow_tables_to_appear_in_same_query!(slot_roles, resources);

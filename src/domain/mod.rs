@@ -11,6 +11,7 @@ pub mod messages;
 pub mod outbox;
 pub mod patient;
 pub mod results;
+pub mod slot_publication;
 pub mod slots;
 pub mod values;
 

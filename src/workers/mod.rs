@@ -8,6 +8,7 @@
 //! | reminder scheduler                       | yes       | -                  | yes      | yes                   |
 //! | watched import folder                    | if set    | -                  | if set   | if set                |
 //! | cancellations file                       | if set    | -                  | if set   | if set                |
+//! | slot publication (availability to Slots) | yes       | -                  | yes      | yes                   |
 //!
 //! The booking cache lives in a process that answers searches, so only `serve` keeps one.
 //! Housekeeping runs in every process: forgetting old nonces and purging expired results are
@@ -18,6 +19,7 @@
 mod booking_cache;
 mod exports;
 mod housekeeping;
+mod slots;
 
 use std::sync::Arc;
 
@@ -115,6 +117,10 @@ impl Workers {
             if let Some(watcher) = FolderWatcher::from_config(parts.pool.clone(), config) {
                 tasks.push(("import folder", actix_web::rt::spawn(watcher.run())));
             }
+            tasks.push((
+                "slot publication",
+                actix_web::rt::spawn(slots::run(parts.pool.clone(), config.slot_window)),
+            ));
             tasks.push((
                 "cancellations file",
                 actix_web::rt::spawn(exports::run(parts.pool.clone(), config.exports.clone())),

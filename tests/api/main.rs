@@ -21,6 +21,7 @@ mod openvpms_smoke;
 mod ops;
 mod outage;
 mod results;
+mod slots;
 mod soap_edge;
 mod transactions;
 mod use_cases;

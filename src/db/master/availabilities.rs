@@ -8,6 +8,7 @@ use super::key_entities::link_resource_center;
 use super::reach::Reach;
 use super::rows::{Change, RowFailure, new_id, now, retry_lost_races, store_row};
 use crate::db::schema::{activities, availabilities, availability_activities, centers, resources};
+use crate::db::slots::{ChangedScopes, Scope};
 use crate::db::{DbConnection, dialect};
 use crate::domain::FieldError;
 use crate::domain::access::CenterScope;
@@ -47,9 +48,11 @@ pub fn apply_availabilities_within(
             let mut kept: HashSet<String> = HashSet::new();
             let mut synced_resources: BTreeSet<String> = BTreeSet::new();
             let mut refused_resources: HashSet<String> = HashSet::new();
+            // The roles whose slots may change, published by the slot worker.
+            let mut scopes = ChangedScopes::default();
             for (number, rule) in rules {
                 let stored = store_row(conn, &mut outcome, *number, |c, counts| {
-                    store_rule(c, rule, counts, &mut reach)
+                    store_rule(c, rule, counts, &mut reach, &mut scopes)
                 })?;
                 match stored {
                     Some((availability_id, resource_id)) => {
@@ -78,6 +81,19 @@ pub fn apply_availabilities_within(
                     let gone: Vec<&String> =
                         active.iter().filter(|id| !kept.contains(*id)).collect();
                     for chunk in gone.chunks(500) {
+                        for center_id in availabilities::table
+                            .filter(availabilities::id.eq_any(chunk))
+                            .select(availabilities::center_id)
+                            .load::<String>(conn)?
+                        {
+                            scopes.add(
+                                Scope::Role {
+                                    resource_id: resource_id.clone(),
+                                    center_id,
+                                },
+                                "availability deactivated by a full sync",
+                            );
+                        }
                         outcome.deactivated += diesel::update(
                             availabilities::table.filter(availabilities::id.eq_any(chunk)),
                         )
@@ -89,6 +105,7 @@ pub fn apply_availabilities_within(
                     }
                 }
             }
+            scopes.record(conn)?;
             Ok(outcome)
         })
     })?;
@@ -117,6 +134,7 @@ fn store_rule(
     rule: &AvailabilityRule,
     counts: &mut SyncOutcome,
     reach: &mut Reach<'_>,
+    scopes: &mut ChangedScopes,
 ) -> Result<(String, String), RowFailure> {
     reach.center("LOCATION_LID", rule.center.as_str())?;
     let found = resources::table
@@ -179,6 +197,15 @@ fn store_rule(
         .optional()?;
     if let Some(old) = &old {
         reach.availability(conn, &old.0, &old.2, rule.lid.as_str())?;
+        if (&old.1, &old.2) != (&resource_id, &center_id) {
+            scopes.add(
+                Scope::Role {
+                    resource_id: old.1.clone(),
+                    center_id: old.2.clone(),
+                },
+                "availability moved to another resource or center",
+            );
+        }
     }
     // An opening of a resource at a center says the resource works there.
     let linked = link_resource_center(conn, &resource_id, &center_id, |conn| {
@@ -245,5 +272,14 @@ fn store_rule(
         }
     }
     counts.count(change);
+    if change != Change::Unchanged || linked != Change::Unchanged {
+        scopes.add(
+            Scope::Role {
+                resource_id: resource_id.clone(),
+                center_id: center_id.clone(),
+            },
+            "availability changed",
+        );
+    }
     Ok((id, resource_id))
 }

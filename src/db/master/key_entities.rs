@@ -12,6 +12,7 @@ use crate::db::schema::{
     activities, activity_groups, centers as centers_t, insurance_activities, insurance_resources,
     insurances, resource_activities, resource_centers, resources,
 };
+use crate::db::slots::{ChangedScopes, Scope};
 use crate::db::{DbConnection, dialect};
 use crate::domain::FieldError;
 use crate::domain::access::CenterScope;
@@ -31,6 +32,8 @@ struct Seen {
     resource_activities: HashSet<(String, String)>,
     insurance_activities: HashSet<(String, String)>,
     insurance_resources: HashSet<(String, String)>,
+    /// The roles whose slots may change, published by the slot worker.
+    scopes: ChangedScopes,
 }
 
 /// Stores parsed rows (numbered as sent) in one transaction. With `full_sync`, every entity and
@@ -78,8 +81,14 @@ pub fn apply_key_entities_within(
                 })?;
             }
             if full_sync && outcome.errors.is_empty() {
-                outcome.deactivated += deactivate_unseen(conn, &seen)?;
+                let deactivated = deactivate_unseen(conn, &seen)?;
+                if deactivated > 0 {
+                    seen.scopes
+                        .add(Scope::Everything, "master data deactivated by a full sync");
+                }
+                outcome.deactivated += deactivated;
             }
+            seen.scopes.record(conn)?;
             Ok(outcome)
         })
     })?;
@@ -96,6 +105,10 @@ fn store_key_entity(
     seen: &mut Seen,
     reach: &mut Reach<'_>,
 ) -> Result<(), RowFailure> {
+    // Whether the row's writes so far updated a stored record (each update counts in
+    // `counts`); a record just created serves no role yet, its links bring their own events.
+    let mark = |counts: &SyncOutcome| counts.updated;
+    let at_start = mark(counts);
     let center = match &row.center {
         Some(fields) => {
             reach.center("LOCATION_LID", fields.lid.as_str())?;
@@ -112,6 +125,9 @@ fn store_key_entity(
                     counts.count(Change::Updated);
                 }
             }
+            if mark(counts) != at_start {
+                seen.scopes.add(Scope::Center(id.clone()), "center changed");
+            }
             Some(id)
         }
         None => None,
@@ -124,6 +140,7 @@ fn store_key_entity(
         Some(fields) => Some(upsert_group(conn, fields, counts, reach)?),
         None => None,
     };
+    let before_activity = mark(counts);
     let activity = match &row.activity {
         Some(fields) => {
             let owns = OwnValues {
@@ -146,14 +163,24 @@ fn store_key_entity(
                     counts.count(Change::Updated);
                 }
             }
+            if mark(counts) != before_activity {
+                seen.scopes.add(Scope::Everything, "activity changed");
+            }
             Some(id)
         }
         None => None,
     };
+    let before_resource = mark(counts);
     let resource = match &row.resource {
         Some(fields) => Some(upsert_resource(conn, fields, counts, reach)?),
         None => None,
     };
+    if let Some(r) = &resource
+        && mark(counts) != before_resource
+    {
+        seen.scopes
+            .add(Scope::Resource(r.clone()), "resource changed");
+    }
     // What a link changes is the resource's (its centers, activities, insurances) and, for
     // INSURANCE_ACTIVITY and INSURANCE_RESOURCE, the insurance's.
     let resource_lid = row.resource.as_ref().map_or("", |f| f.lid.as_str());
@@ -163,6 +190,15 @@ fn store_key_entity(
         let change =
             link_resource_center(conn, r, c, |conn| reach.resource(conn, r, resource_lid))?;
         counts.count(change);
+        if change != Change::Unchanged {
+            seen.scopes.add(
+                Scope::Role {
+                    resource_id: r.clone(),
+                    center_id: c.clone(),
+                },
+                "resource linked to the center",
+            );
+        }
         seen.resource_centers.insert((r.clone(), c.clone()));
     }
     if let (Some(r), Some(a), Some(fields)) = (&resource, &activity, &row.activity) {
@@ -176,6 +212,10 @@ fn store_key_entity(
             reach.resource(conn, r, resource_lid)
         })?;
         counts.count(change);
+        if change != Change::Unchanged {
+            seen.scopes
+                .add(Scope::Resource(r.clone()), "resource's activities changed");
+        }
         seen.resource_activities.insert((r.clone(), a.clone()));
     }
     if let (Some(i), Some(a), Some(fields)) = (&insurance, &activity, &row.activity) {
