@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod pool;
 pub mod results;
 pub mod schema;
+pub mod teams;
 #[cfg(feature = "sqlite")]
 mod sqlite_plans;
 pub mod time;
