@@ -21,6 +21,8 @@ macro_rules! say {
     }};
 }
 
+mod teams;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rendez",
@@ -91,6 +93,12 @@ pub enum Command {
     /// Bulk messages to a list of recipients, through the messaging outbox.
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// The location hierarchy above the centers.
+    #[command(subcommand)]
+    Locations(teams::LocationsCommand),
+    /// Teams, their members and their assignments to locations.
+    #[command(subcommand)]
+    Teams(teams::TeamsCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -177,6 +185,13 @@ pub enum ClientCommand {
             hide_default_value = true
         )]
         centers: String,
+        /// Comma-separated locations (any level) the client may view, with everything below;
+        /// with --view or --edit, its scope comes from these and its teams only.
+        #[arg(long, value_name = "LIDS")]
+        view: Option<String>,
+        /// Comma-separated locations (any level) the client may edit (and view).
+        #[arg(long, value_name = "LIDS")]
+        edit: Option<String>,
         /// Also allow WS-Security PasswordDigest: the secret is then kept encrypted under
         /// RENDEZ_SECRET_KEY (besides its Argon2id hash), because the digest needs it.
         #[arg(long)]
@@ -381,6 +396,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Client(command) => client(config, command),
+        Command::Locations(command) => teams::locations(config, command),
+        Command::Teams(command) => teams::teams(config, command),
         Command::Results(command) => results(config, command),
         Command::Import(ImportCommand::Appointments(args)) => import_appointments(config, args),
         Command::Export(ExportCommand::Cancellations) => {
@@ -641,10 +658,16 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             name,
             roles,
             centers,
+            view,
+            edit,
             digest,
             password,
         } => {
             clients::check_name(&name).map_err(said("cannot add the client"))?;
+            let scoped = view.is_some() || edit.is_some();
+            let (view, edit) = (teams::location_list(&view), teams::location_list(&edit));
+            app::teams::check_grants(&mut conn, &view, &edit)
+                .map_err(said("cannot add the client"))?;
             let roles: Roles = roles.parse().map_err(|e| format!("--roles: {e}"))?;
             let centers: CenterScope = centers.parse().map_err(|e| format!("--centers: {e}"))?;
             warn_of_unknown_centers(clients::unknown_centers(&mut conn, &centers));
@@ -662,7 +685,15 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
                 &key,
             )
             .map_err(said("cannot store the client"))?;
-            let limited = if centers_text.is_empty() {
+            if scoped {
+                let operator = app::Caller::system("cli");
+                app::teams::grant(&mut conn, &operator, &name, &view, &edit)
+                    .map_err(said("cannot store the client's grants"))?;
+                say!("view {}; edit {}", view.join(","), edit.join(","));
+            }
+            let limited = if scoped {
+                "the locations of its grants and teams".to_string()
+            } else if centers_text.is_empty() {
                 "every center".to_string()
             } else {
                 format!("centers {centers_text}")

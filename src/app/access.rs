@@ -61,7 +61,11 @@ pub fn find_client_scoped(
 /// teams add. A location-scoped client has what its grants and teams give: an edit grant or an
 /// assignment not marked view-only gives edit and view, a view grant or a view-only assignment
 /// view alone; each covers every location below it.
-pub fn resolve(conn: &mut DbConnection, client: &Client, cache: &ScopeCache) -> Result<Scopes, Error> {
+pub fn resolve(
+    conn: &mut DbConnection,
+    client: &Client,
+    cache: &ScopeCache,
+) -> Result<Scopes, Error> {
     if !client.location_scoped && client.centers.is_empty() {
         return Ok(Scopes {
             view: CenterScope::All,
@@ -70,7 +74,11 @@ pub fn resolve(conn: &mut DbConnection, client: &Client, cache: &ScopeCache) -> 
     }
     let version = teams::version(conn)?;
     let today = Utc::now().date_naive();
-    let key = (client.id.clone(), client.centers.clone(), client.location_scoped);
+    let key = (
+        client.id.clone(),
+        client.centers.clone(),
+        client.location_scoped,
+    );
     let hierarchy = match cache.current(version, today, &key) {
         Cached::Scopes(scopes) => return Ok(scopes),
         Cached::Hierarchy(hierarchy) => hierarchy,

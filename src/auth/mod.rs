@@ -202,8 +202,9 @@ impl Authenticator {
         let pool = self.pool.clone();
         let lookup = username.clone();
         let scopes = self.scopes.clone();
-        let row = actix_web::web::block(move || access::find_client_scoped(&pool, &lookup, &scopes))
-            .await??;
+        let row =
+            actix_web::web::block(move || access::find_client_scoped(&pool, &lookup, &scopes))
+                .await??;
         let Some((row, scopes)) = row.filter(|(r, _)| !r.disabled) else {
             self.forget_recent(recent_key.as_ref());
             return Err(match credentials {

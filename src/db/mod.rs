@@ -17,9 +17,9 @@ pub mod outbox;
 pub mod pool;
 pub mod results;
 pub mod schema;
-pub mod teams;
 #[cfg(feature = "sqlite")]
 mod sqlite_plans;
+pub mod teams;
 pub mod time;
 pub mod tx;
 

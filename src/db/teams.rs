@@ -181,10 +181,18 @@ pub fn insert_member(conn: &mut DbConnection, row: &MemberRow) -> QueryResult<()
         .map(|_| ())
 }
 
-pub fn close_membership(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(team_members::table.find(id).filter(team_members::left_at.is_null()))
-        .set(team_members::left_at.eq(Some(now)))
-        .execute(conn)
+pub fn close_membership(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        team_members::table
+            .find(id)
+            .filter(team_members::left_at.is_null()),
+    )
+    .set(team_members::left_at.eq(Some(now)))
+    .execute(conn)
 }
 
 /// The teams (not voided) a principal is a member of now.
@@ -268,7 +276,10 @@ pub fn set_location_scoped(conn: &mut DbConnection, client_name: &str) -> QueryR
 }
 
 /// A client's id and whether its scope comes from grants and teams, by name.
-pub fn client_scope_kind(conn: &mut DbConnection, client_name: &str) -> QueryResult<Option<(String, bool)>> {
+pub fn client_scope_kind(
+    conn: &mut DbConnection,
+    client_name: &str,
+) -> QueryResult<Option<(String, bool)>> {
     api_clients::table
         .filter(api_clients::name.eq(client_name))
         .select((api_clients::id, api_clients::location_scoped))

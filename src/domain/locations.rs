@@ -168,7 +168,9 @@ impl std::str::FromStr for TeamRole {
         match s.trim().to_ascii_lowercase().as_str() {
             "leader" => Ok(TeamRole::Leader),
             "member" => Ok(TeamRole::Member),
-            _ => Err(format!("unknown team role '{s}'; the roles are leader, member")),
+            _ => Err(format!(
+                "unknown team role '{s}'; the roles are leader, member"
+            )),
         }
     }
 }
