@@ -120,7 +120,7 @@ pub fn import(
 }
 
 /// Voids a location (it stays in the history); refused while a team is assigned to it or a
-/// location is below it.
+/// location is below it (said in that order).
 pub fn remove(conn: &mut DbConnection, caller: &Caller, lid: &str) -> Result<(), Error> {
     require_admin(caller, "removing a location")?;
     dialect::write_transaction(conn, |conn| {
@@ -128,13 +128,12 @@ pub fn remove(conn: &mut DbConnection, caller: &Caller, lid: &str) -> Result<(),
         let Some(row) = live.iter().find(|l| l.lid == lid) else {
             return Err(Error::client(format!("there is no location '{lid}'")));
         };
-        if let Some(child) = live.iter().find(|l| l.parent_lid.as_deref() == Some(lid)) {
-            return Err(Error::client(format!(
-                "location '{lid}' still has location '{}' below it",
-                child.lid
-            )));
-        }
-        let assigned = teams::assignments_at(conn, &[lid.to_string()])?;
+        // An assignment that has ended is history, not a team still there.
+        let today = Utc::now().date_naive();
+        let assigned: Vec<teams::AssignmentRow> = teams::assignments_at(conn, &[lid.to_string()])?
+            .into_iter()
+            .filter(|a| a.valid_to.is_none_or(|to| to >= today))
+            .collect();
         if !assigned.is_empty() {
             let names: Vec<String> = teams::all_teams(conn)?
                 .into_iter()
@@ -144,6 +143,12 @@ pub fn remove(conn: &mut DbConnection, caller: &Caller, lid: &str) -> Result<(),
             return Err(Error::client(format!(
                 "location '{lid}' still has teams assigned: {}",
                 names.join(", ")
+            )));
+        }
+        if let Some(child) = live.iter().find(|l| l.parent_lid.as_deref() == Some(lid)) {
+            return Err(Error::client(format!(
+                "location '{lid}' still has location '{}' below it",
+                child.lid
             )));
         }
         let before = describe(&Location {

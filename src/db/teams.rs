@@ -242,7 +242,7 @@ pub fn insert_assignment(conn: &mut DbConnection, row: &AssignmentRow) -> QueryR
         .map(|_| ())
 }
 
-/// How many live assignments name these locations (a location with teams cannot go).
+/// The live (not voided) assignments naming these locations, whatever their dates.
 pub fn assignments_at(conn: &mut DbConnection, lids: &[String]) -> QueryResult<Vec<AssignmentRow>> {
     team_assignments::table
         .filter(team_assignments::location_lid.eq_any(lids))

@@ -22,6 +22,7 @@ mod ops;
 mod outage;
 mod results;
 mod soap_edge;
+mod teams;
 mod transactions;
 mod use_cases;
 mod workers;
