@@ -151,12 +151,15 @@ async fn a_voided_team_or_a_left_membership_grants_nothing_and_stays_in_the_hist
     assert!(slot_centers(&search(&app, COLLECTOR, None).await).is_empty());
 }
 
+/// (actor, action, subject, before, after).
+type AuditLine = (String, String, String, Option<String>, Option<String>);
+
 async fn every_change_is_audited_with_who_when_before_and_after(backend: Backend) {
     let app = start(backend).await;
     seed_table(&app).await;
     let mut conn = app.pool.get().unwrap();
     app::teams::leave(&mut conn, &operator(), "CM collectors", COLLECTOR).unwrap();
-    let rows: Vec<(String, String, String, Option<String>, Option<String>)> = access_audit::table
+    let rows: Vec<AuditLine> = access_audit::table
         .order((access_audit::at.asc(), access_audit::id.asc()))
         .select((
             access_audit::actor,
