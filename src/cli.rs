@@ -673,22 +673,19 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             warn_of_unknown_centers(clients::unknown_centers(&mut conn, &centers));
             let password = given_password(password)?;
             let (roles_text, centers_text) = (roles.to_string(), centers.to_string());
-            clients::add(
-                &mut conn,
-                clients::NewClient {
-                    name: &name,
-                    roles,
-                    centers,
-                    password: &password,
-                    digest,
-                },
-                &key,
-            )
+            let new = clients::NewClient {
+                name: &name,
+                roles,
+                centers,
+                password: &password,
+                digest,
+            };
+            match scoped {
+                true => clients::add_with_grants(&mut conn, new, &key, &view, &edit),
+                false => clients::add(&mut conn, new, &key),
+            }
             .map_err(said("cannot store the client"))?;
             if scoped {
-                let operator = app::Caller::system("cli");
-                app::teams::grant(&mut conn, &operator, &name, &view, &edit)
-                    .map_err(said("cannot store the client's grants"))?;
                 say!("view {}; edit {}", view.join(","), edit.join(","));
             }
             let limited = if scoped {
@@ -723,7 +720,9 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
                     "{:<24} {:<34} {:<20} {:<8} {:<9} {}",
                     c.name,
                     c.roles,
-                    if c.centers.is_empty() {
+                    if c.location_scoped && c.centers.is_empty() {
+                        "grants"
+                    } else if c.centers.is_empty() {
                         "all"
                     } else {
                         &c.centers

@@ -276,41 +276,51 @@ pub fn grant(
     edit: &[String],
 ) -> Result<(), Error> {
     require_admin(caller, "granting locations")?;
-    dialect::write_transaction(conn, |conn| {
-        let id = client_id(conn, client)?;
-        check_grants(conn, view, edit)?;
-        let existing = teams::grants_of(conn, &id)?;
-        let mut rows = Vec::new();
-        for (scope, lids) in [(VIEW, view), (EDIT, edit)] {
-            for lid in lids {
-                let fresh = !existing
-                    .iter()
-                    .chain(&rows)
-                    .any(|g: &teams::GrantRow| &g.location_lid == lid && g.scope == scope);
-                if fresh {
-                    rows.push(teams::GrantRow {
-                        principal_id: id.clone(),
-                        location_lid: lid.clone(),
-                        scope: scope.to_string(),
-                    });
-                }
+    dialect::write_transaction(conn, |conn| grant_within(conn, caller, client, view, edit))
+}
+
+/// [`grant`] in the caller's transaction (the client's own, when it is added with its grants).
+pub(crate) fn grant_within(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    client: &str,
+    view: &[String],
+    edit: &[String],
+) -> Result<(), Error> {
+    require_admin(caller, "granting locations")?;
+    let id = client_id(conn, client)?;
+    check_grants(conn, view, edit)?;
+    let existing = teams::grants_of(conn, &id)?;
+    let mut rows = Vec::new();
+    for (scope, lids) in [(VIEW, view), (EDIT, edit)] {
+        for lid in lids {
+            let fresh = !existing
+                .iter()
+                .chain(&rows)
+                .any(|g: &teams::GrantRow| &g.location_lid == lid && g.scope == scope);
+            if fresh {
+                rows.push(teams::GrantRow {
+                    principal_id: id.clone(),
+                    location_lid: lid.clone(),
+                    scope: scope.to_string(),
+                });
             }
         }
-        teams::insert_grants(conn, &rows)?;
-        teams::set_location_scoped(conn, client)?;
-        let after = serde_json::json!({ "view": view, "edit": edit });
-        teams::record_change(
-            conn,
-            &audit_row(
-                caller,
-                "client.grant",
-                client,
-                None,
-                Some(after.to_string()),
-            ),
-        )?;
-        Ok(())
-    })
+    }
+    teams::insert_grants(conn, &rows)?;
+    teams::set_location_scoped(conn, client)?;
+    let after = serde_json::json!({ "view": view, "edit": edit });
+    teams::record_change(
+        conn,
+        &audit_row(
+            caller,
+            "client.grant",
+            client,
+            None,
+            Some(after.to_string()),
+        ),
+    )?;
+    Ok(())
 }
 
 /// `rendez teams tree`: each location with the teams assigned there today or later and their

@@ -160,6 +160,9 @@ async fn the_commands_build_the_tree_and_a_server_enforces_it(backend: Backend) 
         ],
         "no location 'T-H'",
     );
+    let listed = shell.ok(&["client", "list"]);
+    let national = listed.lines().find(|l| l.starts_with(NATIONAL)).unwrap();
+    assert!(national.contains(" grants "), "{listed}");
     shell.ok(&[
         "teams",
         "join",
