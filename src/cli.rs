@@ -21,6 +21,8 @@ macro_rules! say {
     }};
 }
 
+mod teams;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rendez",
@@ -94,6 +96,12 @@ pub enum Command {
     /// Published slots (FHIR Slot): regenerate them now.
     #[command(subcommand)]
     Slots(crate::slots_command::SlotsCommand),
+    /// The location hierarchy above the centers.
+    #[command(subcommand)]
+    Locations(teams::LocationsCommand),
+    /// Teams, their members and their assignments to locations.
+    #[command(subcommand)]
+    Teams(teams::TeamsCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -180,6 +188,13 @@ pub enum ClientCommand {
             hide_default_value = true
         )]
         centers: String,
+        /// Comma-separated locations (any level) the client may view, with everything below;
+        /// with --view or --edit, its scope comes from these and its teams only.
+        #[arg(long, value_name = "LIDS")]
+        view: Option<String>,
+        /// Comma-separated locations (any level) the client may edit (and view).
+        #[arg(long, value_name = "LIDS")]
+        edit: Option<String>,
         /// Also allow WS-Security PasswordDigest: the secret is then kept encrypted under
         /// RENDEZ_SECRET_KEY (besides its Argon2id hash), because the digest needs it.
         #[arg(long)]
@@ -386,6 +401,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Client(command) => client(config, command),
         Command::Slots(command) => crate::slots_command::run(config, command),
+        Command::Locations(command) => teams::locations(config, command),
+        Command::Teams(command) => teams::teams(config, command),
         Command::Results(command) => results(config, command),
         Command::Import(ImportCommand::Appointments(args)) => import_appointments(config, args),
         Command::Export(ExportCommand::Cancellations) => {
@@ -646,28 +663,39 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             name,
             roles,
             centers,
+            view,
+            edit,
             digest,
             password,
         } => {
             clients::check_name(&name).map_err(said("cannot add the client"))?;
+            let scoped = view.is_some() || edit.is_some();
+            let (view, edit) = (teams::location_list(&view), teams::location_list(&edit));
+            app::teams::check_grants(&mut conn, &view, &edit)
+                .map_err(said("cannot add the client"))?;
             let roles: Roles = roles.parse().map_err(|e| format!("--roles: {e}"))?;
             let centers: CenterScope = centers.parse().map_err(|e| format!("--centers: {e}"))?;
             warn_of_unknown_centers(clients::unknown_centers(&mut conn, &centers));
             let password = given_password(password)?;
             let (roles_text, centers_text) = (roles.to_string(), centers.to_string());
-            clients::add(
-                &mut conn,
-                clients::NewClient {
-                    name: &name,
-                    roles,
-                    centers,
-                    password: &password,
-                    digest,
-                },
-                &key,
-            )
+            let new = clients::NewClient {
+                name: &name,
+                roles,
+                centers,
+                password: &password,
+                digest,
+            };
+            match scoped {
+                true => clients::add_with_grants(&mut conn, new, &key, &view, &edit),
+                false => clients::add(&mut conn, new, &key),
+            }
             .map_err(said("cannot store the client"))?;
-            let limited = if centers_text.is_empty() {
+            if scoped {
+                say!("view {}; edit {}", view.join(","), edit.join(","));
+            }
+            let limited = if scoped {
+                "the locations of its grants and teams".to_string()
+            } else if centers_text.is_empty() {
                 "every center".to_string()
             } else {
                 format!("centers {centers_text}")
@@ -697,7 +725,9 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
                     "{:<24} {:<34} {:<20} {:<8} {:<9} {}",
                     c.name,
                     c.roles,
-                    if c.centers.is_empty() {
+                    if c.location_scoped && c.centers.is_empty() {
+                        "grants"
+                    } else if c.centers.is_empty() {
                         "all"
                     } else {
                         &c.centers

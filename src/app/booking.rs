@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 
-use super::{Caller, Core, require, require_center};
+use super::{Caller, Core, require, require_center, require_view_center};
 use crate::db::booking::{self, BookingContext};
 use crate::domain::access::Role;
 use crate::domain::booking::{BookingRequest, CancelledBy, SearchRequest};
@@ -23,15 +23,15 @@ pub async fn search(
     request: SearchRequest,
 ) -> Result<Vec<FoundSlot>, Error> {
     require(caller, Role::Booking, "searchAvailabilities")?;
-    require_center(caller, request.location.as_ref().map(|l| l.as_str()))?;
+    require_view_center(caller, request.location.as_ref().map(|l| l.as_str()))?;
     let lead = core.booking_lead();
     if let Some(found) = core
         .booking
-        .search_fresh(&request, &caller.centers, Utc::now(), lead)
+        .search_fresh(&request, &caller.view, Utc::now(), lead)
     {
         return Ok(found);
     }
-    let (cache, scope) = (core.booking.clone(), caller.centers.clone());
+    let (cache, scope) = (core.booking.clone(), caller.view.clone());
     core.with_db(move |conn| cache.refresh_and_search(conn, &request, &scope, Utc::now(), lead))
         .await
 }
@@ -57,7 +57,7 @@ pub(crate) async fn book_with(
 ) -> Result<(BookingOutcome, bool), Error> {
     require(caller, Role::Booking, "addAppointment")?;
     require_center(caller, request.location.as_ref().map(|l| l.as_str()))?;
-    let (client_id, scope) = (caller.id.clone(), caller.centers.clone());
+    let (client_id, scope) = (caller.id.clone(), caller.edit().clone());
     let lead = core.booking_lead();
     let master = core.booking.master();
     let cache = core.booking.clone();
@@ -92,7 +92,7 @@ pub async fn cancel(
     require(caller, Role::Booking, "deleteAppointment")?;
     let (client_id, scope, lookup) = (
         caller.id.clone(),
-        caller.centers.clone(),
+        caller.edit().clone(),
         app_lid.to_string(),
     );
     let outcome = core
@@ -115,7 +115,7 @@ pub async fn check(
     Ok(core
         .with_db(move |conn| booking::appointments::check(conn, &lookup))
         .await?
-        .filter(|view| caller.centers.allows(&view.center_lid)))
+        .filter(|view| caller.view.allows(&view.center_lid)))
 }
 
 /// Appointments that match a filter, or with `since` the change feed after it (see
@@ -127,7 +127,7 @@ pub async fn changes(
     since: Option<chrono::DateTime<Utc>>,
 ) -> Result<Listed, Error> {
     require(caller, Role::Booking, "getAppointments")?;
-    let scope = caller.centers.clone();
+    let scope = caller.view.clone();
     let client_id = caller.id.clone();
     let tolerance =
         chrono::Duration::from_std(core.config.change_feed_tolerance).unwrap_or_default();

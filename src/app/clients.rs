@@ -53,6 +53,24 @@ pub fn add(conn: &mut DbConnection, new: NewClient<'_>, key: KeyLoader<'_>) -> R
     }
 }
 
+/// Adds a client whose scope is these grants (and its teams'), in one transaction: it never
+/// exists without them, when an empty centers list would mean every center.
+pub fn add_with_grants(
+    conn: &mut DbConnection,
+    new: NewClient<'_>,
+    key: KeyLoader<'_>,
+    view: &[String],
+    edit: &[String],
+) -> Result<(), Error> {
+    let name = new.name.to_string();
+    super::teams::check_grants(conn, view, edit)?;
+    let operator = crate::domain::access::Principal::system("cli");
+    dialect::write_transaction(conn, |conn| {
+        add(conn, new, key)?;
+        super::teams::grant_within(conn, &operator, &name, view, edit)
+    })
+}
+
 /// Adds the client, or gives the one of that name these roles, centers and secret: for a
 /// client the server sets up itself (the demo's).
 pub fn put(conn: &mut DbConnection, new: NewClient<'_>, key: KeyLoader<'_>) -> Result<(), Error> {

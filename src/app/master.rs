@@ -104,7 +104,7 @@ pub async fn sync_availabilities(
 /// The active centers the caller may see, by LID.
 pub async fn centers(core: &Core, caller: &Caller) -> Result<Vec<Center>, Error> {
     require(caller, Role::Admin, "getCenters")?;
-    let scope = caller.centers.clone();
+    let scope = caller.view.clone();
     core.with_db(move |conn| master::list_centers(conn, &scope))
         .await
 }
@@ -118,9 +118,9 @@ pub async fn bookables(
 ) -> Result<(Vec<Offering>, Vec<Acceptance>), Error> {
     require(caller, Role::Booking, "getKeyEntities")?;
     let scope = match center {
-        Some(lid) if caller.centers.allows(&lid) => CenterScope::Only(vec![lid]),
+        Some(lid) if caller.view.allows(&lid) => CenterScope::Only(vec![lid]),
         Some(_) => CenterScope::Only(Vec::new()),
-        None => caller.centers.clone(),
+        None => caller.view.clone(),
     };
     core.with_db(move |conn| {
         Ok((

@@ -13,6 +13,7 @@ pub mod clients;
 pub mod delivery;
 pub mod exports;
 pub mod imports;
+pub mod locations;
 pub mod master;
 pub mod messaging;
 pub mod online;
@@ -21,6 +22,7 @@ pub mod patients;
 pub mod reminders;
 pub mod results;
 pub mod slots;
+pub mod teams;
 
 use std::sync::Arc;
 
@@ -107,10 +109,22 @@ pub(crate) fn require(caller: &Caller, role: Role, action: &str) -> Result<(), E
     }
 }
 
-/// A caller limited to some centers may only name those.
+/// Editing at a center (booking, cancelling, pushing its master data, sending its messages)
+/// needs the caller's edit scope. The text is the one SOAP answered before issue 18.
 pub(crate) fn require_center(caller: &Caller, center: Option<&str>) -> Result<(), Error> {
     match center {
-        Some(lid) if !caller.centers.allows(lid) => Err(Error::Forbidden(format!(
+        Some(lid) if !caller.edit().allows(lid) => Err(Error::Forbidden(format!(
+            "client '{}' may not act on center '{lid}'",
+            caller.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Reading at a center (searches, lists, feeds, results) needs the caller's view scope.
+pub(crate) fn require_view_center(caller: &Caller, center: Option<&str>) -> Result<(), Error> {
+    match center {
+        Some(lid) if !caller.view.allows(lid) => Err(Error::Forbidden(format!(
             "client '{}' may not act on center '{lid}'",
             caller.name
         ))),

@@ -130,7 +130,7 @@ pub async fn search(core: &Core, caller: &Caller, query: SlotQuery) -> Result<Sl
     let rows = core.with_db(move |conn| store::find(conn, &filter)).await?;
     let rows: Vec<store::SlotRow> = rows
         .into_iter()
-        .filter(|r| caller.centers.allows(&r.center_lid))
+        .filter(|r| caller.view.allows(&r.center_lid))
         .collect();
     // The live busy time of each resource over the slots found.
     let mut spans: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();

@@ -98,6 +98,8 @@ pub struct Authenticator {
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Argon2id verifications run (for `/metrics`).
     verifications: prometheus::IntCounter,
+    /// The view and edit scopes resolved, while the access version holds.
+    scopes: Arc<access::ScopeCache>,
 }
 
 struct Recent {
@@ -140,6 +142,7 @@ impl Authenticator {
             failure_limit,
             failures: Mutex::new(HashMap::new()),
             verifications,
+            scopes: Arc::new(access::ScopeCache::default()),
         }
     }
 
@@ -198,8 +201,11 @@ impl Authenticator {
         let row_read = Instant::now();
         let pool = self.pool.clone();
         let lookup = username.clone();
-        let row = actix_web::web::block(move || access::find_client(&pool, &lookup)).await??;
-        let Some(row) = row.filter(|r| !r.disabled) else {
+        let scopes = self.scopes.clone();
+        let row =
+            actix_web::web::block(move || access::find_client_scoped(&pool, &lookup, &scopes))
+                .await??;
+        let Some((row, scopes)) = row.filter(|(r, _)| !r.disabled) else {
             self.forget_recent(recent_key.as_ref());
             return Err(match credentials {
                 Credentials::Password { password, .. } => {
@@ -271,10 +277,8 @@ impl Authenticator {
                 .roles
                 .parse()
                 .map_err(|e| Error::Internal(format!("client {}: {e}", row.name)))?,
-            centers: row
-                .centers
-                .parse()
-                .map_err(|e| Error::Internal(format!("client {}: {e}", row.name)))?,
+            centers: scopes.edit,
+            view: scopes.view,
             id: row.id,
             name: row.name,
         };

@@ -23,6 +23,9 @@ pub struct ClientRow {
     /// A rotated secret that still works until `previous_secret_until`.
     pub previous_secret_hash: Option<String>,
     pub previous_secret_until: Option<NaiveDateTime>,
+    /// Its scope comes from its grants and teams (issue 18): an empty `centers` then means no
+    /// center of its own, not every center.
+    pub location_scoped: bool,
 }
 
 impl ClientRow {

@@ -20,6 +20,7 @@ pub mod schema;
 pub mod slots;
 #[cfg(feature = "sqlite")]
 mod sqlite_plans;
+pub mod teams;
 pub mod time;
 pub mod tx;
 

@@ -14,6 +14,7 @@ diesel::table! {
         updated_at -> Timestamp,
         previous_secret_hash -> Nullable<Text>,
         previous_secret_until -> Nullable<Timestamp>,
+        location_scoped -> Bool,
     }
 }
 
@@ -585,3 +586,76 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(slots, slot_roles, centers);
 diesel::allow_tables_to_appear_in_same_query!(slot_roles, resources);
+
+diesel::table! {
+    locations (lid) {
+        lid -> Text,
+        name -> Text,
+        parent_lid -> Nullable<Text>,
+        level -> Text,
+        voided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    teams (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+        voided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    team_members (id) {
+        id -> Text,
+        team_id -> Text,
+        principal_id -> Text,
+        role -> Text,
+        joined_at -> Timestamp,
+        left_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    team_assignments (id) {
+        id -> Text,
+        team_id -> Text,
+        location_lid -> Text,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        view_only -> Bool,
+        voided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    principal_grants (principal_id, location_lid, scope) {
+        principal_id -> Text,
+        location_lid -> Text,
+        scope -> Text,
+    }
+}
+
+diesel::table! {
+    access_audit (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        subject -> Text,
+        before_state -> Nullable<Text>,
+        after_state -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    access_version (name) {
+        name -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::joinable!(team_members -> teams (team_id));
+diesel::joinable!(team_assignments -> teams (team_id));
+diesel::allow_tables_to_appear_in_same_query!(teams, team_members, team_assignments, api_clients);

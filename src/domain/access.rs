@@ -1,4 +1,6 @@
-//! Who may do what: the roles of an API client and the centers it is limited to.
+//! Who may do what: the roles of a principal, and the centers it may edit and view (each
+//! resolved from grants and team assignments at any level of the location hierarchy, see
+//! [`super::locations`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -84,13 +86,19 @@ impl fmt::Display for Roles {
 }
 
 /// Who is calling a use case: an API client that proved who it is (on any edge), resolved once
-/// at the edge into its roles and the centers it may act on.
+/// per request at the edge into its roles and two scopes: the centers it may act on (edit:
+/// book, cancel, push master data, send messages) and the centers it may see (view: searches,
+/// lists, change feeds, results). The edit scope keeps the historical name `centers`; every
+/// center it holds is in `view` too.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub id: String,
     pub name: String,
     pub roles: Roles,
+    /// The edit scope.
     pub centers: CenterScope,
+    /// The view scope.
+    pub view: CenterScope,
 }
 
 impl Principal {
@@ -104,7 +112,13 @@ impl Principal {
             name: format!("system {name}"),
             roles: Roles::all(),
             centers: CenterScope::All,
+            view: CenterScope::All,
         }
+    }
+
+    /// The edit scope (see [`Principal::centers`]).
+    pub fn edit(&self) -> &CenterScope {
+        &self.centers
     }
 
     /// True for [`Principal::system`]'s principals.
@@ -113,7 +127,9 @@ impl Principal {
     }
 }
 
-/// The centers (by LID) a client may act on; `All` when it is not limited.
+/// The centers (by LID) a scope covers; `All` when it is not limited. `Only` of nothing covers
+/// no center (a national user's edit scope); it prints as the empty text, so a resolved scope
+/// is never stored back as a client's centers list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CenterScope {
     All,
@@ -201,6 +217,7 @@ mod tests {
             name: "system".into(),
             roles: Roles::all(),
             centers: CenterScope::All,
+            view: CenterScope::All,
         };
         assert!(!client.is_system());
     }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod booking;
 pub mod exported;
 pub mod freebusy;
+pub mod locations;
 pub mod master;
 pub mod memo;
 pub mod messages;

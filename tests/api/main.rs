@@ -23,6 +23,7 @@ mod outage;
 mod results;
 mod slots;
 mod soap_edge;
+mod teams;
 mod transactions;
 mod use_cases;
 mod workers;

@@ -48,6 +48,7 @@ fn caller(name: &str, roles: &str, centers: &str) -> Caller {
         name: name.into(),
         roles: roles.parse().expect("valid roles"),
         centers: centers.parse().expect("valid centers"),
+        view: centers.parse().expect("valid centers"),
     }
 }
 

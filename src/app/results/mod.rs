@@ -223,7 +223,7 @@ pub async fn list(
 ) -> Result<Vec<ListedResult>, Error> {
     require(caller, Role::Results, "getTestResultsList")?;
     let keyring = keyring(core)?;
-    let scope = caller.centers.clone();
+    let scope = caller.view.clone();
     core.with_db(move |conn| {
         let patient = match &patient {
             Patient::Lid(lid) => PatientRef::Lid(lid),
@@ -284,7 +284,7 @@ pub async fn read_content(
     core.result_reads
         .read(ContentRequest {
             lid,
-            scope: caller.centers.clone(),
+            scope: caller.view.clone(),
             keyring,
             address: Some(address),
             actor: caller.name.clone(),

@@ -38,6 +38,7 @@ pub fn caller(roles: &str, centers: &str) -> Caller {
         name: format!("caller-{roles}"),
         roles: roles.parse().expect("valid roles"),
         centers: centers.parse().expect("valid centers"),
+        view: centers.parse().expect("valid centers"),
     }
 }
 
