@@ -6,6 +6,7 @@
 //! Errors carry the reference's texts: [`Error::Client`] is its 400, [`Error::NotFound`] its
 //! 404. What is hidden from online booking, or outside the caller's centers, is not found.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -21,7 +22,7 @@ use crate::db::booking::online::{
 };
 use crate::domain::access::Role;
 use crate::domain::booking::BookingRequest;
-use crate::domain::freebusy::{self, FreeBusy, MAX_RANGE_DAYS};
+use crate::domain::freebusy::{self, FreeBusy, MAX_RANGE_DAYS, Range};
 use crate::domain::patient::{PatientFields, PatientKeys, normalize_email, normalize_phone};
 use crate::domain::slots::{Busy, local_reading};
 use crate::domain::values::{Lid, NAME_MAX_CHARS};
@@ -62,11 +63,32 @@ pub struct User {
     pub name: String,
 }
 
-/// Free and busy time of a schedule, with what rendering it needs.
+/// Free and busy time of a schedule, with what rendering it needs. With `slots=true`, a
+/// range is split into the schedule's slots when it is read, so that an answer of free time
+/// never splits the busy time it does not show.
 #[derive(Clone, Debug)]
 pub struct ScheduleTime {
     pub timezone: Tz,
-    pub time: FreeBusy,
+    time: FreeBusy,
+    /// The slot size to split on, in minutes (`None`: whole ranges).
+    slot_minutes: Option<u32>,
+}
+
+impl ScheduleTime {
+    pub fn free(&self) -> Cow<'_, [Range]> {
+        self.split(&self.time.free)
+    }
+
+    pub fn busy(&self) -> Cow<'_, [Range]> {
+        self.split(&self.time.busy)
+    }
+
+    fn split<'a>(&self, ranges: &'a [Range]) -> Cow<'a, [Range]> {
+        match self.slot_minutes {
+            Some(step) => Cow::Owned(freebusy::slots(self.timezone, ranges, step)),
+            None => Cow::Borrowed(ranges),
+        }
+    }
 }
 
 /// Free and busy time of a user at a location: every range is on `schedule`.
@@ -478,19 +500,18 @@ pub async fn schedule_time(
         .ok_or_else(|| not_found("Schedule not found"))?;
     let (master, busy) = view(core, Some(&resource.id), from, to).await?;
     let tz = center.timezone;
-    let mut time = freebusy::schedule(
+    let time = freebusy::schedule(
         tz,
         master.rules_at(&resource.id, &center.id),
         &busy,
         from,
         to,
     );
-    if slots {
-        let step = slot_size(&resource);
-        time.free = freebusy::slots(tz, &time.free, step);
-        time.busy = freebusy::slots(tz, &time.busy, step);
-    }
-    Ok(ScheduleTime { timezone: tz, time })
+    Ok(ScheduleTime {
+        timezone: tz,
+        time,
+        slot_minutes: slots.then(|| slot_size(&resource)),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -256,7 +256,11 @@ pub fn slots(tz: Tz, ranges: &[Range], step_minutes: u32) -> Vec<Range> {
         return ranges.to_vec();
     }
     let step = Duration::minutes(i64::from(step_minutes));
-    let mut out = Vec::new();
+    let wanted: i64 = ranges
+        .iter()
+        .map(|r| (r.end - r.start).num_minutes() / i64::from(step_minutes) + 1)
+        .sum();
+    let mut out = Vec::with_capacity(usize::try_from(wanted).unwrap_or(0));
     for range in ranges {
         let mut at = round_up(tz, range.start, step_minutes);
         let end = round_down(tz, range.end, step_minutes);
@@ -264,9 +268,14 @@ pub fn slots(tz: Tz, ranges: &[Range], step_minutes: u32) -> Vec<Range> {
         // a whole number of slots, and loses no slot of a repeated hour; otherwise each step is
         // put back on the grid. Without a change inside the range, no step needs a check.
         let steady = offset_at(tz, range.start) == offset_at(tz, range.end);
-        while at + step <= end {
-            out.push(Range::new(at, at + step));
-            at += step;
+        loop {
+            // One addition per slot: instant arithmetic is most of this loop's cost.
+            let next = at + step;
+            if next > end {
+                break;
+            }
+            out.push(Range::new(at, next));
+            at = next;
             if !steady && !on_grid(tz, at, step_minutes) {
                 at = round_up(tz, at, step_minutes);
             }

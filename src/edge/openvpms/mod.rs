@@ -7,6 +7,7 @@
 //! HTTP Basic with a Rendez API client that has the `booking` role; its centers limit what it
 //! sees. The OpenAPI 3.1 document is `GET /ws/booking/v2/openapi.json`.
 
+mod times;
 pub mod wire;
 
 use actix_web::http::StatusCode;
@@ -51,8 +52,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn version_scope(path: &str, version: Version) -> actix_web::Scope {
+    // Free/busy first: actix tries a scope's resources in order, each pattern with a path
+    // parameter by a regular expression, and these are the API's busiest routes. No two
+    // patterns here match the same path, so the order changes no answer.
     let mut scope = web::scope(path)
         .app_data(version)
+        .service(get("/schedules/{id}/free", get_schedule_free))
+        .service(get("/schedules/{id}/busy", get_schedule_busy))
+        .service(get("/schedules/{id}/freebusy", get_schedule_freebusy))
         .service(get("/locations", get_locations))
         .service(get("/locations/{id}", get_location))
         .service(get("/locations/{id}/schedules", get_location_schedules))
@@ -61,9 +68,6 @@ fn version_scope(path: &str, version: Version) -> actix_web::Scope {
             "/schedules/{id}/appointmentTypes",
             get_appointment_types,
         ))
-        .service(get("/schedules/{id}/free", get_schedule_free))
-        .service(get("/schedules/{id}/busy", get_schedule_busy))
-        .service(get("/schedules/{id}/freebusy", get_schedule_freebusy))
         .service(
             web::resource("/bookings")
                 .route(web::post().to(post_booking))
@@ -122,6 +126,10 @@ fn text(status: StatusCode, body: impl Into<String>) -> HttpResponse {
 }
 
 fn json_text(body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type(JSON).body(body)
+}
+
+fn json_bytes(body: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok().content_type(JSON).body(body)
 }
 
@@ -396,20 +404,20 @@ async fn schedule_time(req: HttpRequest, state: web::Data<AppState>, which: Whic
         let found = online::schedule_time(&state, &who, id, from, to, query.slots())
             .await
             .map_err(fail)?;
-        let (tz, time) = (found.timezone, found.time);
-        let mut out = String::with_capacity(64 * (time.free.len() + time.busy.len()) + 32);
+        let tz = found.timezone;
+        let mut out = Vec::new();
         match which {
-            Which::Free => wire::ranges_json(tz, &time.free, None, &mut out),
-            Which::Busy => wire::ranges_json(tz, &time.busy, None, &mut out),
+            Which::Free => times::ranges_json(tz, &found.free(), None, &mut out),
+            Which::Busy => times::ranges_json(tz, &found.busy(), None, &mut out),
             Which::Both => {
-                out.push_str("{\"free\":");
-                wire::ranges_json(tz, &time.free, None, &mut out);
-                out.push_str(",\"busy\":");
-                wire::ranges_json(tz, &time.busy, None, &mut out);
-                out.push('}');
+                out.extend_from_slice(b"{\"free\":");
+                times::ranges_json(tz, &found.free(), None, &mut out);
+                out.extend_from_slice(b",\"busy\":");
+                times::ranges_json(tz, &found.busy(), None, &mut out);
+                out.push(b'}');
             }
         }
-        Ok(json_text(out))
+        Ok(json_bytes(out))
     })
 }
 
@@ -514,19 +522,19 @@ async fn user_time(req: HttpRequest, state: web::Data<AppState>, which: Which) -
             .await
             .map_err(fail)?;
         let (tz, time, schedule) = (found.timezone, found.time, Some(found.schedule));
-        let mut out = String::with_capacity(80 * (time.free.len() + time.busy.len()) + 48);
+        let mut out = Vec::new();
         match which {
-            Which::Free => wire::ranges_json(tz, &time.free, schedule, &mut out),
-            Which::Busy => wire::ranges_json(tz, &time.busy, schedule, &mut out),
+            Which::Free => times::ranges_json(tz, &time.free, schedule, &mut out),
+            Which::Busy => times::ranges_json(tz, &time.busy, schedule, &mut out),
             Which::Both => {
-                out.push_str(&format!("{{\"user\":{},\"free\":", found.user));
-                wire::ranges_json(tz, &time.free, schedule, &mut out);
-                out.push_str(",\"busy\":");
-                wire::ranges_json(tz, &time.busy, schedule, &mut out);
-                out.push('}');
+                out.extend_from_slice(format!("{{\"user\":{},\"free\":", found.user).as_bytes());
+                times::ranges_json(tz, &time.free, schedule, &mut out);
+                out.extend_from_slice(b",\"busy\":");
+                times::ranges_json(tz, &time.busy, schedule, &mut out);
+                out.push(b'}');
             }
         }
-        Ok(json_text(out))
+        Ok(json_bytes(out))
     })
 }
 

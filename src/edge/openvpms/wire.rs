@@ -1,159 +1,12 @@
 //! The OpenVPMS booking API's wire forms: its JSON shapes (field names and order as the
 //! reference emits them), its date format, and the booking body as it parses it.
 
-use chrono::{DateTime, FixedOffset, Offset, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::times::time_text;
 use crate::app::online::{self, BookingForm, BookingView};
-use crate::domain::freebusy::Range;
-
-/// `yyyy-MM-dd'T'HH:mm:ss.SSSXXX` on the clock of `tz` (`Z` when the offset is zero).
-pub fn format_time(tz: Tz, at: DateTime<Utc>, out: &mut String) {
-    let mut bytes = Vec::with_capacity(29);
-    let mut offsets = Offsets::new(tz);
-    write_time(&mut offsets, at, &mut bytes);
-    // Only ASCII digits and punctuation were written.
-    out.push_str(std::str::from_utf8(&bytes).unwrap_or_default());
-}
-
-/// A zone's offsets, remembered over a span where they are known not to change: a week of
-/// slots is hundreds of times per answer, most within hours of each other.
-struct Offsets {
-    tz: Tz,
-    /// Unix seconds over which `offset` holds (empty when `from > until`).
-    from: i64,
-    until: i64,
-    offset: i32,
-}
-
-/// No zone changes its offset twice within this span, so equal offsets at both ends hold
-/// throughout.
-const STEADY_SPAN: i64 = 6 * 3600;
-
-impl Offsets {
-    fn new(tz: Tz) -> Offsets {
-        Offsets {
-            tz,
-            from: 1,
-            until: 0,
-            offset: 0,
-        }
-    }
-
-    fn lookup(&self, unix: i64) -> i32 {
-        DateTime::from_timestamp(unix, 0).map_or(0, |t| {
-            self.tz
-                .offset_from_utc_datetime(&t.naive_utc())
-                .fix()
-                .local_minus_utc()
-        })
-    }
-
-    fn at(&mut self, unix: i64) -> i32 {
-        if self.from <= unix && unix <= self.until {
-            return self.offset;
-        }
-        let offset = self.lookup(unix);
-        if self.lookup(unix + STEADY_SPAN) == offset {
-            (self.from, self.until, self.offset) = (unix, unix + STEADY_SPAN, offset);
-        }
-        offset
-    }
-}
-
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
-fn two(out: &mut Vec<u8>, value: i64) {
-    let i = (value.rem_euclid(100) * 2) as usize;
-    out.extend_from_slice(&PAIRS[i..i + 2]);
-}
-
-fn write_time(offsets: &mut Offsets, at: DateTime<Utc>, out: &mut Vec<u8>) {
-    let unix = at.timestamp();
-    let offset = offsets.at(unix);
-    let local_ms = at.timestamp_millis() + i64::from(offset) * 1000;
-    let secs = local_ms.div_euclid(1000);
-    let millis = local_ms.rem_euclid(1000);
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let of_day = secs.rem_euclid(86_400);
-    let year = year.clamp(0, 9999);
-    two(out, year / 100);
-    two(out, year);
-    out.push(b'-');
-    two(out, month);
-    out.push(b'-');
-    two(out, day);
-    out.push(b'T');
-    two(out, of_day / 3600);
-    out.push(b':');
-    two(out, of_day / 60 % 60);
-    out.push(b':');
-    two(out, of_day % 60);
-    out.push(b'.');
-    out.push(b'0' + (millis / 100) as u8);
-    two(out, millis);
-    if offset == 0 {
-        out.push(b'Z');
-    } else {
-        out.push(if offset < 0 { b'-' } else { b'+' });
-        let minutes = i64::from(offset.abs() / 60);
-        two(out, minutes / 60);
-        out.push(b':');
-        two(out, minutes % 60);
-    }
-}
-
-/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn time_text(tz: Tz, at: DateTime<Utc>) -> String {
-    let mut out = String::with_capacity(29);
-    format_time(tz, at, &mut out);
-    out
-}
-
-/// `[{"start":..,"end":..(,"schedule":n)}, ...]`, written directly: free/busy answers are the
-/// API's hot path.
-pub fn ranges_json(tz: Tz, ranges: &[Range], schedule: Option<i64>, out: &mut String) {
-    let mut bytes = Vec::with_capacity(ranges.len() * 80 + 2);
-    let mut offsets = Offsets::new(tz);
-    let schedule = schedule.map(|s| format!(",\"schedule\":{s}}}"));
-    bytes.push(b'[');
-    for (i, range) in ranges.iter().enumerate() {
-        if i > 0 {
-            bytes.push(b',');
-        }
-        bytes.extend_from_slice(b"{\"start\":\"");
-        write_time(&mut offsets, range.start, &mut bytes);
-        bytes.extend_from_slice(b"\",\"end\":\"");
-        write_time(&mut offsets, range.end, &mut bytes);
-        bytes.push(b'"');
-        match &schedule {
-            Some(tail) => bytes.extend_from_slice(tail.as_bytes()),
-            None => bytes.push(b'}'),
-        }
-    }
-    bytes.push(b']');
-    // ASCII only: digits, punctuation and the fixed keys.
-    out.push_str(std::str::from_utf8(&bytes).unwrap_or_default());
-}
 
 /// A practice location.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -241,7 +94,7 @@ impl From<online::User> for User {
     }
 }
 
-/// A time range (documentation shape; answers are written by [`ranges_json`]).
+/// A time range (documentation shape; answers are written by [`super::times::ranges_json`]).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RangeShape {
     /// `yyyy-MM-dd'T'HH:mm:ss.SSSXXX` in the location's time zone.
@@ -474,46 +327,6 @@ pub fn parse_query_time(name: &str, raw: Option<&str>) -> Result<DateTime<Utc>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_carry_the_zone_offset_and_z_for_utc() {
-        let at = DateTime::parse_from_rfc3339("2019-02-14T22:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            time_text(chrono_tz::Australia::Sydney, at),
-            "2019-02-15T09:00:00.000+11:00"
-        );
-        assert_eq!(time_text(Tz::UTC, at), "2019-02-14T22:00:00.000Z");
-        assert_eq!(
-            time_text(chrono_tz::America::St_Johns, at),
-            "2019-02-14T18:30:00.000-03:30"
-        );
-    }
-
-    #[test]
-    fn the_digit_writer_agrees_with_chrono_over_centuries_and_zones() {
-        let zones = [
-            chrono_tz::Europe::Madrid,
-            chrono_tz::Australia::Sydney,
-            chrono_tz::America::St_Johns,
-            Tz::UTC,
-        ];
-        let mut at = DateTime::parse_from_rfc3339("1950-01-01T00:00:00.123Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        while at.timestamp() < 4_200_000_000 {
-            for tz in zones {
-                let local = at.with_timezone(&tz);
-                let expected = local.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string();
-                let expected = expected
-                    .strip_suffix("+00:00")
-                    .map_or(expected.clone(), |e| format!("{e}Z"));
-                assert_eq!(time_text(tz, at), expected);
-            }
-            at += chrono::Duration::seconds(7_654_321);
-        }
-    }
 
     #[test]
     fn query_times_need_seconds_and_an_offset() {
