@@ -20,7 +20,7 @@ const APP: &str = "src/app";
 const EDGE_FORBIDDEN: [&str; 3] = ["crate::db", "super::db", ".with_db("];
 
 /// What `app` must not write: an edge, or actix's web types.
-const APP_FORBIDDEN: [&str; 10] = [
+const APP_FORBIDDEN: [&str; 13] = [
     "crate::soap",
     "crate::http",
     "crate::edge",
@@ -31,6 +31,10 @@ const APP_FORBIDDEN: [&str; 10] = [
     "HttpResponse",
     "HttpRequest",
     "web::Data",
+    // Queries are written in db, beside their tables: app orchestrates, it writes no SQL.
+    "db::schema",
+    "diesel::prelude",
+    "diesel::dsl",
 ];
 
 /// Files outside `src/app` and `src/db` that may still name the database layer, each with the
@@ -376,7 +380,7 @@ fn app_knows_no_edge_and_no_web_type() {
     assert!(files >= 5, "only {files} app files found: did app move?");
     assert!(
         found.is_empty(),
-        "app must not import an edge or actix's web types:\n{}",
+        "app must not import an edge or actix's web types, nor write queries:\n{}",
         found.join("\n")
     );
 }

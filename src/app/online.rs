@@ -150,7 +150,7 @@ fn bad(text: impl Into<String>) -> Error {
 // What the caller may see.
 
 fn center_visible(caller: &Caller, center: &OnlineCenter) -> bool {
-    center.online && caller.centers.allows(&center.lid)
+    center.online && caller.view.allows(&center.lid)
 }
 
 fn visible_centers<'a>(
@@ -894,7 +894,7 @@ async fn find_booking(
                 b.token.as_bytes(),
                 token.as_bytes(),
             )) && b.live
-                && caller.centers.allows(&b.center_lid) =>
+                && caller.view.allows(&b.center_lid) =>
         {
             Ok(b)
         }

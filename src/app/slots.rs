@@ -25,6 +25,7 @@ use super::{Caller, Core, require};
 use crate::db::booking::cache::MAX_STALENESS;
 use crate::db::booking::online::{self as ids, Kind, schedule_key, split_schedule_key};
 use crate::db::slots::events::{self, Scope};
+use crate::db::slots::lookup;
 use crate::db::slots::run::{self as runs, RoleKey, RunRecord, RunRequest};
 use crate::db::slots::search::{self as store, SlotFilter};
 use crate::db::{DbConnection, Pool};
@@ -262,16 +263,10 @@ pub async fn regenerate(
 }
 
 fn role_center_lid(conn: &mut DbConnection, role: i64) -> diesel::QueryResult<Option<String>> {
-    use crate::db::schema::centers;
-    use diesel::prelude::*;
     let Some((_, center_id)) = role_of(conn, role)? else {
         return Ok(None);
     };
-    centers::table
-        .find(center_id)
-        .select(centers::lid)
-        .first(conn)
-        .optional()
+    lookup::center_lid(conn, &center_id)
 }
 
 /// A role's resource and center, by number: a published role, or any schedule number given.
@@ -329,14 +324,7 @@ pub fn regenerate_with(
 }
 
 fn mark_done(conn: &mut DbConnection, event: &str, now: DateTime<Utc>) -> Result<(), Error> {
-    use crate::db::schema::slot_events;
-    use diesel::prelude::*;
-    diesel::update(slot_events::table.find(event))
-        .set((
-            slot_events::state.eq("done"),
-            slot_events::done_at.eq(crate::db::time::naive(now)),
-        ))
-        .execute(conn)?;
+    events::mark_done(conn, event, now)?;
     Ok(())
 }
 
@@ -441,29 +429,9 @@ pub fn run_event(
     window: Duration,
     now: DateTime<Utc>,
 ) -> Result<Vec<RunRecord>, Error> {
-    use crate::db::schema::slot_events;
-    use diesel::prelude::*;
     let mut conn = pool.get()?;
-    let found: Option<(Option<String>, Option<String>, String)> = slot_events::table
-        .find(event_id)
-        .select((
-            slot_events::resource_id,
-            slot_events::center_id,
-            slot_events::reason,
-        ))
-        .first(&mut conn)
-        .optional()?;
-    let Some((resource, center, reason)) = found else {
+    let Some((scope, reason)) = events::scope_of(&mut conn, event_id)? else {
         return Err(Error::NotFound(format!("no availability event {event_id}")));
-    };
-    let scope = match (resource, center) {
-        (Some(resource_id), Some(center_id)) => Scope::Role {
-            resource_id,
-            center_id,
-        },
-        (Some(r), None) => Scope::Resource(r),
-        (None, Some(c)) => Scope::Center(c),
-        (None, None) => Scope::Everything,
     };
     let mut records = Vec::new();
     for (resource_id, center_id) in events::roles_of(&mut conn, &scope)? {
@@ -532,19 +500,9 @@ pub fn conflict_audit(pool: &Pool, role: i64) -> Result<Vec<(i64, String, String
 
 /// The number of the role of a resource and a center, by their LIDs (given if it had none).
 pub fn role_number(pool: &Pool, resource_lid: &str, center_lid: &str) -> Result<i64, Error> {
-    use crate::db::schema::{centers, resources};
-    use diesel::prelude::*;
     let mut conn = pool.get()?;
-    let resource: Option<String> = resources::table
-        .filter(resources::lid.eq(resource_lid))
-        .select(resources::id)
-        .first(&mut conn)
-        .optional()?;
-    let center: Option<String> = centers::table
-        .filter(centers::lid.eq(center_lid))
-        .select(centers::id)
-        .first(&mut conn)
-        .optional()?;
+    let resource = lookup::resource_id(&mut conn, resource_lid)?;
+    let center = lookup::center_id(&mut conn, center_lid)?;
     let (Some(resource), Some(center)) = (resource, center) else {
         return Err(Error::NotFound(format!(
             "no resource '{resource_lid}' or no center '{center_lid}'"
@@ -558,14 +516,8 @@ pub fn role_number(pool: &Pool, resource_lid: &str, center_lid: &str) -> Result<
 
 /// The number of an activity, by its LID (given if it had none).
 pub fn activity_number(pool: &Pool, activity_lid: &str) -> Result<i64, Error> {
-    use crate::db::schema::activities;
-    use diesel::prelude::*;
     let mut conn = pool.get()?;
-    let id: Option<String> = activities::table
-        .filter(activities::lid.eq(activity_lid))
-        .select(activities::id)
-        .first(&mut conn)
-        .optional()?;
+    let id = lookup::activity_id(&mut conn, activity_lid)?;
     let id = id.ok_or_else(|| Error::NotFound(format!("no activity '{activity_lid}'")))?;
     Ok(ids::numbers_for(&mut conn, &[(Kind::Activity, id)])?[0])
 }

@@ -282,3 +282,38 @@ pub fn roles_of(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<(Stri
     roles.dedup();
     Ok(roles)
 }
+
+/// Marks one event done (the operator's regeneration runs its own events at once).
+pub fn mark_done(conn: &mut DbConnection, event: &str, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(slot_events::table.find(event))
+        .set((
+            slot_events::state.eq(DONE),
+            slot_events::done_at.eq(naive(now)),
+        ))
+        .execute(conn)
+}
+
+/// An event's scope and reason, whatever its state.
+pub fn scope_of(conn: &mut DbConnection, event: &str) -> QueryResult<Option<(Scope, String)>> {
+    let found: Option<(Option<String>, Option<String>, String)> = slot_events::table
+        .find(event)
+        .select((
+            slot_events::resource_id,
+            slot_events::center_id,
+            slot_events::reason,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(|(resource, center, reason)| {
+        let scope = match (resource, center) {
+            (Some(resource_id), Some(center_id)) => Scope::Role {
+                resource_id,
+                center_id,
+            },
+            (Some(r), None) => Scope::Resource(r),
+            (None, Some(c)) => Scope::Center(c),
+            (None, None) => Scope::Everything,
+        };
+        (scope, reason)
+    }))
+}

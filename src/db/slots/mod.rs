@@ -3,6 +3,7 @@
 //! reads of stored slots ([`search`]).
 
 pub mod events;
+pub mod lookup;
 pub mod run;
 pub mod search;
 

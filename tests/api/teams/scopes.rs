@@ -296,6 +296,11 @@ async fn the_openvpms_api_lists_and_finds_only_centers_in_scope(backend: Backend
         names(&provincial.get("locations").await),
         vec!["Clinic C-CM1", "Clinic C-CM2", "Clinic C-CR1"]
     );
+    // Viewing needs the view scope only: the national user sees the whole country.
+    let national = v2(&app).as_client(NATIONAL, PASSWORD);
+    let mut country: Vec<String> = CENTERS.iter().map(|c| format!("Clinic {c}")).collect();
+    country.sort();
+    assert_eq!(names(&national.get("locations").await), country);
     let inside = collector
         .get(&format!("locations/{}", id_of("Clinic C-CM1")))
         .await;
