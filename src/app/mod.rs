@@ -8,6 +8,7 @@
 
 pub mod booking;
 pub mod clients;
+pub mod directory;
 pub mod master;
 pub mod messaging;
 pub mod online;
