@@ -13,6 +13,7 @@ mod metadata;
 mod paging;
 mod reads;
 mod services;
+mod validator;
 
 pub const CENTER_LID: &str = "urn:rendez:center-lid";
 pub const RESOURCE_LID: &str = "urn:rendez:resource-lid";
