@@ -6,6 +6,7 @@
 //! The rule between the layers: edges import `app` and `domain`, never `db`; `app` never
 //! imports an edge or actix's web types.
 
+pub mod appointment_pages;
 pub mod booking;
 pub mod clients;
 pub mod directory;

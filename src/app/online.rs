@@ -216,7 +216,7 @@ async fn number(core: &Core, kind: Kind, internal: &str) -> Result<i64, Error> {
 }
 
 /// What an API id names, if it is of `kind`.
-async fn named(core: &Core, number: i64, kind: Kind) -> Result<Option<String>, Error> {
+pub(crate) async fn named(core: &Core, number: i64, kind: Kind) -> Result<Option<String>, Error> {
     let memo = &core.booking.online_ids;
     let found = match memo.named(number) {
         Some(found) => Some(found),

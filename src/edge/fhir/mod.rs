@@ -1,20 +1,23 @@
 //! The FHIR R4 (4.0.1) edge, under `/fhir`: the clinic's directory (centers, resources,
 //! activities, schedules) as `Location`, `Organization`, `Practitioner`, `PractitionerRole`,
-//! `HealthcareService` and `Schedule`, each with read and search; `GET /fhir/metadata` is the
+//! `HealthcareService` and `Schedule`, and appointments as `Appointment` and `Patient` (read
+//! from the database a page at a time), each with read and search; `GET /fhir/metadata` is the
 //! CapabilityStatement, generated from the table the router serves ([`registry::TYPES`]).
 //!
-//! Parse, call [`crate::app::directory`], render. JSON only (`application/fhir+json`); errors
+//! Parse, call [`crate::app::directory`] or [`crate::app::appointment_pages`], render. JSON only (`application/fhir+json`); errors
 //! are `OperationOutcome`s. Authentication is HTTP Basic with a Rendez API client; reads need
 //! the `booking` role and follow the client's center scope (checked in the use case).
 //! No interaction takes a body: a request announcing one larger than [`MAX_BODY`] is refused
 //! unread (413), any other method than GET is 405.
 
+pub mod appointment;
 pub mod availability;
 pub mod capability;
 pub mod healthcare_service;
 pub mod location;
 pub mod organization;
 pub mod outcome;
+pub mod patient;
 pub mod practitioner;
 pub mod practitioner_role;
 pub mod registry;
@@ -214,8 +217,15 @@ async fn search_type(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         let who = caller(&req, &state).await?;
         let query = search::read_query(req.query_string(), definition.params, strict(&req))
             .map_err(|e| failure(&e))?;
-        let sources = sources(&state, &who).await.map_err(|e| failure(&e))?;
-        let page = registry::search(definition.kind, &sources, &query).map_err(|e| failure(&e))?;
+        let page = match definition.kind {
+            registry::Type::Appointment => appointment::search(&state, &who, &query).await,
+            registry::Type::Patient => patient::search(&state, &who, &query).await,
+            kind => match sources(&state, &who).await {
+                Ok(sources) => registry::search(kind, &sources, &query),
+                Err(e) => Err(e),
+            },
+        }
+        .map_err(|e| failure(&e))?;
         Ok::<_, HttpResponse>(json_answer(&search::bundle(
             &base(&state),
             definition.name,
@@ -236,16 +246,21 @@ async fn read(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         let definition = served_type(&req).map_err(Refusal::response)?;
         let who = caller(&req, &state).await?;
         let id = req.match_info().get("id").unwrap_or_default().to_string();
-        let sources = sources(&state, &who).await.map_err(|e| failure(&e))?;
-        registry::read(definition.kind, &sources, &id)
-            .map(|resource| json_answer(&resource))
-            .ok_or_else(|| {
-                outcome(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    &format!("{}/{id} is not known", definition.name),
-                )
-            })
+        let found = match definition.kind {
+            registry::Type::Appointment => appointment::read(&state, &who, &id).await,
+            registry::Type::Patient => patient::read(&state, &who, &id).await,
+            kind => sources(&state, &who)
+                .await
+                .map(|sources| registry::read(kind, &sources, &id)),
+        }
+        .map_err(|e| failure(&e))?;
+        found.map(|resource| json_answer(&resource)).ok_or_else(|| {
+            outcome(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                &format!("{}/{id} is not known", definition.name),
+            )
+        })
     };
     match answer.await {
         Ok(response) | Err(response) => response,

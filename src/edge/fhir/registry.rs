@@ -5,10 +5,11 @@
 use serde_json::Value;
 
 use super::organization::Clinic;
-use super::search::{Criterion, Param, Query, page};
+use super::search::{Criterion, Page, Param, Query, page};
 use super::systems::ORGANIZATION_ID;
 use super::{
-    healthcare_service, location, organization, practitioner, practitioner_role, schedule,
+    appointment, healthcare_service, location, organization, patient, practitioner,
+    practitioner_role, schedule,
 };
 use crate::app::directory::Directory;
 use crate::error::Error;
@@ -21,6 +22,8 @@ pub enum Type {
     PractitionerRole,
     HealthcareService,
     Schedule,
+    Appointment,
+    Patient,
 }
 
 /// A served type: its name, search parameters and what the CapabilityStatement says of it.
@@ -68,6 +71,18 @@ pub const TYPES: &[Definition] = &[
         params: schedule::PARAMS,
         doc: "A resource at a center: its actors, the activities it offers there (serviceType) and the days its rules span",
     },
+    Definition {
+        kind: Type::Appointment,
+        name: appointment::NAME,
+        params: appointment::PARAMS,
+        doc: "An appointment at a center: its patient, resource, center and activity as participants. Id: Rendez's; identifier: urn:rendez:appointment-lid|APP_LID",
+    },
+    Definition {
+        kind: Type::Patient,
+        name: patient::NAME,
+        params: patient::PARAMS,
+        doc: "The patient of an appointment: name and contacts only. A client limited to some centers sees the patients with an appointment there",
+    },
 ];
 
 /// The served type of this name (case-sensitive, as FHIR's type names are).
@@ -79,13 +94,6 @@ pub fn find(name: &str) -> Option<&'static Definition> {
 pub struct Sources {
     pub directory: Directory,
     pub clinic: Clinic,
-}
-
-/// One page of a search: entries (id, resource), the total, and the next page's cursor.
-pub struct Page {
-    pub entries: Vec<(String, Value)>,
-    pub total: usize,
-    pub next: Option<String>,
 }
 
 fn run<T>(
@@ -184,6 +192,9 @@ pub fn search(kind: Type, sources: &Sources, query: &Query) -> Result<Page, Erro
             schedule::render,
             query,
         ),
+        Type::Appointment | Type::Patient => Err(Error::Internal(format!(
+            "{kind:?} is not read from the directory"
+        ))),
     }
 }
 
@@ -221,6 +232,6 @@ pub fn read(kind: Type, sources: &Sources, id: &str) -> Option<Value> {
             .iter()
             .find(|s| s.id == number)
             .map(schedule::render),
-        Type::Organization => None,
+        Type::Organization | Type::Appointment | Type::Patient => None,
     }
 }

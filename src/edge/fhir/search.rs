@@ -9,9 +9,10 @@
 //! id, so a page never repeats or skips what existed when the first page was read, whatever
 //! changes in between (`total` is counted when each page is answered).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
+use crate::app::appointment_pages::Range;
 use crate::error::Error;
 
 /// Matches per page unless `_count` says otherwise.
@@ -62,6 +63,9 @@ pub enum Values {
     Refers(&'static [&'static str]),
     /// A day with an optional prefix (a date parameter).
     Day,
+    /// One date or date-time with an optional prefix, as a range of instants (a date
+    /// parameter).
+    Instant,
 }
 
 /// One declared search parameter.
@@ -78,7 +82,7 @@ impl Param {
             Values::Text => ParamType::String,
             Values::Code | Values::Boolean => ParamType::Token,
             Values::Refers(_) => ParamType::Reference,
-            Values::Day => ParamType::Date,
+            Values::Day | Values::Instant => ParamType::Date,
         }
     }
 
@@ -92,6 +96,13 @@ impl Param {
                 .values
                 .iter()
                 .try_for_each(|v| date_test(self.name, v).map(|_| ())),
+            Values::Instant => match criterion.values.as_slice() {
+                [value] => instant_range(self.name, value).map(|_| ()),
+                _ => Err(bad(format!(
+                    "'{}' takes one value; repeat the parameter to give a range",
+                    self.name
+                ))),
+            },
         }
     }
 }
@@ -249,6 +260,14 @@ pub fn boolean(criterion: &Criterion) -> Result<Vec<bool>, Error> {
 /// a bare `id`, or an absolute URL ending in `Type/id`. An id that is not a number names
 /// nothing (no Rendez id has that form); another type is a 400.
 pub fn references(criterion: &Criterion, allowed: &[&str]) -> Result<Vec<i64>, Error> {
+    Ok(reference_ids(criterion, allowed)?
+        .iter()
+        .filter_map(|id| id.parse::<i64>().ok())
+        .collect())
+}
+
+/// The ids a reference criterion names, as written, for targets of the types `allowed`.
+pub fn reference_ids(criterion: &Criterion, allowed: &[&str]) -> Result<Vec<String>, Error> {
     let mut ids = Vec::new();
     for value in &criterion.values {
         let parts: Vec<&str> = value.trim_end_matches('/').rsplitn(3, '/').collect();
@@ -266,8 +285,8 @@ pub fn references(criterion: &Criterion, allowed: &[&str]) -> Result<Vec<i64>, E
                 allowed.join(" or ")
             )));
         }
-        if let Ok(id) = id.parse::<i64>() {
-            ids.push(id);
+        if !id.is_empty() {
+            ids.push(id.to_string());
         }
     }
     Ok(ids)
@@ -339,11 +358,67 @@ impl DateTest {
     }
 }
 
+/// A date search value as a range of instants: `[prefix](YYYY-MM-DD | date-time with an
+/// offset)`. A day is the UTC day; a date-time is that instant. `eq` is within the value, `ge`
+/// from its start, `gt` after its end, `le` up to its end, `lt` before its start.
+pub fn instant_range(name: &str, value: &str) -> Result<Range, Error> {
+    let refuse = || {
+        bad(format!(
+            "'{name}' must be a date (YYYY-MM-DD) or a date-time with an offset, with an optional prefix eq, ge, gt, le, lt; not '{value}'"
+        ))
+    };
+    let (prefix, rest) =
+        if value.len() > 2 && value.as_bytes()[..2].iter().all(u8::is_ascii_alphabetic) {
+            value.split_at(2)
+        } else {
+            ("eq", value)
+        };
+    let (start, end) = if rest.len() == 10 {
+        let day = NaiveDate::parse_from_str(rest, "%Y-%m-%d").map_err(|_| refuse())?;
+        let start = day.and_hms_opt(0, 0, 0).ok_or_else(refuse)?.and_utc();
+        (start, start + chrono::Duration::days(1))
+    } else {
+        let at = DateTime::parse_from_rfc3339(rest)
+            .map_err(|_| refuse())?
+            .with_timezone(&Utc);
+        (at, at + chrono::Duration::microseconds(1))
+    };
+    let (from, before) = match prefix {
+        "eq" => (Some(start), Some(end)),
+        "ge" => (Some(start), None),
+        "gt" => (Some(end), None),
+        "le" => (None, Some(end)),
+        "lt" => (None, Some(start)),
+        other => {
+            return Err(bad(format!(
+                "'{name}': the prefix '{other}' is not supported (eq, ge, gt, le, lt)"
+            )));
+        }
+    };
+    Ok(Range { from, before })
+}
+
+/// The values of every occurrence of a parameter, each occurrence a list (OR), intersected
+/// (AND); `None` when the parameter is not given.
+pub fn intersect(lists: impl Iterator<Item = Vec<String>>) -> Option<Vec<String>> {
+    lists.fold(None, |acc: Option<Vec<String>>, list| match acc {
+        None => Some(list),
+        Some(acc) => Some(acc.into_iter().filter(|v| list.contains(v)).collect()),
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Answers.
 
+/// One page of a search: entries (id, resource), the total, and the next page's cursor.
+pub struct Page {
+    pub entries: Vec<(String, Value)>,
+    pub total: usize,
+    pub next: Option<String>,
+}
+
 /// A FHIR `instant`: UTC to the second.
-pub fn instant(at: chrono::DateTime<chrono::Utc>) -> String {
+pub fn instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 

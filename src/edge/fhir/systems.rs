@@ -18,3 +18,10 @@ pub const TIMEZONE_EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/ti
 pub fn identifier(system: &str, lid: &str) -> serde_json::Value {
     serde_json::json!({"use": "official", "system": system, "value": lid})
 }
+
+/// An appointment's APP_LID.
+pub const APPOINTMENT_LID: &str = "urn:rendez:appointment-lid";
+/// A patient's Rendez token id (TID), given by Rendez.
+pub const PATIENT_TID: &str = "urn:rendez:patient-tid";
+/// A patient's LID in the clinic's system, when the clinic sent one.
+pub const PATIENT_LID: &str = "urn:rendez:patient-lid";

@@ -104,7 +104,7 @@ async fn unknown_ids_types_and_paths_are_404(backend: Backend) {
     }
     f.get("Slot")
         .await
-        .assert_outcome(404, "unknown resource type 'Slot'; this server serves Location, Organization, Practitioner, PractitionerRole, HealthcareService, Schedule");
+        .assert_outcome(404, "unknown resource type 'Slot'; this server serves Location, Organization, Practitioner, PractitionerRole, HealthcareService, Schedule, Appointment, Patient");
     f.get(&format!("Location/{}/_history", ids.main))
         .await
         .assert_outcome(404, "is not an interaction this server supports");

@@ -14,13 +14,15 @@ backend_tests!(
     every_listed_parameter_is_understood_and_an_unlisted_type_is_unknown,
 );
 
-const SERVED: [&str; 6] = [
+const SERVED: [&str; 8] = [
     "Location",
     "Organization",
     "Practitioner",
     "PractitionerRole",
     "HealthcareService",
     "Schedule",
+    "Appointment",
+    "Patient",
 ];
 
 async fn the_capability_statement_is_public_and_lists_the_served_types(backend: Backend) {
@@ -89,6 +91,8 @@ fn sample_value(name: &str, kind: &str) -> &'static str {
         ("active", _) => "true",
         ("actor", _) | ("practitioner", _) => "Practitioner/1",
         ("location", _) => "Location/1",
+        ("patient", _) => "Patient/1",
+        ("status", _) => "booked",
         ("service", _) => "HealthcareService/1",
         (_, "date") => "ge2027-01-01",
         _ => "x",
@@ -117,7 +121,7 @@ async fn every_listed_parameter_is_understood_and_an_unlisted_type_is_unknown(ba
             .await
             .assert_outcome(400, "not-a-param");
     }
-    for unlisted in ["Slot", "Patient", "Appointment", "Foo", "location"] {
+    for unlisted in ["Slot", "Encounter", "Foo", "location"] {
         f.get(unlisted)
             .await
             .assert_outcome(404, &format!("unknown resource type '{unlisted}'"));

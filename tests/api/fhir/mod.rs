@@ -8,6 +8,7 @@ use crate::helpers::TestApp;
 use crate::openvpms::{PORTAL, PORTAL_PASSWORD};
 
 mod access;
+mod appointments;
 mod errors;
 mod metadata;
 mod paging;

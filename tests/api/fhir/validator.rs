@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::*;
 use crate::backend_tests;
 use crate::helpers::Backend;
-use crate::openvpms::{Rule, open, push, seed_clinic, start};
+use crate::openvpms::{FRIDAY, Rule, open, push, seed_clinic, soap_book, soap_cancel, start};
 
 backend_tests!(every_resource_and_bundle_validates_against_r4,);
 
@@ -96,6 +96,16 @@ async fn every_resource_and_bundle_validates_against_r4(backend: Backend) {
         ],
     )
     .await;
+    // Appointments, one cancelled, with a patient's name and contacts.
+    let contacts = [
+        ("USER_FIRST_NAME", "Judith"),
+        ("USER_SECOND_NAME", "Bourke"),
+        ("USER_MOBILE_PHONE", "+61418976543"),
+        ("USER_EMAIL", "judith@example.org"),
+    ];
+    soap_book(&app, "SCH-APPT", "STD", FRIDAY, "09:00", &contacts).await;
+    let cancelled = soap_book(&app, "DR-TURNER", "STD", FRIDAY, "12:00", &contacts).await;
+    soap_cancel(&app, &cancelled).await;
     let f = fhir(&app);
     let mut answers: Vec<Value> = vec![f.json("metadata").await];
     for kind in [
@@ -105,6 +115,8 @@ async fn every_resource_and_bundle_validates_against_r4(backend: Backend) {
         "PractitionerRole",
         "HealthcareService",
         "Schedule",
+        "Appointment",
+        "Patient",
     ] {
         // A page with a next link, the whole set, and each resource read by id.
         answers.push(f.search(&format!("{kind}?_count=1")).await);
@@ -126,7 +138,7 @@ async fn every_resource_and_bundle_validates_against_r4(backend: Backend) {
         .iter()
         .map(|a| a["resourceType"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.len(), 9, "{kinds:?}");
+    assert_eq!(kinds.len(), 11, "{kinds:?}");
     if let Err(report) = validate(&answers) {
         panic!("the FHIR validator refused some answers:\n{report}");
     }
