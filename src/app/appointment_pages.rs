@@ -153,14 +153,14 @@ pub async fn appointments(
         }
     }
     let given = numbers(core, wanted.clone()).await?;
-    let number = |kind: Kind, internal: &str| {
-        wanted
-            .iter()
-            .zip(&given)
-            .find(|((k, i), _)| *k == kind && i == internal)
-            .map(|(_, n)| *n)
-            .unwrap_or_default()
-    };
+    let numbered: std::collections::HashMap<(Kind, &str), i64> = wanted
+        .iter()
+        .zip(&given)
+        .map(|((k, i), n)| ((*k, i.as_str()), *n))
+        .collect();
+    // Every key looked up was in `wanted`.
+    let number =
+        |kind: Kind, internal: &str| numbered.get(&(kind, internal)).copied().unwrap_or_default();
     let master = master(core).await?;
     let catalog = master.online();
     let items = rows
