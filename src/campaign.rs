@@ -1,4 +1,5 @@
-//! `rendez campaign send --template FILE --recipients FILE.csv` (seed A.6, bulk messages): one
+//! `rendez campaign send --template FILE --recipients FILE.csv` (seed A.6, bulk messages), read
+//! and rendered here and queued by the use case `app::campaign::send`: one
 //! message per recipient, queued through the messaging outbox the `updateMessages` operation uses,
 //! so the same workers, rate limits, retries and STOP gate apply.
 //!
@@ -23,13 +24,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::db::outbox::{self, Enqueued, NewMessage};
-use crate::db::schema::sms_opt_outs;
-use crate::db::{DbConnection, Pool};
 use crate::domain::memo::templates::{Template, normalize_language};
 use crate::domain::memo::{Placeholder, TemplateKind, TemplateValues};
 use crate::domain::messages::{
@@ -122,7 +118,7 @@ pub struct Summary {
     /// An earlier run of the same campaign queued them.
     pub already_queued: usize,
     pub invalid: Vec<InvalidLine>,
-    /// False when the run stopped before the end (see [`send`]).
+    /// False when the run stopped before the end (see `app::campaign::send`).
     pub complete: bool,
 }
 
@@ -421,11 +417,11 @@ fn line_of(text: &str, offset: u64) -> usize {
 }
 
 /// A rendered message, ready for the outbox.
-struct Rendered {
-    channel: Channel,
-    to: String,
-    subject: Option<String>,
-    body: String,
+pub struct Rendered {
+    pub channel: Channel,
+    pub to: String,
+    pub subject: Option<String>,
+    pub body: String,
 }
 
 impl Campaign {
@@ -533,54 +529,6 @@ impl Campaign {
     }
 }
 
-/// Queues the campaign batch by batch. After each batch, `progress` gets the number of
-/// recipients handled so far and may answer `false` to stop there (the summary then says the
-/// run is incomplete, and running it again queues the rest).
-pub fn send(
-    pool: &Pool,
-    campaign: &Campaign,
-    now: DateTime<Utc>,
-    mut progress: impl FnMut(usize) -> bool,
-) -> Result<Summary, String> {
-    let mut summary = Summary {
-        campaign_id: campaign.id.clone(),
-        lines: campaign.lines(),
-        invalid: campaign.invalid.clone(),
-        complete: true,
-        ..Summary::default()
-    };
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("cannot reach the database: {e}"))?;
-    let mut done = 0;
-    for batch in campaign.recipients.chunks(BATCH) {
-        let counts = crate::db::memo::transaction(&mut conn, |conn| {
-            queue_batch(conn, campaign, batch, now)
-        })
-        .map_err(|e| {
-            format!(
-                "the database failed after {done} recipients (run the same command again to \
-                 queue the rest): {e}"
-            )
-        })?;
-        summary.queued_sms += counts.queued_sms;
-        summary.queued_email += counts.queued_email;
-        summary.skipped_opted_out += counts.skipped_opted_out;
-        summary.already_queued += counts.already_queued;
-        done += batch.len();
-        if !progress(done) && done < campaign.recipients.len() {
-            summary.complete = false;
-            break;
-        }
-    }
-    log::info!(
-        "campaign {}: queued {} messages",
-        campaign.id,
-        summary.queued_sms + summary.queued_email
-    );
-    Ok(summary)
-}
-
 /// Shows progress on standard error: a bar on a terminal, else a plain line per batch (logs,
 /// pipes). Never stops the run.
 pub fn show_progress(campaign: &Campaign) -> impl FnMut(usize) -> bool + use<> {
@@ -610,58 +558,40 @@ pub fn show_progress(campaign: &Campaign) -> impl FnMut(usize) -> bool + use<> {
     }
 }
 
-fn queue_batch(
-    conn: &mut DbConnection,
-    campaign: &Campaign,
-    batch: &[Recipient],
-    now: DateTime<Utc>,
-) -> QueryResult<Summary> {
-    let phones: Vec<&str> = batch.iter().filter_map(|r| r.phone.as_deref()).collect();
-    let stopped: HashSet<String> = if phones.is_empty() {
-        HashSet::new()
-    } else {
-        sms_opt_outs::table
-            .filter(sms_opt_outs::phone.eq_any(&phones))
-            .select(sms_opt_outs::phone)
-            .load::<String>(conn)?
-            .into_iter()
-            .collect()
-    };
-    let mut counts = Summary::default();
-    let mut rendered = Vec::with_capacity(batch.len());
-    for recipient in batch {
-        let is_stopped = recipient
-            .phone
-            .as_ref()
-            .is_some_and(|p| stopped.contains(p));
-        match campaign.render(recipient, is_stopped) {
-            Some(message) => rendered.push((campaign.legacy_id(recipient), message)),
-            None => counts.skipped_opted_out += 1,
+/// One batch's messages, as the outbox takes them.
+pub struct BatchMessages {
+    /// Per recipient who gets a message: its outbox key and the message.
+    pub messages: Vec<(String, Rendered)>,
+    /// Their number answered STOP and there is no email to write to instead.
+    pub skipped_opted_out: usize,
+}
+
+impl Campaign {
+    /// Renders a batch's messages; `stopped` holds those of the batch's phones (see
+    /// [`phones`]) that answered STOP.
+    pub fn render_batch(&self, batch: &[Recipient], stopped: &HashSet<String>) -> BatchMessages {
+        let mut skipped_opted_out = 0;
+        let mut messages = Vec::with_capacity(batch.len());
+        for recipient in batch {
+            let is_stopped = recipient
+                .phone
+                .as_ref()
+                .is_some_and(|p| stopped.contains(p));
+            match self.render(recipient, is_stopped) {
+                Some(message) => messages.push((self.legacy_id(recipient), message)),
+                None => skipped_opted_out += 1,
+            }
+        }
+        BatchMessages {
+            messages,
+            skipped_opted_out,
         }
     }
-    let messages: Vec<NewMessage<'_>> = rendered
-        .iter()
-        .map(|(legacy_id, m)| NewMessage {
-            owner: OWNER,
-            legacy_id,
-            channel: m.channel,
-            to: &m.to,
-            from: None,
-            subject: m.subject.as_deref(),
-            body: &m.body,
-            send_at: None,
-            expires_at: None,
-        })
-        .collect();
-    let answers = outbox::enqueue_all(conn, &messages, now)?;
-    for (answer, message) in answers.iter().zip(&messages) {
-        match (answer, message.channel) {
-            (Enqueued::Existing { .. }, _) => counts.already_queued += 1,
-            (Enqueued::New { .. }, Channel::Sms) => counts.queued_sms += 1,
-            (Enqueued::New { .. }, _) => counts.queued_email += 1,
-        }
-    }
-    Ok(counts)
+}
+
+/// The phones of a batch, whose STOP answers [`Campaign::render_batch`] needs.
+pub fn phones(batch: &[Recipient]) -> Vec<&str> {
+    batch.iter().filter_map(|r| r.phone.as_deref()).collect()
 }
 
 #[cfg(test)]

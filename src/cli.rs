@@ -8,7 +8,6 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{self, clients};
 use crate::config::{Config, Settings};
-use crate::db::{self, DbConnection};
 use crate::domain::access::{CenterScope, Roles};
 use crate::error::Error;
 use crate::{appointments_import, demo, import, startup};
@@ -389,7 +388,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 "RENDEZ_EXPORT_DIR (or --export-dir) names no directory to write the file to",
             )?;
             let pool = startup::open_database(&config)?;
-            let report = crate::exports::export_cancellations(
+            let report = app::exports::export_cancellations(
                 &pool,
                 &dir,
                 config.exports.interval,
@@ -416,7 +415,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             let pool = startup::open_database(&config)?;
             let progress = crate::campaign::show_progress(&campaign);
-            let summary = crate::campaign::send(&pool, &campaign, chrono::Utc::now(), progress)?;
+            let summary = app::campaign::send(
+                &pool,
+                &app::Caller::system("cli"),
+                &campaign,
+                chrono::Utc::now(),
+                progress,
+            )?;
             say!("{summary}");
             Ok(if summary.invalid.is_empty() {
                 ExitCode::SUCCESS
@@ -461,12 +466,12 @@ fn import_appointments(config: Config, args: AppointmentImportArgs) -> Result<Ex
     ));
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
     let report =
-        appointments_import::import_read(&pool, file, &settings, chrono::Utc::now(), args.dry_run);
+        app::imports::import_read(&pool, file, &settings, chrono::Utc::now(), args.dry_run);
     progress.finish_and_clear();
     let report = report.map_err(|e| e.to_string())?;
     say!("{report}");
     Ok(match report.outcome {
-        db::imports::ImportOutcome::Refused(_) => ExitCode::from(1),
+        app::imports::ImportOutcome::Refused(_) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
 }
@@ -578,7 +583,7 @@ fn worker(config: Config, args: WorkerArgs) -> Result<ExitCode, String> {
             pool,
             secret_key,
             public_url,
-            booking: None,
+            serving: None,
         };
         let which = crate::workers::Which::Worker {
             messaging: !args.no_messaging,
@@ -642,7 +647,7 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             clients::check_name(&name).map_err(said("cannot add the client"))?;
             let roles: Roles = roles.parse().map_err(|e| format!("--roles: {e}"))?;
             let centers: CenterScope = centers.parse().map_err(|e| format!("--centers: {e}"))?;
-            warn_of_unknown_centers(&mut conn, &centers);
+            warn_of_unknown_centers(clients::unknown_centers(&mut conn, &centers));
             let password = given_password(password)?;
             let (roles_text, centers_text) = (roles.to_string(), centers.to_string());
             clients::add(
@@ -749,7 +754,7 @@ fn said(what: &'static str) -> impl Fn(Error) -> String {
 
 fn results(config: Config, command: ResultsCommand) -> Result<ExitCode, String> {
     if let ResultsCommand::NewKey { key_id } = &command {
-        let text = crate::results::keyring::generate_key_text(key_id);
+        let text = crate::crypto::keyring::generate_key_text(key_id);
         crate::results::Keyring::parse(&text, None)?;
         say!("{text}");
         return Ok(ExitCode::SUCCESS);
@@ -818,7 +823,7 @@ fn results(config: Config, command: ResultsCommand) -> Result<ExitCode, String> 
             Ok(ExitCode::SUCCESS)
         }
         ResultsCommand::Purge => {
-            let purged = crate::results::retention::purge_expired_results(&pool, &config.results)?;
+            let purged = app::results::retention::purge_expired_results(&pool, &config.results)?;
             say!("purged the content of {purged} test results");
             Ok(ExitCode::SUCCESS)
         }
@@ -828,8 +833,8 @@ fn results(config: Config, command: ResultsCommand) -> Result<ExitCode, String> 
 
 /// A center named in `--centers` that master data does not have yet is kept (it may come with
 /// the next push) but said, as it is most often a typo.
-fn warn_of_unknown_centers(conn: &mut DbConnection, centers: &CenterScope) {
-    let unknown = match clients::unknown_centers(conn, centers) {
+fn warn_of_unknown_centers(unknown: Result<Vec<String>, Error>) {
+    let unknown = match unknown {
         Ok(unknown) => unknown,
         Err(e) => {
             log::warn!("cannot check the centers of --centers: {}", e.log_detail());

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use crate::db::{DatabaseUrl, PoolOptions};
+use crate::database::{DatabaseUrl, PoolOptions};
 
 /// Every setting, as given; `None` means "not given here".
 #[derive(clap::Args, Deserialize, Debug, Default, Clone)]
@@ -634,7 +634,7 @@ impl Settings {
         let database_url = self
             .database_url
             .as_deref()
-            .unwrap_or(crate::db::url::DEFAULT_DATABASE_URL)
+            .unwrap_or(crate::database::DEFAULT_DATABASE_URL)
             .parse()?;
         let max_body_bytes = match &self.max_body {
             None => 1024 * 1024,

@@ -7,9 +7,9 @@ use base64::Engine;
 use hmac::Mac;
 
 use crate::app;
+use crate::app::Pool;
 use crate::app::master::{AvailabilitySync, KeyEntitySync};
 use crate::auth::SecretKey;
-use crate::db::{DbConnection, Pool};
 use crate::domain::FieldSource;
 use crate::domain::access::{CenterScope, Roles};
 use crate::domain::master::{self, AvailabilityRule, KeyEntity, SyncOutcome};
@@ -201,7 +201,12 @@ fn availability_rules() -> Vec<(Fields, Vec<String>)> {
 /// is refused unless `allow_other_data`.
 pub fn load(pool: &Pool, key: &SecretKey, allow_other_data: bool) -> Result<DemoLoad, String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let other_data = other_data(&mut conn).map_err(|e| e.log_detail())?;
+    let centers = app::master::all_centers(&mut conn).map_err(|e| e.log_detail())?;
+    let clients = app::clients::list(&mut conn).map_err(|e| e.log_detail())?;
+    let other_data = other_data(
+        centers.iter().map(|c| c.lid.as_str()),
+        clients.iter().map(|c| c.name.as_str()),
+    );
     if let Some(what) = &other_data
         && !allow_other_data
     {
@@ -273,20 +278,18 @@ pub fn load(pool: &Pool, key: &SecretKey, allow_other_data: bool) -> Result<Demo
     })
 }
 
-/// What in the database is not the demo's, if anything.
-fn other_data(conn: &mut DbConnection) -> Result<Option<String>, Error> {
-    let centers = app::master::all_centers(conn)?;
-    if let Some(center) = centers
-        .iter()
-        .find(|c| !DEMO_CENTERS.contains(&c.lid.as_str()))
-    {
-        return Ok(Some(format!("the center '{}'", center.lid)));
+/// What in the database (its centers' LIDs, its clients' names) is not the demo's, if anything.
+fn other_data<'a>(
+    mut centers: impl Iterator<Item = &'a str>,
+    mut clients: impl Iterator<Item = &'a str>,
+) -> Option<String> {
+    if let Some(center) = centers.find(|lid| !DEMO_CENTERS.contains(lid)) {
+        return Some(format!("the center '{center}'"));
     }
-    let clients = app::clients::list(conn)?;
-    if let Some(client) = clients.iter().find(|c| c.name != DEMO_CLIENT) {
-        return Ok(Some(format!("the client '{}'", client.name)));
+    if let Some(client) = clients.find(|name| *name != DEMO_CLIENT) {
+        return Some(format!("the client '{client}'"));
     }
-    Ok(None)
+    None
 }
 
 fn check(outcome: SyncOutcome, what: &str) -> Result<(), String> {

@@ -10,8 +10,8 @@ use chrono_tz::Tz;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app;
+use crate::app::Pool;
 use crate::app::master::{AvailabilitySync, KeyEntitySync};
-use crate::db::Pool;
 use crate::domain::FieldSource;
 use crate::domain::master::{self, AvailabilityRule, KeyEntity, RowError, SyncOutcome};
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
+use crate::app::{self, Pool};
 use crate::auth::{Authenticator, KeySource, SecretKey};
 use crate::config::Config;
-use crate::db::{self, Pool};
 use crate::http;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -57,22 +57,18 @@ impl Application {
         let wsdl = WSDL_TEMPLATE.replace(WSDL_PLACEHOLDER_ADDRESS, &format!("{public_url}/soap"));
         let workers = config.http_workers;
         let metrics = Metrics::new();
-        let booking = Arc::new(crate::db::booking::BookingCache::new());
-        let core = Arc::new(crate::app::Core {
-            booking: booking.clone(),
-            config: Arc::new(config),
-            pool: pool.clone(),
-            result_reads: crate::results::read_log::ReadRecorder::start(pool.clone()),
-            downloads: crate::results::download_desk::DownloadDesk::start(pool.clone()),
-            secret_key: secret_key.clone(),
-            public_url: public_url.clone(),
-        });
+        let core = Arc::new(app::Core::new(
+            Arc::new(config),
+            pool.clone(),
+            secret_key.clone(),
+            public_url.clone(),
+        ));
         let background = Parts {
             config: core.config.clone(),
             pool: pool.clone(),
             secret_key: secret_key.clone(),
             public_url: public_url.clone(),
-            booking: Some(booking),
+            serving: Some(core.clone()),
         };
         let state = web::Data::new(AppState {
             auth: Authenticator::new(
@@ -171,7 +167,7 @@ impl Application {
 
 /// Opens (and migrates) the database named by the configuration.
 pub fn open_database(config: &Config) -> Result<Pool, String> {
-    db::connect(&config.database_url, config.pool)
+    app::ops::open_database(config)
 }
 
 /// The secret key, with a loud warning when it was made up on the spot.
@@ -203,9 +199,7 @@ pub fn report_results_setup(config: &Config, pool: &Pool) {
         "test results are sealed with the key '{}'",
         keyring.current_id()
     );
-    let missing = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-        db::results::missing_key_ids(&mut conn, keyring).map_err(|e| e.to_string())
-    });
+    let missing = app::ops::missing_result_keys(pool, keyring).map_err(|e| e.log_detail());
     match missing {
         Ok(ids) if ids.is_empty() => {}
         Ok(ids) => log::error!(
@@ -236,7 +230,7 @@ pub fn report_clients(pool: &Pool) {
     let clients = pool
         .get()
         .map_err(|e| e.to_string())
-        .and_then(|mut conn| crate::db::clients::list(&mut conn).map_err(|e| e.to_string()));
+        .and_then(|mut conn| app::clients::list(&mut conn).map_err(|e| e.log_detail()));
     match clients {
         Ok(clients) if clients.iter().all(|c| c.disabled) => log::warn!(
             "no API client can call Rendez yet: create one for the clinic's system with \

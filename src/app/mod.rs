@@ -3,26 +3,36 @@
 //! checks the caller's role and center scope, orchestrates the database and the booking cache,
 //! and answers domain values or an [`Error`] whose kind each edge maps to its own wire form.
 //!
-//! The rule between the layers: edges import `app` and `domain`, never `db`; `app` never
-//! imports an edge or actix's web types.
+//! The rule between the layers: edges, workers and the CLI import `app` and `domain`, never
+//! `db`; `app` never imports an edge or actix's web types.
 
+pub mod access;
 pub mod appointment_pages;
 pub mod booking;
+pub mod campaign;
 pub mod clients;
+pub mod delivery;
 pub mod directory;
+pub mod exports;
+pub mod imports;
 pub mod master;
 pub mod messaging;
 pub mod online;
 pub mod ops;
 pub mod patients;
+pub mod reminders;
 pub mod results;
 
 use std::sync::Arc;
 
 use crate::auth::SecretKey;
 use crate::config::Config;
+use crate::db::DbConnection;
+/// The database handle that workers and commands hold (see [`ops::open_database`]): they hand
+/// it, or a connection from it for the operator use cases that run on one, to use cases, and
+/// run no database work of their own (`tests/layers.rs`).
+pub use crate::db::Pool;
 use crate::db::booking::BookingCache;
-use crate::db::{DbConnection, Pool};
 pub use crate::domain::access::Principal as Caller;
 use crate::domain::access::Role;
 use crate::error::Error;
@@ -37,14 +47,33 @@ pub struct Core {
     /// Signs and checks patients' appointment links.
     pub secret_key: Arc<SecretKey>,
     /// Records SOAP reads of test results by group commit.
-    pub result_reads: crate::results::read_log::ReadRecorder,
+    pub result_reads: results::read_log::ReadRecorder,
     /// Judges the patient page's download attempts by group commit.
-    pub downloads: crate::results::download_desk::DownloadDesk,
+    pub downloads: results::download_desk::DownloadDesk,
     /// How callers reach this server (`RENDEZ_PUBLIC_URL`, else the bound address).
     pub public_url: String,
 }
 
 impl Core {
+    /// The core of a serving process over an opened database: an empty booking cache (its
+    /// keeper fills it), and the threads that record result reads and judge downloads.
+    pub fn new(
+        config: Arc<Config>,
+        pool: Pool,
+        secret_key: Arc<SecretKey>,
+        public_url: String,
+    ) -> Core {
+        Core {
+            booking: Arc::new(BookingCache::new()),
+            result_reads: results::read_log::ReadRecorder::start(pool.clone()),
+            downloads: results::download_desk::DownloadDesk::start(pool.clone()),
+            config,
+            pool,
+            secret_key,
+            public_url,
+        }
+    }
+
     /// Runs blocking database work on actix's blocking threads with a pooled connection.
     /// A pool that cannot hand out a connection in time is an outage (`Unavailable`).
     pub async fn with_db<T, F>(&self, work: F) -> Result<T, Error>

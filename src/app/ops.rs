@@ -1,8 +1,33 @@
 //! What operators and their probes ask of the process: is the database there and writable,
-//! how full are the pool and the outbox.
+//! how full are the pool and the outbox; and what the program needs to start: the database
+//! opened and migrated, the booking cache kept fresh, what stored data says about the setup.
 
-use super::Core;
+use std::time::Duration;
+
+use super::{Core, Pool};
+use crate::config::Config;
 use crate::error::Error;
+use crate::results::Keyring;
+
+/// How often the booking cache's keeper brings it up to date.
+pub const BOOKING_CACHE_KEEPER_PERIOD: Duration = crate::db::booking::cache::KEEPER_PERIOD;
+
+/// Opens (and migrates) the database the configuration names.
+pub fn open_database(config: &Config) -> Result<Pool, String> {
+    crate::db::connect(&config.database_url, config.pool)
+}
+
+/// The booking cache keeper's tick: catches the cache up with the database's versions.
+pub async fn refresh_booking_cache(core: &Core) -> Result<(), Error> {
+    let cache = core.booking.clone();
+    core.with_db(move |conn| cache.keep_fresh(conn)).await
+}
+
+/// The keys that sealed stored test results and that `keyring` does not hold. Blocking.
+pub fn missing_result_keys(pool: &Pool, keyring: &Keyring) -> Result<Vec<String>, Error> {
+    let mut conn = pool.get()?;
+    Ok(crate::db::results::missing_key_ids(&mut conn, keyring)?)
+}
 
 /// The database answers and takes writes (a SQLite file another process keeps locked does not).
 pub async fn ready(core: &Core) -> Result<(), Error> {

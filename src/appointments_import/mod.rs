@@ -1,6 +1,7 @@
 //! `rendez import appointments FILE` and the watched folder (`RENDEZ_IMPORT_DIR`): the clinic's
-//! exported appointments (seed A.1.1), read whole, checked whole, stored in one transaction
-//! (see [`crate::db::imports`]), then the scheduler's planner runs for what moved or vanished.
+//! exported appointments (seed A.1.1), read whole and checked whole here, then stored in one
+//! transaction by the use case [`crate::app::imports::import_read`], after which the
+//! scheduler's planner runs for what moved or vanished.
 //!
 //! Unlike `import keyentities|availabilities`, a file with a bad line is refused whole: stored in
 //! part, it would make the appointments of its refused lines look vanished, and cancel them.
@@ -10,13 +11,11 @@ pub mod watch;
 use std::fmt;
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
-use crate::db::Pool;
-use crate::db::imports::{self, ImportCounts, ImportOutcome, ImportRequest};
-use crate::db::memo::planner::{PlanReport, plan_pending};
+use crate::app::imports::{ImportCounts, ImportOutcome};
+use crate::app::reminders::PlanReport;
 use crate::domain::exported::{COLUMNS, ExportedAppointment, REQUIRED_COLUMNS};
 use crate::domain::master::RowError;
 use crate::domain::memo::MemoPolicy;
@@ -221,74 +220,6 @@ pub fn read_file(
         appointments,
         errors,
     })
-}
-
-/// Imports a file read by [`read_file`]: a file with a wrong line is refused whole (the database
-/// is still asked about its other lines, so that the report names every wrong one); otherwise it
-/// is stored in one transaction, then the planner runs for what it moved or cancelled. A dry run
-/// does all of it but the planner in a transaction it rolls back.
-pub fn import_read(
-    pool: &Pool,
-    file: ReadFile,
-    settings: &ImportSettings<'_>,
-    now: DateTime<Utc>,
-    dry_run: bool,
-) -> Result<FileReport, ImportError> {
-    let mut report = FileReport {
-        file_name: file.file_name.clone(),
-        lines: file.lines,
-        ignored_columns: file.ignored_columns,
-        outcome: ImportOutcome::Refused(Vec::new()),
-        planned: None,
-        dry_run,
-    };
-    let database = |e: &dyn fmt::Display| {
-        ImportError::Database(format!("nothing was imported: the database failed: {e}"))
-    };
-    let mut conn = pool
-        .get()
-        .map_err(|e| ImportError::Database(format!("cannot reach the database: {e}")))?;
-    let request = ImportRequest {
-        file_name: &file.file_name,
-        content_hash: &file.content_hash,
-        appointments: &file.appointments,
-        line_errors: &file.errors,
-        default_timezone: settings.default_timezone,
-        policy: settings.policy,
-        dry_run,
-    };
-    let outcome = imports::import(&mut conn, &request, now).map_err(|e| database(&e));
-    if !dry_run {
-        let counted = match &outcome {
-            Ok(ImportOutcome::Imported { .. }) => "imported",
-            Ok(ImportOutcome::AlreadyImported { .. }) => "skipped",
-            Ok(ImportOutcome::Refused(_)) => "refused",
-            Err(_) => "failed",
-        };
-        crate::telemetry::IMPORTS
-            .with_label_values(&["appointments", counted])
-            .inc();
-    }
-    report.outcome = outcome?;
-    if report.imported().is_some() && !dry_run {
-        // Imported and committed: a failed planning run is retried by the scheduler.
-        match plan_pending(&mut conn, settings.policy, now) {
-            Ok(planned) => report.planned = Some(planned),
-            Err(e) => log::warn!("appointments imported; planning their notices failed: {e}"),
-        }
-    }
-    Ok(report)
-}
-
-/// Reads and imports one file.
-pub fn import_path(
-    pool: &Pool,
-    path: &Path,
-    settings: &ImportSettings<'_>,
-    now: DateTime<Utc>,
-) -> Result<FileReport, ImportError> {
-    let file = read_file(path, settings.default_country, settings.encoding)?;
-    import_read(pool, file, settings, now, false)
 }
 
 /// For callers that hold a configuration.

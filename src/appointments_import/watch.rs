@@ -20,9 +20,9 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 
-use super::{ImportError, ImportSettings, import_path};
-use crate::db::Pool;
-use crate::db::imports::ImportOutcome;
+use super::{ImportError, ImportSettings};
+use crate::app::Pool;
+use crate::app::imports::{ImportOutcome, import_path};
 use crate::memo::MemoConfig;
 
 /// How long a file must be left untouched before it is imported.

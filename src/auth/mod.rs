@@ -2,9 +2,6 @@
 //! or PasswordDigest. Argon2id verification is deliberately slow, so successful checks are
 //! remembered briefly (as a keyed hash, never the secret) and concurrent hashing is bounded.
 
-mod password;
-pub mod secret_key;
-
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -19,10 +16,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
-pub use password::{check_new_secret, hash_secret, verify_secret};
-pub use secret_key::{KeySource, SecretKey};
+/// Moved to the leaf [`crate::crypto`]; kept here for callers not yet moved.
+pub use crate::crypto::{KeySource, SecretKey, check_new_secret, hash_secret, verify_secret};
 
-use crate::db::{self, DbConnection, Pool};
+use crate::app::{Pool, access};
 use crate::error::Error;
 
 /// How far a PasswordDigest token's `Created` may be from our clock, either way.
@@ -201,11 +198,7 @@ impl Authenticator {
         let row_read = Instant::now();
         let pool = self.pool.clone();
         let lookup = username.clone();
-        let row = actix_web::web::block(move || -> Result<_, Error> {
-            let mut conn = pool.get()?;
-            Ok(db::clients::find_by_name(&mut conn, &lookup)?)
-        })
-        .await??;
+        let row = actix_web::web::block(move || access::find_client(&pool, &lookup)).await??;
         let Some(row) = row.filter(|r| !r.disabled) else {
             self.forget_recent(recent_key.as_ref());
             return Err(match credentials {
@@ -262,13 +255,8 @@ impl Authenticator {
                     .chain_update(&nonce_bytes)
                     .finalize());
                 let pool = self.pool.clone();
-                let fresh = actix_web::web::block(move || -> Result<bool, Error> {
-                    let mut conn = pool.get()?;
-                    Ok(db::nonces::remember(
-                        &mut conn,
-                        &nonce_key,
-                        Utc::now().naive_utc(),
-                    )?)
+                let fresh = actix_web::web::block(move || {
+                    access::remember_nonce(&pool, &nonce_key, Utc::now())
                 })
                 .await??;
                 if !fresh {
@@ -562,10 +550,9 @@ pub fn check_digest(
     Ok(nonce_bytes)
 }
 
-/// Forgets nonces whose tokens would be refused for their age anyway.
-pub fn forget_old_nonces(conn: &mut DbConnection) -> diesel::QueryResult<usize> {
-    let horizon = Utc::now().naive_utc() - CREATED_WINDOW * 3;
-    db::nonces::forget_older_than(conn, horizon)
+/// Forgets nonces whose tokens would be refused for their age anyway. Blocking.
+pub fn forget_old_nonces(pool: &Pool) -> Result<usize, Error> {
+    access::forget_nonces_before(pool, Utc::now() - CREATED_WINDOW * 3)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -12,6 +12,7 @@ pub mod master;
 pub mod memo;
 pub mod migrations;
 pub mod nonces;
+pub mod opt_outs;
 pub mod outbox;
 pub mod pool;
 pub mod results;
@@ -20,11 +21,10 @@ pub mod schema;
 mod sqlite_plans;
 pub mod time;
 pub mod tx;
-pub mod url;
 
+pub use crate::database::DatabaseUrl;
 pub use connection::DbConnection;
 pub use pool::{DEFAULT_BUSY_TIMEOUT, DbManager, Pool, PoolOptions, PooledConn, connect};
-pub use url::DatabaseUrl;
 
 #[cfg(not(any(feature = "sqlite", feature = "mysql")))]
 compile_error!("build rendez with at least one database feature: sqlite or mysql");

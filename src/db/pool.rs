@@ -10,8 +10,9 @@ use diesel::r2d2;
 use super::connection::DbConnection;
 #[cfg(feature = "sqlite")]
 use super::sqlite_plans;
-use super::url::DatabaseUrl;
 use super::{dialect, migrations};
+use crate::database::DatabaseUrl;
+pub use crate::database::PoolOptions;
 
 pub type Pool = r2d2::Pool<DbManager>;
 pub type PooledConn = r2d2::PooledConnection<DbManager>;
@@ -122,14 +123,6 @@ fn create_private_file(path: &str) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-/// How the pool is sized and how long a caller waits for a connection before the request fails
-/// with a `Server` fault (instead of r2d2's default 30 s hang).
-#[derive(Debug, Clone, Copy)]
-pub struct PoolOptions {
-    pub max_size: u32,
-    pub connection_timeout: Duration,
 }
 
 /// Opens the database, applies pending migrations, then builds the pool.

@@ -8,12 +8,12 @@ use subtle::ConstantTimeEq;
 
 use super::schema::{patients, result_events, test_result_chunks, test_results};
 use super::{DbConnection, dialect};
+use crate::crypto::keyring::{Keyring, OpenError, Sealed, content_aad, filename_aad};
 use crate::db::memo::results_ready::{self, AvailableResult, ResultsNotice, ResultsNotifier};
 use crate::domain::access::CenterScope;
 use crate::domain::messages::Channel;
 use crate::domain::patient::{PatientFields, PatientKeys};
 use crate::domain::results::{CodeCounters, CodeState, LOCK_WINDOW, ResultStatus, Retention};
-use crate::results::keyring::{Keyring, OpenError, Sealed};
 
 /// Content is stored in pieces of this size, each its own row: every statement stays under
 /// MariaDB's default `max_allowed_packet` whatever the file's size.
@@ -505,7 +505,7 @@ pub struct ContentLookup<'a> {
 }
 
 /// Reads and opens, in one read transaction and in order, the content that `lookups` ask for
-/// (the batch of `results::read_log`), until about `max_bytes` of content is read: returns
+/// (the batch of `app::results::read_log`), until about `max_bytes` of content is read: returns
 /// what was found for that prefix of `lookups` (never empty when `lookups` is not), each with
 /// the result's id, `None` when there is no read to record. The caller records the reads (see
 /// [`record_reads`]) before any content leaves.
@@ -588,7 +588,7 @@ pub fn record_reads(conn: &mut DbConnection, reads: &[ReadEvent]) -> QueryResult
 /// tag to be dropped in place.
 fn load_chunks(conn: &mut DbConnection, row: &ResultRow) -> QueryResult<Vec<u8>> {
     let size = row.content_size.unwrap_or(0).max(0) as usize;
-    let mut buffer: Vec<u8> = Vec::with_capacity(size + crate::results::keyring::TAG_LEN);
+    let mut buffer: Vec<u8> = Vec::with_capacity(size + crate::crypto::keyring::TAG_LEN);
     // One query per chunk: the pieces are appended as they come, never held twice.
     for seq in 0..row.content_chunks {
         let piece: Vec<u8> = test_result_chunks::table
@@ -608,7 +608,7 @@ fn open_content(keyring: &Keyring, row: &ResultRow, buffer: &mut Vec<u8>) -> Res
     let sealed = row
         .content_seal()
         .ok_or_else(|| OpenError::Corrupt(row.key_id.clone()))?;
-    keyring.open_in_place(&sealed, &crate::results::content_aad(&row.lid), buffer)
+    keyring.open_in_place(&sealed, &content_aad(&row.lid), buffer)
 }
 
 /// A download attempt on the patient page.
@@ -675,7 +675,7 @@ pub enum DownloadOutcome {
 }
 
 /// Judges download attempts and records them, in order and in one write transaction (the
-/// batch of `results::download_desk`), until about `max_bytes` of content is granted: returns
+/// batch of `app::results::download_desk`), until about `max_bytes` of content is granted: returns
 /// the outcomes of that prefix of `attempts` (never empty when `attempts` is not). The limits
 /// and the per-code counters are read and updated together, so several processes sharing the
 /// database count the same failures, and each attempt sees the ones before it.
@@ -874,7 +874,7 @@ fn judge(
     }
     let file_name = row.filename_sealed.as_deref().and_then(|blob| {
         keyring
-            .open_small(&row.key_id, &crate::results::filename_aad(&row.lid), blob)
+            .open_small(&row.key_id, &filename_aad(&row.lid), blob)
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
     });
@@ -1107,7 +1107,7 @@ mod tests {
     #[test]
     fn an_unknown_code_runs_the_same_verification_against_a_stand_in() {
         let keyring =
-            Keyring::parse(&crate::results::keyring::generate_key_text("k1"), None).unwrap();
+            Keyring::parse(&crate::crypto::keyring::generate_key_text("k1"), None).unwrap();
         let stand_in = IdCheck::of(None, &keyring);
         let real_hash =
             keyring.current_lookup_hash(crate::domain::results::ID_NUMBER_PURPOSE, "12345678Z");

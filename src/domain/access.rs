@@ -93,6 +93,26 @@ pub struct Principal {
     pub centers: CenterScope,
 }
 
+impl Principal {
+    /// The server acting for itself: a background worker or an operator's command at the
+    /// server's shell (`name` says which, e.g. `worker`, `cli`). It holds every role and every
+    /// center, so the checks pass by being satisfied, not skipped; its id (`system:<name>`)
+    /// cannot be an API client's, whose ids are UUIDs.
+    pub fn system(name: &str) -> Principal {
+        Principal {
+            id: format!("system:{name}"),
+            name: format!("system {name}"),
+            roles: Roles::all(),
+            centers: CenterScope::All,
+        }
+    }
+
+    /// True for [`Principal::system`]'s principals.
+    pub fn is_system(&self) -> bool {
+        self.id.starts_with("system:")
+    }
+}
+
 /// The centers (by LID) a client may act on; `All` when it is not limited.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CenterScope {
@@ -168,5 +188,20 @@ mod tests {
         let only: CenterScope = "C1, C2".parse().unwrap();
         assert!(only.allows("C2") && !only.allows("C3"));
         assert_eq!(only.to_string(), "C1,C2");
+    }
+
+    #[test]
+    fn a_system_principal_holds_every_role_and_center_and_is_no_client() {
+        let worker = Principal::system("worker");
+        assert!(Role::ALL.into_iter().all(|r| worker.roles.contains(r)));
+        assert!(worker.centers.allows("ANY") && !worker.centers.is_limited());
+        assert!(worker.is_system() && worker.id == "system:worker");
+        let client = Principal {
+            id: "6f1c2d7e-0000-4000-8000-000000000000".into(),
+            name: "system".into(),
+            roles: Roles::all(),
+            centers: CenterScope::All,
+        };
+        assert!(!client.is_system());
     }
 }

@@ -8,6 +8,7 @@ pub mod freebusy;
 pub mod master;
 pub mod memo;
 pub mod messages;
+pub mod outbox;
 pub mod patient;
 pub mod results;
 pub mod slots;

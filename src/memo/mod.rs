@@ -1,9 +1,9 @@
 //! Appointment communications: confirmations, reminders and cancellation notices planned from the
 //! appointment change log and handed to the messaging outbox, and what patients answer (their
 //! appointment page, SMS replies). The rules live in [`crate::domain::memo`], the SQL in
-//! [`crate::db::memo`]; this module holds their configuration and the scheduler.
+//! the database layer, the use cases in [`crate::app::reminders`]; this module holds their
+//! configuration and the scheduler's loop.
 
-pub mod clinic;
 pub mod scheduler;
 
 use std::collections::BTreeMap;
@@ -44,32 +44,8 @@ pub struct MemoSettings<'a> {
     pub sms_gsm7: bool,
 }
 
-/// What the memo service runs with.
-#[derive(Clone, Debug)]
-pub struct MemoConfig {
-    pub policy: MemoPolicy,
-    pub templates: TemplateSet,
-    pub keywords: ReplyKeywords,
-    pub fallback_language: String,
-    pub scheduler_interval: Duration,
-    pub clinic_cancel_url: Option<String>,
-    /// What Jasmin's MO requests must carry as `secret`; `None`: they are refused.
-    pub jasmin_mo_secret: Option<String>,
-    /// Patients are written to on these channels only.
-    pub deliverable: Deliverable,
-    pub sms_gsm7: bool,
-}
-
-impl MemoConfig {
-    /// The text of one of Rendez's own SMS as it is queued.
-    pub fn sms_text(&self, text: String) -> String {
-        if self.sms_gsm7 {
-            crate::domain::messages::to_gsm7(&text)
-        } else {
-            text
-        }
-    }
-}
+/// Moved to the domain (`db` uses it); its settings are resolved here.
+pub use crate::domain::memo::config::MemoConfig;
 
 pub const DEFAULT_REMINDERS: &str = "72h,24h";
 pub const DEFAULT_QUIET_HOURS: &str = "21:00-08:00";

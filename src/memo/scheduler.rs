@@ -1,5 +1,6 @@
-//! The reminder scheduler: every `RENDEZ_SCHEDULER_INTERVAL` it plans from new appointment
-//! changes and hands due notices to the outbox. It runs inside `rendez serve` (unless
+//! The reminder scheduler's loop: every `RENDEZ_SCHEDULER_INTERVAL` it plans from new
+//! appointment changes and hands due notices to the outbox (the use case
+//! [`crate::app::reminders::tick`], run as the system principal `scheduler`). It runs inside `rendez serve` (unless
 //! `--no-workers`) and `rendez worker`; any number of processes may run it on one database.
 //!
 //! [`tick`] takes the instant to act at, so tests (and a catch-up after downtime) can run it at
@@ -11,36 +12,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::MemoConfig;
+pub use crate::app::reminders::TickReport;
+use crate::app::reminders::{self, Dispatch};
+use crate::app::{Caller, Pool};
 use crate::auth::SecretKey;
-use crate::db::Pool;
-use crate::db::memo::dispatch::{DispatchReport, Sender, dispatch_due};
-use crate::db::memo::planner::{PlanReport, plan_pending};
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TickReport {
-    pub planned: PlanReport,
-    pub dispatched: DispatchReport,
-}
-
-impl std::fmt::Display for TickReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let TickReport {
-            planned,
-            dispatched: d,
-        } = self;
-        write!(
-            f,
-            "planned {} change(s) of {} appointment(s); notices queued {}, deferred {}, withdrawn {}, dropped {}, skipped {}",
-            planned.changes,
-            planned.appointments,
-            d.queued,
-            d.deferred,
-            d.withdrawn,
-            d.dropped,
-            d.skipped
-        )
-    }
-}
 
 /// What the scheduler runs with.
 #[derive(Clone)]
@@ -55,34 +30,16 @@ pub struct Scheduler {
 impl Scheduler {
     /// Plans and dispatches everything due at `now`. Blocking: run it off the async threads.
     pub fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, String> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| format!("no database connection: {e}"))?;
-        let planned = plan_pending(&mut conn, &self.config.policy, now)
-            .map_err(|e| format!("planning failed: {e}"))?;
-        let sender = Sender {
+        let dispatch = Dispatch {
             config: &self.config,
             key: &self.key,
             public_url: &self.public_url,
         };
-        let dispatched =
-            dispatch_due(&mut conn, &sender, now).map_err(|e| format!("dispatch failed: {e}"))?;
-        crate::telemetry::SCHEDULER_TICKS.inc();
-        for (outcome, count) in [
-            ("queued", dispatched.queued),
-            ("deferred", dispatched.deferred),
-            ("withdrawn", dispatched.withdrawn),
-            ("dropped", dispatched.dropped),
-            ("skipped", dispatched.skipped),
-        ] {
-            crate::telemetry::SCHEDULER_NOTICES
-                .with_label_values(&[outcome])
-                .inc_by(count as u64);
-        }
-        Ok(TickReport {
-            planned,
-            dispatched,
+        reminders::tick(&self.pool, &Caller::system("scheduler"), &dispatch, now).map_err(|e| {
+            match e {
+                crate::error::Error::Unavailable(detail) => detail,
+                other => other.log_detail(),
+            }
         })
     }
 

@@ -5,8 +5,8 @@
 //! get the same answer; a Fault, a 429 or a 5xx is tried again.
 
 use super::delivery::{self, Delivery};
-use crate::db::outbox::Claimed;
-use crate::memo::clinic::{CANCEL_ACTION, CancelAnswer, read_cancel_answer};
+use crate::domain::outbox::Claimed;
+use crate::seed::clinic_cancel::{CANCEL_ACTION, CancelAnswer, read_cancel_answer};
 
 pub const NAME: &str = "clinic";
 

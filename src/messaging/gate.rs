@@ -10,28 +10,31 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use diesel::QueryResult;
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
-use crate::db::outbox::{AttemptOutcome, Claimed};
-use crate::db::schema::sms_opt_outs;
 use crate::domain::messages::Channel;
+use crate::domain::outbox::{AttemptOutcome, Claimed};
 
 /// The reason recorded on an SMS the gate stops because of an opt-out.
 pub const STOPPED_REASON: &str =
     "the recipient answered STOP: no SMS goes to this number until it sends START";
 
+/// The batch's SMS recipients, whose opt-outs [`refusals`] needs to know.
+pub fn sms_recipients(batch: &[Claimed]) -> Vec<&str> {
+    batch
+        .iter()
+        .filter(|m| is_sms(m))
+        .map(|m| m.recipient.as_str())
+        .collect()
+}
+
 /// Per claimed message, `Some(outcome)` when it must not be sent, with the final state to
-/// record. Runs on the worker's connection right after the claim, outside the claim's
-/// transaction.
+/// record; `stopped` holds the batch's SMS recipients that are opted out now.
 pub fn refusals(
-    conn: &mut DbConnection,
     batch: &[Claimed],
+    stopped: &HashSet<String>,
     now: DateTime<Utc>,
-) -> QueryResult<Vec<Option<AttemptOutcome>>> {
-    let stopped = stopped_numbers(conn, batch)?;
-    Ok(batch
+) -> Vec<Option<AttemptOutcome>> {
+    batch
         .iter()
         .map(|message| {
             if is_sms(message) && stopped.contains(message.recipient.as_str()) {
@@ -46,28 +49,9 @@ pub fn refusals(
                 _ => None,
             }
         })
-        .collect())
+        .collect()
 }
 
 fn is_sms(message: &Claimed) -> bool {
     message.channel == Channel::Sms.as_str()
-}
-
-/// The batch's SMS recipients that are opted out now, in one query.
-fn stopped_numbers(conn: &mut DbConnection, batch: &[Claimed]) -> QueryResult<HashSet<String>> {
-    let mut numbers: Vec<&str> = batch
-        .iter()
-        .filter(|m| is_sms(m))
-        .map(|m| m.recipient.as_str())
-        .collect();
-    if numbers.is_empty() {
-        return Ok(HashSet::new());
-    }
-    numbers.sort_unstable();
-    numbers.dedup();
-    let found: Vec<String> = sms_opt_outs::table
-        .filter(sms_opt_outs::phone.eq_any(numbers))
-        .select(sms_opt_outs::phone)
-        .load(conn)?;
-    Ok(found.into_iter().collect())
 }

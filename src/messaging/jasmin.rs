@@ -4,8 +4,8 @@
 
 use super::config::SmsProviderConfig;
 use super::delivery::{self, Delivery};
-use crate::db::outbox::Claimed;
 use crate::domain::messages::{MessageStatus, SmsEncoding, sms_encoding};
+use crate::domain::outbox::Claimed;
 
 pub const NAME: &str = "jasmin";
 pub const DLR_HOOK_PATH: &str = "/hooks/jasmin/dlr";

@@ -7,8 +7,8 @@ use std::io::Write;
 
 use super::config::LogShows;
 use super::delivery::Delivery;
-use crate::db::outbox::Claimed;
 use crate::domain::messages::Channel;
+use crate::domain::outbox::Claimed;
 
 pub const NAME: &str = "log";
 

@@ -5,8 +5,8 @@ use super::config::{EmailProviderConfig, SmsProviderConfig};
 /// yet moved.
 pub use super::delivery::{Delivery, http_client, retry_after, transport_error};
 use super::{clinic, jasmin, log, smtp, twilio};
-use crate::db::outbox::Claimed;
 use crate::domain::messages::Channel;
+use crate::domain::outbox::Claimed;
 
 /// The sender of one channel.
 pub enum Provider {

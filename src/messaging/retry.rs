@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 
 use super::delivery::Delivery;
-use crate::db::outbox::{AttemptOutcome, Claimed};
+use crate::domain::outbox::{AttemptOutcome, Claimed};
 
 /// The longest wait between two attempts, whatever the doubling says.
 const MAX_DELAY: StdDuration = StdDuration::from_secs(6 * 3600);

@@ -11,7 +11,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::config::EmailProviderConfig;
 use super::delivery::Delivery;
-use crate::db::outbox::Claimed;
+use crate::domain::outbox::Claimed;
 
 pub const NAME: &str = "smtp";
 

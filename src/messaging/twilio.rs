@@ -9,8 +9,8 @@ use sha1::Sha1;
 
 use super::config::SmsProviderConfig;
 use super::delivery::{self, Delivery};
-use crate::db::outbox::Claimed;
 use crate::domain::messages::MessageStatus;
+use crate::domain::outbox::Claimed;
 
 pub const NAME: &str = "twilio";
 pub const STATUS_HOOK_PATH: &str = "/hooks/twilio/status";

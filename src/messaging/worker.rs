@@ -11,20 +11,11 @@ use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
 use super::config::MessagingConfig;
-use super::gate;
 use super::provider::Provider;
 use super::retry::RetryPolicy;
-use crate::db::Pool;
-use crate::db::outbox::{self, AttemptOutcome, AttemptReport, Claimed};
+use crate::app::delivery::{self, Attempt as Outcome, Claimed};
+use crate::app::{Caller, Pool};
 use crate::domain::messages::Channel;
-
-/// A claimed message's index in its batch, when its attempt started and ended, and how.
-type Outcome = (
-    usize,
-    chrono::DateTime<Utc>,
-    chrono::DateTime<Utc>,
-    AttemptOutcome,
-);
 
 /// Most messages one claim takes.
 const BATCH: usize = 200;
@@ -84,6 +75,7 @@ impl Workers {
             share.concurrency = config.concurrency.div_ceil(LOOPS_PER_CHANNEL).max(1);
             for _ in 0..LOOPS_PER_CHANNEL {
                 let worker = ChannelWorker {
+                    worker: Caller::system("messaging worker"),
                     channel,
                     provider: provider.clone(),
                     pool: pool.clone(),
@@ -109,6 +101,8 @@ impl Workers {
 }
 
 struct ChannelWorker {
+    /// Whom the delivery use cases see acting.
+    worker: Caller,
     channel: Channel,
     provider: Arc<Provider>,
     pool: Pool,
@@ -145,10 +139,10 @@ impl ChannelWorker {
     /// Returns expired leases to the queue.
     async fn sweep(&self) {
         let (pool, channel, max) = (self.pool.clone(), self.channel, self.config.max_attempts);
+        let worker = self.worker.clone();
         let swept = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| e.to_string())?;
-            outbox::return_expired_leases(&mut conn, channel, max, Utc::now())
-                .map_err(|e| e.to_string())
+            delivery::return_expired_leases(&pool, &worker, channel, max)
+                .map_err(|e| e.log_detail())
         })
         .await;
         match swept {
@@ -170,29 +164,20 @@ impl ChannelWorker {
         let (rate, lease) = (self.config.rate(channel), self.config.lease);
         // A batch the sends can get through quickly; the lease is renewed while they run.
         let limit = BATCH.min(2 * self.config.concurrency);
-        let claimed = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let claim = outbox::claim(&mut conn, channel, limit, rate, lease, Utc::now())
-                .map_err(|e| e.to_string())?;
-            let refusals = gate::refusals(&mut conn, &claim.messages, Utc::now())
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>((claim, refusals))
+        let worker = self.worker.clone();
+        let claim = tokio::task::spawn_blocking(move || {
+            delivery::claim(&pool, &worker, channel, limit, rate, lease).map_err(|e| e.log_detail())
         })
         .await
         .map_err(|e| e.to_string())??;
-        let (claim, refusals) = claimed;
+        let refusals = claim.refusals;
         let claimed_in = round_started.elapsed();
         if claim.messages.is_empty() {
             return Ok(Some(claim.rate_wait.unwrap_or(self.config.poll)));
         }
         let messages = Arc::new(claim.messages);
         let provider = self.provider.clone();
-        let mut outcomes: Vec<(
-            usize,
-            chrono::DateTime<Utc>,
-            chrono::DateTime<Utc>,
-            AttemptOutcome,
-        )> = Vec::with_capacity(messages.len());
+        let mut outcomes: Vec<Outcome> = Vec::with_capacity(messages.len());
         let mut to_send = Vec::new();
         for (index, refusal) in refusals.into_iter().enumerate() {
             match refusal {
@@ -283,9 +268,9 @@ impl ChannelWorker {
         let (pool, lease) = (self.pool.clone(), self.config.lease);
         let token = any.claim_token.clone().unwrap_or_default();
         let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+        let worker = self.worker.clone();
         let renewed = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| e.to_string())?;
-            outbox::extend_lease(&mut conn, &ids, &token, until).map_err(|e| e.to_string())
+            delivery::extend_lease(&pool, &worker, &ids, &token, until).map_err(|e| e.log_detail())
         })
         .await;
         if let Ok(Err(e)) = renewed {
@@ -304,21 +289,11 @@ impl ChannelWorker {
         let count = outcomes.len();
         loop {
             let (pool, batch, done) = (self.pool.clone(), messages.clone(), outcomes.clone());
+            let worker = self.worker.clone();
             let result = tokio::task::spawn_blocking(move || {
-                let mut conn = pool.get().map_err(|e| e.to_string())?;
-                let reports: Vec<AttemptReport<'_>> = done
-                    .iter()
-                    .map(|(index, started, finished, outcome)| AttemptReport {
-                        message: &batch[*index],
-                        provider: provider_name,
-                        started_at: *started,
-                        finished_at: *finished,
-                        outcome: outcome.clone(),
-                    })
-                    .collect();
                 // The reports that arrived before this send was recorded are applied with it.
-                let held = outbox::record(&mut conn, &reports).map_err(|e| e.to_string())?;
-                Ok::<_, String>(held.iter().filter(|h| !**h).count())
+                delivery::record(&pool, &worker, provider_name, &batch, &done)
+                    .map_err(|e| e.log_detail())
             })
             .await;
             log::debug!(

@@ -2,7 +2,7 @@
 //! (up to [`BATCH`]), serves them with one call (one transaction) and answers each caller.
 //! Callers wait on a oneshot: no thread of the blocking pool is involved, so a request costs
 //! two thread hand-offs (to this thread and back), shared by the whole batch. Used by the
-//! SOAP content reads (`read_log`) and the patient page's downloads (`download_desk`).
+//! SOAP content reads (`app::results::read_log`) and the patient page's downloads (`app::results::download_desk`).
 
 use std::collections::VecDeque;
 use std::sync::mpsc;

@@ -1,16 +1,14 @@
-//! Test results delivered by code: the keyring that seals them, the settings they run with and
-//! the retention job. The SOAP operations are in `soap::results`, the patient page in
+//! Test results delivered by code: the keyring that seals them and the settings they run with
+//! (the use cases, the retention job among them, are in `app::results`). The SOAP operations are in `soap::results`, the patient page in
 //! `http::results_page`, the storage in `db::results`, the rules in `domain::results`.
 
 pub mod batcher;
-pub mod download_desk;
-pub mod keyring;
-pub mod read_log;
-pub mod retention;
 
 use std::sync::Arc;
 
-pub use keyring::Keyring;
+/// Moved to the leaf [`crate::crypto`], with the associated data below it binds to.
+pub use crate::crypto::Keyring;
+pub use crate::crypto::keyring::{content_aad, filename_aad};
 
 use crate::domain::results::Retention;
 use crate::error::Error;
@@ -49,15 +47,4 @@ impl ResultsConfig {
         }
         self.max_size.div_ceil(3) * 4 + max_body
     }
-}
-
-/// The associated data of a result's sealed content: binds it to its DOWNLOAD_LID, so that
-/// ciphertexts swapped between rows do not open.
-pub fn content_aad(lid: &str) -> Vec<u8> {
-    [b"rendez result content\0".as_slice(), lid.as_bytes()].concat()
-}
-
-/// The associated data of a result's sealed file name (distinct from the content's).
-pub fn filename_aad(lid: &str) -> Vec<u8> {
-    [b"rendez result file name\0".as_slice(), lid.as_bytes()].concat()
 }

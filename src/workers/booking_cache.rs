@@ -4,25 +4,17 @@
 
 use std::sync::Arc;
 
-use actix_web::web;
+use crate::app::{self, Core};
 
-use crate::db::Pool;
-use crate::db::booking::BookingCache;
-
-pub async fn keep_fresh(pool: Pool, cache: Arc<BookingCache>) {
-    let mut tick = actix_web::rt::time::interval(crate::db::booking::cache::KEEPER_PERIOD);
+pub async fn keep_fresh(core: Arc<Core>) {
+    let mut tick = actix_web::rt::time::interval(app::ops::BOOKING_CACHE_KEEPER_PERIOD);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
     loop {
         tick.tick().await;
-        let (pool, cache) = (pool.clone(), cache.clone());
-        let outcome = web::block(move || -> Result<(), String> {
-            let mut conn = pool.get().map_err(|e| e.to_string())?;
-            cache.keep_fresh(&mut conn).map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r);
+        let outcome = app::ops::refresh_booking_cache(&core)
+            .await
+            .map_err(|e| e.log_detail());
         // Said once per outage: searches refresh the cache themselves meanwhile.
         match outcome {
             Err(e) if !failing => {

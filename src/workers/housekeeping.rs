@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::web;
 
-use crate::db::Pool;
+use crate::app::Pool;
 use crate::results::ResultsConfig;
 
 /// Between two passes; the first runs at start.
@@ -18,9 +18,8 @@ pub async fn run(pool: Pool, results: ResultsConfig) {
     loop {
         tick.tick().await;
         let nonces_pool = pool.clone();
-        let outcome = web::block(move || -> Result<usize, String> {
-            let mut conn = nonces_pool.get().map_err(|e| e.to_string())?;
-            crate::auth::forget_old_nonces(&mut conn).map_err(|e| e.to_string())
+        let outcome = web::block(move || {
+            crate::auth::forget_old_nonces(&nonces_pool).map_err(|e| e.log_detail())
         })
         .await;
         if let Ok(Err(e)) = outcome {
@@ -29,7 +28,7 @@ pub async fn run(pool: Pool, results: ResultsConfig) {
         if results.keyring.is_some() {
             let (pool, results) = (pool.clone(), results.clone());
             match web::block(move || {
-                crate::results::retention::purge_expired_results(&pool, &results)
+                crate::app::results::retention::purge_expired_results(&pool, &results)
             })
             .await
             {

@@ -16,15 +16,15 @@
 //! through the database (row claims and locks), so several processes may run them too.
 
 mod booking_cache;
+mod exports;
 mod housekeeping;
 
 use std::sync::Arc;
 
+use crate::app::{Core, Pool};
 use crate::appointments_import::watch::FolderWatcher;
 use crate::auth::SecretKey;
 use crate::config::Config;
-use crate::db::Pool;
-use crate::db::booking::BookingCache;
 use crate::memo::scheduler::Scheduler;
 
 /// What background work runs with: the resolved configuration, the database, the secret key
@@ -35,8 +35,8 @@ pub struct Parts {
     pub pool: Pool,
     pub secret_key: Arc<SecretKey>,
     pub public_url: String,
-    /// The booking cache that this process answers searches from, kept fresh here.
-    pub booking: Option<Arc<BookingCache>>,
+    /// The core that this process answers searches with: its booking cache is kept fresh here.
+    pub serving: Option<Arc<Core>>,
 }
 
 /// Which process is starting its background work (see the table in the module's text).
@@ -91,10 +91,10 @@ impl Workers {
             );
         }
         let mut tasks = Vec::new();
-        if let Some(cache) = &parts.booking {
+        if let Some(core) = &parts.serving {
             tasks.push((
                 "booking cache keeper",
-                actix_web::rt::spawn(booking_cache::keep_fresh(parts.pool.clone(), cache.clone())),
+                actix_web::rt::spawn(booking_cache::keep_fresh(core.clone())),
             ));
         }
         tasks.push((
@@ -117,10 +117,7 @@ impl Workers {
             }
             tasks.push((
                 "cancellations file",
-                actix_web::rt::spawn(crate::exports::run(
-                    parts.pool.clone(),
-                    config.exports.clone(),
-                )),
+                actix_web::rt::spawn(exports::run(parts.pool.clone(), config.exports.clone())),
             ));
         }
         log::debug!(

@@ -1024,7 +1024,7 @@ const LARGE_UPLOAD: usize = 25 * 1024 * 1024;
 async fn a_large_results_body_without_credentials_is_refused_with_401_before_it_is_read() {
     let db = Arc::new(TestDatabase::new(Backend::Sqlite));
     let mut settings = test_settings(&db);
-    settings.results_key = Some(rendez::results::keyring::generate_key_text("k1"));
+    settings.results_key = Some(rendez::crypto::keyring::generate_key_text("k1"));
     let app = spawn_app_on(db, settings).await;
     let started = Instant::now();
     // The upload stalls after 2 MiB: the answer comes without the rest.
@@ -1170,7 +1170,7 @@ async fn a_hundred_anonymous_25_mb_uploads_leave_the_servers_memory_within_its_b
         )
         .env(
             "RENDEZ_RESULTS_KEY",
-            rendez::results::keyring::generate_key_text("k1"),
+            rendez::crypto::keyring::generate_key_text("k1"),
         )
         .env("RENDEZ_HTTP_WORKERS", "2")
         .stdout(std::process::Stdio::null())

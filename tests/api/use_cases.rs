@@ -26,6 +26,7 @@ backend_tests!(
     a_caller_limited_to_a_center_is_refused_beyond_it_by_the_master_data_use_cases,
     a_caller_limited_to_a_center_pushes_and_lists_results_only_there,
     messaging_use_cases_refuse_a_channel_without_provider_and_an_overlong_report_id,
+    the_workers_use_cases_need_the_messaging_role_which_the_system_principal_holds,
 );
 
 /// Fields as a flat item carries them.
@@ -59,15 +60,12 @@ async fn server_and_core(backend: Backend) -> (TestApp, Core) {
     });
     let config = settings.clone().resolve().expect("valid test settings");
     let app = spawn_app_on(db, settings).await;
-    let core = Core {
-        config: Arc::new(config),
-        pool: app.pool.clone(),
-        booking: Arc::new(rendez::db::booking::BookingCache::new()),
-        secret_key: app.secret_key.clone(),
-        result_reads: rendez::results::read_log::ReadRecorder::start(app.pool.clone()),
-        downloads: rendez::results::download_desk::DownloadDesk::start(app.pool.clone()),
-        public_url: app.address.clone(),
-    };
+    let core = Core::new(
+        Arc::new(config),
+        app.pool.clone(),
+        app.secret_key.clone(),
+        app.address.clone(),
+    );
     (app, core)
 }
 
@@ -465,4 +463,143 @@ async fn messaging_use_cases_refuse_a_channel_without_provider_and_an_overlong_r
     app::messaging::delivery_report(&core, report("y".repeat(100)))
         .await
         .expect("a report of an id of 100 characters");
+}
+
+/// The status of a message in the outbox.
+fn status_of(app: &TestApp, id: &str) -> String {
+    use diesel::prelude::*;
+    use rendez::db::schema::messages;
+    let mut conn = app.pool.get().unwrap();
+    messages::table
+        .filter(messages::id.eq(id))
+        .select(messages::status)
+        .first(&mut conn)
+        .unwrap()
+}
+
+async fn the_workers_use_cases_need_the_messaging_role_which_the_system_principal_holds(
+    backend: Backend,
+) {
+    use rendez::app::delivery::{self, AttemptOutcome};
+    use rendez::domain::messages::Channel;
+    let (app, core) = server_and_core(backend).await;
+    let queued = {
+        let mut conn = app.pool.get().unwrap();
+        let message = rendez::db::outbox::NewMessage {
+            owner: "id-partner",
+            legacy_id: "w-1",
+            channel: Channel::Sms,
+            to: "+34600000002",
+            from: None,
+            subject: None,
+            body: "hola",
+            send_at: None,
+            expires_at: None,
+        };
+        rendez::db::outbox::enqueue(&mut conn, &message, Utc::now())
+            .unwrap()
+            .id()
+            .to_string()
+    };
+    let lease = std::time::Duration::from_secs(30);
+    let clerk = caller("clerk", "booking,results,admin", "");
+
+    // A caller without the messaging role claims, sweeps, renews and records nothing.
+    let (pool, who, id) = (core.pool.clone(), clerk.clone(), queued.clone());
+    let refused = tokio::task::spawn_blocking(move || {
+        (
+            delivery::claim(&pool, &who, Channel::Sms, 10, None, lease),
+            delivery::return_expired_leases(&pool, &who, Channel::Sms, 8),
+            delivery::extend_lease(&pool, &who, &[id], "token", Utc::now()),
+            delivery::record(&pool, &who, "log", &[], &[]),
+        )
+    })
+    .await
+    .unwrap();
+    let sending = lacks("messaging", "sending messages");
+    assert_forbidden(refused.0, &sending);
+    assert_forbidden(refused.1, &sending);
+    assert_forbidden(refused.2, &sending);
+    assert_forbidden(refused.3, &sending);
+    assert_eq!(status_of(&app, &queued), "QUEUED");
+
+    // Nor does it plan and send reminders, or queue a campaign.
+    let (pool, who, memo, key) = (
+        core.pool.clone(),
+        clerk.clone(),
+        core.config.memo.clone(),
+        core.secret_key.clone(),
+    );
+    let public_url = core.public_url.clone();
+    let tick = tokio::task::spawn_blocking(move || {
+        let dispatch = app::reminders::Dispatch {
+            config: &memo,
+            key: &key,
+            public_url: &public_url,
+        };
+        app::reminders::tick(&pool, &who, &dispatch, Utc::now())
+    })
+    .await
+    .unwrap();
+    assert_forbidden(tick, &lacks("messaging", "sending reminders"));
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("spring.txt");
+    std::fs::write(&template, "[sms]\nHi {first_name}\n").unwrap();
+    let recipients = dir.path().join("recipients.csv");
+    std::fs::write(&recipients, "phone,first_name\n+34600000003,Ana\n").unwrap();
+    let campaign = rendez::campaign::load(&[template], &recipients, None).unwrap();
+    let (pool, who) = (core.pool.clone(), clerk.clone());
+    let sent = tokio::task::spawn_blocking(move || {
+        app::campaign::send(&pool, &who, &campaign, Utc::now(), |_| true)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        sent.unwrap_err(),
+        format!("not allowed: {}", lacks("messaging", "sending a campaign"))
+    );
+    let campaign_messages = {
+        use diesel::prelude::*;
+        use rendez::db::schema::messages;
+        let mut conn = app.pool.get().unwrap();
+        messages::table
+            .filter(messages::owner.eq(rendez::campaign::OWNER))
+            .count()
+            .get_result::<i64>(&mut conn)
+            .unwrap()
+    };
+    assert_eq!(campaign_messages, 0);
+
+    // The server's own worker holds every role: it claims the message and records its send.
+    let worker = Caller::system("worker");
+    assert!(
+        worker.is_system()
+            && worker
+                .roles
+                .contains(rendez::domain::access::Role::Messaging)
+    );
+    let pool = core.pool.clone();
+    let claimed = tokio::task::spawn_blocking(move || {
+        let batch = delivery::claim(&pool, &worker, Channel::Sms, 10, None, lease)?;
+        let now = Utc::now();
+        let attempts = vec![(
+            0,
+            now,
+            now,
+            AttemptOutcome::Sent {
+                provider_id: Some("p-1".into()),
+            },
+        )];
+        let late = delivery::record(&pool, &worker, "log", &batch.messages, &attempts)?;
+        Ok::<_, Error>((batch, late))
+    })
+    .await
+    .unwrap()
+    .expect("the system principal may send");
+    let (batch, late) = claimed;
+    assert_eq!(batch.messages.len(), 1);
+    assert_eq!(batch.messages[0].id, queued);
+    assert_eq!(batch.refusals, vec![None]);
+    assert_eq!(late, 0);
+    assert_eq!(status_of(&app, &queued), "SENT");
 }

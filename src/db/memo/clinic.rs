@@ -9,9 +9,9 @@ use super::MEMO_OWNER;
 use super::facts::AppointmentFacts;
 use crate::db::DbConnection;
 use crate::db::outbox::{self, NewMessage};
+use crate::domain::memo::config::MemoConfig;
 use crate::domain::messages::Channel;
-use crate::memo::MemoConfig;
-use crate::memo::clinic::cancel_request;
+use crate::seed::clinic_cancel::cancel_request;
 
 /// Queues the call when `RENDEZ_CLINIC_CANCEL_URL` is set; once per appointment.
 pub fn enqueue_cancel(

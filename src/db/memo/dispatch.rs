@@ -7,14 +7,14 @@ use diesel::QueryResult;
 use super::facts::{self, AppointmentFacts};
 use super::notices::{self, Notice, NoticeState, QueuedAs};
 use super::{MEMO_OWNER, replies};
-use crate::auth::SecretKey;
+use crate::crypto::SecretKey;
 use crate::db::DbConnection;
 use crate::db::outbox::{self, NewMessage};
 use crate::db::time::naive;
+use crate::domain::memo::config::MemoConfig;
 use crate::domain::memo::contact::language_preference;
 use crate::domain::memo::{LinkToken, Placeholder, Route, TemplateKind, route};
 use crate::domain::messages::Channel;
-use crate::memo::MemoConfig;
 
 /// Due notices handled per transaction.
 const BATCH: i64 = 100;

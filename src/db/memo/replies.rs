@@ -17,10 +17,10 @@ use crate::db::schema::{appointment_notices, appointments, sms_opt_outs, sms_rep
 use crate::db::time::naive;
 use crate::domain::access::CenterScope;
 use crate::domain::booking::{AppointmentStatus, CancelledBy};
+use crate::domain::memo::config::MemoConfig;
 use crate::domain::memo::contact::language_preference;
 use crate::domain::memo::{ReplyIntent, TemplateKind};
 use crate::domain::messages::Channel;
-use crate::memo::MemoConfig;
 
 pub fn is_stopped(conn: &mut DbConnection, phone: &str) -> QueryResult<bool> {
     let found: i64 = sms_opt_outs::table

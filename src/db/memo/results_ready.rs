@@ -10,10 +10,10 @@ use super::replies;
 use crate::db::DbConnection;
 use crate::db::outbox::{self, NewMessage};
 use crate::db::schema::{centers, patients};
+use crate::domain::memo::config::MemoConfig;
 use crate::domain::memo::contact::language_preference;
 use crate::domain::memo::{Placeholder, Reachability, Route, TemplateKind, TemplateValues, route};
 use crate::domain::messages::Channel;
-use crate::memo::MemoConfig;
 
 /// The outbox owner of result notices.
 pub const RESULTS_OWNER: &str = "rendez:results";

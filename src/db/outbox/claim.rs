@@ -14,28 +14,48 @@ use crate::db::schema::messages;
 use crate::db::tx::retrying;
 use crate::domain::messages::{Channel, MessageStatus};
 
-/// A message a worker holds until `lease_until`; only the holder of `claim_token` may report on
-/// it.
-#[derive(Clone, Debug, Queryable, Selectable)]
+pub use crate::domain::outbox::Claimed;
+
+/// A claimed message's row, as loaded; the domain's [`Claimed`] is built from it.
+#[derive(Queryable, Selectable)]
 #[diesel(table_name = messages)]
 #[cfg_attr(feature = "sqlite", diesel(check_for_backend(diesel::sqlite::Sqlite)))]
 #[cfg_attr(feature = "mysql", diesel(check_for_backend(diesel::mysql::Mysql)))]
-pub struct Claimed {
-    pub id: String,
-    pub owner: String,
-    pub legacy_id: String,
-    pub channel: String,
-    pub recipient: String,
-    pub sender: Option<String>,
-    pub subject: Option<String>,
-    pub body: String,
-    pub segments: Option<i32>,
-    pub expires_at: Option<NaiveDateTime>,
-    /// This attempt's number, from 1.
-    pub attempts: i32,
-    pub claim_token: Option<String>,
+struct ClaimedRow {
+    id: String,
+    owner: String,
+    legacy_id: String,
+    channel: String,
+    recipient: String,
+    sender: Option<String>,
+    subject: Option<String>,
+    body: String,
+    segments: Option<i32>,
+    expires_at: Option<NaiveDateTime>,
+    attempts: i32,
+    claim_token: Option<String>,
     #[diesel(column_name = due_at)]
-    pub lease_until: NaiveDateTime,
+    lease_until: NaiveDateTime,
+}
+
+impl From<ClaimedRow> for Claimed {
+    fn from(row: ClaimedRow) -> Claimed {
+        Claimed {
+            id: row.id,
+            owner: row.owner,
+            legacy_id: row.legacy_id,
+            channel: row.channel,
+            recipient: row.recipient,
+            sender: row.sender,
+            subject: row.subject,
+            body: row.body,
+            segments: row.segments,
+            expires_at: row.expires_at,
+            attempts: row.attempts,
+            claim_token: row.claim_token,
+            lease_until: row.lease_until,
+        }
+    }
 }
 
 /// What one claim got: the messages, or how long the channel's rate limit asks to wait.
@@ -94,8 +114,11 @@ pub fn claim(
         let claimed: Vec<Claimed> = messages::table
             .filter(messages::id.eq_any(&ids))
             .filter(messages::claim_token.eq(&token))
-            .select(Claimed::as_select())
-            .load(c)?;
+            .select(ClaimedRow::as_select())
+            .load::<ClaimedRow>(c)?
+            .into_iter()
+            .map(Claimed::from)
+            .collect();
         if let Some(bucket) = bucket.as_mut() {
             bucket.take(claimed.len());
             rate::store(c, channel, bucket)?;

@@ -8,48 +8,11 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::attempts::{AttemptInsert, insert_attempts};
-use super::claim::Claimed;
 use crate::db::DbConnection;
 use crate::db::schema::{message_attempts, messages};
 use crate::db::tx::retrying;
 use crate::domain::messages::MessageStatus;
-
-/// How one attempt ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AttemptOutcome {
-    /// The provider took the message; its id for delivery reports, if it gives one.
-    Sent { provider_id: Option<String> },
-    /// A temporary failure: queued again for `retry_at`.
-    Retry {
-        error: String,
-        retry_at: DateTime<Utc>,
-    },
-    /// A permanent failure, or the last attempt failed.
-    Failed { error: String },
-    /// Past EXPIRES_AT (or a retry would be).
-    Expired { error: String },
-}
-
-impl AttemptOutcome {
-    /// The word stored with the attempt, and the outcome label of `/metrics`.
-    pub fn label(&self) -> &'static str {
-        match self {
-            AttemptOutcome::Sent { .. } => "SENT",
-            AttemptOutcome::Retry { .. } => "RETRY",
-            AttemptOutcome::Failed { .. } => "FAILED",
-            AttemptOutcome::Expired { .. } => "EXPIRED",
-        }
-    }
-
-    fn error(&self) -> Option<&str> {
-        match self {
-            AttemptOutcome::Sent { .. } => None,
-            AttemptOutcome::Retry { error, .. }
-            | AttemptOutcome::Failed { error }
-            | AttemptOutcome::Expired { error } => Some(error),
-        }
-    }
-}
+pub use crate::domain::outbox::{AttemptOutcome, Claimed};
 
 /// One finished attempt on a claimed message.
 #[derive(Clone, Debug)]

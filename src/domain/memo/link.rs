@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use hmac::Mac;
 use uuid::Uuid;
 
-use crate::auth::SecretKey;
+use crate::crypto::SecretKey;
 
 /// The layout Rendez writes.
 const PURPOSE: &str = "rendez patient appointment link v2";

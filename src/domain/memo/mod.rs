@@ -2,6 +2,7 @@
 //! and in which language, what the message says, what a patient's reply means, and the signed
 //! link to an appointment's page. No SQL, no HTTP.
 
+pub mod config;
 pub mod contact;
 pub mod keywords;
 pub mod link;

@@ -10,6 +10,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::Utc;
 use diesel::prelude::*;
+use rendez::app::Caller;
 use rendez::campaign::{self, BATCH, OWNER};
 use rendez::db::schema::messages;
 
@@ -187,7 +188,9 @@ async fn an_interrupted_or_killed_campaign_resumes_without_queueing_anyone_twice
     let loaded = campaign::load(std::slice::from_ref(&template), &recipients, None).unwrap();
     let pool = app.pool.clone();
     let summary = tokio::task::spawn_blocking(move || {
-        campaign::send(&pool, &loaded, Utc::now(), |done| done < BATCH)
+        rendez::app::campaign::send(&pool, &Caller::system("cli"), &loaded, Utc::now(), |done| {
+            done < BATCH
+        })
     })
     .await
     .unwrap()
@@ -200,11 +203,12 @@ async fn an_interrupted_or_killed_campaign_resumes_without_queueing_anyone_twice
     // Run again: the rest, and nobody twice.
     let loaded = campaign::load(std::slice::from_ref(&template), &recipients, None).unwrap();
     let pool = app.pool.clone();
-    let summary =
-        tokio::task::spawn_blocking(move || campaign::send(&pool, &loaded, Utc::now(), |_| true))
-            .await
-            .unwrap()
-            .unwrap();
+    let summary = tokio::task::spawn_blocking(move || {
+        rendez::app::campaign::send(&pool, &Caller::system("cli"), &loaded, Utc::now(), |_| true)
+    })
+    .await
+    .unwrap()
+    .unwrap();
     assert!(summary.complete);
     assert_eq!(
         (summary.queued_sms, summary.already_queued),

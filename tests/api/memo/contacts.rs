@@ -382,7 +382,7 @@ fn ok_deleted(reply: &Reply) {
 
 async fn a_madrid_results_client_does_not_take_over_a_sydney_patient_s_contacts(backend: Backend) {
     let (app, _) = start_with(backend, |s| {
-        s.results_key = Some(rendez::results::keyring::generate_key_text("k1"));
+        s.results_key = Some(rendez::crypto::keyring::generate_key_text("k1"));
     })
     .await;
     two_centers(&app).await;

@@ -9,9 +9,10 @@ use std::time::Duration as StdDuration;
 
 use chrono::{TimeZone, Utc};
 use diesel::prelude::*;
+use rendez::app::exports::export_cancellations;
 use rendez::db::schema::export_files;
 use rendez::db::{self, Pool, PoolOptions};
-use rendez::exports::{ExportReport, export_cancellations};
+use rendez::exports::ExportReport;
 
 use super::wired::{SmsVia, eventually, wired};
 use super::{PHONE, book, clinic, fields_xml, start, start_with, status_of, tick};

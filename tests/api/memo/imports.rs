@@ -10,8 +10,9 @@ use std::time::{Duration as StdDuration, SystemTime};
 
 use chrono::Utc;
 use diesel::prelude::*;
+use rendez::app::imports::import_path;
 use rendez::appointments_import::watch::FolderWatcher;
-use rendez::appointments_import::{FileReport, ImportSettings, import_path};
+use rendez::appointments_import::{FileReport, ImportSettings};
 use rendez::db::imports::{ImportCounts, ImportOutcome};
 use rendez::db::schema::{appointment_imports, appointments, resources};
 use rendez::memo::scheduler::Scheduler;

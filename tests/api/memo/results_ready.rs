@@ -3,8 +3,8 @@
 //! choose, with the download page's address and never the code, the ID number or the content.
 
 use diesel::prelude::*;
+use rendez::crypto::keyring::generate_key_text;
 use rendez::db::schema::{messages, result_events, test_results};
-use rendez::results::keyring::generate_key_text;
 
 use super::wired::{SmsVia, WAIT, Wired, wired};
 use super::{PHONE, book, clinic};

@@ -5,8 +5,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use diesel::prelude::*;
+use rendez::crypto::keyring::generate_key_text;
 use rendez::db::schema::{result_events, test_results};
-use rendez::results::keyring::generate_key_text;
 
 use super::{Item, decoded_content, lab, results_settings, sample_content, spawn_results_app};
 use crate::backend_tests;
@@ -201,10 +201,10 @@ async fn content_is_purged_after_its_retention_and_the_metadata_and_history_stay
     .resolve()
     .unwrap();
     let purged =
-        rendez::results::retention::purge_expired_results(&app.pool, &config.results).unwrap();
+        rendez::app::results::retention::purge_expired_results(&app.pool, &config.results).unwrap();
     assert_eq!(purged, 2);
     assert_eq!(
-        rendez::results::retention::purge_expired_results(&app.pool, &config.results).unwrap(),
+        rendez::app::results::retention::purge_expired_results(&app.pool, &config.results).unwrap(),
         0,
         "nothing left to purge"
     );

@@ -14,8 +14,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use diesel::prelude::*;
 use rendez::config::Settings;
+use rendez::crypto::keyring::generate_key_text;
 use rendez::db::schema::test_results;
-use rendez::results::keyring::generate_key_text;
 
 use crate::helpers::{Auth, Backend, Reply, TestApp, TestDatabase, spawn_app_on, test_settings};
 

@@ -1,8 +1,18 @@
-//! `DATABASE_URL`, parsed once: the scheme picks the backend, and a scheme this build cannot
-//! serve is an error at start, never a silently created empty database.
+//! The database as configured, a leaf that the configuration and `db` share: `DATABASE_URL`,
+//! parsed once (the scheme picks the backend, and a scheme this build cannot serve is an error
+//! at start, never a silently created empty database), and the pool's options.
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
+
+/// How the pool is sized and how long a caller waits for a connection before the request fails
+/// with a `Server` fault (instead of r2d2's default 30 s hang).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connection_timeout: Duration,
+}
 
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -97,7 +107,7 @@ impl DatabaseUrl {
     /// Fails fast when the MySQL server cannot be reached at all: the client library would
     /// otherwise wait for the operating system's TCP timeout.
     #[cfg(feature = "mysql")]
-    pub(super) fn check_reachable(
+    pub(crate) fn check_reachable(
         &self,
         timeout: std::time::Duration,
     ) -> Result<(), diesel::ConnectionError> {

@@ -4,8 +4,9 @@
 
 use chrono::Utc;
 
-use super::ResultsConfig;
-use crate::db::{self, Pool};
+use crate::app::Pool;
+use crate::db;
+use crate::results::ResultsConfig;
 
 /// Results purged per transaction batch; the job loops until nothing is due.
 const BATCH: i64 = 100;

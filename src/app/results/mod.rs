@@ -4,6 +4,10 @@
 //! before they reach the database, codes and ID numbers are only hashed, and logs name results
 //! by DOWNLOAD_LID alone.
 
+pub mod download_desk;
+pub mod read_log;
+pub mod retention;
+
 use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
@@ -18,9 +22,9 @@ use crate::domain::results::{
     normalize_id_number,
 };
 use crate::error::Error;
-use crate::results::download_desk::AttemptRequest;
-use crate::results::read_log::ContentRequest;
 use crate::results::{Keyring, content_aad, filename_aad};
+use download_desk::AttemptRequest;
+use read_log::ContentRequest;
 
 pub use crate::db::results::{
     ContentRead, DownloadOutcome, EventRow, PushOutcome, Refusal, ResultRow,
@@ -276,7 +280,7 @@ pub async fn read_content(
     require(caller, Role::Results, "getTestResultContent")?;
     let keyring = keyring(core)?;
     // Read, opened and recorded by the reader thread, in a batch with the reads arriving
-    // meanwhile (see `results::read_log`).
+    // meanwhile (see `read_log`).
     core.result_reads
         .read(ContentRequest {
             lid,

@@ -249,6 +249,17 @@ impl fmt::Debug for Keyring {
     }
 }
 
+/// The associated data of a result's sealed content: binds it to its DOWNLOAD_LID, so that
+/// ciphertexts swapped between rows do not open.
+pub fn content_aad(lid: &str) -> Vec<u8> {
+    [b"rendez result content\0".as_slice(), lid.as_bytes()].concat()
+}
+
+/// The associated data of a result's sealed file name (distinct from the content's).
+pub fn filename_aad(lid: &str) -> Vec<u8> {
+    [b"rendez result file name\0".as_slice(), lid.as_bytes()].concat()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
