@@ -20,6 +20,7 @@ use super::online::{master, numbers, slot_size};
 use super::{Caller, Core, require};
 use crate::db::booking::online::{Kind, schedule_key};
 use crate::db::master as master_rows;
+use crate::db::master::role_rules;
 use crate::domain::access::Role;
 use crate::domain::slots::OpeningRule;
 use crate::error::Error;
@@ -87,6 +88,8 @@ pub struct ScheduleEntry {
     pub activities: Vec<OfferedActivity>,
     /// Its availability rules at the center, as stored.
     pub rules: Vec<OpeningRule>,
+    /// Moved by every FHIR write of the role (its `meta.versionId`).
+    pub version: i64,
 }
 
 impl ScheduleEntry {
@@ -122,6 +125,11 @@ pub struct Directory {
 /// cache's master data; ids are given to entities met for the first time.
 pub async fn directory(core: &Core, caller: &Caller) -> Result<Directory, Error> {
     require(caller, Role::Booking, ACTION)?;
+    build(core, caller).await
+}
+
+/// The directory in the caller's scope, for a use case that has checked the caller's role.
+pub(crate) async fn build(core: &Core, caller: &Caller) -> Result<Directory, Error> {
     let master = master(core).await?;
     let catalog = master.online();
     let scope = caller.centers.clone();
@@ -188,6 +196,7 @@ pub async fn directory(core: &Core, caller: &Caller) -> Result<Directory, Error>
             .unwrap_or_default()
     };
 
+    let versions = core.with_db(role_rules::versions).await?;
     let mut directory = Directory::default();
     for row in &centers {
         let Some(known) = catalog.center(&row.id) else {
@@ -255,8 +264,9 @@ pub async fn directory(core: &Core, caller: &Caller) -> Result<Directory, Error>
             })
             .collect();
         offered.sort_by(|a, b| (&a.name, &a.lid).cmp(&(&b.name, &b.lid)));
+        let id = number(Kind::Schedule, &schedule_key(&r.id, center_id));
         directory.schedules.push(ScheduleEntry {
-            id: number(Kind::Schedule, &schedule_key(&r.id, center_id)),
+            id,
             clinician: number(Kind::User, &r.id),
             clinician_lid: r.lid.clone(),
             clinician_name: r.name.clone(),
@@ -268,6 +278,10 @@ pub async fn directory(core: &Core, caller: &Caller) -> Result<Directory, Error>
             online: r.online && center.online,
             activities: offered,
             rules: master.rules_at(&r.id, center_id).to_vec(),
+            version: versions
+                .get(&id)
+                .copied()
+                .unwrap_or(role_rules::FIRST_VERSION),
         });
     }
     directory.centers.sort_by_key(|c| c.id);

@@ -22,6 +22,7 @@ pub mod ops;
 pub mod patients;
 pub mod reminders;
 pub mod results;
+pub mod role_writes;
 
 use std::sync::Arc;
 

@@ -505,3 +505,10 @@ diesel::joinable!(online_bookings -> appointments (appointment_id));
 diesel::allow_tables_to_appear_in_same_query!(online_bookings, appointments);
 diesel::allow_tables_to_appear_in_same_query!(online_bookings, patients);
 diesel::allow_tables_to_appear_in_same_query!(online_bookings, online_ids);
+
+diesel::table! {
+    role_versions (number) {
+        number -> BigInt,
+        version -> BigInt,
+    }
+}

@@ -16,8 +16,17 @@ pub fn statement(base: &str) -> Value {
             json!({
                 "type": t.name,
                 "documentation": t.doc,
-                "interaction": [{"code": "read"}, {"code": "search-type"}],
-                "versioning": "no-version",
+                "interaction": if t.writable {
+                    json!([{"code": "read"}, {"code": "search-type"}, {"code": "create"},
+                        {"code": "update"}, {"code": "patch"}, {"code": "delete"}])
+                } else {
+                    json!([{"code": "read"}, {"code": "search-type"}])
+                },
+                "versioning": if t.writable { "versioned-update" } else { "no-version" },
+                "updateCreate": false,
+                "conditionalCreate": false,
+                "conditionalUpdate": false,
+                "conditionalDelete": "not-supported",
                 "searchParam": t.params.iter().map(|p| json!({
                     "name": p.name,
                     "type": p.kind().as_str(),
@@ -50,7 +59,7 @@ pub fn statement(base: &str) -> Value {
                     "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
                     "code": "Basic",
                 }]}],
-                "description": "HTTP Basic with a Rendez API client that has the booking role (403 without it). A client limited to some centers sees only those centers and the schedules, resources and activities at them; anything else is 404 on read and absent from searches.",
+                "description": "HTTP Basic with a Rendez API client that has the booking role (403 without it); PractitionerRole writes need the admin role and the role's center in the client's scope. A client limited to some centers sees only those centers and the schedules, resources and activities at them; anything else is 404 on read and absent from searches.",
             },
             "resource": resources,
         }],

@@ -7,8 +7,9 @@
 //! Parse, call [`crate::app::directory`] or [`crate::app::appointment_pages`], render. JSON only (`application/fhir+json`); errors
 //! are `OperationOutcome`s. Authentication is HTTP Basic with a Rendez API client; reads need
 //! the `booking` role and follow the client's center scope (checked in the use case).
-//! No interaction takes a body: a request announcing one larger than [`MAX_BODY`] is refused
-//! unread (413), any other method than GET is 405.
+//! Only `PractitionerRole` takes writes ([`role_write`]: POST, PUT, PATCH, DELETE, with the
+//! `admin` role); a body larger than [`MAX_BODY`] is refused unread (413); any other method is
+//! 405.
 
 pub mod appointment;
 pub mod availability;
@@ -21,6 +22,8 @@ pub mod patient;
 pub mod practitioner;
 pub mod practitioner_role;
 pub mod registry;
+pub mod request;
+pub mod role_write;
 pub mod schedule;
 pub mod search;
 pub mod systems;
@@ -31,18 +34,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::app::Caller;
 use crate::app::directory;
-use crate::edge::openvpms::basic_credentials;
 use crate::error::Error;
-use crate::http::client_address::client_address;
 use crate::state::AppState;
 use organization::Clinic;
 use outcome::{FHIR_JSON, Refusal, failure, outcome};
-use registry::{Definition, Sources};
-
-/// The largest body a request may announce; none is read (no interaction here takes one).
-pub const MAX_BODY: u64 = 64 * 1024;
-/// The longest query string read.
-pub const MAX_QUERY: usize = 8 * 1024;
+use registry::Sources;
+pub use request::{MAX_BODY, MAX_QUERY};
+use request::{admit, base, caller, method_refused, served_type};
 
 /// The FHIR routes, in one scope.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -56,20 +54,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/{type}")
                     .route(web::get().to(search_type))
+                    .route(web::post().to(role_write::create))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
                 web::resource("/{type}/{id}")
                     .route(web::get().to(read))
+                    .route(web::put().to(role_write::update))
+                    .route(web::patch().to(role_write::patch))
+                    .route(web::delete().to(role_write::delete))
                     .default_service(web::to(method_not_allowed)),
             )
             .default_service(web::to(unknown_path)),
     );
-}
-
-/// The base URL of the FHIR edge, as links and `fullUrl`s give it.
-fn base(state: &AppState) -> String {
-    format!("{}/fhir", state.public_url.trim_end_matches('/'))
 }
 
 fn json_answer(value: &serde_json::Value) -> HttpResponse {
@@ -78,108 +75,15 @@ fn json_answer(value: &serde_json::Value) -> HttpResponse {
         .body(value.to_string())
 }
 
-/// The checks every request passes before anything else: its size and the format asked for.
-fn admit(req: &HttpRequest) -> Result<(), Refusal> {
-    let announced = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_BODY) {
-        return Err(Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-costly",
-            format!("the request body is larger than {MAX_BODY} bytes"),
-        ));
+/// A resource, with its version as `ETag` when it has one.
+fn versioned_answer(resource: &serde_json::Value) -> HttpResponse {
+    let mut response = json_answer(resource);
+    if let Some(version) = resource["meta"]["versionId"].as_str()
+        && let Ok(value) = header::HeaderValue::from_str(&format!("W/\"{version}\""))
+    {
+        response.headers_mut().insert(header::ETAG, value);
     }
-    if req.query_string().len() > MAX_QUERY {
-        return Err(Refusal::new(
-            StatusCode::URI_TOO_LONG,
-            "too-costly",
-            format!("the query string is longer than {MAX_QUERY} bytes"),
-        ));
-    }
-    check_format(req)
-}
-
-/// `_format` and `Accept`: JSON is served; XML or anything else is 406.
-fn check_format(req: &HttpRequest) -> Result<(), Refusal> {
-    let format = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "_format")
-        .map(|(_, v)| v.into_owned());
-    if let Some(format) = format {
-        let mime = format
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if !matches!(
-            mime.as_str(),
-            "json" | "application/json" | "application/fhir+json"
-        ) {
-            return Err(Refusal::new(
-                StatusCode::NOT_ACCEPTABLE,
-                "not-supported",
-                format!(
-                    "_format '{format}' is not served; this server answers JSON only (json, application/fhir+json, application/json)"
-                ),
-            ));
-        }
-        return Ok(());
-    }
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let acceptable = accept.trim().is_empty()
-        || accept.split(',').any(|part| {
-            let mime = part.split(';').next().unwrap_or("").trim();
-            mime.contains("json") || mime == "*/*" || mime == "application/*"
-        });
-    if acceptable {
-        Ok(())
-    } else {
-        Err(Refusal::new(
-            StatusCode::NOT_ACCEPTABLE,
-            "not-supported",
-            format!(
-                "Accept '{accept}' names no JSON type; this server answers application/fhir+json only"
-            ),
-        ))
-    }
-}
-
-/// The caller, from HTTP Basic credentials.
-async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, HttpResponse> {
-    let credentials = basic_credentials(req.headers()).map_err(|e| failure(&e))?;
-    let address = client_address(req, state.config.trust_forwarded_for);
-    state
-        .auth
-        .authenticate(credentials, &address)
-        .await
-        .map_err(|e| failure(&e))
-}
-
-/// The served type the path names, else a 404.
-fn served_type(req: &HttpRequest) -> Result<&'static Definition, Refusal> {
-    let name = req.match_info().get("type").unwrap_or_default();
-    registry::find(name).ok_or_else(|| {
-        Refusal::new(
-            StatusCode::NOT_FOUND,
-            "not-supported",
-            format!(
-                "unknown resource type '{name}'; this server serves {}",
-                registry::TYPES
-                    .iter()
-                    .map(|t| t.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
-    })
+    response
 }
 
 /// `Prefer: handling=strict`: an unknown search parameter is an error.
@@ -254,13 +158,15 @@ async fn read(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
                 .map(|sources| registry::read(kind, &sources, &id)),
         }
         .map_err(|e| failure(&e))?;
-        found.map(|resource| json_answer(&resource)).ok_or_else(|| {
-            outcome(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                &format!("{}/{id} is not known", definition.name),
-            )
-        })
+        found
+            .map(|resource| versioned_answer(&resource))
+            .ok_or_else(|| {
+                outcome(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    &format!("{}/{id} is not known", definition.name),
+                )
+            })
     };
     match answer.await {
         Ok(response) | Err(response) => response,
@@ -277,19 +183,12 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     {
         return unknown.response();
     }
-    let mut response = outcome(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "not-supported",
-        &format!(
-            "{} is not supported on {}; this server answers GET (read and search) only",
-            req.method(),
-            req.path()
-        ),
-    );
-    response
-        .headers_mut()
-        .insert(header::ALLOW, header::HeaderValue::from_static("GET"));
-    response
+    let name = req
+        .match_info()
+        .get("type")
+        .unwrap_or("metadata")
+        .to_string();
+    method_refused(&req, &name)
 }
 
 async fn unknown_path(req: HttpRequest) -> HttpResponse {

@@ -69,6 +69,7 @@ pub fn render(role: &ScheduleEntry) -> Value {
     let mut out = json!({
         "resourceType": NAME,
         "id": role.id.to_string(),
+        "meta": {"versionId": role.version.to_string()},
         "identifier": [
             identifier(RESOURCE_LID, &role.clinician_lid),
             identifier(CENTER_LID, &role.center_lid),

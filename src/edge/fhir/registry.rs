@@ -32,6 +32,8 @@ pub struct Definition {
     pub name: &'static str,
     pub params: &'static [Param],
     pub doc: &'static str,
+    /// Takes create, update, patch and delete, versioned (only PractitionerRole).
+    pub writable: bool,
 }
 
 pub const TYPES: &[Definition] = &[
@@ -40,48 +42,56 @@ pub const TYPES: &[Definition] = &[
         name: location::NAME,
         params: location::PARAMS,
         doc: "A center. Id: the center's number (the OpenVPMS API's location id); identifier: urn:rendez:center-lid|LID",
+        writable: false,
     },
     Definition {
         kind: Type::Organization,
         name: organization::NAME,
         params: organization::PARAMS,
         doc: "The clinic group this server serves, as one organization: Organization/clinic",
+        writable: false,
     },
     Definition {
         kind: Type::Practitioner,
         name: practitioner::NAME,
         params: practitioner::PARAMS,
         doc: "A resource (clinician). Id: the resource's number (the OpenVPMS API's user id); identifier: urn:rendez:resource-lid|LID",
+        writable: false,
     },
     Definition {
         kind: Type::PractitionerRole,
         name: practitioner_role::NAME,
         params: practitioner_role::PARAMS,
-        doc: "A resource at a center, with its availability rules there. Id: the OpenVPMS API's schedule id (the same as its Schedule)",
+        doc: "A resource at a center, with its availability rules there. Id: the OpenVPMS API's schedule id (the same as its Schedule). Writes (admin role): create, update and patch replace its availability rules at the center as a whole (availableTime, period; notAvailable cannot be stored: 422), delete or active=false retire it; If-Match with W/\"n\" (meta.versionId), 412 when stale",
+        writable: true,
     },
     Definition {
         kind: Type::HealthcareService,
         name: healthcare_service::NAME,
         params: healthcare_service::PARAMS,
         doc: "An activity. Id: the activity's number (the OpenVPMS API's appointment type id); identifier: urn:rendez:activity-lid|LID",
+        writable: false,
     },
     Definition {
         kind: Type::Schedule,
         name: schedule::NAME,
         params: schedule::PARAMS,
         doc: "A resource at a center: its actors, the activities it offers there (serviceType) and the days its rules span",
+        writable: false,
     },
     Definition {
         kind: Type::Appointment,
         name: appointment::NAME,
         params: appointment::PARAMS,
         doc: "An appointment at a center: its patient, resource, center and activity as participants. Id: Rendez's; identifier: urn:rendez:appointment-lid|APP_LID",
+        writable: false,
     },
     Definition {
         kind: Type::Patient,
         name: patient::NAME,
         params: patient::PARAMS,
         doc: "The patient of an appointment: name and contacts only. A client limited to some centers sees the patients with an appointment there",
+        writable: false,
     },
 ];
 

@@ -127,7 +127,8 @@ async fn other_methods_are_405_and_large_bodies_413_unread(backend: Backend) {
         (reqwest::Method::POST, "Location"),
         (reqwest::Method::PUT, "Location/1"),
         (reqwest::Method::DELETE, "Practitioner/1"),
-        (reqwest::Method::PATCH, "PractitionerRole/1"),
+        (reqwest::Method::PATCH, "Schedule/1"),
+        (reqwest::Method::POST, "HealthcareService"),
         (reqwest::Method::POST, "metadata"),
     ] {
         let answer = f

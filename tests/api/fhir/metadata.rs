@@ -75,7 +75,17 @@ async fn the_capability_statement_is_public_and_lists_the_served_types(backend: 
             .iter()
             .map(|i| i["code"].as_str().unwrap())
             .collect();
-        assert_eq!(interactions, ["read", "search-type"], "{resource}");
+        if resource["type"] == "PractitionerRole" {
+            assert_eq!(
+                interactions,
+                ["read", "search-type", "create", "update", "patch", "delete"],
+                "{resource}"
+            );
+            assert_eq!(resource["versioning"], "versioned-update", "{resource}");
+        } else {
+            assert_eq!(interactions, ["read", "search-type"], "{resource}");
+            assert_eq!(resource["versioning"], "no-version", "{resource}");
+        }
     }
     // Its base URL is the server's.
     assert_eq!(

@@ -15,6 +15,7 @@ mod paging;
 mod reads;
 mod services;
 mod validator;
+mod writes;
 
 pub const CENTER_LID: &str = "urn:rendez:center-lid";
 pub const RESOURCE_LID: &str = "urn:rendez:resource-lid";
@@ -27,6 +28,8 @@ pub struct Answer {
     pub content_type: String,
     pub www_authenticate: Option<String>,
     pub allow: Option<String>,
+    pub etag: Option<String>,
+    pub location: Option<String>,
     pub body: String,
 }
 
@@ -133,6 +136,8 @@ impl<'a> Fhir<'a> {
         let content_type = header("content-type").unwrap_or_default();
         let www_authenticate = header("www-authenticate");
         let allow = header("allow");
+        let etag = header("etag");
+        let location = header("location");
         let status = response.status().as_u16();
         let body = response.text().await.unwrap_or_default();
         assert_ne!(status, 500, "never a 500: {body}");
@@ -141,8 +146,52 @@ impl<'a> Fhir<'a> {
             content_type,
             www_authenticate,
             allow,
+            etag,
+            location,
             body,
         }
+    }
+
+    /// A request with a JSON body of this content type.
+    pub async fn write(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: &Value,
+    ) -> Answer {
+        self.send(
+            self.app
+                .http
+                .request(method, self.url(path))
+                .header("Content-Type", content_type)
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Answer {
+        self.write(reqwest::Method::PUT, path, "application/fhir+json", body)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.write(reqwest::Method::POST, path, "application/fhir+json", body)
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Answer {
+        self.write(
+            reqwest::Method::PATCH,
+            path,
+            "application/json-patch+json",
+            body,
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.send(self.app.http.delete(self.url(path))).await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
