@@ -507,6 +507,17 @@ diesel::allow_tables_to_appear_in_same_query!(online_bookings, patients);
 diesel::allow_tables_to_appear_in_same_query!(online_bookings, online_ids);
 
 diesel::table! {
+    client_tokens (token_hash) {
+        token_hash -> Text,
+        client_id -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(client_tokens, api_clients);
+
+diesel::table! {
     role_versions (number) {
         number -> BigInt,
         version -> BigInt,

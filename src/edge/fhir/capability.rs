@@ -59,7 +59,7 @@ pub fn statement(base: &str) -> Value {
                     "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
                     "code": "Basic",
                 }]}],
-                "description": "HTTP Basic with a Rendez API client that has the booking role (403 without it); PractitionerRole writes need the admin role and the role's center in the client's scope. A client limited to some centers sees only those centers and the schedules, resources and activities at them; anything else is 404 on read and absent from searches.",
+                "description": "HTTP Basic with a Rendez API client, or a bearer token of one (Authorization: Bearer, issued by `rendez client token NAME`), that has the booking role (403 without it); PractitionerRole writes need the admin role and the role's center in the client's scope. A client limited to some centers sees only those centers and the schedules, resources and activities at them; anything else is 404 on read and absent from searches.",
             },
             "resource": resources,
         }],

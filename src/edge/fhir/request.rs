@@ -97,10 +97,26 @@ fn check_format(req: &HttpRequest) -> Result<(), Refusal> {
     }
 }
 
-/// The caller, from HTTP Basic credentials.
+/// The caller, from a bearer token of a Rendez client (`Authorization: Bearer`) or HTTP Basic
+/// credentials.
 pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, HttpResponse> {
-    let credentials = basic_credentials(req.headers()).map_err(|e| failure(&e))?;
     let address = client_address(req, state.config.trust_forwarded_for);
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        });
+    if let Some(token) = bearer {
+        return state
+            .auth
+            .authenticate_bearer(token, &address)
+            .await
+            .map_err(|e| failure(&e));
+    }
+    let credentials = basic_credentials(req.headers()).map_err(|e| failure(&e))?;
     state
         .auth
         .authenticate(credentials, &address)

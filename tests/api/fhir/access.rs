@@ -47,13 +47,13 @@ async fn without_or_with_wrong_credentials_every_read_and_search_is_401(backend:
         );
         let answer = f.as_client("sample", "wrong-password").get(&path).await;
         answer.assert_outcome(401, "authentication failed");
-        // A bearer token is not a Rendez credential.
+        // A bearer token that Rendez did not issue.
         let answer = f
             .anonymous()
             .with_header("Authorization", "Bearer abc")
             .get(&path)
             .await;
-        answer.assert_outcome(401, "only HTTP Basic");
+        answer.assert_outcome(401, "the bearer token is unknown or revoked");
     }
 }
 

@@ -14,6 +14,7 @@ mod metadata;
 mod paging;
 mod reads;
 mod services;
+mod tokens;
 mod validator;
 mod writes;
 
