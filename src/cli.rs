@@ -226,6 +226,15 @@ pub enum ClientCommand {
         #[arg(long, value_name = "PASSWORD")]
         password: Option<String>,
     },
+    /// Issue a bearer token for a client (the FHIR API's `Authorization: Bearer`), printed once;
+    /// with --revoke, revoke every token of the client instead.
+    Token {
+        /// The client's user name.
+        name: String,
+        /// Revoke the client's tokens (they stop working at once).
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Give a client a new random secret, printed once; the old one keeps working (HTTP Basic
     /// and PasswordText) for the overlap, so the client's systems can be changed without a gap.
     Rotate {
@@ -768,6 +777,21 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
                  the new one at once)",
                 rotated.old_works_until.format("%Y-%m-%d %H:%M:%S UTC")
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCommand::Token {
+            name,
+            revoke: false,
+        } => {
+            let token =
+                clients::issue_token(&mut conn, &name).map_err(said("cannot store the token"))?;
+            say!("bearer token for '{name}' (shown once): {token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCommand::Token { name, revoke: true } => {
+            let revoked = clients::revoke_tokens(&mut conn, &name)
+                .map_err(said("cannot revoke the tokens"))?;
+            say!("{revoked} token(s) of client '{name}' revoked");
             Ok(ExitCode::SUCCESS)
         }
         ClientCommand::Disable { name } => {

@@ -22,6 +22,21 @@ pub fn find_client(pool: &Pool, name: &str) -> Result<Option<Client>, Error> {
     Ok(clients::find_by_name(&mut conn, name)?)
 }
 
+/// The client a live bearer token (by its hash) belongs to, enabled or not, with its scopes
+/// resolved now.
+pub fn find_client_by_token(
+    pool: &Pool,
+    token_hash: &str,
+    cache: &ScopeCache,
+) -> Result<Option<(Client, Scopes)>, Error> {
+    let mut conn = pool.get()?;
+    let Some(row) = clients::find_by_token(&mut conn, token_hash)? else {
+        return Ok(None);
+    };
+    let scopes = resolve(&mut conn, &row, cache)?;
+    Ok(Some((row, scopes)))
+}
+
 /// Remembers a nonce (by its key) as used at `now`; `false` when it was used before: a replay.
 pub fn remember_nonce(pool: &Pool, nonce_key: &str, now: DateTime<Utc>) -> Result<bool, Error> {
     let mut conn = pool.get()?;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::auth::{self, SecretKey};
+use crate::crypto::bearer;
 use crate::db::{DbConnection, clients, dialect};
 use crate::domain::access::{CenterScope, Roles};
 use crate::error::Error;
@@ -238,4 +239,28 @@ fn found(changed: usize, name: &str) -> Result<(), Error> {
         return Err(Error::client(format!("there is no client named '{name}'")));
     }
     Ok(())
+}
+
+/// Issues a bearer token for the client, returned once; only its hash is stored (see
+/// [`crate::crypto::bearer`]).
+pub fn issue_token(conn: &mut DbConnection, name: &str) -> Result<String, Error> {
+    let client = find(conn, name)?;
+    let token = bearer::new_token();
+    clients::insert_token(
+        conn,
+        &client.id,
+        &bearer::token_hash(&token),
+        Utc::now().naive_utc(),
+    )?;
+    Ok(token)
+}
+
+/// Revokes every token of the client at once (the next request with one is 401); how many.
+pub fn revoke_tokens(conn: &mut DbConnection, name: &str) -> Result<usize, Error> {
+    let client = find(conn, name)?;
+    Ok(clients::revoke_tokens(
+        conn,
+        &client.id,
+        Utc::now().naive_utc(),
+    )?)
 }

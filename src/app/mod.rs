@@ -7,10 +7,12 @@
 //! `db`; `app` never imports an edge or actix's web types.
 
 pub mod access;
+pub mod appointment_pages;
 pub mod booking;
 pub mod campaign;
 pub mod clients;
 pub mod delivery;
+pub mod directory;
 pub mod exports;
 pub mod imports;
 pub mod locations;
@@ -21,6 +23,7 @@ pub mod ops;
 pub mod patients;
 pub mod reminders;
 pub mod results;
+pub mod role_writes;
 pub mod slots;
 pub mod teams;
 

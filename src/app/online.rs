@@ -211,13 +211,13 @@ async fn view(
     Ok((master, busy))
 }
 
-async fn master(core: &Core) -> Result<Arc<MasterData>, Error> {
+pub(crate) async fn master(core: &Core) -> Result<Arc<MasterData>, Error> {
     let now = Utc::now();
     Ok(view(core, None, now, now).await?.0)
 }
 
 /// The API ids of these entities, giving new ones where needed.
-async fn numbers(core: &Core, wanted: Vec<(Kind, String)>) -> Result<Vec<i64>, Error> {
+pub(crate) async fn numbers(core: &Core, wanted: Vec<(Kind, String)>) -> Result<Vec<i64>, Error> {
     let memo = &core.booking.online_ids;
     let known: Option<Vec<i64>> = wanted.iter().map(|(k, i)| memo.number(*k, i)).collect();
     if let Some(known) = known {
@@ -238,7 +238,7 @@ async fn number(core: &Core, kind: Kind, internal: &str) -> Result<i64, Error> {
 }
 
 /// What an API id names, if it is of `kind`.
-async fn named(core: &Core, number: i64, kind: Kind) -> Result<Option<String>, Error> {
+pub(crate) async fn named(core: &Core, number: i64, kind: Kind) -> Result<Option<String>, Error> {
     let memo = &core.booking.online_ids;
     let found = match memo.named(number) {
         Some(found) => Some(found),

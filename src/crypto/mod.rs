@@ -1,7 +1,8 @@
 //! The keys and primitives every layer may need, as leaves that import nothing of ours: the
-//! server's secret key (signed links, encrypted digest secrets), password hashing, and the
-//! keyring that seals test results.
+//! server's secret key (signed links, encrypted digest secrets), password hashing, clients'
+//! bearer tokens, and the keyring that seals test results.
 
+pub mod bearer;
 pub mod keyring;
 pub mod password;
 pub mod secret_key;

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConnection;
-use super::schema::api_clients;
+use super::schema::{api_clients, client_tokens};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_clients)]
@@ -138,4 +138,47 @@ pub fn disable(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> Query
             api_clients::updated_at.eq(now),
         ))
         .execute(conn)
+}
+
+/// Stores a bearer token of the client (its hash only).
+pub fn insert_token(
+    conn: &mut DbConnection,
+    client_id: &str,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(client_tokens::table)
+        .values((
+            client_tokens::token_hash.eq(token_hash),
+            client_tokens::client_id.eq(client_id),
+            client_tokens::created_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Revokes every live token of the client; how many there were.
+pub fn revoke_tokens(
+    conn: &mut DbConnection,
+    client_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        client_tokens::table
+            .filter(client_tokens::client_id.eq(client_id))
+            .filter(client_tokens::revoked_at.is_null()),
+    )
+    .set(client_tokens::revoked_at.eq(now))
+    .execute(conn)
+}
+
+/// The client whose live token has this hash.
+pub fn find_by_token(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<ClientRow>> {
+    client_tokens::table
+        .inner_join(api_clients::table.on(api_clients::id.eq(client_tokens::client_id)))
+        .filter(client_tokens::token_hash.eq(token_hash))
+        .filter(client_tokens::revoked_at.is_null())
+        .select(ClientRow::as_select())
+        .first(conn)
+        .optional()
 }

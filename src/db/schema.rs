@@ -659,3 +659,21 @@ diesel::table! {
 diesel::joinable!(team_members -> teams (team_id));
 diesel::joinable!(team_assignments -> teams (team_id));
 diesel::allow_tables_to_appear_in_same_query!(teams, team_members, team_assignments, api_clients);
+
+diesel::table! {
+    client_tokens (token_hash) {
+        token_hash -> Text,
+        client_id -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(client_tokens, api_clients);
+
+diesel::table! {
+    role_versions (number) {
+        number -> BigInt,
+        version -> BigInt,
+    }
+}

@@ -2,4 +2,5 @@
 //! calls the use cases of [`crate::app`] and renders their answers and errors in its own words;
 //! none imports the database layer.
 
+pub mod fhir;
 pub mod openvpms;

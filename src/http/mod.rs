@@ -41,6 +41,7 @@ pub fn routes_but_metrics(cfg: &mut web::ServiceConfig) {
     .route("/readyz", web::get().to(health::readyz))
     .configure(results_page::routes)
     .configure(crate::edge::openvpms::routes)
+    .configure(crate::edge::fhir::routes)
     .service(
         web::resource("/a/{token}")
             .app_data(web::FormConfig::default().limit(1024))

@@ -12,6 +12,7 @@ mod booking;
 mod center_scope;
 mod cli;
 mod discovery;
+mod fhir;
 mod master_data;
 mod memo;
 mod messaging;

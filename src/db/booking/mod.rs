@@ -1,5 +1,6 @@
 //! Booking: free-slot search, booking, cancelling, and reading appointments.
 
+pub mod appointment_pages;
 pub mod appointments;
 pub mod book;
 pub mod cache;

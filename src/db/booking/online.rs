@@ -102,8 +102,13 @@ pub fn numbers_for(conn: &mut DbConnection, wanted: &[(Kind, String)]) -> QueryR
     if wanted.iter().any(|w| !found.contains_key(w)) {
         found = super::book::retrying(conn, |conn| {
             let mut found = known_numbers(conn, wanted)?;
-            let missing: Vec<&(Kind, String)> =
-                wanted.iter().filter(|w| !found.contains_key(*w)).collect();
+            // Each entity once, however often it is asked for: a second insert would break
+            // the unique key of `online_ids`.
+            let mut asked = std::collections::HashSet::new();
+            let missing: Vec<&(Kind, String)> = wanted
+                .iter()
+                .filter(|w| !found.contains_key(*w) && asked.insert(*w))
+                .collect();
             if missing.is_empty() {
                 return Ok(found);
             }

@@ -7,6 +7,7 @@ pub mod bookables;
 mod centers;
 mod key_entities;
 mod reach;
+pub mod role_rules;
 mod rows;
 
 pub use availabilities::{apply_availabilities, apply_availabilities_within};

@@ -199,7 +199,7 @@ fn is_json(req: &HttpRequest) -> bool {
         })
 }
 
-fn basic_credentials(headers: &HeaderMap) -> Result<Credentials, Error> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Result<Credentials, Error> {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
