@@ -5,6 +5,7 @@
 use chrono::Utc;
 
 use super::{Caller, Core, require, require_center, require_view_center};
+use crate::db::DbConnection;
 use crate::db::booking::{self, BookingContext};
 use crate::domain::access::Role;
 use crate::domain::booking::{BookingRequest, CancelledBy, SearchRequest};
@@ -43,18 +44,25 @@ pub async fn book(
     caller: &Caller,
     request: BookingRequest,
 ) -> Result<BookingOutcome, Error> {
-    Ok(book_with(core, caller, request, None).await?.0)
+    Ok(book_with(core, caller, request, None, |_, _| Ok(()))
+        .await?
+        .0)
 }
 
 /// [`book`], recording an OpenVPMS API booking's reference in the booking's transaction; also
 /// says whether this call made the booking (`false`: refused, or a retried REQUEST_ID's first
-/// answer).
-pub(crate) async fn book_with(
+/// answer). `complete` finishes the request on the booking's connection, before its
+/// transaction (the OpenVPMS API finds the patient there: one checkout, not two).
+pub(crate) async fn book_with<F>(
     core: &Core,
     caller: &Caller,
-    request: BookingRequest,
+    mut request: BookingRequest,
     online: Option<booking::online::OnlineRecord>,
-) -> Result<(BookingOutcome, bool), Error> {
+    complete: F,
+) -> Result<(BookingOutcome, bool), Error>
+where
+    F: FnOnce(&mut DbConnection, &mut BookingRequest) -> diesel::QueryResult<()> + Send + 'static,
+{
     require(caller, Role::Booking, "addAppointment")?;
     require_center(caller, request.location.as_ref().map(|l| l.as_str()))?;
     let (client_id, scope) = (caller.id.clone(), caller.edit().clone());
@@ -62,6 +70,7 @@ pub(crate) async fn book_with(
     let master = core.booking.master();
     let cache = core.booking.clone();
     core.with_db(move |conn| {
+        complete(conn, &mut request)?;
         let context = BookingContext {
             client_id: &client_id,
             master: master.as_deref(),

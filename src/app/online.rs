@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 use rand::{Rng, RngCore};
 
 use super::{Caller, Core, require};
+use crate::db::DbConnection;
 use crate::db::booking::appointments::OnlineCancel;
 use crate::db::booking::cache::MasterData;
 use crate::db::booking::online::{
@@ -762,32 +763,34 @@ pub async fn book(
     let landline = phone_of(&form.phone);
     let email = given(&form.email).and_then(|raw| normalize_email(raw).ok());
     let phones: Vec<String> = mobile.iter().chain(landline.iter()).cloned().collect();
-    let matches = {
-        let (first, last, email) = (first_name.clone(), last_name.clone(), email.clone());
-        core.with_db(move |conn| {
-            store::matching_patients(conn, &first, &last, &phones, email.as_deref())
-        })
-        .await?
+    // A new patient unless exactly one stored patient has these names and a contact; found on
+    // the booking's own connection (see `book_with`).
+    let new_patient = PatientFields {
+        first_name: Some(first_name),
+        second_name: Some(last_name),
+        mobile_phone: mobile,
+        landline_phone: landline,
+        email,
+        ..PatientFields::default()
     };
-    let (patient_keys, patient) = match matches.as_slice() {
-        [tid] => (
-            PatientKeys {
-                tid: Some(tid.clone()),
-                ..PatientKeys::default()
-            },
-            PatientFields::default(),
-        ),
-        _ => (
-            PatientKeys::default(),
-            PatientFields {
-                first_name: Some(first_name),
-                second_name: Some(last_name),
-                mobile_phone: mobile,
-                landline_phone: landline,
-                email,
-                ..PatientFields::default()
-            },
-        ),
+    let find_patient = move |conn: &mut DbConnection, request: &mut BookingRequest| {
+        let matches = store::matching_patients(
+            conn,
+            new_patient.first_name.as_deref().unwrap_or_default(),
+            new_patient.second_name.as_deref().unwrap_or_default(),
+            &phones,
+            new_patient.email.as_deref(),
+        )?;
+        match <[String; 1]>::try_from(matches) {
+            Ok([tid]) => {
+                request.patient_keys = PatientKeys {
+                    tid: Some(tid),
+                    ..PatientKeys::default()
+                };
+            }
+            Err(_) => request.patient = new_patient,
+        }
+        Ok(())
     };
     let (date, start_minute) = local_reading(tz, start);
     let lid = |raw: &str| Lid::parse(raw).map_err(|e| Error::Internal(format!("stored LID: {e}")));
@@ -801,8 +804,8 @@ pub async fn book(
         location: Some(lid(&center.lid)?),
         notes: given(&form.notes).map(|n| n.chars().take(MAX_NOTES).collect()),
         request_id: idempotency_key.map(|k| format!("{IDEMPOTENCY_PREFIX}{k}")),
-        patient_keys,
-        patient,
+        patient_keys: PatientKeys::default(),
+        patient: PatientFields::default(),
     };
     let record = OnlineRecord {
         number: rand::rngs::OsRng.gen_range(1..(1i64 << 53)),
@@ -815,7 +818,9 @@ pub async fn book(
         title: given(&form.title).map(str::to_string),
         patient_name: given(&form.patient_name).map(str::to_string),
     };
-    match super::booking::book_with(core, caller, request, Some(record.clone())).await? {
+    match super::booking::book_with(core, caller, request, Some(record.clone()), find_patient)
+        .await?
+    {
         (super::booking::BookingOutcome::Booked { .. }, true) => {
             Ok(format!("{}:{}", record.number, record.token))
         }
