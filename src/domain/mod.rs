@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod booking;
+pub mod deputy;
 pub mod exported;
 pub mod freebusy;
 pub mod locations;

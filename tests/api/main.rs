@@ -10,6 +10,7 @@ mod browser;
 mod auth;
 mod booking;
 mod center_scope;
+mod deputy;
 mod cli;
 mod discovery;
 mod fhir;
