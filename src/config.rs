@@ -719,6 +719,7 @@ impl Settings {
     pub fn resolve(self) -> Result<Config, String> {
         let results = self.resolve_results()?;
         let messaging = resolve_messaging(&self)?;
+        let deputy = self.resolve_deputy()?;
         let database_url = self
             .database_url
             .as_deref()
@@ -870,7 +871,7 @@ impl Settings {
                     crate::exports::DEFAULT_INTERVAL,
                 )?,
             )?,
-            deputy: self.resolve_deputy()?,
+            deputy,
         })
     }
 

@@ -118,7 +118,8 @@ impl DeputyClient {
             .post(format!("{}{path}", self.base))
             .header(reqwest::header::AUTHORIZATION, &self.authorization)
             .header(reqwest::header::ACCEPT, "application/json")
-            .json(body);
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
         Self::answer(request.send().await).await
     }
 
