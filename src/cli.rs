@@ -21,6 +21,7 @@ macro_rules! say {
     }};
 }
 
+mod deputy_sync;
 mod teams;
 
 #[derive(Parser, Debug)]

@@ -12,6 +12,7 @@ pub mod booking;
 pub mod campaign;
 pub mod clients;
 pub mod delivery;
+pub mod deputy;
 pub mod directory;
 pub mod exports;
 pub mod imports;

@@ -677,3 +677,39 @@ diesel::table! {
         version -> BigInt,
     }
 }
+
+diesel::table! {
+    deputy_sync_state (name) {
+        name -> Text,
+        watermark -> Nullable<Timestamp>,
+        last_poll_at -> Nullable<Timestamp>,
+        last_poll_ok_at -> Nullable<Timestamp>,
+        last_full_pass_at -> Nullable<Timestamp>,
+        last_outcome -> Nullable<Text>,
+        last_requests -> Integer,
+        last_changes -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deputy_deleted_rosters (roster_id) {
+        roster_id -> BigInt,
+        deleted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deputy_pushes (shift_id) {
+        shift_id -> Text,
+        synced_version -> Nullable<BigInt>,
+        attempts -> Integer,
+        due_at -> Timestamp,
+        claim_token -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(deputy_pushes, roster_shifts);
