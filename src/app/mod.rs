@@ -25,6 +25,7 @@ pub mod patients;
 pub mod reminders;
 pub mod results;
 pub mod role_writes;
+pub mod rosters;
 pub mod slots;
 pub mod teams;
 

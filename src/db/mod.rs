@@ -17,6 +17,7 @@ pub mod opt_outs;
 pub mod outbox;
 pub mod pool;
 pub mod results;
+pub mod rosters;
 pub mod schema;
 pub mod slots;
 #[cfg(feature = "sqlite")]

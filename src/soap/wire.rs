@@ -65,6 +65,7 @@ request_item!(KeyEntityRow {
     location_website_url: "LOCATION_WEBSITE_URL",
     location_online_booking: "LOCATION_ONLINE_BOOKING",
     activity_online_booking: "ACTIVITY_ONLINE_BOOKING",
+    availability_source: "AVAILABILITY_SOURCE",
 });
 
 request_item!(GetKeyEntities {

@@ -23,6 +23,7 @@ mod openvpms_smoke;
 mod ops;
 mod outage;
 mod results;
+mod rosters;
 mod slots;
 mod soap_edge;
 mod teams;
