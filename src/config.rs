@@ -539,7 +539,12 @@ pub struct Settings {
     pub deputy_poll_interval: Option<String>,
 
     /// How many days ahead each poll reads. [default: 28]
-    #[arg(long, env = "RENDEZ_DEPUTY_POLL_DAYS", global = true, value_name = "DAYS")]
+    #[arg(
+        long,
+        env = "RENDEZ_DEPUTY_POLL_DAYS",
+        global = true,
+        value_name = "DAYS"
+    )]
     pub deputy_poll_days: Option<u32>,
 
     /// Take Deputy's unpublished rosters too. [default: false, published only]
@@ -572,7 +577,12 @@ pub struct Settings {
     pub deputy_full_sync_interval: Option<String>,
 
     /// How long one request to Deputy may take. [default: 30s]
-    #[arg(long, env = "RENDEZ_DEPUTY_TIMEOUT", global = true, value_name = "DURATION")]
+    #[arg(
+        long,
+        env = "RENDEZ_DEPUTY_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
     pub deputy_timeout: Option<String>,
 
     /// Per-center reminders, quiet hours and language, by center LID (file only).
@@ -875,19 +885,35 @@ impl Settings {
         })
     }
 
-    fn resolve_deputy(&self) -> Result<Option<crate::integrations::deputy::config::DeputyConfig>, String> {
-        let url = self.deputy_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
-        let token = self.deputy_token.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    fn resolve_deputy(
+        &self,
+    ) -> Result<Option<crate::integrations::deputy::config::DeputyConfig>, String> {
+        let url = self
+            .deputy_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        let token = self
+            .deputy_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
         let (url, token) = match (url, token) {
             (None, None) => return Ok(None),
             (Some(url), Some(token)) => (url, token),
-            (Some(_), None) => return Err("RENDEZ_DEPUTY_URL is set without RENDEZ_DEPUTY_TOKEN".into()),
-            (None, Some(_)) => return Err("RENDEZ_DEPUTY_TOKEN is set without RENDEZ_DEPUTY_URL".into()),
+            (Some(_), None) => {
+                return Err("RENDEZ_DEPUTY_URL is set without RENDEZ_DEPUTY_TOKEN".into());
+            }
+            (None, Some(_)) => {
+                return Err("RENDEZ_DEPUTY_TOKEN is set without RENDEZ_DEPUTY_URL".into());
+            }
         };
         let parsed = url::Url::parse(url)
             .map_err(|e| format!("RENDEZ_DEPUTY_URL '{url}' is not a URL: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("RENDEZ_DEPUTY_URL '{url}' must be an http(s) address"));
+            return Err(format!(
+                "RENDEZ_DEPUTY_URL '{url}' must be an http(s) address"
+            ));
         }
         let mut config = crate::integrations::deputy::config::DeputyConfig::new(url, token);
         config.poll_interval = duration(
@@ -900,13 +926,19 @@ impl Settings {
             self.deputy_full_sync_interval.as_deref(),
             "1h",
         )?;
-        config.timeout = duration("RENDEZ_DEPUTY_TIMEOUT", self.deputy_timeout.as_deref(), "30s")?;
+        config.timeout = duration(
+            "RENDEZ_DEPUTY_TIMEOUT",
+            self.deputy_timeout.as_deref(),
+            "30s",
+        )?;
         config.poll_days = self.deputy_poll_days.unwrap_or(28);
         if !(1..=366).contains(&config.poll_days) {
             return Err("RENDEZ_DEPUTY_POLL_DAYS must be between 1 and 366".into());
         }
         if config.poll_interval.is_zero() || config.timeout.is_zero() {
-            return Err("RENDEZ_DEPUTY_POLL_INTERVAL and RENDEZ_DEPUTY_TIMEOUT must be above zero".into());
+            return Err(
+                "RENDEZ_DEPUTY_POLL_INTERVAL and RENDEZ_DEPUTY_TIMEOUT must be above zero".into(),
+            );
         }
         config.include_unpublished = self.deputy_include_unpublished.unwrap_or(false);
         config.webhook_secret = self

@@ -26,7 +26,7 @@ use crate::db::deputy::{PollRecord, SyncState, lookups, pushes, state};
 use crate::db::rosters::{self, ExternalOutcome, ExternalShift, mappings, sync_errors};
 use crate::domain::access::Role;
 use crate::domain::deputy::{DeputyRoster, freshness, is_past_day, past_day_reason, takes};
-use crate::domain::roster::{ShiftTimes, Span, SyncSubject};
+use crate::domain::roster::{Origin, ShiftTimes, Span, SyncSubject};
 use crate::error::Error;
 use crate::integrations::deputy::webhook::RosterEvent;
 use crate::integrations::deputy::wire::SupervisePush;
@@ -140,7 +140,10 @@ pub(crate) fn apply_roster(
     let held = rosters::shifts::find_by_deputy_id(conn, roster.id)?;
     if let Some(held) = &held {
         let pending = lookups::push_pending(conn, &held.id, held.version)?;
-        if !takes(freshness(held.external_modified_at, roster.modified), pending) {
+        if !takes(
+            freshness(held.external_modified_at, roster.modified),
+            pending,
+        ) {
             counts.stale += 1;
             return Ok(());
         }
@@ -188,7 +191,11 @@ pub(crate) fn apply_roster(
     };
     let tz = zone(conn, &center_id)?;
     if is_past_day(roster.start, tz, now) {
-        log::info!("Deputy roster {}: {}", roster.id, past_day_reason(roster.start, tz));
+        log::info!(
+            "Deputy roster {}: {}",
+            roster.id,
+            past_day_reason(roster.start, tz)
+        );
         counts.past_days += 1;
         return Ok(());
     }
@@ -196,7 +203,11 @@ pub(crate) fn apply_roster(
         Ok(times) => times,
         Err(e) => {
             counts.errors += 1;
-            return sync_errors::record(conn, &subject, &format!("Deputy roster {}: {e}", roster.id));
+            return sync_errors::record(
+                conn,
+                &subject,
+                &format!("Deputy roster {}: {e}", roster.id),
+            );
         }
     };
     if held.is_none()
@@ -336,7 +347,10 @@ pub async fn poll(
             Err(DeputyError::RateLimited(after)) if waits < RATE_LIMIT_WAITS => {
                 waits += 1;
                 let wait = after.unwrap_or(Duration::from_secs(1)).min(LONGEST_WAIT);
-                log::info!("Deputy asked to slow down: the poll waits {}s", wait.as_secs());
+                log::info!(
+                    "Deputy asked to slow down: the poll waits {}s",
+                    wait.as_secs()
+                );
                 tokio::time::sleep(wait).await;
             }
             Err(e) => {
@@ -399,14 +413,17 @@ pub async fn poll(
                     let Some(shift) = rosters::find(conn, &shift_id)? else {
                         continue;
                     };
-                    // Past days stay as they were; a shift whose roster Deputy saved after the
-                    // read began (a push under way) is not a roster Deputy lost.
-                    let saved_since = shift
-                        .external_modified_at
-                        .zip(began_at)
-                        .is_some_and(|(saved, began)| saved >= began - chrono::Duration::seconds(1));
+                    // Past days stay as they were. Nor is a shift Rendez learned of during
+                    // the read (a webhook), or whose roster a push saved after the read
+                    // began, a roster Deputy lost: the next full pass judges it.
+                    let learned_since = shift.updated_at >= now;
+                    let pushed_since = shift.origin == Origin::Rendez
+                        && shift.external_modified_at.zip(began_at).is_some_and(
+                            |(saved, began)| saved >= began - chrono::Duration::seconds(1),
+                        );
                     if is_past_day(start, shift.timezone, now)
-                        || saved_since
+                        || learned_since
+                        || pushed_since
                         || lookups::push_pending(conn, &shift.id, shift.version)?
                     {
                         continue;
@@ -550,7 +567,11 @@ enum PushPlan {
     Gone,
 }
 
-fn plan(conn: &mut DbConnection, shift_id: &str, now: DateTime<Utc>) -> diesel::QueryResult<PushPlan> {
+fn plan(
+    conn: &mut DbConnection,
+    shift_id: &str,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<PushPlan> {
     let Some(shift) = rosters::find(conn, shift_id)? else {
         return Ok(PushPlan::Gone);
     };
@@ -615,9 +636,10 @@ fn plan(conn: &mut DbConnection, shift_id: &str, now: DateTime<Utc>) -> diesel::
 pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, Error> {
     let now = Utc::now();
     let since = now - chrono::Duration::days(1);
-    let claimed =
-        blocking(pool, move |conn| Ok(pushes::claim(conn, now, since, PUSH_BATCH, PUSH_LEASE)?))
-            .await?;
+    let claimed = blocking(pool, move |conn| {
+        Ok(pushes::claim(conn, now, since, PUSH_BATCH, PUSH_LEASE)?)
+    })
+    .await?;
     let mut report = PushReport::default();
     for claim in claimed {
         let shift_id = claim.shift_id.clone();
@@ -635,9 +657,7 @@ pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, 
                 }
                 blocking(pool, move |conn| {
                     let now = Utc::now();
-                    if past_day
-                        && let Some(shift) = rosters::find(conn, &claim_for_db.shift_id)?
-                    {
+                    if past_day && let Some(shift) = rosters::find(conn, &claim_for_db.shift_id)? {
                         sync_errors::record(
                             conn,
                             &SyncSubject::Shift(claim_for_db.shift_id.clone()),
@@ -676,7 +696,9 @@ pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, 
             }
             PushPlan::Delete { roster_id, version } => {
                 let sent = client.delete_roster(roster_id).await;
-                telemetry::DEPUTY_REQUESTS.with_label_values(&["delete"]).inc();
+                telemetry::DEPUTY_REQUESTS
+                    .with_label_values(&["delete"])
+                    .inc();
                 match sent {
                     Ok(()) => {
                         report.deleted += 1;
@@ -702,7 +724,9 @@ pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, 
             }
             PushPlan::Save { push, version } => {
                 let sent = client.save_roster(&push).await;
-                telemetry::DEPUTY_REQUESTS.with_label_values(&["save"]).inc();
+                telemetry::DEPUTY_REQUESTS
+                    .with_label_values(&["save"])
+                    .inc();
                 match sent {
                     Ok(saved) => {
                         report.saved += 1;

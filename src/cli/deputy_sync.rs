@@ -52,7 +52,11 @@ pub fn status(config: Config, json: bool) -> Result<ExitCode, String> {
     };
     say!(
         "Deputy sync: {}",
-        if status.configured { "configured" } else { "not configured (RENDEZ_DEPUTY_URL, RENDEZ_DEPUTY_TOKEN)" }
+        if status.configured {
+            "configured"
+        } else {
+            "not configured (RENDEZ_DEPUTY_URL, RENDEZ_DEPUTY_TOKEN)"
+        }
     );
     say!("last poll: {}", when(status.last_poll_at));
     say!("last successful poll: {}", when(status.last_poll_ok_at));
@@ -94,7 +98,11 @@ pub fn sync(config: Config, full: bool) -> Result<ExitCode, String> {
         say!(
             "{}: {} rosters read in {} requests; {} created, {} updated, {} removed, {} unchanged, \
              {} stale, {} ignored, {} on past days (not synchronised), {} errors, {} conflicts",
-            if report.full_pass { "full pass" } else { "changes" },
+            if report.full_pass {
+                "full pass"
+            } else {
+                "changes"
+            },
             report.read,
             report.requests,
             report.counts.created,

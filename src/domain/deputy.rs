@@ -83,7 +83,10 @@ pub fn check_times(
     sorted.sort();
     for (index, b) in sorted.iter().enumerate() {
         if b.end <= b.start {
-            return Err(format!("a break ends ({}) before it starts ({})", b.end, b.start));
+            return Err(format!(
+                "a break ends ({}) before it starts ({})",
+                b.end, b.start
+            ));
         }
         if b.start < start || b.end > end {
             return Err(format!(

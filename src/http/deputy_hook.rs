@@ -27,7 +27,10 @@ pub async fn receive(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let Some(deputy) = &state.config.deputy else {
-        return plain(StatusCode::NOT_FOUND, "Deputy is not configured on this server");
+        return plain(
+            StatusCode::NOT_FOUND,
+            "Deputy is not configured on this server",
+        );
     };
     if let Some(secret) = &deputy.webhook_secret {
         let given = req
@@ -39,7 +42,11 @@ pub async fn receive(
             DEPUTY_WEBHOOKS.with_label_values(&["forbidden"]).inc();
             log::warn!(
                 "refused a Deputy webhook {} X-Deputy-Secret",
-                if given.is_some() { "with a bad" } else { "without" }
+                if given.is_some() {
+                    "with a bad"
+                } else {
+                    "without"
+                }
             );
             return plain(StatusCode::FORBIDDEN, "missing or bad X-Deputy-Secret");
         }

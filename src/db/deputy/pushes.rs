@@ -38,7 +38,11 @@ fn due(
                 .or(deputy_pushes::synced_version.is_null())
                 .or(deputy_pushes::synced_version.lt(roster_shifts::version.nullable())),
         )
-        .filter(deputy_pushes::due_at.is_null().or(deputy_pushes::due_at.le(now)))
+        .filter(
+            deputy_pushes::due_at
+                .is_null()
+                .or(deputy_pushes::due_at.le(now)),
+        )
         .filter(
             deputy_pushes::lease_until
                 .is_null()
@@ -110,30 +114,32 @@ pub fn mark_synced(
     token: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    let values = (
-        deputy_pushes::synced_version.eq(Some(version)),
-        deputy_pushes::attempts.eq(0),
-        deputy_pushes::due_at.eq(naive(now)),
-        deputy_pushes::claim_token.eq(None::<String>),
-        deputy_pushes::lease_until.eq(None::<chrono::NaiveDateTime>),
-        deputy_pushes::last_error.eq(None::<String>),
-        deputy_pushes::updated_at.eq(naive(now)),
-    );
+    let values = || {
+        (
+            deputy_pushes::synced_version.eq(Some(version)),
+            deputy_pushes::attempts.eq(0),
+            deputy_pushes::due_at.eq(naive(now)),
+            deputy_pushes::claim_token.eq(None::<String>),
+            deputy_pushes::lease_until.eq(None::<chrono::NaiveDateTime>),
+            deputy_pushes::last_error.eq(None::<String>),
+            deputy_pushes::updated_at.eq(naive(now)),
+        )
+    };
     let updated = match token {
         Some(token) => diesel::update(
             deputy_pushes::table
                 .find(shift_id)
                 .filter(deputy_pushes::claim_token.eq(token)),
         )
-        .set(values)
+        .set(values())
         .execute(conn)?,
         None => diesel::update(deputy_pushes::table.find(shift_id))
-            .set(values)
+            .set(values())
             .execute(conn)?,
     };
     if updated == 0 && token.is_none() {
         diesel::insert_into(deputy_pushes::table)
-            .values((deputy_pushes::shift_id.eq(shift_id), values))
+            .values((deputy_pushes::shift_id.eq(shift_id), values()))
             .execute(conn)?;
     }
     Ok(())

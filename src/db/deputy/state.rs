@@ -83,7 +83,11 @@ pub fn record_poll(conn: &mut DbConnection, poll: &PollRecord) -> QueryResult<()
         > 0;
     let at = naive(poll.at);
     let watermark = poll.watermark.or(held.watermark).map(naive);
-    let ok_at = if poll.ok { Some(at) } else { held.last_poll_ok_at.map(naive) };
+    let ok_at = if poll.ok {
+        Some(at)
+    } else {
+        held.last_poll_ok_at.map(naive)
+    };
     let full_at = if poll.ok && poll.full_pass {
         Some(at)
     } else {

@@ -37,7 +37,9 @@ pub enum DeputyError {
     #[error("Deputy's answer cannot be read: {0}")]
     Malformed(String),
     /// The rosters kept moving between pages: the read was started over and gave up.
-    #[error("Deputy's rosters kept changing while being read ({0} attempts); the poll will be retried")]
+    #[error(
+        "Deputy's rosters kept changing while being read ({0} attempts); the poll will be retried"
+    )]
     ChangedWhileRead(usize),
 }
 
@@ -112,7 +114,11 @@ impl DeputyClient {
         })
     }
 
-    async fn post(&self, path: &str, body: &Value) -> Result<(Value, Option<DateTime<Utc>>), DeputyError> {
+    async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> Result<(Value, Option<DateTime<Utc>>), DeputyError> {
         let request = self
             .http
             .post(format!("{}{path}", self.base))
@@ -141,7 +147,8 @@ impl DeputyClient {
                 let value = if text.trim().is_empty() {
                     Value::Null
                 } else {
-                    serde_json::from_str(&text).map_err(|e| DeputyError::Malformed(e.to_string()))?
+                    serde_json::from_str(&text)
+                        .map_err(|e| DeputyError::Malformed(e.to_string()))?
                 };
                 Ok((value, date))
             }
@@ -191,12 +198,19 @@ impl DeputyClient {
                 read.began_at = date;
             }
             let Value::Array(rows) = page else {
-                return Err(DeputyError::Malformed("a QUERY answer that is not a list".into()));
+                return Err(DeputyError::Malformed(
+                    "a QUERY answer that is not a list".into(),
+                ));
             };
             let mut rows = rows.into_iter();
             if let Some(expected) = last_id {
                 let first = rows.next();
-                if first.as_ref().and_then(|r| r.get("Id")).and_then(Value::as_i64) != Some(expected) {
+                if first
+                    .as_ref()
+                    .and_then(|r| r.get("Id"))
+                    .and_then(Value::as_i64)
+                    != Some(expected)
+                {
                     return Ok(None);
                 }
             }

@@ -107,16 +107,21 @@ mod tests {
         assert!(secret_is_valid(&secret, body, "s3cret"));
         assert!(!secret_is_valid(&secret, b"other", &good));
         assert!(!secret_is_valid(&secret, body, "s3cre"));
-        assert_eq!(
-            parse(body).unwrap().0,
-            vec![RosterEvent::Deleted(4)]
-        );
+        assert_eq!(parse(body).unwrap().0, vec![RosterEvent::Deleted(4)]);
     }
 
     #[test]
     fn unknown_topics_and_bad_json_are_refused() {
-        assert!(parse(br#"{"topic":"Timesheet.Insert","data":{}}"#).unwrap_err().contains("unknown event type"));
+        assert!(
+            parse(br#"{"topic":"Timesheet.Insert","data":{}}"#)
+                .unwrap_err()
+                .contains("unknown event type")
+        );
         assert!(parse(b"{nope").unwrap_err().contains("not JSON"));
-        assert!(parse(br#"{"topic":"Roster.Update"}"#).unwrap_err().contains("no roster"));
+        assert!(
+            parse(br#"{"topic":"Roster.Update"}"#)
+                .unwrap_err()
+                .contains("no roster")
+        );
     }
 }

@@ -27,7 +27,11 @@ pub struct WireSlot {
     pub unix_start: Option<i64>,
     #[serde(rename = "intUnixEnd", default)]
     pub unix_end: Option<i64>,
-    #[serde(rename = "strTypeName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "strTypeName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub type_name: Option<String>,
 }
 
@@ -95,8 +99,14 @@ impl WireRoster {
     /// The domain's roster; the text names the field that is missing or wrong.
     pub fn parse(&self) -> Result<DeputyRoster, String> {
         let field = |name: &str| format!("Deputy roster {}: {name} is missing or invalid", self.id);
-        let start = self.start_time.and_then(unix).ok_or_else(|| field("StartTime"))?;
-        let end = self.end_time.and_then(unix).ok_or_else(|| field("EndTime"))?;
+        let start = self
+            .start_time
+            .and_then(unix)
+            .ok_or_else(|| field("StartTime"))?;
+        let end = self
+            .end_time
+            .and_then(unix)
+            .ok_or_else(|| field("EndTime"))?;
         let modified = self
             .modified
             .as_ref()
@@ -199,10 +209,7 @@ impl SupervisePush {
                 type_name: Some("Meal Break".into()),
             })
             .collect();
-        let mealbreak_minutes = breaks
-            .iter()
-            .map(|b| (b.end - b.start).num_minutes())
-            .sum();
+        let mealbreak_minutes = breaks.iter().map(|b| (b.end - b.start).num_minutes()).sum();
         SupervisePush {
             roster_id,
             start: start.timestamp(),

@@ -32,7 +32,11 @@ async fn first_sync_of_ten_thousand_shifts(backend: Backend) {
         .map(|row| row.iter().map(|(k, v)| (*k, v.as_str())).collect())
         .collect();
     let slices: Vec<&[(&str, &str)]> = borrowed.iter().map(Vec::as_slice).collect();
-    world.app.push_key_entities(&slices, false).await.assert_ok();
+    world
+        .app
+        .push_key_entities(&slices, false)
+        .await
+        .assert_ok();
     for n in 1..=CLINICIANS {
         world.map("C1", UNIT, &format!("B{n}"), 100 + n);
     }
@@ -41,7 +45,12 @@ async fn first_sync_of_ten_thousand_shifts(backend: Backend) {
         let clinician = n % CLINICIANS;
         let slot = n / CLINICIANS;
         let start = day_at(1 + slot % 27, 6) + (slot / 27) * HOUR;
-        world.fake.add(FakeRoster::new(100 + clinician + 1, UNIT, start, start + HOUR - 600));
+        world.fake.add(FakeRoster::new(
+            100 + clinician + 1,
+            UNIT,
+            start,
+            start + HOUR - 600,
+        ));
     }
     world.fake.forget_requests();
     let started = Instant::now();

@@ -7,9 +7,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use rendez::domain::deputy::Break;
 use rendez::integrations::deputy::wire::SupervisePush;
-use rendez::integrations::deputy::{
-    DeputyClient, DeputyConfig, DeputyError, RosterFilter,
-};
+use rendez::integrations::deputy::{DeputyClient, DeputyConfig, DeputyError, RosterFilter};
 
 use super::fake_deputy::{Endpoint, FakeDeputy, FakeRoster, Scripted, TOKEN};
 
@@ -39,7 +37,12 @@ fn fill(fake: &FakeDeputy, count: usize) -> Vec<i64> {
     (0..count)
         .map(|n| {
             let start = tomorrow_at(8) + (n as i64 % 20) * 24 * HOUR;
-            fake.add(FakeRoster::new(1 + (n as i64 % 50), 9, start, start + 8 * HOUR))
+            fake.add(FakeRoster::new(
+                1 + (n as i64 % 50),
+                9,
+                start,
+                start + 8 * HOUR,
+            ))
         })
         .collect()
 }
@@ -56,7 +59,10 @@ async fn a_read_takes_500_rows_a_page_by_the_start_offset_with_the_oauth_token()
     assert_eq!(got, ids);
     assert_eq!(read.requests, 3);
     let seen = fake.seen();
-    let starts: Vec<u64> = seen.iter().map(|s| s.body["start"].as_u64().unwrap()).collect();
+    let starts: Vec<u64> = seen
+        .iter()
+        .map(|s| s.body["start"].as_u64().unwrap())
+        .collect();
     // Each page after the first starts on the last row of the one before, to see rows move.
     assert_eq!(starts, vec![0, 499, 998]);
     assert!(seen.iter().all(|s| s.body["max"] == 500));
@@ -165,10 +171,16 @@ async fn server_errors_and_timeouts_are_temporary() {
     fake.script(Endpoint::Query, vec![Scripted::status(503)]);
     let deputy = client(&fake, TOKEN, Duration::from_millis(500));
     let err = deputy.read_rosters(window()).await.unwrap_err();
-    assert!(matches!(&err, DeputyError::Unavailable(m) if m.contains("503")), "{err:?}");
+    assert!(
+        matches!(&err, DeputyError::Unavailable(m) if m.contains("503")),
+        "{err:?}"
+    );
     fake.set_delay(Duration::from_secs(2));
     let err = deputy.read_rosters(window()).await.unwrap_err();
-    assert!(matches!(&err, DeputyError::Unavailable(m) if m.contains("timed out")), "{err:?}");
+    assert!(
+        matches!(&err, DeputyError::Unavailable(m) if m.contains("timed out")),
+        "{err:?}"
+    );
     assert!(err.is_temporary());
 }
 
@@ -196,7 +208,10 @@ async fn a_pushed_roster_keeps_its_id_its_breaks_and_is_deleted_once() {
     assert_eq!(created.breaks, vec![lunch]);
     assert!(created.published);
     let held = fake.roster(created.id).unwrap();
-    assert_eq!(held.breaks, vec![(start + 4 * HOUR, start + 4 * HOUR + 1800)]);
+    assert_eq!(
+        held.breaks,
+        vec![(start + 4 * HOUR, start + 4 * HOUR + 1800)]
+    );
     let changed = deputy
         .save_roster(&SupervisePush::new(
             Some(created.id),
@@ -227,7 +242,14 @@ async fn a_refused_push_carries_deputy_message() {
     let at = |t: i64| Utc.timestamp_opt(t, 0).unwrap();
     let start = tomorrow_at(8);
     let err = client(&fake, TOKEN, Duration::from_secs(10))
-        .save_roster(&SupervisePush::new(None, 3, 9, at(start), at(start + HOUR), &[]))
+        .save_roster(&SupervisePush::new(
+            None,
+            3,
+            9,
+            at(start),
+            at(start + HOUR),
+            &[],
+        ))
         .await
         .unwrap_err();
     assert_eq!(

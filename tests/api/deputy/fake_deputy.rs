@@ -243,7 +243,10 @@ impl FakeDeputy {
     pub fn change(&self, id: i64, edit: impl FnOnce(&mut FakeRoster)) -> FakeRoster {
         let mut state = self.state.lock().unwrap();
         let now = state.tick();
-        let roster = state.rosters.get_mut(&id).expect("a roster of the fake install");
+        let roster = state
+            .rosters
+            .get_mut(&id)
+            .expect("a roster of the fake install");
         edit(roster);
         // Each change of one roster is newer than the one before, even within a second.
         roster.modified = now.max(roster.modified + 1);
@@ -259,7 +262,13 @@ impl FakeDeputy {
     }
 
     pub fn rosters(&self) -> Vec<FakeRoster> {
-        self.state.lock().unwrap().rosters.values().cloned().collect()
+        self.state
+            .lock()
+            .unwrap()
+            .rosters
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// The next answers of `endpoint`, in order, before the normal ones.
@@ -289,7 +298,10 @@ impl FakeDeputy {
     }
 
     pub fn count(&self, endpoint: Endpoint) -> usize {
-        self.seen().iter().filter(|s| s.endpoint == endpoint).count()
+        self.seen()
+            .iter()
+            .filter(|s| s.endpoint == endpoint)
+            .count()
     }
 
     pub fn forget_requests(&self) {
@@ -327,7 +339,10 @@ impl FakeDeputy {
                     "X-Deputy-Webhook-Callback",
                     format!("{}/api/v1/resource/Webhook/{id}", self.url),
                 )
-                .header("X-Deputy-Generation-Time", Utc::now().timestamp().to_string())
+                .header(
+                    "X-Deputy-Generation-Time",
+                    Utc::now().timestamp().to_string(),
+                )
                 .body(body.clone())
                 .send()
                 .await
@@ -373,7 +388,10 @@ async fn receive(
             authorization: authorization.clone(),
             body: serde_json::from_slice(body).unwrap_or(Value::Null),
         });
-        let scripted = state.scripts.get_mut(&endpoint).and_then(VecDeque::pop_front);
+        let scripted = state
+            .scripts
+            .get_mut(&endpoint)
+            .and_then(VecDeque::pop_front);
         (state.delay, scripted)
     };
     if !delay.is_zero() {
@@ -395,8 +413,12 @@ async fn receive(
 }
 
 fn matches(roster: &Value, clause: &Value) -> Result<bool, String> {
-    let field = clause["field"].as_str().ok_or("a search clause without field")?;
-    let kind = clause["type"].as_str().ok_or("a search clause without type")?;
+    let field = clause["field"]
+        .as_str()
+        .ok_or("a search clause without field")?;
+    let kind = clause["type"]
+        .as_str()
+        .ok_or("a search clause without type")?;
     let data = &clause["data"];
     let value = roster.get(field).ok_or(format!("unknown field {field}"))?;
     // Dates compare as instants, flags as numbers.
@@ -492,7 +514,10 @@ async fn supervise(
         request["intEndTimestamp"].as_i64(),
         request["intOpunitId"].as_i64(),
     ) else {
-        return error(400, "intStartTimestamp, intEndTimestamp and intOpunitId are required");
+        return error(
+            400,
+            "intStartTimestamp, intEndTimestamp and intOpunitId are required",
+        );
     };
     if end <= start {
         return error(400, "The shift end time must be after its start time");

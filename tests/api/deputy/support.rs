@@ -75,7 +75,10 @@ impl World {
             dir: tempfile::tempdir().unwrap(),
         };
         world.map("C1", UNIT, "R1", EMPLOYEE);
-        world.wait_until("the worker's first poll", || world.status().last_poll_at.is_some())
+        world
+            .wait_until("the worker's first poll", || {
+                world.status().last_poll_at.is_some()
+            })
             .await;
         world.fake.forget_requests();
         world

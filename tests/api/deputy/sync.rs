@@ -14,7 +14,7 @@ use super::support::{EMPLOYEE, HOUR, SECRET, UNIT, World, at, day_at};
 use crate::backend_tests;
 use crate::helpers::{Backend, spawn_app_on};
 
-fn shift(days: i64) -> FakeRoster {
+fn roster_on(days: i64) -> FakeRoster {
     let start = day_at(days, 8);
     FakeRoster::new(EMPLOYEE, UNIT, start, start + 8 * HOUR)
 }
@@ -22,13 +22,17 @@ fn shift(days: i64) -> FakeRoster {
 async fn a_first_poll_brings_published_assigned_rosters_with_their_breaks(backend: Backend) {
     let world = World::start(backend).await;
     let lunch = (day_at(1, 12), day_at(1, 12) + 1800);
-    let kept = world.fake.add(shift(1).with_break(lunch.0, lunch.1));
-    let draft = world.fake.add(shift(2).unpublished());
-    let open = world.fake.add(FakeRoster::new(0, UNIT, day_at(3, 8), day_at(3, 16)));
+    let kept = world.fake.add(roster_on(1).with_break(lunch.0, lunch.1));
+    let draft = world.fake.add(roster_on(2).unpublished());
+    let open = world
+        .fake
+        .add(FakeRoster::new(0, UNIT, day_at(3, 8), day_at(3, 16)));
     let report = world.poll(true).await.unwrap();
     assert_eq!(report.counts.created, 1, "{report:?}");
     assert_eq!(report.counts.ignored, 2, "{report:?}");
-    let held = world.shift_of(kept).expect("the published roster is a shift");
+    let held = world
+        .shift_of(kept)
+        .expect("the published roster is a shift");
     assert_eq!(held.resource_lid, "R1");
     assert_eq!(held.center_lid, "C1");
     assert_eq!(held.times.start(), at(day_at(1, 8)));
@@ -45,7 +49,7 @@ async fn unpublished_rosters_are_taken_when_configured(backend: Backend) {
         s.deputy_include_unpublished = Some(true);
     })
     .await;
-    let draft = world.fake.add(shift(2).unpublished());
+    let draft = world.fake.add(roster_on(2).unpublished());
     world.poll(true).await.unwrap();
     assert!(world.shift_of(draft).is_some());
 }
@@ -53,7 +57,7 @@ async fn unpublished_rosters_are_taken_when_configured(backend: Backend) {
 async fn a_poll_with_nothing_changed_costs_one_request_and_changes_nothing(backend: Backend) {
     let world = World::start(backend).await;
     for day in 1..=3 {
-        world.fake.add(shift(day));
+        world.fake.add(roster_on(day));
     }
     world.poll(true).await.unwrap();
     let versions: Vec<i64> = world.shifts().iter().map(|s| s.version).collect();
@@ -79,8 +83,8 @@ async fn a_poll_with_nothing_changed_costs_one_request_and_changes_nothing(backe
 
 async fn the_full_pass_removes_what_deputy_no_longer_has(backend: Backend) {
     let world = World::start(backend).await;
-    let stays = world.fake.add(shift(1));
-    let goes = world.fake.add(shift(2));
+    let stays = world.fake.add(roster_on(1));
+    let goes = world.fake.add(roster_on(2));
     world.poll(true).await.unwrap();
     world.fake.remove(goes);
     // Changes only: a deletion is not seen.
@@ -94,8 +98,12 @@ async fn the_full_pass_removes_what_deputy_no_longer_has(backend: Backend) {
 
 async fn unmapped_rosters_are_errors_that_name_them_and_clear_once_mapped(backend: Backend) {
     let world = World::start(backend).await;
-    let stranger = world.fake.add(FakeRoster::new(44, UNIT, day_at(1, 8), day_at(1, 16)));
-    let elsewhere = world.fake.add(FakeRoster::new(EMPLOYEE, 77, day_at(2, 8), day_at(2, 16)));
+    let stranger = world
+        .fake
+        .add(FakeRoster::new(44, UNIT, day_at(1, 8), day_at(1, 16)));
+    let elsewhere = world
+        .fake
+        .add(FakeRoster::new(EMPLOYEE, 77, day_at(2, 8), day_at(2, 16)));
     let report = world.poll(true).await.unwrap();
     assert_eq!(report.counts.errors, 2, "{report:?}");
     let errors = world.errors();
@@ -106,62 +114,88 @@ async fn unmapped_rosters_are_errors_that_name_them_and_clear_once_mapped(backen
             .map(|(_, reason)| reason.clone())
             .unwrap_or_else(|| panic!("no error for {id}: {errors:?}"))
     };
-    assert!(reason_of(stranger).contains("Deputy employee 44"), "{errors:?}");
+    assert!(
+        reason_of(stranger).contains("Deputy employee 44"),
+        "{errors:?}"
+    );
     assert!(reason_of(stranger).contains("map-employee"));
-    assert!(reason_of(elsewhere).contains("operational unit 77"), "{errors:?}");
+    assert!(
+        reason_of(elsewhere).contains("operational unit 77"),
+        "{errors:?}"
+    );
     // Nothing is created on either side.
     assert!(world.live_shifts().is_empty());
     assert_eq!(world.fake.count(Endpoint::Supervise), 0);
     // Mapped: the next poll reads the window again, takes both, and clears the errors.
-    world.app.push_key_entities(
-        &[&[
-            ("LOCATION_LID", "C1"),
-            ("LOCATION_NAME", "Centro Uno"),
-            ("LOCATION_TIMEZONE", "Europe/Madrid"),
-            ("RESOURCE_LID", "R2"),
-            ("RESOURCE_FIRST_NAME", "Ana"),
-            ("RESOURCE_SECOND_NAME", "Gil"),
-            ("ACTIVITY_LID", "A1"),
-            ("ACTIVITY_NAME", "Consulta"),
-            ("ACTIVITY_DURATION", "20"),
-        ]],
-        false,
-    )
-    .await
-    .assert_ok();
+    world
+        .app
+        .push_key_entities(
+            &[&[
+                ("LOCATION_LID", "C1"),
+                ("LOCATION_NAME", "Centro Uno"),
+                ("LOCATION_TIMEZONE", "Europe/Madrid"),
+                ("RESOURCE_LID", "R2"),
+                ("RESOURCE_FIRST_NAME", "Ana"),
+                ("RESOURCE_SECOND_NAME", "Gil"),
+                ("ACTIVITY_LID", "A1"),
+                ("ACTIVITY_NAME", "Consulta"),
+                ("ACTIVITY_DURATION", "20"),
+            ]],
+            false,
+        )
+        .await
+        .assert_ok();
     world.map("C1", UNIT, "R2", 44);
     let mut conn = world.app.pool.get().unwrap();
-    let c1 = rendez::db::rosters::target(&mut conn, "R1", "C1").unwrap().unwrap();
+    let c1 = rendez::db::rosters::target(&mut conn, "R1", "C1")
+        .unwrap()
+        .unwrap();
     rendez::db::rosters::mappings::map_unit(&mut conn, &c1.center_id, Some("Sala 2"), 77).unwrap();
     drop(conn);
     let report = world.poll(false).await.unwrap();
-    assert!(report.full_pass, "a new mapping makes the next poll a full pass");
+    assert!(
+        report.full_pass,
+        "a new mapping makes the next poll a full pass"
+    );
     assert_eq!(report.counts.created, 2, "{report:?}");
     assert!(world.errors().is_empty(), "{:?}", world.errors());
     assert_eq!(world.shift_of(stranger).unwrap().resource_lid, "R2");
-    assert_eq!(world.shift_of(elsewhere).unwrap().area.as_deref(), Some("Sala 2"));
+    assert_eq!(
+        world.shift_of(elsewhere).unwrap().area.as_deref(),
+        Some("Sala 2")
+    );
 }
 
 async fn deputy_failures_leave_the_poll_unapplied_and_say_why(backend: Backend) {
     let world = World::start(backend).await;
-    world.fake.add(shift(1));
+    world.fake.add(roster_on(1));
     let before = world.status();
-    world.fake.script(Endpoint::Query, vec![Scripted::status(401)]);
+    world
+        .fake
+        .script(Endpoint::Query, vec![Scripted::status(401)]);
     let err = world.poll(true).await.unwrap_err();
     assert!(err.to_string().contains("RENDEZ_DEPUTY_TOKEN"), "{err}");
     let status = world.status();
     assert!(status.last_outcome.unwrap().contains("refused the token"));
     assert_eq!(status.watermark, before.watermark);
     assert!(world.live_shifts().is_empty());
-    world.fake.script(Endpoint::Query, vec![Scripted::status(502)]);
+    world
+        .fake
+        .script(Endpoint::Query, vec![Scripted::status(502)]);
     assert!(world.poll(true).await.is_err());
     world.fake.set_delay(Duration::from_secs(4));
     let err = world.poll(true).await.unwrap_err();
-    assert!(err.log_detail().contains("timed out"), "{}", err.log_detail());
+    assert!(
+        err.log_detail().contains("timed out"),
+        "{}",
+        err.log_detail()
+    );
     world.fake.set_delay(Duration::ZERO);
     assert!(world.live_shifts().is_empty());
     // 429: the poll waits as Deputy asks, then reads.
-    world.fake.script(Endpoint::Query, vec![Scripted::too_many(1)]);
+    world
+        .fake
+        .script(Endpoint::Query, vec![Scripted::too_many(1)]);
     let report = world.poll(true).await.unwrap();
     assert_eq!(report.counts.created, 1);
 }
@@ -171,14 +205,20 @@ async fn a_poll_cut_short_applies_nothing_and_a_restarted_server_finishes_it(bac
     // 1,100 ten-minute shifts, 55 a day over 20 days, a quarter of an hour apart.
     for n in 0..1100 {
         let start = day_at(1 + n % 20, 5) + (n / 20) * 15 * 60;
-        world.fake.add(FakeRoster::new(EMPLOYEE, UNIT, start, start + 10 * 60));
+        world
+            .fake
+            .add(FakeRoster::new(EMPLOYEE, UNIT, start, start + 10 * 60));
     }
     // The second page fails: the first one's rosters must not be applied alone.
-    world
-        .fake
-        .script(Endpoint::Query, vec![Scripted::pass(), Scripted::status(503)]);
+    world.fake.script(
+        Endpoint::Query,
+        vec![Scripted::pass(), Scripted::status(503)],
+    );
     assert!(world.poll(true).await.is_err());
-    assert!(world.live_shifts().is_empty(), "a poll is never half-applied");
+    assert!(
+        world.live_shifts().is_empty(),
+        "a poll is never half-applied"
+    );
     // A server started on the same database (a restart) syncs it all.
     world.app.server.stop(true).await;
     let settings = super::support::deputy_settings(&world.app.db, &world.fake);
@@ -189,7 +229,10 @@ async fn a_poll_cut_short_applies_nothing_and_a_restarted_server_finishes_it(bac
         if count == 1100 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "{count} shifts after the restart");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{count} shifts after the restart"
+        );
         actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     }
     drop(again);
@@ -197,7 +240,7 @@ async fn a_poll_cut_short_applies_nothing_and_a_restarted_server_finishes_it(bac
 
 async fn webhooks_apply_at_once_and_a_duplicate_changes_nothing(backend: Backend) {
     let world = World::start(backend).await;
-    let id = world.fake.add(shift(1));
+    let id = world.fake.add(roster_on(1));
     let roster = world.fake.roster(id).unwrap().to_json();
     assert_eq!(world.event("Roster.Insert", roster.clone()).await, 200);
     let first = world.shift_of(id).expect("applied at once");
@@ -210,7 +253,7 @@ async fn webhooks_apply_at_once_and_a_duplicate_changes_nothing(backend: Backend
 
 async fn an_older_event_never_undoes_a_newer_state(backend: Backend) {
     let world = World::start(backend).await;
-    let id = world.fake.add(shift(1));
+    let id = world.fake.add(roster_on(1));
     let old = world.fake.roster(id).unwrap().to_json();
     let newer = world.fake.change(id, |r| r.start += 2 * HOUR).to_json();
     assert_eq!(world.event("Roster.Update", newer).await, 200);
@@ -228,7 +271,7 @@ async fn an_older_event_never_undoes_a_newer_state(backend: Backend) {
 
 async fn webhooks_need_the_secret_and_a_roster_body(backend: Backend) {
     let world = World::start(backend).await;
-    let id = world.fake.add(shift(1));
+    let id = world.fake.add(roster_on(1));
     let body = json!({"topic": "Roster.Insert", "data": world.fake.roster(id).unwrap().to_json()})
         .to_string();
     assert_eq!(world.hook(&body, None).await.0, 403);
@@ -239,7 +282,10 @@ async fn webhooks_need_the_secret_and_a_roster_body(backend: Backend) {
     let unknown = json!({"topic": "Timesheet.Insert", "data": {"Id": 1}}).to_string();
     let (status, text) = world.hook(&unknown, Some(SECRET)).await;
     assert_eq!(status, 400);
-    assert!(text.contains("unknown event type 'Timesheet.Insert'"), "{text}");
+    assert!(
+        text.contains("unknown event type 'Timesheet.Insert'"),
+        "{text}"
+    );
     let empty = json!({"topic": "Roster.Update"}).to_string();
     assert_eq!(world.hook(&empty, Some(SECRET)).await.0, 400);
     let huge = format!(
@@ -252,13 +298,21 @@ async fn webhooks_need_the_secret_and_a_roster_body(backend: Backend) {
         "Employee": EMPLOYEE, "Modified": "2026-12-07T10:00:00+11:00"}})
     .to_string();
     assert_eq!(world.hook(&broken, Some(SECRET)).await.0, 200);
-    assert!(world.errors().iter().any(|(s, r)| s == "deputy:555" && r.contains("StartTime")));
+    assert!(
+        world
+            .errors()
+            .iter()
+            .any(|(s, r)| s == "deputy:555" && r.contains("StartTime"))
+    );
     // Deputy's own calls, signed with the registered secret, pass.
     let installed = world.cli(&["deputy", "webhooks", "install"]);
     assert!(installed.status.success(), "{installed:?}");
     assert_eq!(world.fake.webhooks().len(), 3);
     assert_eq!(
-        world.fake.fire("Roster.Insert", world.fake.roster(id).unwrap().to_json()).await,
+        world
+            .fake
+            .fire("Roster.Insert", world.fake.roster(id).unwrap().to_json())
+            .await,
         vec![200]
     );
     assert!(world.shift_of(id).is_some());
@@ -288,7 +342,10 @@ async fn a_shift_made_in_rendez_is_pushed_once_and_its_echo_is_recognised(backen
         .unwrap()
         .timestamp();
     assert_eq!(pushed[0].start, start);
-    assert_eq!(pushed[0].breaks, vec![(start + 4 * HOUR, start + 4 * HOUR + 1800)]);
+    assert_eq!(
+        pushed[0].breaks,
+        vec![(start + 4 * HOUR, start + 4 * HOUR + 1800)]
+    );
     assert_eq!((pushed[0].employee, pushed[0].unit), (EMPLOYEE, UNIT));
     world
         .wait_until("Deputy's id kept", || {
@@ -316,7 +373,7 @@ async fn a_shift_made_in_rendez_is_pushed_once_and_its_echo_is_recognised(backen
 
 async fn a_change_from_deputy_is_never_pushed_back(backend: Backend) {
     let world = World::start(backend).await;
-    let id = world.fake.add(shift(1));
+    let id = world.fake.add(roster_on(1));
     world.poll(true).await.unwrap();
     world.fake.change(id, |r| r.end += HOUR);
     world.poll(false).await.unwrap();
@@ -330,7 +387,10 @@ async fn refused_and_rate_limited_pushes_are_retried_and_said(backend: Backend) 
     let world = World::start(backend).await;
     world.fake.script(
         Endpoint::Supervise,
-        vec![Scripted::too_many(1), Scripted::refused("Employee 3 is on leave")],
+        vec![
+            Scripted::too_many(1),
+            Scripted::refused("Employee 3 is on leave"),
+        ],
     );
     let day = Utc::now().with_timezone(&Madrid).date_naive() + chrono::Duration::days(3);
     let added = world.cli(&[
@@ -350,34 +410,50 @@ async fn refused_and_rate_limited_pushes_are_retried_and_said(backend: Backend) 
                 .any(|(s, r)| s.starts_with("shift:") && r.contains("Employee 3 is on leave"))
         })
         .await;
-    assert_eq!(world.fake.count(Endpoint::Supervise), 2, "the 429 was waited out, then tried");
+    assert_eq!(
+        world.fake.count(Endpoint::Supervise),
+        2,
+        "the 429 was waited out, then tried"
+    );
     assert!(world.fake.rosters().is_empty());
 }
 
 async fn a_shift_of_an_unmapped_resource_is_an_error_and_goes_once_mapped(backend: Backend) {
     let world = World::start(backend).await;
-    world.app.push_key_entities(
-        &[&[
-            ("LOCATION_LID", "C1"),
-            ("LOCATION_NAME", "Centro Uno"),
-            ("LOCATION_TIMEZONE", "Europe/Madrid"),
-            ("RESOURCE_LID", "R2"),
-            ("RESOURCE_FIRST_NAME", "Ana"),
-            ("RESOURCE_SECOND_NAME", "Gil"),
-            ("ACTIVITY_LID", "A1"),
-            ("ACTIVITY_NAME", "Consulta"),
-            ("ACTIVITY_DURATION", "20"),
-        ]],
-        false,
-    )
-    .await
-    .assert_ok();
+    world
+        .app
+        .push_key_entities(
+            &[&[
+                ("LOCATION_LID", "C1"),
+                ("LOCATION_NAME", "Centro Uno"),
+                ("LOCATION_TIMEZONE", "Europe/Madrid"),
+                ("RESOURCE_LID", "R2"),
+                ("RESOURCE_FIRST_NAME", "Ana"),
+                ("RESOURCE_SECOND_NAME", "Gil"),
+                ("ACTIVITY_LID", "A1"),
+                ("ACTIVITY_NAME", "Consulta"),
+                ("ACTIVITY_DURATION", "20"),
+            ]],
+            false,
+        )
+        .await
+        .assert_ok();
     let day = Utc::now().with_timezone(&Madrid).date_naive() + chrono::Duration::days(1);
-    let added = world.cli(&["roster", "add", "R2", "C1", &format!("{day}T09:00"), &format!("{day}T10:00")]);
+    let added = world.cli(&[
+        "roster",
+        "add",
+        "R2",
+        "C1",
+        &format!("{day}T09:00"),
+        &format!("{day}T10:00"),
+    ]);
     assert!(added.status.success(), "{added:?}");
     world
         .wait_until("the error", || {
-            world.errors().iter().any(|(_, r)| r.contains("resource 'R2' is not mapped"))
+            world
+                .errors()
+                .iter()
+                .any(|(_, r)| r.contains("resource 'R2' is not mapped"))
         })
         .await;
     assert_eq!(world.fake.count(Endpoint::Supervise), 0);
@@ -385,7 +461,12 @@ async fn a_shift_of_an_unmapped_resource_is_an_error_and_goes_once_mapped(backen
     assert!(status.status.success(), "{status:?}");
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(json["open_errors"].as_array().unwrap().len(), 1, "{json}");
-    assert!(json["past_days_rule"].as_str().unwrap().contains("past days"));
+    assert!(
+        json["past_days_rule"]
+            .as_str()
+            .unwrap()
+            .contains("past days")
+    );
 }
 
 async fn a_shift_across_the_dst_change_keeps_its_real_length(backend: Backend) {
@@ -393,7 +474,11 @@ async fn a_shift_across_the_dst_change_keeps_its_real_length(backend: Backend) {
     // 08:00 local over it lasts nine hours, not ten.
     let world = World::start_with(backend, |s| s.deputy_poll_days = Some(366)).await;
     let now = Utc::now().with_timezone(&Madrid);
-    let year = if now.month() >= 3 { now.year() + 1 } else { now.year() };
+    let year = if now.month() >= 3 {
+        now.year() + 1
+    } else {
+        now.year()
+    };
     let sunday = (25..=31)
         .rev()
         .map(|d| chrono::NaiveDate::from_ymd_opt(year, 3, d).unwrap())
@@ -426,8 +511,9 @@ async fn past_days_are_not_synchronised_and_say_so(backend: Backend) {
         day_at(-1, 6),
         day_at(-1, 7),
     ));
-    let body = json!({"topic": "Roster.Insert", "data": world.fake.roster(yesterday).unwrap().to_json()})
-        .to_string();
+    let body =
+        json!({"topic": "Roster.Insert", "data": world.fake.roster(yesterday).unwrap().to_json()})
+            .to_string();
     let (status, answer) = world.hook(&body, Some(SECRET)).await;
     assert_eq!(status, 200);
     let counts: serde_json::Value = serde_json::from_str(&answer).unwrap();

@@ -189,7 +189,7 @@ async fn deputy_rosters_are_taken_in_by_id_and_errors_name_what_is_unmapped(back
 
     // A shift made in Rendez, pushed: Deputy's id is kept, its version stays.
     let ours = scene
-        .add_shift(shift("R2", "C1", day, "09:00", "10:00", &[]))
+        .add_shift(super::shift("R2", "C1", day, "09:00", "10:00", &[]))
         .await;
     rosters::keep_deputy_id(&scene.core, &op, &ours.id, 9100, Some(Utc::now()))
         .await
