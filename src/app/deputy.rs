@@ -475,7 +475,7 @@ pub async fn apply_events(
     pool: &Pool,
     include_unpublished: bool,
     events: Vec<RosterEvent>,
-    unreadable: Vec<(Option<i64>, String)>,
+    unreadable: Vec<crate::integrations::deputy::wire::Unreadable>,
 ) -> Result<ApplyCounts, Error> {
     let counts = blocking(pool, move |conn| {
         let now = Utc::now();

@@ -76,7 +76,7 @@ pub struct RosterFilter {
 pub struct RosterRead {
     pub rosters: Vec<DeputyRoster>,
     /// Rows that are not rosters Rendez can read: (their id if any, why).
-    pub unreadable: Vec<(Option<i64>, String)>,
+    pub unreadable: Vec<wire::Unreadable>,
     /// HTTP requests the read took (pages, and pages read again).
     pub requests: usize,
     /// Deputy's clock when the read began (its `Date` header): changes after it are read again

@@ -56,7 +56,7 @@ pub fn secret_is_valid(secret: &DeputyToken, body: &[u8], header: &str) -> bool 
 /// Reads a webhook body: the events it carries (one per roster), or why it is not a roster
 /// webhook Rendez takes. Unreadable rosters inside a readable body are answered apart, with
 /// their ids, so that they become sync errors.
-pub fn parse(body: &[u8]) -> Result<(Vec<RosterEvent>, Vec<(Option<i64>, String)>), String> {
+pub fn parse(body: &[u8]) -> Result<(Vec<RosterEvent>, Vec<wire::Unreadable>), String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
     let topic = value

@@ -153,9 +153,12 @@ impl WireRoster {
     }
 }
 
-/// Parses one row of a QUERY answer or a webhook's data: the roster, or (its id if readable,
-/// the reason) when the row is not a roster Rendez can read.
-pub fn parse_row(row: &Value) -> Result<DeputyRoster, (Option<i64>, String)> {
+/// A row that is not a roster Rendez can read: its id if readable, and why.
+pub type Unreadable = (Option<i64>, String);
+
+/// Parses one row of a QUERY answer or a webhook's data: the roster, or why the row is not a
+/// roster Rendez can read.
+pub fn parse_row(row: &Value) -> Result<DeputyRoster, Unreadable> {
     let id = row.get("Id").and_then(Value::as_i64);
     let wire: WireRoster = serde_json::from_value(row.clone())
         .map_err(|e| (id, format!("a Deputy roster that cannot be read: {e}")))?;
