@@ -116,11 +116,14 @@ async fn the_master_data_push_sets_the_source_and_refuses_an_unknown_one(backend
     scene
         .add_shift(shift("R1", "C1", day, "10:00", "14:00", &[]))
         .await;
-    let push = |source: &'static str| {
-        scene.app.push_key_entities(
-            &[&[("RESOURCE_LID", "R1"), ("AVAILABILITY_SOURCE", source)]],
-            false,
-        )
+    let push = async |source: &'static str| {
+        scene
+            .app
+            .push_key_entities(
+                &[&[("RESOURCE_LID", "R1"), ("AVAILABILITY_SOURCE", source)]],
+                false,
+            )
+            .await
     };
     let reply = push("both").await;
     assert_eq!(
