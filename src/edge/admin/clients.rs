@@ -6,7 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use super::{Answer, ErrorBody, caller, json_body, json_response, ok, path_param, resource};
+use super::error::{Answer, ErrorBody, json_response, ok};
+use super::request::{caller, json_body, path_param, resource};
 use crate::app::admin;
 use crate::app::clients::{ClientView, ScopeKind};
 use crate::domain::access::{Role, Roles};

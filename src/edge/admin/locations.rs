@@ -6,7 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use super::{Answer, ErrorBody, caller, json_body, ok, path_param, resource};
+use super::error::{Answer, ErrorBody, ok};
+use super::request::{caller, json_body, path_param, resource};
 use crate::app::admin;
 use crate::app::locations::Placed;
 use crate::domain::locations::Location;

@@ -9,8 +9,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
+use super::error::{Answer, ErrorBody, json_response, ok};
 use super::locations::LocationOut;
-use super::{Answer, ErrorBody, caller, json_body, json_response, ok, path_param, resource};
+use super::request::{caller, json_body, path_param, resource};
 use crate::app::admin::{self, NewAssignment};
 use crate::app::team_tree::{TeamAt, TeamsTree};
 use crate::domain::locations::TeamRole;
