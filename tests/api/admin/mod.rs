@@ -12,6 +12,7 @@ use crate::helpers::{ADMIN, ADMIN_PASSWORD, TestApp};
 mod clients;
 mod framework;
 mod locations;
+mod master_data;
 mod teams;
 
 pub const BASE: &str = "/admin/v1";
