@@ -7,6 +7,7 @@
 //! `db`; `app` never imports an edge or actix's web types.
 
 pub mod access;
+pub mod admin;
 pub mod appointment_pages;
 pub mod booking;
 pub mod campaign;
@@ -27,6 +28,7 @@ pub mod results;
 pub mod role_writes;
 pub mod rosters;
 pub mod slots;
+pub mod team_tree;
 pub mod teams;
 
 use std::sync::Arc;

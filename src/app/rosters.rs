@@ -60,7 +60,7 @@ pub struct Changed {
 /// What a change or a removal came to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ChangeOutcome {
-    Done(Changed),
+    Done(Box<Changed>),
     /// The shift is at another version than the caller saw; nothing changed.
     Stale {
         current: i64,
@@ -249,11 +249,11 @@ fn outcome(core: &Core, id: &str, change: rosters::Change) -> Result<ChangeOutco
         } => {
             core.booking.invalidate();
             let removed = after.is_none();
-            Ok(ChangeOutcome::Done(Changed {
+            Ok(ChangeOutcome::Done(Box::new(Changed {
                 shift: *after.unwrap_or(before),
                 removed,
                 conflicts,
-            }))
+            })))
         }
     }
 }

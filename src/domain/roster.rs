@@ -551,7 +551,7 @@ impl DaySpan {
         }
         let start = self.start_minute.max(rule.start_minute);
         let end = self.end_minute.min(rule.end_minute);
-        (end > start).then(|| OpeningRule {
+        (end > start).then_some(OpeningRule {
             working_day: None,
             start_minute: start,
             end_minute: end,

@@ -99,6 +99,20 @@ pub struct UpdateKeyEntities {
     pub full_sync: Option<String>,
 }
 
+request_item!(LocationItem {
+    location_lid: "LOCATION_LID",
+    location_name: "LOCATION_NAME",
+    location_parent_lid: "LOCATION_PARENT_LID",
+    location_level: "LOCATION_LEVEL",
+});
+
+/// `updateLocations`: the location hierarchy above (and around) the centers.
+#[derive(Debug, Default, YaDeserialize)]
+pub struct UpdateLocations {
+    #[yaserde(rename = "LOCATION")]
+    pub items: Vec<LocationItem>,
+}
+
 #[derive(Debug, Default, YaDeserialize)]
 pub struct UpdateAvailabilities {
     #[yaserde(rename = "AVAILABILITY")]

@@ -7,6 +7,7 @@ mod smtp_server;
 
 mod browser;
 
+mod admin;
 mod auth;
 mod booking;
 mod center_scope;

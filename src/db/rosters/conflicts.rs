@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::availability;
-use super::new_id;
+use super::stamp::new_id;
 use crate::db::DbConnection;
 use crate::db::schema::{appointments, centers, resources, roster_conflicts};
 use crate::db::time::{naive, utc};
@@ -29,9 +29,10 @@ pub struct Conflict {
 }
 
 /// Records, for the time `lost` that the shift `before` no longer covers, a conflict per live
-/// appointment of its resource at its center in that time (unless another shift of theirs
-/// still covers it (`others`: its live shifts there), or the resource's availability does not come from its roster); the
-/// appointments' ids.
+/// appointment of its resource at its center in that time, unless another shift of theirs
+/// still covers it (`others`: its live shifts there); the appointments' ids. Called only when
+/// the resource's availability came from its roster before the change (see
+/// [`roster_governed`]).
 pub fn record_lost(
     conn: &mut DbConnection,
     before: &Shift,
@@ -40,9 +41,7 @@ pub fn record_lost(
     cause: ConflictCause,
     at: DateTime<Utc>,
 ) -> QueryResult<Vec<String>> {
-    if lost.is_empty()
-        || availability::source_of(conn, &before.resource_id)? == AvailabilitySource::Rules
-    {
+    if lost.is_empty() {
         return Ok(Vec::new());
     }
     let mut lost: Vec<Span> = lost.to_vec();
@@ -112,6 +111,13 @@ pub fn record_lost(
         }
     }
     Ok(found)
+}
+
+/// True when the resource's availability comes from its roster (alone or with its rules): its
+/// shifts' changes can leave bookings outside it. Read before the change, since removing the
+/// last shift may turn the default back to the rules.
+pub fn roster_governed(conn: &mut DbConnection, resource_id: &str) -> QueryResult<bool> {
+    Ok(availability::source_of(conn, resource_id)? != AvailabilitySource::Rules)
 }
 
 fn minus(from: Span, cut: Span) -> Vec<Span> {
@@ -219,7 +225,7 @@ pub fn resolve(conn: &mut DbConnection, id: &str, by: &str) -> QueryResult<bool>
             .filter(roster_conflicts::resolved_at.is_null()),
     )
     .set((
-        roster_conflicts::resolved_at.eq(Some(naive(super::now()))),
+        roster_conflicts::resolved_at.eq(Some(naive(super::stamp::now()))),
         roster_conflicts::resolved_by.eq(Some(by)),
     ))
     .execute(conn)?;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::now;
+use super::stamp::now;
 use crate::db::DbConnection;
 use crate::db::schema::{centers, deputy_employees, deputy_units, resource_centers, resources};
 use crate::db::slots::{Scope, events};

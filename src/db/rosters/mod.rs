@@ -12,6 +12,7 @@ pub mod incoming;
 pub mod mappings;
 pub mod shifts;
 pub mod sources;
+mod stamp;
 pub mod sync_errors;
 
 pub use shifts::{
@@ -19,13 +20,3 @@ pub use shifts::{
     apply_external_within, find, insert, keep_deputy_id, list, remove, remove_external,
     remove_external_within, replace, target,
 };
-
-use chrono::Utc;
-
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
-pub(crate) fn now() -> chrono::DateTime<Utc> {
-    crate::db::time::utc(crate::db::time::naive(Utc::now()))
-}

@@ -10,7 +10,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 
-use super::{conflicts, new_id, now};
+use super::conflicts;
+use super::stamp::{new_id, now};
 use crate::db::DbConnection;
 use crate::db::schema::{centers, resource_centers, resources, roster_breaks, roster_shifts};
 use crate::db::slots::{Scope, events};
@@ -401,6 +402,7 @@ fn rewrite(
     external_modified_at: Option<DateTime<Utc>>,
 ) -> QueryResult<Vec<String>> {
     let at = now();
+    let governed = conflicts::roster_governed(conn, &before.resource_id)?;
     let (resource_id, center_id) =
         moved_to.unwrap_or((before.resource_id.as_str(), before.center_id.as_str()));
     if moved_to.is_some() {
@@ -430,8 +432,12 @@ fn rewrite(
     } else {
         before.times.lost_by(None)
     };
-    let others = others_around(conn, before, &lost)?;
-    let found = conflicts::record_lost(conn, before, &others, &lost, ConflictCause::Shortened, at)?;
+    let found = if governed {
+        let others = others_around(conn, before, &lost)?;
+        conflicts::record_lost(conn, before, &others, &lost, ConflictCause::Shortened, at)?
+    } else {
+        Vec::new()
+    };
     announce(
         conn,
         &[
@@ -471,6 +477,7 @@ fn mark_removed(
     external_modified_at: Option<DateTime<Utc>>,
 ) -> QueryResult<Vec<String>> {
     let at = now();
+    let governed = conflicts::roster_governed(conn, &before.resource_id)?;
     diesel::update(roster_shifts::table.find(&before.id))
         .set((
             roster_shifts::removed_at.eq(Some(naive(at))),
@@ -482,8 +489,12 @@ fn mark_removed(
         ))
         .execute(conn)?;
     let lost = before.times.lost_by(None);
-    let others = others_around(conn, before, &lost)?;
-    let found = conflicts::record_lost(conn, before, &others, &lost, ConflictCause::Removed, at)?;
+    let found = if governed {
+        let others = others_around(conn, before, &lost)?;
+        conflicts::record_lost(conn, before, &others, &lost, ConflictCause::Removed, at)?
+    } else {
+        Vec::new()
+    };
     announce(
         conn,
         &[(before.resource_id.as_str(), before.center_id.as_str())],

@@ -37,7 +37,7 @@ pub fn set_source_within(
             .values((
                 resource_availability_modes::resource_id.eq(resource_id),
                 resource_availability_modes::mode.eq(source.as_str()),
-                resource_availability_modes::updated_at.eq(naive(super::now())),
+                resource_availability_modes::updated_at.eq(naive(super::stamp::now())),
             ))
             .execute(conn)?;
     }

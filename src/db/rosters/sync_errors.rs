@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::{new_id, now};
+use super::stamp::{new_id, now};
 use crate::db::DbConnection;
 use crate::db::schema::roster_sync_errors;
 use crate::db::time::{naive, utc};

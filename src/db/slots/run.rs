@@ -289,29 +289,23 @@ fn role_state(
     })
 }
 
+/// A rule as `role_state` reads it: id, working day, start and end minutes, first and last day.
+type StoredRule = (
+    String,
+    Option<i32>,
+    i32,
+    i32,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+);
+
 /// The role's rules with the resource's availability source applied (its roster's shifts, or
 /// their intersection with its rules: see `db::rosters::availability`).
 fn roster_applied(
     conn: &mut DbConnection,
     key: &RoleKey,
-    rows: Vec<(
-        String,
-        Option<i32>,
-        i32,
-        i32,
-        Option<NaiveDate>,
-        Option<NaiveDate>,
-    )>,
-) -> QueryResult<
-    Vec<(
-        String,
-        Option<i32>,
-        i32,
-        i32,
-        Option<NaiveDate>,
-        Option<NaiveDate>,
-    )>,
-> {
+    rows: Vec<StoredRule>,
+) -> QueryResult<Vec<StoredRule>> {
     use crate::db::rosters::availability;
     let as_read: Vec<availability::RuleRow> = rows
         .into_iter()

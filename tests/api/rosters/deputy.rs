@@ -87,10 +87,10 @@ async fn deputy_rosters_are_taken_in_by_id_and_errors_name_what_is_unmapped(back
             .len(),
         1
     );
-    let shift = rosters::get(&scene.core, &op, &id).await.unwrap();
-    assert_eq!(shift.origin, Origin::Deputy);
-    assert_eq!(shift.deputy_roster_id, Some(9001));
-    assert_eq!(shift.area.as_deref(), Some("Consults"));
+    let taken = rosters::get(&scene.core, &op, &id).await.unwrap();
+    assert_eq!(taken.origin, Origin::Deputy);
+    assert_eq!(taken.deputy_roster_id, Some(9001));
+    assert_eq!(taken.area.as_deref(), Some("Consults"));
     settle().await;
     let starts = soap_times(&scene.app, "R1", day).await;
     let mut expected = times("09:00", "12:30", 30);
