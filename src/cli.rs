@@ -21,6 +21,9 @@ macro_rules! say {
     }};
 }
 
+mod deputy;
+mod deputy_sync;
+mod rosters;
 mod teams;
 
 #[derive(Parser, Debug)]
@@ -102,6 +105,12 @@ pub enum Command {
     /// Teams, their members and their assignments to locations.
     #[command(subcommand)]
     Teams(teams::TeamsCommand),
+    /// Rosters: clinicians' shifts, an availability source beside the rules.
+    #[command(subcommand)]
+    Roster(rosters::RosterCommand),
+    /// Deputy: the mappings of centers, areas and clinicians to Deputy's ids.
+    #[command(subcommand)]
+    Deputy(deputy::DeputyCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -412,6 +421,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Slots(command) => crate::slots_command::run(config, command),
         Command::Locations(command) => teams::locations(config, command),
         Command::Teams(command) => teams::teams(config, command),
+        Command::Roster(command) => rosters::run(config, command),
+        Command::Deputy(command) => deputy::run(config, command),
         Command::Results(command) => results(config, command),
         Command::Import(ImportCommand::Appointments(args)) => import_appointments(config, args),
         Command::Export(ExportCommand::Cancellations) => {

@@ -514,6 +514,77 @@ pub struct Settings {
     )]
     pub export_interval: Option<String>,
 
+    /// Deputy install whose rosters are synchronised both ways, e.g.
+    /// https://clinic.eu.deputy.com (with RENDEZ_DEPUTY_TOKEN). [default: none, no sync]
+    #[arg(long, env = "RENDEZ_DEPUTY_URL", global = true, value_name = "URL")]
+    pub deputy_url: Option<String>,
+
+    /// Deputy's permanent token (sent as `Authorization: OAuth <token>`, never logged).
+    #[arg(
+        long,
+        env = "RENDEZ_DEPUTY_TOKEN",
+        global = true,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub deputy_token: Option<String>,
+
+    /// How often Deputy is polled for changed rosters, e.g. 5m. [default: 5m]
+    #[arg(
+        long,
+        env = "RENDEZ_DEPUTY_POLL_INTERVAL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub deputy_poll_interval: Option<String>,
+
+    /// How many days ahead each poll reads. [default: 28]
+    #[arg(
+        long,
+        env = "RENDEZ_DEPUTY_POLL_DAYS",
+        global = true,
+        value_name = "DAYS"
+    )]
+    pub deputy_poll_days: Option<u32>,
+
+    /// Take Deputy's unpublished rosters too. [default: false, published only]
+    #[arg(
+        long,
+        env = "RENDEZ_DEPUTY_INCLUDE_UNPUBLISHED",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub deputy_include_unpublished: Option<bool>,
+
+    /// The secret Deputy's webhooks sign their bodies with (X-Deputy-Secret); when set, a
+    /// webhook without a valid one is refused with 403. [default: none]
+    #[arg(
+        long,
+        env = "RENDEZ_DEPUTY_WEBHOOK_SECRET",
+        global = true,
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub deputy_webhook_secret: Option<String>,
+
+    /// How often a poll reads the whole window, removing what Deputy no longer has. [default: 1h]
+    #[arg(
+        long,
+        env = "RENDEZ_DEPUTY_FULL_SYNC_INTERVAL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub deputy_full_sync_interval: Option<String>,
+
+    /// How long one request to Deputy may take. [default: 30s]
+    #[arg(
+        long,
+        env = "RENDEZ_DEPUTY_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub deputy_timeout: Option<String>,
+
     /// Per-center reminders, quiet hours and language, by center LID (file only).
     #[arg(skip)]
     pub centers: Option<std::collections::BTreeMap<String, crate::memo::CenterSettings>>,
@@ -557,6 +628,8 @@ pub struct Config {
     /// The watched folder of exported appointments (`RENDEZ_IMPORT_DIR`).
     pub import_dir: Option<PathBuf>,
     pub exports: crate::exports::ExportConfig,
+    /// The Deputy roster sync (`RENDEZ_DEPUTY_*`); `None` when no install is configured.
+    pub deputy: Option<crate::integrations::deputy::config::DeputyConfig>,
 }
 
 impl Settings {
@@ -638,12 +711,25 @@ impl Settings {
             export_interval: self.export_interval.or(lower.export_interval),
             centers: self.centers.or(lower.centers),
             reply_keywords: self.reply_keywords.or(lower.reply_keywords),
+            deputy_url: self.deputy_url.or(lower.deputy_url),
+            deputy_token: self.deputy_token.or(lower.deputy_token),
+            deputy_poll_interval: self.deputy_poll_interval.or(lower.deputy_poll_interval),
+            deputy_poll_days: self.deputy_poll_days.or(lower.deputy_poll_days),
+            deputy_include_unpublished: self
+                .deputy_include_unpublished
+                .or(lower.deputy_include_unpublished),
+            deputy_webhook_secret: self.deputy_webhook_secret.or(lower.deputy_webhook_secret),
+            deputy_full_sync_interval: self
+                .deputy_full_sync_interval
+                .or(lower.deputy_full_sync_interval),
+            deputy_timeout: self.deputy_timeout.or(lower.deputy_timeout),
         }
     }
 
     pub fn resolve(self) -> Result<Config, String> {
         let results = self.resolve_results()?;
         let messaging = resolve_messaging(&self)?;
+        let deputy = self.resolve_deputy()?;
         let database_url = self
             .database_url
             .as_deref()
@@ -795,7 +881,73 @@ impl Settings {
                     crate::exports::DEFAULT_INTERVAL,
                 )?,
             )?,
+            deputy,
         })
+    }
+
+    fn resolve_deputy(
+        &self,
+    ) -> Result<Option<crate::integrations::deputy::config::DeputyConfig>, String> {
+        let url = self
+            .deputy_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        let token = self
+            .deputy_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let (url, token) = match (url, token) {
+            (None, None) => return Ok(None),
+            (Some(url), Some(token)) => (url, token),
+            (Some(_), None) => {
+                return Err("RENDEZ_DEPUTY_URL is set without RENDEZ_DEPUTY_TOKEN".into());
+            }
+            (None, Some(_)) => {
+                return Err("RENDEZ_DEPUTY_TOKEN is set without RENDEZ_DEPUTY_URL".into());
+            }
+        };
+        let parsed = url::Url::parse(url)
+            .map_err(|e| format!("RENDEZ_DEPUTY_URL '{url}' is not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!(
+                "RENDEZ_DEPUTY_URL '{url}' must be an http(s) address"
+            ));
+        }
+        let mut config = crate::integrations::deputy::config::DeputyConfig::new(url, token);
+        config.poll_interval = duration(
+            "RENDEZ_DEPUTY_POLL_INTERVAL",
+            self.deputy_poll_interval.as_deref(),
+            "5m",
+        )?;
+        config.full_sync_interval = duration(
+            "RENDEZ_DEPUTY_FULL_SYNC_INTERVAL",
+            self.deputy_full_sync_interval.as_deref(),
+            "1h",
+        )?;
+        config.timeout = duration(
+            "RENDEZ_DEPUTY_TIMEOUT",
+            self.deputy_timeout.as_deref(),
+            "30s",
+        )?;
+        config.poll_days = self.deputy_poll_days.unwrap_or(28);
+        if !(1..=366).contains(&config.poll_days) {
+            return Err("RENDEZ_DEPUTY_POLL_DAYS must be between 1 and 366".into());
+        }
+        if config.poll_interval.is_zero() || config.timeout.is_zero() {
+            return Err(
+                "RENDEZ_DEPUTY_POLL_INTERVAL and RENDEZ_DEPUTY_TIMEOUT must be above zero".into(),
+            );
+        }
+        config.include_unpublished = self.deputy_include_unpublished.unwrap_or(false);
+        config.webhook_secret = self
+            .deputy_webhook_secret
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(crate::integrations::deputy::config::DeputyToken::new);
+        Ok(Some(config))
     }
 
     fn resolve_results(&self) -> Result<crate::results::ResultsConfig, String> {

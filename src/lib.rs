@@ -22,6 +22,7 @@ pub mod error;
 pub mod exports;
 pub mod http;
 pub mod import;
+pub mod integrations;
 pub mod logging;
 pub mod memo;
 pub mod memory;

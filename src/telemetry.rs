@@ -92,5 +92,56 @@ pub fn collectors() -> Vec<Box<dyn prometheus::core::Collector>> {
         Box::new(RESULT_DOWNLOADS.clone()),
         Box::new(SLOT_CHANGES.clone()),
         Box::new(SLOT_RUNS.clone()),
+        Box::new(DEPUTY_POLLS.clone()),
+        Box::new(DEPUTY_REQUESTS.clone()),
+        Box::new(DEPUTY_ROSTERS.clone()),
+        Box::new(DEPUTY_PUSHES.clone()),
+        Box::new(DEPUTY_WEBHOOKS.clone()),
     ]
 }
+
+/// Polls of Deputy, by kind (`changes`, `full`) or `failed`.
+pub static DEPUTY_POLLS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "deputy_polls_total",
+        "Polls of Deputy's rosters by kind (changes, full) or failed",
+        &["kind"],
+    )
+});
+
+/// Requests sent to Deputy, by kind (`query` pages, `save`, `delete`).
+pub static DEPUTY_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "deputy_requests_total",
+        "HTTP requests sent to Deputy by kind",
+        &["kind"],
+    )
+});
+
+/// Deputy's rosters applied (polls and webhooks), by outcome (`created`, `updated`,
+/// `removed`, `unchanged`, `stale`, `ignored`, `past_day`, `error`, `conflict`).
+pub static DEPUTY_ROSTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "deputy_rosters_total",
+        "Deputy rosters received by outcome",
+        &["outcome"],
+    )
+});
+
+/// Pushes of Rendez's shifts to Deputy, by outcome (`saved`, `deleted`, `failed`, `past_day`).
+pub static DEPUTY_PUSHES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "deputy_pushes_total",
+        "Shifts pushed to Deputy by outcome",
+        &["outcome"],
+    )
+});
+
+/// Deputy's webhook calls, by answer (`applied`, `forbidden`, `malformed`, `failed`).
+pub static DEPUTY_WEBHOOKS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "deputy_webhooks_total",
+        "Deputy webhook calls by answer",
+        &["answer"],
+    )
+});

@@ -3,15 +3,18 @@
 //! owns the server: they take no caller. They run on the caller's connection, as a command
 //! runs one after the other with no server around it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::Caller;
+use super::teams::{audit_row, grant_within, require_admin, require_grantable};
 use crate::auth::{self, SecretKey};
 use crate::crypto::bearer;
-use crate::db::{DbConnection, clients, dialect};
-use crate::domain::access::{CenterScope, Roles};
+use crate::db::{DbConnection, clients, dialect, teams as teams_db};
+use crate::domain::access::{CenterScope, Role, Roles};
 use crate::error::Error;
 
 pub use crate::db::clients::ClientRow as Client;
@@ -263,4 +266,228 @@ pub fn revoke_tokens(conn: &mut DbConnection, name: &str) -> Result<usize, Error
         &client.id,
         Utc::now().naive_utc(),
     )?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same for an administrator through an API (`/admin/v1/clients`): these take the caller,
+// who needs the `admin` role and sees and changes only clients inside its scopes.
+
+/// Where a client's scope comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKind {
+    /// A client of before issue 18 with no centers: every center.
+    Every,
+    /// A client of before issue 18 limited to its centers (and what its teams add).
+    Centers,
+    /// Its own grants and its teams'.
+    Grants,
+}
+
+/// A client as an administrator sees it (never its secrets).
+#[derive(Debug, Clone)]
+pub struct ClientView {
+    pub name: String,
+    pub roles: Roles,
+    pub scope: ScopeKind,
+    /// The centers of a [`ScopeKind::Centers`] client.
+    pub centers: Vec<String>,
+    /// Its own grants (its teams' come on top).
+    pub view: Vec<String>,
+    pub edit: Vec<String>,
+    pub digest: bool,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+fn scope_kind(client: &Client) -> ScopeKind {
+    match (client.location_scoped, client.centers.is_empty()) {
+        (false, true) => ScopeKind::Every,
+        (false, false) => ScopeKind::Centers,
+        (true, _) => ScopeKind::Grants,
+    }
+}
+
+fn center_list(client: &Client) -> Vec<String> {
+    client
+        .centers
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Whether every place a client's own scope names lies inside `scope` (a client that sees
+/// every center lies inside an unlimited scope only).
+fn lies_inside(scope: &CenterScope, client: &Client, grants: &[teams_db::GrantRow]) -> bool {
+    if !scope.is_limited() {
+        return true;
+    }
+    scope_kind(client) != ScopeKind::Every
+        && center_list(client).iter().all(|c| scope.allows(c))
+        && grants.iter().all(|g| scope.allows(&g.location_lid))
+}
+
+fn view_of(client: &Client, grants: &[teams_db::GrantRow]) -> Result<ClientView, Error> {
+    let mut view = Vec::new();
+    let mut edit = Vec::new();
+    for g in grants {
+        match g.scope.as_str() {
+            super::access::EDIT => edit.push(g.location_lid.clone()),
+            _ => view.push(g.location_lid.clone()),
+        }
+    }
+    view.sort();
+    edit.sort();
+    Ok(ClientView {
+        name: client.name.clone(),
+        roles: client
+            .roles
+            .parse()
+            .map_err(|e| Error::Internal(format!("client {}: {e}", client.name)))?,
+        scope: scope_kind(client),
+        centers: center_list(client),
+        view,
+        edit,
+        digest: client.digest_secret.is_some(),
+        disabled: client.disabled,
+        created_at: client.created_at.and_utc(),
+    })
+}
+
+/// The clients inside the caller's view scope, by name.
+pub fn list_for(conn: &mut DbConnection, caller: &Caller) -> Result<Vec<ClientView>, Error> {
+    require_admin(caller, "reading the clients")?;
+    let mut grants: HashMap<String, Vec<teams_db::GrantRow>> = HashMap::new();
+    for g in teams_db::all_grants(conn)? {
+        grants.entry(g.principal_id.clone()).or_default().push(g);
+    }
+    let mut shown = Vec::new();
+    for client in clients::list(conn)? {
+        let own = grants.remove(&client.id).unwrap_or_default();
+        if lies_inside(&caller.view, &client, &own) {
+            shown.push(view_of(&client, &own)?);
+        }
+    }
+    Ok(shown)
+}
+
+/// A client an administrator adds: with `grants` (view, edit), its scope is those and its
+/// teams'; without, it sees and acts on every center (only an administrator without limits
+/// may add such a client).
+pub struct AdminNewClient<'a> {
+    pub client: NewClient<'a>,
+    pub grants: Option<(Vec<String>, Vec<String>)>,
+}
+
+/// Adds a client for an administrator: it may give only roles it holds and locations in its
+/// edit scope; the client and its grants are written in one transaction, with an audit row.
+pub fn add_for(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    new: AdminNewClient<'_>,
+    key: KeyLoader<'_>,
+) -> Result<(), Error> {
+    require_admin(caller, "adding a client")?;
+    for role in Role::ALL {
+        if new.client.roles.contains(role) && !caller.roles.contains(role) {
+            return Err(Error::Forbidden(format!(
+                "client '{}' may not give the role '{role}', which it does not hold",
+                caller.name
+            )));
+        }
+    }
+    check_name(new.client.name)?;
+    let name = new.client.name.to_string();
+    let roles = new.client.roles.to_string();
+    match &new.grants {
+        None if caller.edit().is_limited() || caller.view.is_limited() => {
+            return Err(Error::Forbidden(format!(
+                "client '{}' may not add a client that sees every center, as its own scope is limited: give the new client view or edit locations",
+                caller.name
+            )));
+        }
+        None => {}
+        Some((view, edit)) => require_grantable(conn, caller, view, edit)?,
+    }
+    dialect::write_transaction(conn, |conn| {
+        add(conn, new.client, key)?;
+        let after = match &new.grants {
+            Some((view, edit)) => {
+                grant_within(conn, caller, &name, view, edit)?;
+                serde_json::json!({ "roles": roles, "view": view, "edit": edit })
+            }
+            None => serde_json::json!({ "roles": roles, "scope": "every center" }),
+        };
+        teams_db::record_change(
+            conn,
+            &audit_row(caller, "client.add", &name, None, Some(after.to_string())),
+        )?;
+        Ok(())
+    })
+}
+
+/// Replaces a client's own view and edit grants (its teams' stay): the client and the new
+/// locations must lie inside the caller's edit scope. A client of before issue 18 becomes a
+/// granted one: its centers list is emptied, so its scope is exactly what is given.
+pub fn set_scopes(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    name: &str,
+    view: &[String],
+    edit: &[String],
+) -> Result<(), Error> {
+    require_admin(caller, "changing a client's scope")?;
+    dialect::write_transaction(conn, |conn| {
+        let client = clients::find_by_name(conn, name)?;
+        let own = match &client {
+            Some(c) => teams_db::grants_of(conn, &c.id)?,
+            None => Vec::new(),
+        };
+        // Out of the caller's view, a client looks unknown.
+        let Some(client) = client.filter(|c| lies_inside(&caller.view, c, &own)) else {
+            return Err(Error::NotFound(format!(
+                "there is no client named '{name}'"
+            )));
+        };
+        if !lies_inside(caller.edit(), &client, &own) {
+            return Err(Error::Forbidden(format!(
+                "client '{}' may not change the scope of '{name}': it reaches outside its edit scope",
+                caller.name
+            )));
+        }
+        require_grantable(conn, caller, view, edit)?;
+        let before = view_of(&client, &own)?;
+        let mut rows: Vec<teams_db::GrantRow> = Vec::new();
+        for (scope, lids) in [(super::access::VIEW, view), (super::access::EDIT, edit)] {
+            for lid in lids {
+                if !rows
+                    .iter()
+                    .any(|r| &r.location_lid == lid && r.scope == scope)
+                {
+                    rows.push(teams_db::GrantRow {
+                        principal_id: client.id.clone(),
+                        location_lid: lid.clone(),
+                        scope: scope.to_string(),
+                    });
+                }
+            }
+        }
+        teams_db::replace_grants(conn, &client.id, &rows)?;
+        teams_db::clear_centers(conn, name)?;
+        let describe = |centers: &[String], view: &[String], edit: &[String]| {
+            serde_json::json!({ "centers": centers, "view": view, "edit": edit }).to_string()
+        };
+        teams_db::record_change(
+            conn,
+            &audit_row(
+                caller,
+                "client.scopes",
+                name,
+                Some(describe(&before.centers, &before.view, &before.edit)),
+                Some(describe(&[], view, edit)),
+            ),
+        )?;
+        Ok(())
+    })
 }

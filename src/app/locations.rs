@@ -4,10 +4,12 @@
 
 use chrono::Utc;
 
-use super::Caller;
-use super::teams::{audit_row, require_admin};
+use super::teams::{audit_row, require_admin, require_edit_location};
+use super::{Caller, require};
 use crate::db::{DbConnection, dialect, teams};
-use crate::domain::locations::{Location, merge};
+use crate::domain::access::Role;
+use crate::domain::locations::{Growing, Location, merge, tree_order};
+use crate::domain::master::{RowError, SyncOutcome};
 use crate::domain::values::Lid;
 use crate::error::Error;
 
@@ -88,7 +90,8 @@ pub fn import(
                 level: r.level,
             })
             .collect();
-        merge(&existing, &rows).map_err(Error::Client)?;
+        let merged = merge(&existing, &rows).map_err(Error::Client)?;
+        require_edit_places(caller, &existing, &merged, &rows)?;
         for row in &rows {
             let before = existing.iter().find(|e| e.lid == row.lid);
             if before == Some(row) {
@@ -125,9 +128,14 @@ pub fn remove(conn: &mut DbConnection, caller: &Caller, lid: &str) -> Result<(),
     require_admin(caller, "removing a location")?;
     dialect::write_transaction(conn, |conn| {
         let live = teams::live_locations(conn)?;
-        let Some(row) = live.iter().find(|l| l.lid == lid) else {
-            return Err(Error::client(format!("there is no location '{lid}'")));
+        // Out of the caller's view, a location looks unknown.
+        let Some(row) = live
+            .iter()
+            .find(|l| l.lid == lid && caller.view.allows(lid))
+        else {
+            return Err(Error::NotFound(format!("there is no location '{lid}'")));
         };
+        require_edit_location(caller, lid)?;
         // An assignment that has ended is history, not a team still there.
         let today = Utc::now().date_naive();
         let assigned: Vec<teams::AssignmentRow> = teams::assignments_at(conn, &[lid.to_string()])?
@@ -166,6 +174,52 @@ pub fn remove(conn: &mut DbConnection, caller: &Caller, lid: &str) -> Result<(),
     })
 }
 
+/// An import may change only locations in the caller's edit scope, and place a location only
+/// below one in it (or below a location of the same import placed so): a district's admin adds
+/// centers to its district, never a new country. `merged` is the hierarchy after the import.
+fn require_edit_places(
+    caller: &Caller,
+    existing: &[Location],
+    merged: &[Location],
+    rows: &[Location],
+) -> Result<(), Error> {
+    if !caller.edit().is_limited() {
+        return Ok(());
+    }
+    let parent_of: std::collections::HashMap<&str, Option<&str>> = merged
+        .iter()
+        .map(|l| (l.lid.as_str(), l.parent.as_deref()))
+        .collect();
+    for row in rows {
+        if let Some(before) = existing.iter().find(|e| e.lid == row.lid) {
+            require_edit_location(caller, &row.lid)?;
+            if before.parent == row.parent {
+                // Renamed or re-levelled where it is: its own scope suffices (a province's
+                // admin may rename the province, whose parent it cannot edit).
+                continue;
+            }
+        }
+        // merge() refused cycles: the walk up ends at a top.
+        let mut above = row.parent.as_deref();
+        let anchored = loop {
+            match above {
+                None => break false,
+                Some(lid) if caller.edit().allows(lid) => break true,
+                Some(lid) => above = parent_of.get(lid).copied().flatten(),
+            }
+        };
+        if !anchored {
+            return Err(Error::Forbidden(format!(
+                "client '{}' may not place location '{}' under '{}': that is outside its edit scope",
+                caller.name,
+                row.lid,
+                row.parent.as_deref().unwrap_or("(the top)")
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn describe(location: &Location) -> String {
     serde_json::json!({
         "lid": location.lid,
@@ -174,4 +228,205 @@ fn describe(location: &Location) -> String {
         "level": location.level,
     })
     .to_string()
+}
+
+/// A location where a tree draws it: its depth below the caller's tops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub location: Location,
+    pub depth: usize,
+}
+
+/// The hierarchy the caller may see (its view scope), drawn as a tree: each location followed
+/// by those below it. A parent out of the caller's view is not named: that location is a top.
+pub fn list(conn: &mut DbConnection, caller: &Caller) -> Result<Vec<Placed>, Error> {
+    require_admin(caller, "reading the locations")?;
+    let visible: Vec<Location> = teams::live_locations(conn)?
+        .into_iter()
+        .filter(|r| caller.view.allows(&r.lid))
+        .map(|r| Location {
+            parent: r.parent_lid.filter(|p| caller.view.allows(p)),
+            lid: r.lid,
+            name: r.name,
+            level: r.level,
+        })
+        .collect();
+    Ok(tree_order(&visible)
+        .into_iter()
+        .map(|(i, depth)| Placed {
+            location: visible[i].clone(),
+            depth,
+        })
+        .collect())
+}
+
+/// `updateLocations`: the clinic's master data pushes its hierarchy, items numbered from 1.
+/// Each item is judged on its own, as every master-data push judges its items: one whose
+/// parent comes later in the same push waits for it; one with an unknown parent, a cycle, a
+/// second parent in the same push, or a place outside the caller's edit scope is refused in its
+/// own `RowError`; the others are written in one transaction (each with its audit row and the
+/// access version bump), and an unchanged one writes nothing.
+pub fn push(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    items: Vec<(usize, Location)>,
+    refused: Vec<RowError>,
+) -> Result<SyncOutcome, Error> {
+    require(caller, Role::Admin, "updateLocations")?;
+    dialect::write_transaction(conn, |conn| {
+        let existing: Vec<Location> = teams::live_locations(conn)?
+            .into_iter()
+            .map(|r| Location {
+                lid: r.lid,
+                name: r.name,
+                parent: r.parent_lid,
+                level: r.level,
+            })
+            .collect();
+        let mut errors = refused;
+        let mut growing = Growing::new(&existing);
+        let mut accepted: Vec<(usize, Location)> = Vec::new();
+        let refuse = |row: usize, message: String| RowError {
+            row,
+            field: PARENT_FIELD,
+            message,
+        };
+        // The first item of a LID says where it goes; a later one elsewhere contradicts it.
+        let mut first_of: std::collections::HashMap<String, (usize, Option<String>)> =
+            Default::default();
+        let mut pending = Vec::with_capacity(items.len());
+        for (row, location) in items {
+            match first_of.get(&location.lid) {
+                Some((first, parent)) if *parent != location.parent => {
+                    errors.push(refuse(
+                        row,
+                        format!(
+                            "location '{}' is given under two parents: item {first} puts it under '{}'",
+                            location.lid,
+                            parent.as_deref().unwrap_or("(none)")
+                        ),
+                    ));
+                }
+                _ => {
+                    first_of
+                        .entry(location.lid.clone())
+                        .or_insert((row, location.parent.clone()));
+                    pending.push((row, location));
+                }
+            }
+        }
+        // A pass places every item whose parent is known by now; items waiting for a parent
+        // placed later in the push get another pass, until one places nothing.
+        loop {
+            let mut placed_any = false;
+            let mut waiting = Vec::new();
+            for (row, location) in pending {
+                if let Some(parent) = location.parent.as_deref()
+                    && !growing.knows(parent)
+                {
+                    waiting.push((row, location));
+                    continue;
+                }
+                let before = existing.iter().find(|e| e.lid == location.lid);
+                match may_place(caller, before, &location, &growing) {
+                    Err(Error::Forbidden(message)) => {
+                        errors.push(refuse(row, message));
+                        continue;
+                    }
+                    Err(other) => return Err(other),
+                    Ok(()) => {}
+                }
+                if let Err(message) = growing.place(&location) {
+                    errors.push(refuse(row, message));
+                    continue;
+                }
+                placed_any = true;
+                accepted.push((row, location));
+            }
+            pending = waiting;
+            if pending.is_empty() || !placed_any {
+                break;
+            }
+        }
+        for (row, location) in pending {
+            let message = format!(
+                "location '{}' names the parent '{}', which is no known location",
+                location.lid,
+                location.parent.as_deref().unwrap_or_default()
+            );
+            errors.push(refuse(row, message));
+        }
+        let mut outcome = SyncOutcome::default();
+        let mut written: std::collections::HashMap<String, Location> = Default::default();
+        for (_, location) in accepted {
+            let before = written
+                .get(&location.lid)
+                .or_else(|| existing.iter().find(|e| e.lid == location.lid));
+            if before == Some(&location) {
+                continue;
+            }
+            match before {
+                Some(_) => outcome.updated += 1,
+                None => outcome.created += 1,
+            }
+            teams::put_location(
+                conn,
+                &teams::LocationRow {
+                    lid: location.lid.clone(),
+                    name: location.name.clone(),
+                    parent_lid: location.parent.clone(),
+                    level: location.level.clone(),
+                    voided_at: None,
+                },
+            )?;
+            teams::record_change(
+                conn,
+                &audit_row(
+                    caller,
+                    "location.put",
+                    &location.lid,
+                    before.map(describe),
+                    Some(describe(&location)),
+                ),
+            )?;
+            written.insert(location.lid.clone(), location);
+        }
+        errors.sort_by_key(|e| e.row);
+        outcome.errors = errors;
+        Ok(outcome)
+    })
+}
+
+/// The field a refused place names.
+const PARENT_FIELD: &str = "LOCATION_PARENT_LID";
+
+/// One item of a push against the caller's edit scope (see [`require_edit_places`]).
+fn may_place(
+    caller: &Caller,
+    before: Option<&Location>,
+    location: &Location,
+    growing: &Growing,
+) -> Result<(), Error> {
+    if !caller.edit().is_limited() {
+        return Ok(());
+    }
+    if let Some(before) = before {
+        require_edit_location(caller, &location.lid)?;
+        if before.parent == location.parent {
+            return Ok(());
+        }
+    }
+    let mut above = location.parent.as_deref();
+    while let Some(lid) = above {
+        if caller.edit().allows(lid) {
+            return Ok(());
+        }
+        above = growing.parent(lid);
+    }
+    Err(Error::Forbidden(format!(
+        "client '{}' may not place location '{}' under '{}': that is outside its edit scope",
+        caller.name,
+        location.lid,
+        location.parent.as_deref().unwrap_or("(the top)")
+    )))
 }

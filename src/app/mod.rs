@@ -7,11 +7,13 @@
 //! `db`; `app` never imports an edge or actix's web types.
 
 pub mod access;
+pub mod admin;
 pub mod appointment_pages;
 pub mod booking;
 pub mod campaign;
 pub mod clients;
 pub mod delivery;
+pub mod deputy;
 pub mod directory;
 pub mod exports;
 pub mod imports;
@@ -24,7 +26,9 @@ pub mod patients;
 pub mod reminders;
 pub mod results;
 pub mod role_writes;
+pub mod rosters;
 pub mod slots;
+pub mod team_tree;
 pub mod teams;
 
 use std::sync::Arc;

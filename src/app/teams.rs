@@ -41,8 +41,43 @@ fn live_team(conn: &mut DbConnection, name: &str) -> Result<teams::TeamRow, Erro
     match teams::find_team(conn, name)? {
         Some(team) if team.voided_at.is_none() => Ok(team),
         Some(_) => Err(Error::client(format!("team '{name}' is voided"))),
-        None => Err(Error::client(format!("there is no team '{name}'"))),
+        None => Err(Error::NotFound(format!("there is no team '{name}'"))),
     }
+}
+
+/// Changing the hierarchy at a location (removing it, assigning a team there, granting it)
+/// needs the caller's edit scope there.
+pub(crate) fn require_edit_location(caller: &Caller, lid: &str) -> Result<(), Error> {
+    if caller.edit().allows(lid) {
+        return Ok(());
+    }
+    Err(Error::Forbidden(format!(
+        "client '{}' may not change location '{lid}': it is outside its edit scope",
+        caller.name
+    )))
+}
+
+/// Changing a team (voiding it, its members) changes what its members may do wherever it is
+/// assigned, today or later: the caller's edit scope must hold every such place. A team
+/// assigned nowhere yet is any admin's.
+fn require_team_in_scope(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    team: &teams::TeamRow,
+) -> Result<(), Error> {
+    if !caller.edit().is_limited() {
+        return Ok(());
+    }
+    let today = Utc::now().date_naive();
+    for a in teams::assignments_of(conn, &team.id)? {
+        if a.valid_to.is_none_or(|to| to >= today) && !caller.edit().allows(&a.location_lid) {
+            return Err(Error::Forbidden(format!(
+                "client '{}' may not change team '{}': it is assigned to '{}', outside its edit scope",
+                caller.name, team.name, a.location_lid
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn client_id(conn: &mut DbConnection, name: &str) -> Result<String, Error> {
@@ -104,6 +139,7 @@ pub fn void(conn: &mut DbConnection, caller: &Caller, name: &str) -> Result<(), 
     require_admin(caller, "voiding a team")?;
     dialect::write_transaction(conn, |conn| {
         let team = live_team(conn, name)?;
+        require_team_in_scope(conn, caller, &team)?;
         teams::void_team(conn, &team.id, Utc::now().naive_utc())?;
         teams::record_change(
             conn,
@@ -137,7 +173,15 @@ pub fn assign(conn: &mut DbConnection, caller: &Caller, a: Assignment<'_>) -> Re
         .map_err(Error::Client)?;
     dialect::write_transaction(conn, |conn| {
         let team = live_team(conn, a.team)?;
+        if !caller.view.allows(a.location) {
+            // Out of the caller's view, a location looks unknown.
+            return Err(Error::client(format!(
+                "there is no location '{}'",
+                a.location
+            )));
+        }
         require_known_locations(conn, &[a.location.to_string()])?;
+        require_edit_location(caller, a.location)?;
         for other in teams::assignments_of(conn, &team.id)? {
             let theirs = Validity {
                 from: other.valid_from,
@@ -192,6 +236,7 @@ pub fn join(
     require_admin(caller, "changing a team's members")?;
     dialect::write_transaction(conn, |conn| {
         let row = live_team(conn, team)?;
+        require_team_in_scope(conn, caller, &row)?;
         let id = client_id(conn, principal)?;
         if teams::current_members(conn, &row.id)?
             .iter()
@@ -237,12 +282,15 @@ pub fn leave(
     require_admin(caller, "changing a team's members")?;
     dialect::write_transaction(conn, |conn| {
         let row = live_team(conn, team)?;
-        let id = client_id(conn, principal)?;
-        let Some(member) = teams::current_members(conn, &row.id)?
-            .into_iter()
-            .find(|m| m.principal_id == id)
-        else {
-            return Err(Error::client(format!(
+        require_team_in_scope(conn, caller, &row)?;
+        let member = match teams::client_scope_kind(conn, principal)? {
+            Some((id, _)) => teams::current_members(conn, &row.id)?
+                .into_iter()
+                .find(|m| m.principal_id == id),
+            None => None,
+        };
+        let Some(member) = member else {
+            return Err(Error::NotFound(format!(
                 "'{principal}' is no member of team '{team}'"
             )));
         };
@@ -264,6 +312,24 @@ pub fn check_grants(
 ) -> Result<(), Error> {
     require_known_locations(conn, view)?;
     require_known_locations(conn, edit)
+}
+
+/// The locations a caller may grant: known ones (out of its view, a location looks unknown)
+/// in its edit scope.
+pub(crate) fn require_grantable(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    view: &[String],
+    edit: &[String],
+) -> Result<(), Error> {
+    if let Some(hidden) = view.iter().chain(edit).find(|l| !caller.view.allows(l)) {
+        return Err(Error::client(format!("there is no location '{hidden}'")));
+    }
+    check_grants(conn, view, edit)?;
+    for lid in view.iter().chain(edit) {
+        require_edit_location(caller, lid)?;
+    }
+    Ok(())
 }
 
 /// Gives a client its own view and edit grants, and makes its scope come from grants and teams
@@ -289,7 +355,7 @@ pub(crate) fn grant_within(
 ) -> Result<(), Error> {
     require_admin(caller, "granting locations")?;
     let id = client_id(conn, client)?;
-    check_grants(conn, view, edit)?;
+    require_grantable(conn, caller, view, edit)?;
     let existing = teams::grants_of(conn, &id)?;
     let mut rows = Vec::new();
     for (scope, lids) in [(VIEW, view), (EDIT, edit)] {

@@ -5,6 +5,7 @@
 pub mod booking;
 pub mod clients;
 pub mod connection;
+pub mod deputy;
 pub mod dialect;
 pub mod exports;
 pub mod imports;
@@ -16,6 +17,7 @@ pub mod opt_outs;
 pub mod outbox;
 pub mod pool;
 pub mod results;
+pub mod rosters;
 pub mod schema;
 pub mod slots;
 #[cfg(feature = "sqlite")]

@@ -677,3 +677,141 @@ diesel::table! {
         version -> BigInt,
     }
 }
+
+diesel::table! {
+    roster_shifts (id) {
+        id -> Text,
+        resource_id -> Text,
+        center_id -> Text,
+        area -> Nullable<Text>,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        origin -> Text,
+        deputy_roster_id -> Nullable<BigInt>,
+        external_modified_at -> Nullable<Timestamp>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        removed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    roster_breaks (shift_id, seq) {
+        shift_id -> Text,
+        seq -> Integer,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    resource_availability_modes (resource_id) {
+        resource_id -> Text,
+        mode -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deputy_units (center_id, area) {
+        center_id -> Text,
+        area -> Text,
+        unit_id -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deputy_employees (resource_id) {
+        resource_id -> Text,
+        employee_id -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    roster_conflicts (id) {
+        id -> Text,
+        shift_id -> Text,
+        appointment_id -> Text,
+        resource_id -> Text,
+        center_id -> Text,
+        cause -> Text,
+        detected_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        resolved_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    roster_sync_errors (id) {
+        id -> Text,
+        subject -> Text,
+        shift_id -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        reason -> Text,
+        occurrences -> Integer,
+        first_seen_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        cleared_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    roster_shifts,
+    roster_breaks,
+    roster_conflicts,
+    roster_sync_errors,
+    deputy_units,
+    deputy_employees,
+    resource_availability_modes,
+);
+diesel::allow_tables_to_appear_in_same_query!(roster_shifts, resources);
+diesel::allow_tables_to_appear_in_same_query!(roster_shifts, centers);
+diesel::allow_tables_to_appear_in_same_query!(roster_shifts, appointments);
+diesel::allow_tables_to_appear_in_same_query!(roster_breaks, resources);
+diesel::allow_tables_to_appear_in_same_query!(roster_breaks, centers);
+diesel::allow_tables_to_appear_in_same_query!(roster_conflicts, appointments);
+diesel::allow_tables_to_appear_in_same_query!(roster_conflicts, resources);
+diesel::allow_tables_to_appear_in_same_query!(roster_conflicts, centers);
+diesel::allow_tables_to_appear_in_same_query!(deputy_units, centers);
+diesel::allow_tables_to_appear_in_same_query!(deputy_employees, resources);
+diesel::allow_tables_to_appear_in_same_query!(resource_availability_modes, resources);
+diesel::allow_tables_to_appear_in_same_query!(roster_shifts, resource_centers);
+
+diesel::table! {
+    deputy_sync_state (name) {
+        name -> Text,
+        watermark -> Nullable<Timestamp>,
+        last_poll_at -> Nullable<Timestamp>,
+        last_poll_ok_at -> Nullable<Timestamp>,
+        last_full_pass_at -> Nullable<Timestamp>,
+        last_outcome -> Nullable<Text>,
+        last_requests -> Integer,
+        last_changes -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deputy_deleted_rosters (roster_id) {
+        roster_id -> BigInt,
+        deleted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deputy_pushes (shift_id) {
+        shift_id -> Text,
+        synced_version -> Nullable<BigInt>,
+        attempts -> Integer,
+        due_at -> Timestamp,
+        claim_token -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(deputy_pushes, roster_shifts);

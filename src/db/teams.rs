@@ -304,3 +304,71 @@ pub fn client_names(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<
         .select((api_clients::id, api_clients::name))
         .load(conn)
 }
+
+/// The current memberships of every team not voided, oldest first.
+pub fn all_current_members(conn: &mut DbConnection) -> QueryResult<Vec<MemberRow>> {
+    team_members::table
+        .inner_join(teams::table)
+        .filter(team_members::left_at.is_null())
+        .filter(teams::voided_at.is_null())
+        .order((team_members::joined_at.asc(), team_members::id.asc()))
+        .select(MemberRow::as_select())
+        .load(conn)
+}
+
+/// The assignments not voided, of teams not voided, that hold on `day` or later.
+pub fn assignments_from(
+    conn: &mut DbConnection,
+    day: NaiveDate,
+) -> QueryResult<Vec<AssignmentRow>> {
+    team_assignments::table
+        .inner_join(teams::table)
+        .filter(teams::voided_at.is_null())
+        .filter(team_assignments::voided_at.is_null())
+        .filter(
+            team_assignments::valid_to
+                .is_null()
+                .or(team_assignments::valid_to.ge(day)),
+        )
+        .order(team_assignments::valid_from.asc())
+        .select(AssignmentRow::as_select())
+        .load(conn)
+}
+
+/// Every API client's id and name.
+pub fn all_client_names(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
+    api_clients::table
+        .order(api_clients::name.asc())
+        .select((api_clients::id, api_clients::name))
+        .load(conn)
+}
+
+/// Every principal's own grants.
+pub fn all_grants(conn: &mut DbConnection) -> QueryResult<Vec<GrantRow>> {
+    principal_grants::table
+        .select(GrantRow::as_select())
+        .load(conn)
+}
+
+/// Replaces a principal's own grants with these.
+pub fn replace_grants(
+    conn: &mut DbConnection,
+    principal_id: &str,
+    rows: &[GrantRow],
+) -> QueryResult<()> {
+    diesel::delete(principal_grants::table.filter(principal_grants::principal_id.eq(principal_id)))
+        .execute(conn)?;
+    insert_grants(conn, rows)
+}
+
+/// Empties a client's list of centers (of before issue 18): its scope is its grants' and
+/// teams' alone. Marks it location-scoped in the same statement, so that the empty list never
+/// means every center.
+pub fn clear_centers(conn: &mut DbConnection, client_name: &str) -> QueryResult<usize> {
+    diesel::update(api_clients::table.filter(api_clients::name.eq(client_name)))
+        .set((
+            api_clients::centers.eq(""),
+            api_clients::location_scoped.eq(true),
+        ))
+        .execute(conn)
+}

@@ -175,6 +175,100 @@ impl std::str::FromStr for TeamRole {
     }
 }
 
+/// The order a tree is drawn in: each location followed by everything below it (children by
+/// LID), with its depth. A location whose parent is not among `rows` is a top (a scoped caller's
+/// view starts at its grants). Iterative, so that any depth is drawn without recursion.
+pub fn tree_order(rows: &[Location]) -> Vec<(usize, usize)> {
+    let index: HashMap<&str, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.lid.as_str(), i))
+        .collect();
+    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut tops = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        match row.parent.as_deref().and_then(|p| index.get(p)) {
+            Some(&parent) if parent != i => children.entry(parent).or_default().push(i),
+            _ => tops.push(i),
+        }
+    }
+    let by_lid = |list: &mut Vec<usize>| list.sort_by(|a, b| rows[*b].lid.cmp(&rows[*a].lid));
+    by_lid(&mut tops);
+    let mut order = Vec::with_capacity(rows.len());
+    let mut stack: Vec<(usize, usize)> = tops.into_iter().map(|i| (i, 0)).collect();
+    let mut seen = vec![false; rows.len()];
+    while let Some((i, depth)) = stack.pop() {
+        if std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        order.push((i, depth));
+        if let Some(mut below) = children.remove(&i) {
+            by_lid(&mut below);
+            stack.extend(below.into_iter().map(|c| (c, depth + 1)));
+        }
+    }
+    order
+}
+
+/// The hierarchy growing one location at a time, each judged on its own (a master-data push
+/// judges every item by itself): a location may be placed when its parent is known and the
+/// place makes no cycle. Each judgement walks up from the parent only, so a push of a national
+/// hierarchy costs its size times its depth.
+#[derive(Debug, Default)]
+pub struct Growing {
+    parent_of: HashMap<String, Option<String>>,
+}
+
+impl Growing {
+    pub fn new(existing: &[Location]) -> Growing {
+        Growing {
+            parent_of: existing
+                .iter()
+                .map(|l| (l.lid.clone(), l.parent.clone()))
+                .collect(),
+        }
+    }
+
+    pub fn knows(&self, lid: &str) -> bool {
+        self.parent_of.contains_key(lid)
+    }
+
+    /// The location above `lid`, if it is known and has one.
+    pub fn parent(&self, lid: &str) -> Option<&str> {
+        self.parent_of.get(lid).and_then(|p| p.as_deref())
+    }
+
+    /// Places (or moves) a location; the error names the problem, and nothing changes then.
+    pub fn place(&mut self, location: &Location) -> Result<(), String> {
+        if let Some(parent) = location.parent.as_deref() {
+            if parent == location.lid {
+                return Err(format!(
+                    "location '{}' is its own parent: a cycle",
+                    location.lid
+                ));
+            }
+            if !self.knows(parent) {
+                return Err(format!(
+                    "location '{}' names the parent '{parent}', which is no known location",
+                    location.lid
+                ));
+            }
+            let mut path = vec![location.lid.as_str(), parent];
+            let mut at = self.parent(parent);
+            while let Some(above) = at {
+                path.push(above);
+                if above == location.lid {
+                    return Err(format!("the hierarchy has a cycle: {}", path.join(" -> ")));
+                }
+                at = self.parent(above);
+            }
+        }
+        self.parent_of
+            .insert(location.lid.clone(), location.parent.clone());
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +319,40 @@ mod tests {
         let feb = Validity::new(d("2026-02-01"), None).unwrap();
         assert!(jan.overlaps(&open) && !jan.overlaps(&feb));
         assert!(jan.holds_on(d("2026-01-31")) && !jan.holds_on(d("2026-02-01")));
+    }
+    #[test]
+    fn a_tree_is_drawn_depth_first_by_lid_and_orphans_are_tops() {
+        let rows = [
+            loc("C2", Some("D")),
+            loc("D", Some("P")),
+            loc("P", None),
+            loc("C1", Some("D")),
+            loc("X", Some("HIDDEN")),
+        ];
+        let drawn: Vec<(&str, usize)> = tree_order(&rows)
+            .into_iter()
+            .map(|(i, depth)| (rows[i].lid.as_str(), depth))
+            .collect();
+        assert_eq!(drawn, [("P", 0), ("D", 1), ("C1", 2), ("C2", 2), ("X", 0)]);
+    }
+    #[test]
+    fn a_growing_hierarchy_judges_each_place_on_its_own() {
+        let mut h = Growing::new(&[loc("P", None), loc("D", Some("P"))]);
+        assert!(h.place(&loc("C", Some("D"))).is_ok());
+        assert!(
+            h.place(&loc("X", Some("NOPE")))
+                .unwrap_err()
+                .contains("'NOPE'")
+        );
+        let cycle = h.place(&loc("P", Some("C"))).unwrap_err();
+        assert_eq!(cycle, "the hierarchy has a cycle: P -> C -> D -> P");
+        assert!(
+            h.place(&loc("D", Some("D")))
+                .unwrap_err()
+                .contains("own parent")
+        );
+        assert_eq!(h.parent("P"), None, "a refused place changes nothing");
+        assert!(h.place(&loc("C", Some("P"))).is_ok());
+        assert_eq!(h.parent("C"), Some("P"));
     }
 }

@@ -9,6 +9,24 @@ use super::values::{
     price, required_lid, text, time_of_day, timezone,
 };
 
+/// `AVAILABILITY_SOURCE`: `rules`, `roster`, `both`, or `default` (what applies without a
+/// word: the roster for a resource with shifts or a Deputy employee, its rules otherwise).
+fn availability_source(
+    src: &impl FieldSource,
+) -> FieldResult<Option<Option<super::roster::AvailabilitySource>>> {
+    const FIELD: &str = "AVAILABILITY_SOURCE";
+    match src.field(FIELD) {
+        None => Ok(None),
+        Some(raw) if raw.eq_ignore_ascii_case("default") => Ok(Some(None)),
+        Some(raw) => raw.parse().map(|source| Some(Some(source))).map_err(|_| {
+            FieldError::new(
+                FIELD,
+                format!("'{raw}' is not an availability source: rules, roster, both or default"),
+            )
+        }),
+    }
+}
+
 /// The longest activity or slot grid step we accept, in minutes: one day.
 pub const MAX_MINUTES: u32 = 24 * 60;
 
@@ -50,6 +68,9 @@ pub struct ResourceFields {
     pub second_name: Option<String>,
     pub web_enabled: Option<bool>,
     pub availabilities_step: Option<u32>,
+    /// Where the resource's availability comes from (`AVAILABILITY_SOURCE`: rules, roster,
+    /// both, or default); `None`: unchanged.
+    pub availability_source: Option<Option<super::roster::AvailabilitySource>>,
 }
 
 /// One KeyEntities row. What it means:
@@ -121,6 +142,7 @@ impl KeyEntity {
                     second_name: text(src, "RESOURCE_SECOND_NAME", NAME_MAX_CHARS)?,
                     web_enabled: flag(src, "WEB_ENABLED")?,
                     availabilities_step: minutes(src, "AVAILABILITIES_STEP", MAX_MINUTES)?,
+                    availability_source: availability_source(src)?,
                 })
             })
             .transpose()?;

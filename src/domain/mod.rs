@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod booking;
+pub mod deputy;
 pub mod exported;
 pub mod freebusy;
 pub mod locations;
@@ -12,6 +13,7 @@ pub mod messages;
 pub mod outbox;
 pub mod patient;
 pub mod results;
+pub mod roster;
 pub mod slot_publication;
 pub mod slots;
 pub mod values;

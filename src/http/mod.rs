@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod appointment_page;
 pub mod client_address;
+pub mod deputy_hook;
 pub mod health;
 pub mod hooks;
 pub mod metrics;
@@ -42,6 +43,7 @@ pub fn routes_but_metrics(cfg: &mut web::ServiceConfig) {
     .configure(results_page::routes)
     .configure(crate::edge::openvpms::routes)
     .configure(crate::edge::fhir::routes)
+    .configure(crate::edge::admin::configure)
     .service(
         web::resource("/a/{token}")
             .app_data(web::FormConfig::default().limit(1024))
@@ -65,6 +67,11 @@ pub fn routes_but_metrics(cfg: &mut web::ServiceConfig) {
                 web::resource("/twilio/inbound")
                     .app_data(web::PayloadConfig::new(sms_replies::MAX_BODY))
                     .route(web::post().to(sms_replies::twilio_inbound)),
+            )
+            .service(
+                web::resource("/deputy")
+                    .app_data(web::PayloadConfig::new(deputy_hook::MAX_BODY))
+                    .route(web::post().to(deputy_hook::receive)),
             ),
     );
 }

@@ -269,6 +269,7 @@ async fn dispatch(
         }
         Operation::UpdateMessages => messaging::update_messages(state, client, payload).await,
         Operation::SearchMessages => messaging::search_messages(state, client, payload).await,
+        Operation::UpdateLocations => master::update_locations(state, client, payload).await,
     }?;
     Ok(response_envelope(version, operation, &children))
 }

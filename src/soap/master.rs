@@ -1,17 +1,20 @@
-//! Master-data operations (role `admin`): updateKeyEntities, updateAvailabilities, getCenters.
+//! Master-data operations (role `admin`): updateKeyEntities, updateAvailabilities, getCenters,
+//! updateLocations.
 
 use super::flat::parse_flat;
 use super::wire::{
     CenterItem, GetCentersResponse, GetKeyEntities, GetKeyEntitiesResponse, KeyEntityRow,
-    RowErrorItem, SyncResponse, UpdateAvailabilities, UpdateKeyEntities,
+    LocationItem, RowErrorItem, SyncResponse, UpdateAvailabilities, UpdateKeyEntities,
+    UpdateLocations,
 };
 use super::{Operation, parse_payload, render_children};
 use crate::app;
 use crate::app::master::{AvailabilitySync, KeyEntitySync, Offering};
 use crate::auth::AuthenticatedClient;
 use crate::domain::FieldSource;
+use crate::domain::locations::Location;
 use crate::domain::master::{self, AvailabilityRule, KeyEntity, SyncOutcome};
-use crate::domain::values::format_price;
+use crate::domain::values::{FieldError, Lid, format_price};
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -67,6 +70,54 @@ pub async fn update_availabilities(
     )
     .await?;
     render_children(&sync_response(outcome))
+}
+
+/// The hierarchy above (and around) the centers: each `LOCATION` placed under its
+/// `LOCATION_PARENT_LID` (a top one without), judged on its own (see
+/// [`app::locations::push`]); a center keeps its LID.
+pub async fn update_locations(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    payload: &str,
+) -> Result<String, Error> {
+    let request: UpdateLocations = parse_payload(Operation::UpdateLocations, payload)?;
+    if request.items.is_empty() {
+        return Err(Error::client("updateLocations: send at least one LOCATION"));
+    }
+    let (items, refused) = master::parse_rows(numbered(&request.items), |item| location(item));
+    let outcome = app::admin::push_locations(state, client, items, refused).await?;
+    render_children(&sync_response(outcome))
+}
+
+/// An item as the hierarchy takes it; the error names the field.
+fn location(item: &LocationItem) -> Result<Location, FieldError> {
+    let lid = |field: &'static str| -> Result<Option<String>, FieldError> {
+        item.field(field)
+            .map(|raw| {
+                Lid::parse(raw)
+                    .map(|l| l.as_str().to_string())
+                    .map_err(|e| FieldError::new(field, format!("{field} {e}")))
+            })
+            .transpose()
+    };
+    let text = |field: &'static str| -> Result<String, FieldError> {
+        let value = item
+            .field(field)
+            .ok_or_else(|| FieldError::missing(field))?;
+        if value.chars().count() > 200 || value.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                field,
+                format!("{field} is 1 to 200 characters, no control characters"),
+            ));
+        }
+        Ok(value.to_string())
+    };
+    Ok(Location {
+        lid: lid("LOCATION_LID")?.ok_or_else(|| FieldError::missing("LOCATION_LID"))?,
+        name: text("LOCATION_NAME")?,
+        parent: lid("LOCATION_PARENT_LID")?,
+        level: text("LOCATION_LEVEL")?,
+    })
 }
 
 pub async fn get_centers(

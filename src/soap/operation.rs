@@ -23,10 +23,11 @@ pub enum Operation {
     UpdateTestResults,
     GetTestResultsList,
     GetTestResultContent,
+    UpdateLocations,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 15] = [
         Operation::UpdateKeyEntities,
         Operation::UpdateAvailabilities,
         Operation::GetCenters,
@@ -41,6 +42,7 @@ impl Operation {
         Operation::UpdateTestResults,
         Operation::GetTestResultsList,
         Operation::GetTestResultContent,
+        Operation::UpdateLocations,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +61,7 @@ impl Operation {
             Operation::UpdateTestResults => "updateTestResults",
             Operation::GetTestResultsList => "getTestResultsList",
             Operation::GetTestResultContent => "getTestResultContent",
+            Operation::UpdateLocations => "updateLocations",
         }
     }
 
@@ -70,7 +73,8 @@ impl Operation {
         match self {
             Operation::UpdateKeyEntities
             | Operation::UpdateAvailabilities
-            | Operation::GetCenters => Role::Admin,
+            | Operation::GetCenters
+            | Operation::UpdateLocations => Role::Admin,
             Operation::GetKeyEntities
             | Operation::SearchAvailabilities
             | Operation::AddAppointment

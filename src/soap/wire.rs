@@ -65,6 +65,7 @@ request_item!(KeyEntityRow {
     location_website_url: "LOCATION_WEBSITE_URL",
     location_online_booking: "LOCATION_ONLINE_BOOKING",
     activity_online_booking: "ACTIVITY_ONLINE_BOOKING",
+    availability_source: "AVAILABILITY_SOURCE",
 });
 
 request_item!(GetKeyEntities {
@@ -96,6 +97,20 @@ pub struct UpdateKeyEntities {
     pub rows: Vec<KeyEntityRow>,
     #[yaserde(rename = "FULL_SYNC")]
     pub full_sync: Option<String>,
+}
+
+request_item!(LocationItem {
+    location_lid: "LOCATION_LID",
+    location_name: "LOCATION_NAME",
+    location_parent_lid: "LOCATION_PARENT_LID",
+    location_level: "LOCATION_LEVEL",
+});
+
+/// `updateLocations`: the location hierarchy above (and around) the centers.
+#[derive(Debug, Default, YaDeserialize)]
+pub struct UpdateLocations {
+    #[yaserde(rename = "LOCATION")]
+    pub items: Vec<LocationItem>,
 }
 
 #[derive(Debug, Default, YaDeserialize)]

@@ -9,6 +9,7 @@
 //! | watched import folder                    | if set    | -                  | if set   | if set                |
 //! | cancellations file                       | if set    | -                  | if set   | if set                |
 //! | slot publication (availability to Slots) | yes       | -                  | yes      | yes                   |
+//! | Deputy roster sync (polls and pushes)    | if set    | -                  | if set   | if set                |
 //!
 //! The booking cache lives in a process that answers searches, so only `serve` keeps one.
 //! Housekeeping runs in every process: forgetting old nonces and purging expired results are
@@ -17,6 +18,7 @@
 //! through the database (row claims and locks), so several processes may run them too.
 
 mod booking_cache;
+mod deputy;
 mod exports;
 mod housekeeping;
 mod slots;
@@ -125,6 +127,12 @@ impl Workers {
                 "cancellations file",
                 actix_web::rt::spawn(exports::run(parts.pool.clone(), config.exports.clone())),
             ));
+            if let Some(deputy_config) = &config.deputy {
+                tasks.push((
+                    "Deputy roster sync",
+                    actix_web::rt::spawn(deputy::run(parts.pool.clone(), deputy_config.clone())),
+                ));
+            }
         }
         log::debug!(
             "background work started: {}{}",

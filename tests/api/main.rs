@@ -7,10 +7,12 @@ mod smtp_server;
 
 mod browser;
 
+mod admin;
 mod auth;
 mod booking;
 mod center_scope;
 mod cli;
+mod deputy;
 mod discovery;
 mod fhir;
 mod master_data;
@@ -22,6 +24,7 @@ mod openvpms_smoke;
 mod ops;
 mod outage;
 mod results;
+mod rosters;
 mod slots;
 mod soap_edge;
 mod teams;

@@ -640,7 +640,12 @@ async fn openvpms_serves_its_openapi_document(backend: Backend) {
         document["components"]["securitySchemes"]["basic"]["scheme"],
         "basic"
     );
-    // An independent validator (Python's openapi-spec-validator) where the machine has it.
+    validate_openapi(&document);
+}
+
+/// Checks an OpenAPI document with an independent validator (Python's openapi-spec-validator)
+/// where the machine has it; CI demands it (`RENDEZ_REQUIRE_OPENAPI_VALIDATOR=1`).
+pub fn validate_openapi(document: &Value) {
     let has_validator = std::process::Command::new("python3")
         .args(["-c", "import openapi_spec_validator"])
         .output()

@@ -130,6 +130,19 @@ async function main() {
   );
   console.log(`ok - getCenters: NODE-C1 listed among ${centers.length} center(s)`);
 
+  // 2b. updateLocations (a Rendez extension) places the center under a region, given after it.
+  const loc = await call(client, 'updateLocations', {
+    LOCATION: [
+      { LOCATION_LID: 'NODE-C1', LOCATION_NAME: 'Node Center', LOCATION_PARENT_LID: 'NODE-REGION', LOCATION_LEVEL: 'center' },
+      { LOCATION_LID: 'NODE-REGION', LOCATION_NAME: 'Región Norte', LOCATION_LEVEL: 'region' },
+    ],
+  });
+  assert(
+    loc && loc.RESULT === 'OK' && loc.CREATED === 2,
+    `updateLocations: expected RESULT OK and CREATED 2, got ${JSON.stringify(loc)}`,
+  );
+  console.log('ok - updateLocations: RESULT OK, CREATED 2');
+
   // 3. A wrong password is refused with a SOAP Fault.
   const badClient = await makeClient(wsdlUrl, user, `${pass}-wrong`);
   let refused = null;

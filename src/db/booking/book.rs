@@ -329,7 +329,9 @@ fn decide_and_book(
             appointments::activity_id.eq(&activity.id),
             appointments::insurance_id.eq(insurance.as_ref().map(|i| i.id.as_str())),
             appointments::patient_id.eq(&patient.id),
-            appointments::availability_id.eq(&opening.rule_ids[slot.rule]),
+            appointments::availability_id.eq(crate::db::rosters::availability::stored_rule_id(
+                &opening.rule_ids[slot.rule],
+            )),
             appointments::start_at.eq(naive(slot.start)),
             appointments::end_at.eq(naive(slot.end)),
             appointments::status.eq(status.as_str()),

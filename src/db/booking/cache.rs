@@ -603,7 +603,8 @@ fn load(
         let Ok(timezone) = tz.parse::<Tz>() else {
             continue;
         };
-        let only = limited.remove(&id);
+        // Not taken out: a rule intersected with several shifts comes once per shift.
+        let only = limited.get(&id).cloned();
         let center = shared_centers
             .entry(center_id.clone())
             .or_insert_with(|| {

@@ -245,9 +245,22 @@ pub type RuleRow = (
     String,
 );
 
-/// The active rules of active resources at active centers (of `resource_ids` when given, at
-/// `center_lid` when given, within `scope`), by resource, center LID and rule LID.
+/// The rules searches and bookings read: the active rules of active resources at active
+/// centers (of `resource_ids` when given, at `center_lid` when given, within `scope`), with
+/// each resource's availability source applied (its rules, its roster's shifts, or both: see
+/// [`crate::db::rosters::availability`]), by resource, center LID and rule LID.
 pub fn rule_rows(
+    conn: &mut DbConnection,
+    resource_ids: Option<&[String]>,
+    center_lid: Option<&str>,
+    scope: &CenterScope,
+) -> QueryResult<Vec<RuleRow>> {
+    let stored = stored_rule_rows(conn, resource_ids, center_lid, scope)?;
+    crate::db::rosters::availability::effective_rules(conn, stored, resource_ids, center_lid, scope)
+}
+
+/// The active rules as stored, before the availability source is applied.
+fn stored_rule_rows(
     conn: &mut DbConnection,
     resource_ids: Option<&[String]>,
     center_lid: Option<&str>,

@@ -172,7 +172,13 @@ fn store_key_entity(
     };
     let before_resource = mark(counts);
     let resource = match &row.resource {
-        Some(fields) => Some(upsert_resource(conn, fields, counts, reach)?),
+        Some(fields) => {
+            let id = upsert_resource(conn, fields, counts, reach)?;
+            if let Some(said) = fields.availability_source {
+                store_availability_source(conn, &id, fields.lid.as_str(), said, counts, reach)?;
+            }
+            Some(id)
+        }
         None => None,
     };
     if let Some(r) = &resource
@@ -485,6 +491,25 @@ fn upsert_activity(
         counts.count(Change::Updated);
     }
     Ok(id)
+}
+
+/// `AVAILABILITY_SOURCE` of a resource row: stored when it changes what the clinic said
+/// (with the master version and the slot worker's event, see `db::rosters::sources`).
+fn store_availability_source(
+    conn: &mut DbConnection,
+    id: &str,
+    lid: &str,
+    said: Option<crate::domain::roster::AvailabilitySource>,
+    counts: &mut SyncOutcome,
+    reach: &mut Reach<'_>,
+) -> Result<(), RowFailure> {
+    if crate::db::rosters::availability::said_source(conn, id)? == said {
+        return Ok(());
+    }
+    reach.resource(conn, id, lid)?;
+    crate::db::rosters::sources::set_source_within(conn, id, said)?;
+    counts.count(Change::Updated);
+    Ok(())
 }
 
 fn upsert_resource(

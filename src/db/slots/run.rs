@@ -247,6 +247,7 @@ fn role_state(
             availabilities::end_day,
         ))
         .load(conn)?;
+    let rows = roster_applied(conn, key, rows)?;
     let ids: Vec<&String> = rows.iter().map(|r| &r.0).collect();
     let mut limited: HashMap<String, HashSet<String>> = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
@@ -286,6 +287,57 @@ fn role_state(
         booked_version: resource.map_or(-1, |r| r.2),
         diagnostics,
     })
+}
+
+/// A rule as `role_state` reads it: id, working day, start and end minutes, first and last day.
+type StoredRule = (
+    String,
+    Option<i32>,
+    i32,
+    i32,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+);
+
+/// The role's rules with the resource's availability source applied (its roster's shifts, or
+/// their intersection with its rules: see `db::rosters::availability`).
+fn roster_applied(
+    conn: &mut DbConnection,
+    key: &RoleKey,
+    rows: Vec<StoredRule>,
+) -> QueryResult<Vec<StoredRule>> {
+    use crate::db::rosters::availability;
+    let as_read: Vec<availability::RuleRow> = rows
+        .into_iter()
+        .map(|(id, day, start, end, first, last)| {
+            (
+                id.clone(),
+                id,
+                key.resource_id.clone(),
+                key.center_id.clone(),
+                String::new(),
+                day,
+                start,
+                end,
+                first,
+                last,
+                String::new(),
+            )
+        })
+        .collect();
+    let resource = [key.resource_id.clone()];
+    let applied = availability::effective_rules(
+        conn,
+        as_read,
+        Some(&resource),
+        None,
+        &crate::domain::access::CenterScope::All,
+    )?;
+    Ok(applied
+        .into_iter()
+        .filter(|r| r.3 == key.center_id)
+        .map(|r| (r.0, r.5, r.6, r.7, r.8, r.9))
+        .collect())
 }
 
 type StoredRow = (

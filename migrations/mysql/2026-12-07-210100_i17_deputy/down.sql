@@ -1,0 +1,3 @@
+DROP TABLE deputy_pushes;
+DROP TABLE deputy_deleted_rosters;
+DROP TABLE deputy_sync_state;

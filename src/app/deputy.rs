@@ -1,0 +1,880 @@
+//! The Deputy sync's use cases, both ways.
+//!
+//! From Deputy: a poll ([`poll`]) reads the rosters changed since the watermark (or, now and
+//! then, every roster of the window: the full pass, which also removes the shifts Deputy no
+//! longer has) and applies them with the new watermark in one transaction, so a poll is never
+//! half-applied; a webhook ([`apply_events`]) applies its rosters at once. Both end in
+//! [`apply_roster`], which maps Deputy's employee and unit to a resource and a place, records
+//! a sync error that names what is unmapped or invalid (never creating anything), and hands
+//! the shift to the rosters' own external apply (conflicts with bookings recorded there).
+//!
+//! To Deputy: [`push_due`] pushes the shifts changed in Rendez (`db::deputy::pushes` says how
+//! they are found, and why a change applied from Deputy is never pushed back).
+//!
+//! Past days are not synchronised either way (the seed's rule); each case says so in the log,
+//! the counts and, for a Rendez change, its sync error.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use super::{Caller, Pool, require};
+use crate::db::DbConnection;
+use crate::db::deputy::{PollRecord, SyncState, lookups, pushes, state};
+use crate::db::rosters::{self, ExternalOutcome, ExternalShift, mappings, sync_errors};
+use crate::domain::access::Role;
+use crate::domain::deputy::{DeputyRoster, freshness, is_past_day, past_day_reason, takes};
+use crate::domain::roster::{Origin, ShiftTimes, Span, SyncSubject};
+use crate::error::Error;
+use crate::integrations::deputy::webhook::RosterEvent;
+use crate::integrations::deputy::wire::SupervisePush;
+use crate::integrations::deputy::{DeputyClient, DeputyConfig, DeputyError, RosterFilter};
+use crate::telemetry;
+
+/// What applying rosters did, by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyCounts {
+    pub created: usize,
+    pub updated: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    /// Older than what is held, or about a roster Deputy deleted.
+    pub stale: usize,
+    /// Open or unpublished rosters that are not shifts (and were not held).
+    pub ignored: usize,
+    /// Past days: not synchronised.
+    pub past_days: usize,
+    /// Unmapped employee or unit, invalid times, unreadable rows: each a sync error.
+    pub errors: usize,
+    /// Appointments left outside a shift that changed or went (each an open conflict).
+    pub conflicts: usize,
+}
+
+impl ApplyCounts {
+    /// How many shifts changed in Rendez.
+    pub fn changes(&self) -> usize {
+        self.created + self.updated + self.removed
+    }
+
+    fn count(&self) {
+        for (outcome, n) in [
+            ("created", self.created),
+            ("updated", self.updated),
+            ("removed", self.removed),
+            ("unchanged", self.unchanged),
+            ("stale", self.stale),
+            ("ignored", self.ignored),
+            ("past_day", self.past_days),
+            ("error", self.errors),
+            ("conflict", self.conflicts),
+        ] {
+            if n > 0 {
+                telemetry::DEPUTY_ROSTERS
+                    .with_label_values(&[outcome])
+                    .inc_by(n as u64);
+            }
+        }
+    }
+}
+
+fn spans(roster: &DeputyRoster) -> Vec<Span> {
+    roster
+        .breaks
+        .iter()
+        .map(|b| Span {
+            start: b.start,
+            end: b.end,
+        })
+        .collect()
+}
+
+fn zone(conn: &mut DbConnection, center_id: &str) -> diesel::QueryResult<Tz> {
+    Ok(lookups::center_timezone(conn, center_id)?
+        .and_then(|tz| tz.parse().ok())
+        .unwrap_or(chrono_tz::UTC))
+}
+
+/// Keeps the shift in step with Deputy at its current version (nothing to push back).
+fn in_step(conn: &mut DbConnection, shift_id: &str, now: DateTime<Utc>) -> diesel::QueryResult<()> {
+    if let Some(shift) = rosters::find(conn, shift_id)? {
+        pushes::mark_synced(conn, shift_id, shift.version, None, now)?;
+    }
+    Ok(())
+}
+
+/// Removes the shift held for a roster (Deputy removed it, or it is no longer a shift).
+fn remove_held(
+    conn: &mut DbConnection,
+    roster_id: i64,
+    modified: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    counts: &mut ApplyCounts,
+) -> diesel::QueryResult<()> {
+    match rosters::remove_external_within(conn, roster_id, modified)? {
+        ExternalOutcome::Removed { id, conflicts } => {
+            counts.removed += 1;
+            counts.conflicts += conflicts.len();
+            in_step(conn, &id, now)?;
+        }
+        ExternalOutcome::Stale(_) => counts.stale += 1,
+        _ => counts.unchanged += 1,
+    }
+    Ok(())
+}
+
+/// Applies Deputy's state of one roster inside the caller's transaction.
+pub(crate) fn apply_roster(
+    conn: &mut DbConnection,
+    roster: &DeputyRoster,
+    include_unpublished: bool,
+    now: DateTime<Utc>,
+    counts: &mut ApplyCounts,
+) -> diesel::QueryResult<()> {
+    let subject = SyncSubject::Deputy(roster.id);
+    if state::is_deleted(conn, roster.id)? {
+        counts.stale += 1;
+        return Ok(());
+    }
+    let held = rosters::shifts::find_by_deputy_id(conn, roster.id)?;
+    if let Some(held) = &held {
+        let pending = lookups::push_pending(conn, &held.id, held.version)?;
+        if !takes(
+            freshness(held.external_modified_at, roster.modified),
+            pending,
+        ) {
+            counts.stale += 1;
+            return Ok(());
+        }
+    }
+    if let Err(not_a_shift) = roster.as_shift(include_unpublished) {
+        sync_errors::clear(conn, &subject)?;
+        match &held {
+            Some(h) if h.removed_at.is_none() => {
+                log::debug!(
+                    "Deputy roster {} is now an {}: its shift is removed",
+                    roster.id,
+                    not_a_shift.as_str()
+                );
+                remove_held(conn, roster.id, Some(roster.modified), now, counts)?;
+            }
+            _ => counts.ignored += 1,
+        }
+        return Ok(());
+    }
+    let employee = roster.employee.unwrap_or_default();
+    let Some(resource_id) = mappings::resource_of_employee(conn, employee)? else {
+        counts.errors += 1;
+        return sync_errors::record(
+            conn,
+            &subject,
+            &format!(
+                "Deputy employee {employee} (roster {}) is not mapped to a Rendez resource: map it \
+                 with `rendez deputy map-employee RESOURCE_LID {employee}`",
+                roster.id
+            ),
+        );
+    };
+    let Some((center_id, area)) = mappings::place_of_unit(conn, roster.operational_unit)? else {
+        counts.errors += 1;
+        return sync_errors::record(
+            conn,
+            &subject,
+            &format!(
+                "Deputy operational unit {unit} (roster {id}) is not mapped to a Rendez center or \
+                 area: map it with `rendez deputy map-area CENTER_LID[/AREA] {unit}`",
+                unit = roster.operational_unit,
+                id = roster.id
+            ),
+        );
+    };
+    let tz = zone(conn, &center_id)?;
+    if is_past_day(roster.start, tz, now) {
+        log::info!(
+            "Deputy roster {}: {}",
+            roster.id,
+            past_day_reason(roster.start, tz)
+        );
+        counts.past_days += 1;
+        return Ok(());
+    }
+    let times = match ShiftTimes::new(roster.start, roster.end, spans(roster)) {
+        Ok(times) => times,
+        Err(e) => {
+            counts.errors += 1;
+            return sync_errors::record(
+                conn,
+                &subject,
+                &format!("Deputy roster {}: {e}", roster.id),
+            );
+        }
+    };
+    if held.is_none()
+        && let Some(twin) = lookups::twin_without_deputy_id(
+            conn,
+            &resource_id,
+            &center_id,
+            roster.start,
+            roster.end,
+        )?
+    {
+        // Rendez's own push, seen before its answer: the shift takes Deputy's id, and nothing
+        // new is made on either side.
+        rosters::keep_deputy_id(conn, &twin, roster.id, Some(roster.modified))?;
+        sync_errors::clear(conn, &subject)?;
+        counts.unchanged += 1;
+        return Ok(());
+    }
+    let outcome = rosters::apply_external_within(
+        conn,
+        &ExternalShift {
+            deputy_roster_id: roster.id,
+            resource_id,
+            center_id,
+            area,
+            times,
+            modified: roster.modified,
+        },
+    )?;
+    sync_errors::clear(conn, &subject)?;
+    match outcome {
+        ExternalOutcome::Created(id) => {
+            counts.created += 1;
+            in_step(conn, &id, now)?;
+        }
+        ExternalOutcome::Updated { id, conflicts } => {
+            counts.updated += 1;
+            counts.conflicts += conflicts.len();
+            in_step(conn, &id, now)?;
+        }
+        ExternalOutcome::Unchanged(id) => {
+            counts.unchanged += 1;
+            in_step(conn, &id, now)?;
+        }
+        ExternalOutcome::Stale(_) => counts.stale += 1,
+        ExternalOutcome::Removed { .. } | ExternalOutcome::Unknown => {}
+    }
+    Ok(())
+}
+
+/// Applies Deputy's deletion of a roster: the shift goes (its bookings stay, as conflicts), and
+/// the id is remembered so that a late insert or update cannot bring it back.
+fn apply_deletion(
+    conn: &mut DbConnection,
+    roster_id: i64,
+    now: DateTime<Utc>,
+    counts: &mut ApplyCounts,
+) -> diesel::QueryResult<()> {
+    if state::is_deleted(conn, roster_id)? {
+        counts.unchanged += 1;
+        return Ok(());
+    }
+    state::mark_deleted(conn, roster_id, now)?;
+    sync_errors::clear(conn, &SyncSubject::Deputy(roster_id))?;
+    remove_held(conn, roster_id, None, now, counts)
+}
+
+/// What one poll did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PollReport {
+    pub full_pass: bool,
+    pub requests: usize,
+    pub read: usize,
+    pub counts: ApplyCounts,
+    pub watermark: Option<DateTime<Utc>>,
+}
+
+/// How many times a poll waits out Deputy's 429 before giving up until the next tick.
+const RATE_LIMIT_WAITS: usize = 2;
+/// The longest `Retry-After` a poll waits for in place.
+const LONGEST_WAIT: Duration = Duration::from_secs(60);
+
+async fn blocking<T: Send + 'static>(
+    pool: &Pool,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("blocking task: {e}")))?
+}
+
+/// Deputy's failure for a caller: a refused token is the operator's to fix (its text says
+/// how); the rest is an outage of Deputy, retried by the next poll.
+fn deputy_failure(e: DeputyError) -> Error {
+    match e {
+        DeputyError::Unauthorized(_) => Error::NotConfigured(e.to_string()),
+        _ => Error::Unavailable(e.to_string()),
+    }
+}
+
+/// Polls Deputy once: the changes since the watermark, or the whole window when `full` (or when
+/// the last full pass is older than the configured interval). Every change and the new
+/// watermark commit together; a failure leaves both as they were and says why in the state.
+pub async fn poll(
+    pool: &Pool,
+    client: &DeputyClient,
+    config: &DeputyConfig,
+    full: bool,
+) -> Result<PollReport, Error> {
+    let now = Utc::now();
+    let (held, mapped_at) = blocking(pool, |conn| {
+        Ok((state::load(conn)?, lookups::mappings_changed_at(conn)?))
+    })
+    .await?;
+    let full_due = held.last_full_pass_at.is_none_or(|at| {
+        now - at >= chrono::Duration::from_std(config.full_sync_interval).unwrap_or_default()
+            // A mapping made since: rosters refused as unmapped may be taken now.
+            || mapped_at.is_some_and(|mapped| mapped >= at)
+    });
+    let full_pass = full || full_due || held.watermark.is_none();
+    // From a day back: today's shifts in every zone; past days are left out per center.
+    let from = now - chrono::Duration::days(1);
+    let to = now + chrono::Duration::days(i64::from(config.poll_days));
+    let filter = RosterFilter {
+        from,
+        to,
+        modified_since: if full_pass { None } else { held.watermark },
+    };
+    let mut waits = 0;
+    let read = loop {
+        match client.read_rosters(filter).await {
+            Ok(read) => break read,
+            Err(DeputyError::RateLimited(after)) if waits < RATE_LIMIT_WAITS => {
+                waits += 1;
+                let wait = after.unwrap_or(Duration::from_secs(1)).min(LONGEST_WAIT);
+                log::info!(
+                    "Deputy asked to slow down: the poll waits {}s",
+                    wait.as_secs()
+                );
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => {
+                telemetry::DEPUTY_POLLS.with_label_values(&["failed"]).inc();
+                let outcome = e.to_string();
+                let _ = blocking(pool, move |conn| {
+                    Ok(state::record_poll(
+                        conn,
+                        &PollRecord {
+                            at: now,
+                            watermark: None,
+                            ok: false,
+                            full_pass,
+                            outcome,
+                            requests: 0,
+                            changes: 0,
+                        },
+                    )?)
+                })
+                .await;
+                return Err(deputy_failure(e));
+            }
+        }
+    };
+    // Changes made after the read began come again next time, whatever `Modified` the rows
+    // carried: the watermark never passes Deputy's clock at the start of the read.
+    let newest = read.rosters.iter().map(|r| r.modified).max();
+    let watermark = match (newest, read.began_at) {
+        (Some(newest), Some(began)) => Some(newest.min(began)),
+        (Some(newest), None) => Some(newest),
+        (None, began) => began.filter(|_| held.watermark.is_none()),
+    }
+    .map(|w| held.watermark.map_or(w, |old| old.max(w)));
+    let include_unpublished = config.include_unpublished;
+    let requests = read.requests;
+    let began_at = read.began_at.or(Some(now));
+    let report = blocking(pool, move |conn| {
+        Ok(crate::db::tx::retrying(conn, |conn| {
+            let mut counts = ApplyCounts::default();
+            let mut seen = std::collections::HashSet::new();
+            for roster in &read.rosters {
+                seen.insert(roster.id);
+                apply_roster(conn, roster, include_unpublished, now, &mut counts)?;
+            }
+            for (id, reason) in &read.unreadable {
+                counts.errors += 1;
+                match id {
+                    Some(id) => {
+                        seen.insert(*id);
+                        sync_errors::record(conn, &SyncSubject::Deputy(*id), reason)?;
+                    }
+                    None => log::warn!("Deputy sent a roster without an id: {reason}"),
+                }
+            }
+            if full_pass {
+                for (shift_id, roster_id, start) in lookups::held_in_window(conn, from, to)? {
+                    if seen.contains(&roster_id) {
+                        continue;
+                    }
+                    let Some(shift) = rosters::find(conn, &shift_id)? else {
+                        continue;
+                    };
+                    // Past days stay as they were. Nor is a shift Rendez learned of during
+                    // the read (a webhook), or whose roster a push saved after the read
+                    // began, a roster Deputy lost: the next full pass judges it.
+                    let learned_since = shift.updated_at >= now;
+                    let pushed_since = shift.origin == Origin::Rendez
+                        && shift.external_modified_at.zip(began_at).is_some_and(
+                            |(saved, began)| saved >= began - chrono::Duration::seconds(1),
+                        );
+                    if is_past_day(start, shift.timezone, now)
+                        || learned_since
+                        || pushed_since
+                        || lookups::push_pending(conn, &shift.id, shift.version)?
+                    {
+                        continue;
+                    }
+                    remove_held(conn, roster_id, None, now, &mut counts)?;
+                }
+            }
+            state::record_poll(
+                conn,
+                &PollRecord {
+                    at: now,
+                    watermark,
+                    ok: true,
+                    full_pass,
+                    outcome: format!(
+                        "{} rosters read, {} shifts changed, {} errors",
+                        read.rosters.len() + read.unreadable.len(),
+                        counts.changes(),
+                        counts.errors
+                    ),
+                    requests: requests as i32,
+                    changes: counts.changes() as i32,
+                },
+            )?;
+            Ok(PollReport {
+                full_pass,
+                requests,
+                read: read.rosters.len() + read.unreadable.len(),
+                counts,
+                watermark,
+            })
+        })?)
+    })
+    .await?;
+    report.counts.count();
+    telemetry::DEPUTY_POLLS
+        .with_label_values(&[if report.full_pass { "full" } else { "changes" }])
+        .inc();
+    telemetry::DEPUTY_REQUESTS
+        .with_label_values(&["query"])
+        .inc_by(report.requests as u64);
+    Ok(report)
+}
+
+/// Applies the events of one webhook call, each in its own transaction (an event applied
+/// before a failure stays applied: Deputy sends the call again, and applying twice changes
+/// nothing).
+pub async fn apply_events(
+    pool: &Pool,
+    include_unpublished: bool,
+    events: Vec<RosterEvent>,
+    unreadable: Vec<crate::integrations::deputy::wire::Unreadable>,
+) -> Result<ApplyCounts, Error> {
+    let counts = blocking(pool, move |conn| {
+        let now = Utc::now();
+        let mut counts = ApplyCounts::default();
+        for event in &events {
+            crate::db::tx::retrying(conn, |conn| {
+                let mut one = ApplyCounts::default();
+                match event {
+                    RosterEvent::Saved(roster) => {
+                        apply_roster(conn, roster, include_unpublished, now, &mut one)?
+                    }
+                    RosterEvent::Deleted(id) => apply_deletion(conn, *id, now, &mut one)?,
+                }
+                Ok(one)
+            })
+            .map(|one| merge(&mut counts, &one))?;
+        }
+        for (id, reason) in &unreadable {
+            counts.errors += 1;
+            if let Some(id) = id {
+                sync_errors::record(conn, &SyncSubject::Deputy(*id), reason)?;
+            }
+        }
+        Ok(counts)
+    })
+    .await?;
+    counts.count();
+    Ok(counts)
+}
+
+fn merge(total: &mut ApplyCounts, one: &ApplyCounts) {
+    total.created += one.created;
+    total.updated += one.updated;
+    total.removed += one.removed;
+    total.unchanged += one.unchanged;
+    total.stale += one.stale;
+    total.ignored += one.ignored;
+    total.past_days += one.past_days;
+    total.errors += one.errors;
+    total.conflicts += one.conflicts;
+}
+
+/// What one round of pushes did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PushReport {
+    pub saved: usize,
+    pub deleted: usize,
+    pub failed: usize,
+    pub past_days: usize,
+    /// How long Deputy asked to wait (429), when it did.
+    #[serde(skip)]
+    pub rate_wait: Option<Duration>,
+}
+
+/// How long a claimed push may take before another worker may take it.
+const PUSH_LEASE: Duration = Duration::from_secs(120);
+/// Pushes claimed at once.
+const PUSH_BATCH: i64 = 50;
+
+/// The wait before the next attempt of a push that failed `attempts` times: 5 s doubling to an
+/// hour, with jitter; Deputy's `Retry-After` when it gave one.
+fn backoff(attempts: i32, retry_after: Option<Duration>) -> chrono::Duration {
+    if let Some(after) = retry_after {
+        return chrono::Duration::from_std(after).unwrap_or_default();
+    }
+    let base = 5i64 << attempts.clamp(0, 10);
+    let seconds = base.min(3600);
+    let jitter = rand::random::<u64>() % (seconds as u64 / 5 + 1);
+    chrono::Duration::seconds(seconds + jitter as i64)
+}
+
+/// What to send for one claimed shift, read in a short transaction.
+enum PushPlan {
+    Save {
+        push: SupervisePush,
+        version: i64,
+    },
+    Delete {
+        roster_id: i64,
+        version: i64,
+    },
+    /// Nothing to send (removed before it reached Deputy, or past): in step as it is.
+    Nothing {
+        version: i64,
+        past_day: bool,
+    },
+    /// Cannot be sent now: the sync error's reason.
+    Blocked(String),
+    Gone,
+}
+
+fn plan(
+    conn: &mut DbConnection,
+    shift_id: &str,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<PushPlan> {
+    let Some(shift) = rosters::find(conn, shift_id)? else {
+        return Ok(PushPlan::Gone);
+    };
+    if is_past_day(shift.times.start(), shift.timezone, now) {
+        return Ok(PushPlan::Nothing {
+            version: shift.version,
+            past_day: true,
+        });
+    }
+    if shift.removed_at.is_some() {
+        return Ok(match shift.deputy_roster_id {
+            Some(roster_id) if !state::is_deleted(conn, roster_id)? => PushPlan::Delete {
+                roster_id,
+                version: shift.version,
+            },
+            _ => PushPlan::Nothing {
+                version: shift.version,
+                past_day: false,
+            },
+        });
+    }
+    let Some(employee) = mappings::employee_of_resource(conn, &shift.resource_id)? else {
+        return Ok(PushPlan::Blocked(format!(
+            "resource '{}' is not mapped to a Deputy employee: map it with `rendez deputy \
+             map-employee {} EMPLOYEE_ID`",
+            shift.resource_lid, shift.resource_lid
+        )));
+    };
+    let Some(unit) = mappings::unit_of_place(conn, &shift.center_id, shift.area.as_deref())? else {
+        return Ok(PushPlan::Blocked(format!(
+            "'{}' is not mapped to a Deputy operational unit: map it with `rendez deputy \
+             map-area {} UNIT_ID`",
+            shift.place(),
+            shift.place()
+        )));
+    };
+    let breaks: Vec<crate::domain::deputy::Break> = shift
+        .times
+        .breaks()
+        .iter()
+        .map(|b| crate::domain::deputy::Break {
+            start: b.start,
+            end: b.end,
+        })
+        .collect();
+    Ok(PushPlan::Save {
+        push: SupervisePush::new(
+            shift.deputy_roster_id,
+            employee,
+            unit,
+            shift.times.start(),
+            shift.times.end(),
+            &breaks,
+        ),
+        version: shift.version,
+    })
+}
+
+/// Pushes the shifts changed in Rendez that are due: claims them with a lease, sends each
+/// outside any transaction, and records the outcome (Deputy's id kept, or the failure with its
+/// next attempt and, for what retrying alone cannot fix, a sync error).
+pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, Error> {
+    let now = Utc::now();
+    let since = now - chrono::Duration::days(1);
+    let claimed = blocking(pool, move |conn| {
+        Ok(pushes::claim(conn, now, since, PUSH_BATCH, PUSH_LEASE)?)
+    })
+    .await?;
+    let mut report = PushReport::default();
+    for claim in claimed {
+        let shift_id = claim.shift_id.clone();
+        let planned = blocking(pool, move |conn| Ok(plan(conn, &shift_id, Utc::now())?)).await?;
+        let claim_for_db = claim.clone();
+        match planned {
+            PushPlan::Gone => {}
+            PushPlan::Nothing { version, past_day } => {
+                if past_day {
+                    report.past_days += 1;
+                    log::info!(
+                        "shift {}: past days are not synchronised with Deputy",
+                        claim.shift_id
+                    );
+                }
+                blocking(pool, move |conn| {
+                    let now = Utc::now();
+                    if past_day && let Some(shift) = rosters::find(conn, &claim_for_db.shift_id)? {
+                        sync_errors::record(
+                            conn,
+                            &SyncSubject::Shift(claim_for_db.shift_id.clone()),
+                            &past_day_reason(shift.times.start(), shift.timezone),
+                        )?;
+                    }
+                    Ok(pushes::mark_synced(
+                        conn,
+                        &claim_for_db.shift_id,
+                        version,
+                        Some(&claim_for_db.token),
+                        now,
+                    )?)
+                })
+                .await?;
+            }
+            PushPlan::Blocked(reason) => {
+                report.failed += 1;
+                blocking(pool, move |conn| {
+                    let now = Utc::now();
+                    sync_errors::record(
+                        conn,
+                        &SyncSubject::Shift(claim_for_db.shift_id.clone()),
+                        &reason,
+                    )?;
+                    // Retried now and then: a mapping added later lets it through.
+                    Ok(pushes::mark_failed(
+                        conn,
+                        &claim_for_db,
+                        &reason,
+                        now + backoff(claim_for_db.attempts.max(4), None),
+                        now,
+                    )?)
+                })
+                .await?;
+            }
+            PushPlan::Delete { roster_id, version } => {
+                let sent = client.delete_roster(roster_id).await;
+                telemetry::DEPUTY_REQUESTS
+                    .with_label_values(&["delete"])
+                    .inc();
+                match sent {
+                    Ok(()) => {
+                        report.deleted += 1;
+                        blocking(pool, move |conn| {
+                            let now = Utc::now();
+                            state::mark_deleted(conn, roster_id, now)?;
+                            sync_errors::clear(
+                                conn,
+                                &SyncSubject::Shift(claim_for_db.shift_id.clone()),
+                            )?;
+                            Ok(pushes::mark_synced(
+                                conn,
+                                &claim_for_db.shift_id,
+                                version,
+                                Some(&claim_for_db.token),
+                                now,
+                            )?)
+                        })
+                        .await?;
+                    }
+                    Err(e) => failed(pool, &mut report, claim_for_db, e).await?,
+                }
+            }
+            PushPlan::Save { push, version } => {
+                let sent = client.save_roster(&push).await;
+                telemetry::DEPUTY_REQUESTS
+                    .with_label_values(&["save"])
+                    .inc();
+                match sent {
+                    Ok(saved) => {
+                        report.saved += 1;
+                        blocking(pool, move |conn| {
+                            let now = Utc::now();
+                            Ok(crate::db::tx::retrying(conn, |conn| {
+                                rosters::keep_deputy_id(
+                                    conn,
+                                    &claim_for_db.shift_id,
+                                    saved.id,
+                                    Some(saved.modified),
+                                )?;
+                                sync_errors::clear(
+                                    conn,
+                                    &SyncSubject::Shift(claim_for_db.shift_id.clone()),
+                                )?;
+                                pushes::mark_synced(
+                                    conn,
+                                    &claim_for_db.shift_id,
+                                    version,
+                                    Some(&claim_for_db.token),
+                                    now,
+                                )
+                            })?)
+                        })
+                        .await?;
+                    }
+                    Err(e) => failed(pool, &mut report, claim_for_db, e).await?,
+                }
+            }
+        }
+    }
+    for (outcome, n) in [
+        ("saved", report.saved),
+        ("deleted", report.deleted),
+        ("failed", report.failed),
+        ("past_day", report.past_days),
+    ] {
+        if n > 0 {
+            telemetry::DEPUTY_PUSHES
+                .with_label_values(&[outcome])
+                .inc_by(n as u64);
+        }
+    }
+    Ok(report)
+}
+
+async fn failed(
+    pool: &Pool,
+    report: &mut PushReport,
+    claim: pushes::ClaimedPush,
+    e: DeputyError,
+) -> Result<(), Error> {
+    report.failed += 1;
+    if let Some(after) = e.retry_after() {
+        report.rate_wait = Some(after);
+    }
+    let reason = e.to_string();
+    let temporary = e.is_temporary();
+    let retry_after = e.retry_after();
+    blocking(pool, move |conn| {
+        let now = Utc::now();
+        if !temporary {
+            // Deputy's refusal, with its message: an operator sees it; retried later all the
+            // same, as a mapping or a fix in Deputy may let it through.
+            sync_errors::record(conn, &SyncSubject::Shift(claim.shift_id.clone()), &reason)?;
+        }
+        Ok(pushes::mark_failed(
+            conn,
+            &claim,
+            &reason,
+            now + backoff(claim.attempts, retry_after),
+            now,
+        )?)
+    })
+    .await
+}
+
+/// What `rendez deputy status` shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub configured: bool,
+    pub watermark: Option<DateTime<Utc>>,
+    pub last_poll_at: Option<DateTime<Utc>>,
+    pub last_poll_ok_at: Option<DateTime<Utc>>,
+    pub last_full_pass_at: Option<DateTime<Utc>>,
+    pub last_outcome: Option<String>,
+    pub last_requests: i32,
+    pub last_changes: i32,
+    pub shifts_from_deputy: i64,
+    pub pushes_pending: i64,
+    pub open_errors: Vec<sync_errors::SyncError>,
+    pub open_conflicts: i64,
+    pub past_days_rule: &'static str,
+}
+
+/// The sync's state for an operator.
+pub fn status(pool: &Pool, caller: &Caller, configured: bool) -> Result<Status, Error> {
+    require(caller, Role::Admin, "the Deputy sync's status")?;
+    let mut conn = pool.get()?;
+    let SyncState {
+        watermark,
+        last_poll_at,
+        last_poll_ok_at,
+        last_full_pass_at,
+        last_outcome,
+        last_requests,
+        last_changes,
+    } = state::load(&mut conn)?;
+    let now = Utc::now();
+    Ok(Status {
+        configured,
+        watermark,
+        last_poll_at,
+        last_poll_ok_at,
+        last_full_pass_at,
+        last_outcome,
+        last_requests,
+        last_changes,
+        shifts_from_deputy: lookups::held_count(&mut conn)?,
+        pushes_pending: pushes::pending_count(&mut conn, now - chrono::Duration::days(1))?,
+        open_errors: sync_errors::list(&mut conn, true)?,
+        open_conflicts: rosters::conflicts::open_count(&mut conn)?,
+        past_days_rule: "shifts of past days are not synchronised with Deputy, either way",
+    })
+}
+
+/// Registers Deputy's roster webhooks to call `address` (with the secret header when one is
+/// configured); answers (topic, webhook id) for each.
+pub async fn install_webhooks(
+    caller: &Caller,
+    client: &DeputyClient,
+    config: &DeputyConfig,
+    address: &str,
+) -> Result<Vec<(String, i64)>, Error> {
+    require(caller, Role::Admin, "installing Deputy's webhooks")?;
+    let headers = config
+        .webhook_secret
+        .as_ref()
+        .map(|s| format!("X-Deputy-Secret: {}", s.expose()))
+        .unwrap_or_default();
+    let mut installed = Vec::new();
+    for topic in crate::integrations::deputy::webhook::TOPICS {
+        let id = client
+            .register_webhook(topic, address, &headers)
+            .await
+            .map_err(deputy_failure)?;
+        installed.push((topic.to_string(), id));
+    }
+    Ok(installed)
+}

@@ -1,0 +1,101 @@
+//! What the sync reads of the rosters' and centers' tables that the rosters' module does not
+//! answer: a center's zone, the shifts from Deputy inside a window, whether a push waits.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{centers, deputy_pushes, roster_shifts};
+use crate::db::time::{naive, utc};
+
+/// A center's time zone name, by id.
+pub fn center_timezone(conn: &mut DbConnection, center_id: &str) -> QueryResult<Option<String>> {
+    centers::table
+        .find(center_id)
+        .select(centers::timezone)
+        .first(conn)
+        .optional()
+}
+
+/// A shift Rendez holds for a Deputy roster: (shift id, roster id, start).
+pub type HeldRoster = (String, i64, DateTime<Utc>);
+
+/// The live shifts with a Deputy roster id starting in `[from, to)`.
+pub fn held_in_window(
+    conn: &mut DbConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<HeldRoster>> {
+    let rows: Vec<(String, Option<i64>, NaiveDateTime)> = roster_shifts::table
+        .filter(roster_shifts::deputy_roster_id.is_not_null())
+        .filter(roster_shifts::removed_at.is_null())
+        .filter(roster_shifts::start_at.ge(naive(from)))
+        .filter(roster_shifts::start_at.lt(naive(to)))
+        .select((
+            roster_shifts::id,
+            roster_shifts::deputy_roster_id,
+            roster_shifts::start_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, roster, start)| Some((id, roster?, utc(start))))
+        .collect())
+}
+
+/// Whether a change of the shift made in Rendez waits to be pushed (its version is past the
+/// one last in step with Deputy).
+pub fn push_pending(conn: &mut DbConnection, shift_id: &str, version: i64) -> QueryResult<bool> {
+    let synced: Option<Option<i64>> = deputy_pushes::table
+        .find(shift_id)
+        .select(deputy_pushes::synced_version)
+        .first(conn)
+        .optional()?;
+    Ok(match synced {
+        None | Some(None) => true,
+        Some(Some(synced)) => synced < version,
+    })
+}
+
+/// How many live shifts came from, or went to, Deputy (they carry its roster id).
+pub fn held_count(conn: &mut DbConnection) -> QueryResult<i64> {
+    roster_shifts::table
+        .filter(roster_shifts::deputy_roster_id.is_not_null())
+        .filter(roster_shifts::removed_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
+/// When a Deputy mapping last changed: a roster refused as unmapped before may now be taken,
+/// so the next poll reads the whole window again.
+pub fn mappings_changed_at(conn: &mut DbConnection) -> QueryResult<Option<DateTime<Utc>>> {
+    use crate::db::schema::{deputy_employees, deputy_units};
+    let units: Option<NaiveDateTime> = deputy_units::table
+        .select(diesel::dsl::max(deputy_units::updated_at))
+        .first(conn)?;
+    let employees: Option<NaiveDateTime> = deputy_employees::table
+        .select(diesel::dsl::max(deputy_employees::updated_at))
+        .first(conn)?;
+    Ok(units.max(employees).map(utc))
+}
+
+/// A live shift of this resource at this center with these times that has no Deputy id yet: a
+/// Rendez shift whose push is under way, when Deputy's webhook for it arrives first.
+pub fn twin_without_deputy_id(
+    conn: &mut DbConnection,
+    resource_id: &str,
+    center_id: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> QueryResult<Option<String>> {
+    roster_shifts::table
+        .filter(roster_shifts::resource_id.eq(resource_id))
+        .filter(roster_shifts::center_id.eq(center_id))
+        .filter(roster_shifts::start_at.eq(naive(start)))
+        .filter(roster_shifts::end_at.eq(naive(end)))
+        .filter(roster_shifts::deputy_roster_id.is_null())
+        .filter(roster_shifts::removed_at.is_null())
+        .select(roster_shifts::id)
+        .first(conn)
+        .optional()
+}

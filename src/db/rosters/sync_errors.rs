@@ -1,0 +1,152 @@
+//! Shifts that cannot be synchronised with Deputy: one open error per subject (a Rendez shift
+//! or a Deputy roster), with the reason last given and when it was first and last seen;
+//! cleared when the shift synchronises, reopened if it fails again. The Deputy sync fills it.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::stamp::{new_id, now};
+use crate::db::DbConnection;
+use crate::db::schema::roster_sync_errors;
+use crate::db::time::{naive, utc};
+use crate::domain::roster::SyncSubject;
+
+/// The longest reason kept (Deputy's messages can be long).
+const REASON_MAX_CHARS: usize = 2000;
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SyncError {
+    pub id: String,
+    pub subject: String,
+    pub shift_id: Option<String>,
+    pub external_id: Option<String>,
+    pub reason: String,
+    pub occurrences: i32,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub cleared_at: Option<DateTime<Utc>>,
+}
+
+/// Records that `subject` failed for `reason`, inside the caller's transaction.
+pub fn record(conn: &mut DbConnection, subject: &SyncSubject, reason: &str) -> QueryResult<()> {
+    let reason: String = reason.chars().take(REASON_MAX_CHARS).collect();
+    let at = naive(now());
+    let key = subject.key();
+    let held: Option<(String, Option<NaiveDateTime>)> = roster_sync_errors::table
+        .filter(roster_sync_errors::subject.eq(&key))
+        .select((roster_sync_errors::id, roster_sync_errors::cleared_at))
+        .first(conn)
+        .optional()?;
+    match held {
+        None => {
+            let (shift_id, external_id) = match subject {
+                SyncSubject::Shift(id) => (Some(id.clone()), None),
+                SyncSubject::Deputy(id) => (None, Some(id.to_string())),
+            };
+            diesel::insert_into(roster_sync_errors::table)
+                .values((
+                    roster_sync_errors::id.eq(new_id()),
+                    roster_sync_errors::subject.eq(&key),
+                    roster_sync_errors::shift_id.eq(shift_id),
+                    roster_sync_errors::external_id.eq(external_id),
+                    roster_sync_errors::reason.eq(&reason),
+                    roster_sync_errors::occurrences.eq(1),
+                    roster_sync_errors::first_seen_at.eq(at),
+                    roster_sync_errors::last_seen_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        Some((id, None)) => {
+            diesel::update(roster_sync_errors::table.find(id))
+                .set((
+                    roster_sync_errors::reason.eq(&reason),
+                    roster_sync_errors::occurrences.eq(roster_sync_errors::occurrences + 1),
+                    roster_sync_errors::last_seen_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        Some((id, Some(_))) => {
+            diesel::update(roster_sync_errors::table.find(id))
+                .set((
+                    roster_sync_errors::reason.eq(&reason),
+                    roster_sync_errors::occurrences.eq(1),
+                    roster_sync_errors::first_seen_at.eq(at),
+                    roster_sync_errors::last_seen_at.eq(at),
+                    roster_sync_errors::cleared_at.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Clears the open error of `subject`; false when there was none.
+pub fn clear(conn: &mut DbConnection, subject: &SyncSubject) -> QueryResult<bool> {
+    let changed = diesel::update(
+        roster_sync_errors::table
+            .filter(roster_sync_errors::subject.eq(subject.key()))
+            .filter(roster_sync_errors::cleared_at.is_null()),
+    )
+    .set(roster_sync_errors::cleared_at.eq(Some(naive(now()))))
+    .execute(conn)?;
+    Ok(changed > 0)
+}
+
+type Row = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i32,
+    NaiveDateTime,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+);
+
+/// The errors, open ones only or all, the most recently seen first.
+pub fn list(conn: &mut DbConnection, open_only: bool) -> QueryResult<Vec<SyncError>> {
+    let mut query = roster_sync_errors::table
+        .select((
+            roster_sync_errors::id,
+            roster_sync_errors::subject,
+            roster_sync_errors::shift_id,
+            roster_sync_errors::external_id,
+            roster_sync_errors::reason,
+            roster_sync_errors::occurrences,
+            roster_sync_errors::first_seen_at,
+            roster_sync_errors::last_seen_at,
+            roster_sync_errors::cleared_at,
+        ))
+        .order((
+            roster_sync_errors::last_seen_at.desc(),
+            roster_sync_errors::id.asc(),
+        ))
+        .into_boxed();
+    if open_only {
+        query = query.filter(roster_sync_errors::cleared_at.is_null());
+    }
+    let rows: Vec<Row> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SyncError {
+            id: r.0,
+            subject: r.1,
+            shift_id: r.2,
+            external_id: r.3,
+            reason: r.4,
+            occurrences: r.5,
+            first_seen_at: utc(r.6),
+            last_seen_at: utc(r.7),
+            cleared_at: r.8.map(utc),
+        })
+        .collect())
+}
+
+/// How many errors are open.
+pub fn open_count(conn: &mut DbConnection) -> QueryResult<i64> {
+    roster_sync_errors::table
+        .filter(roster_sync_errors::cleared_at.is_null())
+        .count()
+        .get_result(conn)
+}

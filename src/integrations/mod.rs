@@ -1,0 +1,3 @@
+//! Outbound adapters to other systems' APIs (Deputy's rosters).
+
+pub mod deputy;

@@ -1,0 +1,89 @@
+//! The sync's speed (run by `benches/deputy.sh`, ignored otherwise): the first sync of 10,000
+//! shifts (20 pages) for 50 clinicians over 28 days, then a poll with nothing changed.
+
+use std::time::{Duration, Instant};
+
+use super::fake_deputy::{Endpoint, FakeRoster};
+use super::support::{HOUR, UNIT, World, day_at};
+use crate::helpers::Backend;
+
+const CLINICIANS: i64 = 50;
+const SHIFTS: i64 = 10_000;
+
+async fn first_sync_of_ten_thousand_shifts(backend: Backend) {
+    let world = World::start_with(backend, |s| s.deputy_poll_days = Some(28)).await;
+    let rows: Vec<Vec<(&str, String)>> = (1..=CLINICIANS)
+        .map(|n| {
+            vec![
+                ("LOCATION_LID", "C1".to_string()),
+                ("LOCATION_NAME", "Centro Uno".to_string()),
+                ("LOCATION_TIMEZONE", "Europe/Madrid".to_string()),
+                ("RESOURCE_LID", format!("B{n}")),
+                ("RESOURCE_FIRST_NAME", format!("Clinician {n}")),
+                ("RESOURCE_SECOND_NAME", "Bench".to_string()),
+                ("ACTIVITY_LID", "A1".to_string()),
+                ("ACTIVITY_NAME", "Consulta".to_string()),
+                ("ACTIVITY_DURATION", "20".to_string()),
+            ]
+        })
+        .collect();
+    let borrowed: Vec<Vec<(&str, &str)>> = rows
+        .iter()
+        .map(|row| row.iter().map(|(k, v)| (*k, v.as_str())).collect())
+        .collect();
+    let slices: Vec<&[(&str, &str)]> = borrowed.iter().map(Vec::as_slice).collect();
+    world
+        .app
+        .push_key_entities(&slices, false)
+        .await
+        .assert_ok();
+    for n in 1..=CLINICIANS {
+        world.map("C1", UNIT, &format!("B{n}"), 100 + n);
+    }
+    // 200 one-hour shifts a clinician over 28 days: about seven a day, back to back from 07:00.
+    for n in 0..SHIFTS {
+        let clinician = n % CLINICIANS;
+        let slot = n / CLINICIANS;
+        let start = day_at(1 + slot % 27, 6) + (slot / 27) * HOUR;
+        world.fake.add(FakeRoster::new(
+            100 + clinician + 1,
+            UNIT,
+            start,
+            start + HOUR - 600,
+        ));
+    }
+    world.fake.forget_requests();
+    let started = Instant::now();
+    let report = world.poll(true).await.unwrap();
+    let first = started.elapsed();
+    assert_eq!(report.counts.created as i64, SHIFTS, "{report:?}");
+    println!(
+        "deputy first sync ({backend:?}): {SHIFTS} shifts, {} requests, {:.2} s",
+        world.fake.count(Endpoint::Query),
+        first.as_secs_f64()
+    );
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    world.fake.forget_requests();
+    let started = Instant::now();
+    let report = world.poll(false).await.unwrap();
+    println!(
+        "deputy poll with nothing changed ({backend:?}): {} request(s), {} changes, {:.3} s",
+        world.fake.count(Endpoint::Query),
+        report.counts.changes(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(world.fake.count(Endpoint::Query), 1);
+}
+
+#[ignore = "a benchmark: benches/deputy.sh"]
+#[actix_web::test]
+async fn bench_first_sync_sqlite() {
+    first_sync_of_ten_thousand_shifts(Backend::Sqlite).await
+}
+
+#[cfg(feature = "mysql")]
+#[ignore = "a benchmark: benches/deputy.sh"]
+#[actix_web::test]
+async fn bench_first_sync_mysql() {
+    first_sync_of_ten_thousand_shifts(Backend::Mysql).await
+}
