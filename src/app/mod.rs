@@ -14,6 +14,7 @@ pub mod clients;
 pub mod delivery;
 pub mod directory;
 pub mod exports;
+pub mod hierarchy;
 pub mod imports;
 pub mod locations;
 pub mod master;

@@ -304,3 +304,20 @@ pub fn client_names(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<
         .select((api_clients::id, api_clients::name))
         .load(conn)
 }
+
+/// Every assignment not voided (current, future and ended), for the FHIR views of teams.
+pub fn all_assignments(conn: &mut DbConnection) -> QueryResult<Vec<AssignmentRow>> {
+    team_assignments::table
+        .filter(team_assignments::voided_at.is_null())
+        .order(team_assignments::valid_from.asc())
+        .select(AssignmentRow::as_select())
+        .load(conn)
+}
+
+/// Every membership, current and closed (history), for the FHIR views of teams.
+pub fn all_memberships(conn: &mut DbConnection) -> QueryResult<Vec<MemberRow>> {
+    team_members::table
+        .order(team_members::joined_at.asc())
+        .select(MemberRow::as_select())
+        .load(conn)
+}
