@@ -28,7 +28,12 @@ done
 
 cargo build --release --quiet --features mysql --bin rendez --example bench_seed
 work="$(mktemp -d)"
-trap 'kill "${load:-0}" "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+# Only the pids this script started (an empty one would be `kill 0`: the whole group).
+cleanup() {
+  for pid in ${load:-} ${server:-}; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 case "$backend" in
   sqlite) url="sqlite://$work/bench.db" ;;
   mysql)
@@ -186,5 +191,5 @@ for i in $(seq 1 10); do
 done
 echo "an availability change visible in Slot, while booking:       $(percentiles "$work/change.ms")"
 wait "$load" || true
-load=""
+unset load
 awk '/^Requests\/sec/ {printf "booking load: %s req/s\n", $2}' "$work/load.out"
