@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod deputy;
 pub mod directory;
 pub mod exports;
+pub mod hierarchy;
 pub mod imports;
 pub mod locations;
 pub mod master;

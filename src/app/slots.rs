@@ -93,6 +93,10 @@ pub struct SlotQuery {
     pub status: Vec<SlotStatus>,
     /// An activity's number (FHIR `HealthcareService` id).
     pub service_type: Option<i64>,
+    /// Any of these activities' numbers (none: any); with `service_type`, both must hold.
+    pub service_types: Vec<i64>,
+    /// Only the slot with this id (a read).
+    pub id: Option<i64>,
     /// Slots per page, at most [`MAX_COUNT`]; 0 answers the total alone.
     pub count: usize,
     /// The page after the slot with this id.
@@ -127,6 +131,7 @@ pub async fn search(core: &Core, caller: &Caller, query: SlotQuery) -> Result<Sl
         end_from,
         end_to,
         after_id: None,
+        id: query.id,
     };
     let rows = core.with_db(move |conn| store::find(conn, &filter)).await?;
     let rows: Vec<store::SlotRow> = rows
@@ -148,6 +153,10 @@ pub async fn search(core: &Core, caller: &Caller, query: SlotQuery) -> Result<Sl
         busy.insert(resource, live);
     }
     let now = Utc::now();
+    let resources: HashMap<i64, String> = rows
+        .iter()
+        .map(|r| (r.slot.role, r.resource_id.clone()))
+        .collect();
     let mut matching: Vec<Slot> = rows
         .into_iter()
         .map(|row| {
@@ -159,6 +168,13 @@ pub async fn search(core: &Core, caller: &Caller, query: SlotQuery) -> Result<Sl
             query
                 .service_type
                 .is_none_or(|t| s.service_types.contains(&t))
+        })
+        .filter(|s| {
+            query.service_types.is_empty()
+                || query
+                    .service_types
+                    .iter()
+                    .any(|t| s.service_types.contains(t))
         })
         .collect();
     let total = matching.len();
@@ -172,11 +188,73 @@ pub async fn search(core: &Core, caller: &Caller, query: SlotQuery) -> Result<Sl
     } else {
         None
     };
+    name_appointments(core, &mut matching, &resources).await?;
     Ok(SlotPage {
         slots: matching,
         total,
         next_after,
     })
+}
+
+/// Names the appointment of each busy slot of the page that the worker has not linked yet
+/// (booked since its last run): the live appointment of its resource that overlaps it.
+async fn name_appointments(
+    core: &Core,
+    page: &mut [Slot],
+    resources: &HashMap<i64, String>,
+) -> Result<(), Error> {
+    let mut spans: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for slot in page.iter() {
+        if slot.status != SlotStatus::Busy || slot.appointment_id.is_some() {
+            continue;
+        }
+        let Some(resource) = resources.get(&slot.role) else {
+            continue;
+        };
+        let span = spans
+            .entry(resource.clone())
+            .or_insert((slot.start, slot.end));
+        span.0 = span.0.min(slot.start);
+        span.1 = span.1.max(slot.end);
+    }
+    for (resource, (from, to)) in spans {
+        let id = resource.clone();
+        let found = core
+            .with_db(move |conn| store::live_appointments(conn, &id, from, to))
+            .await?;
+        for slot in page.iter_mut() {
+            if slot.appointment_id.is_some()
+                || slot.status != SlotStatus::Busy
+                || resources.get(&slot.role) != Some(&resource)
+            {
+                continue;
+            }
+            slot.appointment_id = found
+                .iter()
+                .find(|(_, start, end)| *start < slot.end && *end > slot.start)
+                .map(|(id, _, _)| id.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The activities a slot may name (FHIR `serviceType`), by number: their LID and name.
+pub async fn activity_codes(core: &Core) -> Result<HashMap<i64, (String, String)>, Error> {
+    let master = super::online::master(core).await?;
+    let catalog = master.online();
+    let mut activities: Vec<(&String, &crate::db::booking::online::OnlineActivity)> =
+        catalog.activities.iter().collect();
+    activities.sort_by(|a, b| a.0.cmp(b.0));
+    let wanted: Vec<(Kind, String)> = activities
+        .iter()
+        .map(|(id, _)| (Kind::Activity, (*id).clone()))
+        .collect();
+    let given = super::online::numbers(core, wanted).await?;
+    Ok(activities
+        .iter()
+        .zip(given)
+        .map(|((_, a), number)| (number, (a.lid.clone(), a.name.clone())))
+        .collect())
 }
 
 /// The stored slot with the live bookings laid over: busy when one overlaps it, free when the

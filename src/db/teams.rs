@@ -335,6 +335,15 @@ pub fn assignments_from(
         .load(conn)
 }
 
+/// Every assignment not voided (current, future and ended), for the FHIR views of teams.
+pub fn all_assignments(conn: &mut DbConnection) -> QueryResult<Vec<AssignmentRow>> {
+    team_assignments::table
+        .filter(team_assignments::voided_at.is_null())
+        .order(team_assignments::valid_from.asc())
+        .select(AssignmentRow::as_select())
+        .load(conn)
+}
+
 /// Every API client's id and name.
 pub fn all_client_names(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
     api_clients::table
@@ -371,4 +380,12 @@ pub fn clear_centers(conn: &mut DbConnection, client_name: &str) -> QueryResult<
             api_clients::location_scoped.eq(true),
         ))
         .execute(conn)
+}
+
+/// Every membership, current and closed (history), for the FHIR views of teams.
+pub fn all_memberships(conn: &mut DbConnection) -> QueryResult<Vec<MemberRow>> {
+    team_members::table
+        .order(team_members::joined_at.asc())
+        .select(MemberRow::as_select())
+        .load(conn)
 }

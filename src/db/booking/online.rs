@@ -29,6 +29,12 @@ pub enum Kind {
     User,
     /// An appointment booked through the API.
     Booking,
+    /// A location of the hierarchy above the centers, internal id its LID (FHIR `Location`).
+    Place,
+    /// A team, internal id the team's (FHIR `Organization`).
+    Team,
+    /// A membership of a team, internal id the membership's (FHIR `PractitionerRole`).
+    Member,
 }
 
 impl Kind {
@@ -39,6 +45,9 @@ impl Kind {
             Kind::Activity => "activity",
             Kind::User => "user",
             Kind::Booking => "booking",
+            Kind::Place => "place",
+            Kind::Team => "team",
+            Kind::Member => "member",
         }
     }
 
@@ -49,6 +58,9 @@ impl Kind {
             Kind::Activity,
             Kind::User,
             Kind::Booking,
+            Kind::Place,
+            Kind::Team,
+            Kind::Member,
         ]
         .into_iter()
         .find(|k| k.as_str() == stored)

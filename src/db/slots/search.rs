@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{centers, slot_roles, slots};
+use crate::db::schema::{appointments, centers, slot_roles, slots};
 use crate::db::time::{naive, utc};
 use crate::domain::slot_publication::{Slot, SlotStatus, parse_service_types};
 
@@ -22,6 +22,8 @@ pub struct SlotFilter {
     pub end_to: Option<Bound>,
     /// Only slots with a greater id.
     pub after_id: Option<i64>,
+    /// Only the slot with this id (a read).
+    pub id: Option<i64>,
 }
 
 /// A stored slot and where it is.
@@ -81,6 +83,9 @@ pub fn find(conn: &mut DbConnection, filter: &SlotFilter) -> QueryResult<Vec<Slo
         .into_boxed();
     if let Some(role) = filter.role {
         query = query.filter(slots::role.eq(role));
+    }
+    if let Some(id) = filter.id {
+        query = query.filter(slots::id.eq(id));
     }
     if let Some(after) = filter.after_id {
         query = query.filter(slots::id.gt(after));
@@ -149,4 +154,32 @@ pub fn all_roles(conn: &mut DbConnection) -> QueryResult<Vec<(i64, String, Strin
         ))
         .order(slot_roles::role.asc())
         .load(conn)
+}
+
+/// A live appointment: its internal id, start and end.
+pub type LiveAppointment = (String, DateTime<Utc>, DateTime<Utc>);
+
+/// A resource's live appointments that overlap `[from, to)`: what a search names as a busy
+/// slot's appointment before the worker recorded it.
+pub fn live_appointments(
+    conn: &mut DbConnection,
+    resource_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<LiveAppointment>> {
+    Ok(appointments::table
+        .filter(appointments::resource_id.eq(resource_id))
+        .filter(appointments::live.eq(true))
+        .filter(appointments::start_at.lt(naive(to)))
+        .filter(appointments::end_at.gt(naive(from)))
+        .select((
+            appointments::id,
+            appointments::start_at,
+            appointments::end_at,
+        ))
+        .order(appointments::start_at.asc())
+        .load::<(String, NaiveDateTime, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(|(id, start, end)| (id, utc(start), utc(end)))
+        .collect())
 }

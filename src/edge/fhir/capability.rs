@@ -10,31 +10,43 @@ use super::search::{DEFAULT_COUNT, MAX_COUNT};
 const DATE: &str = "2026-12-07";
 
 pub fn statement(base: &str) -> Value {
-    let resources: Vec<Value> = TYPES
-        .iter()
-        .map(|t| {
-            json!({
-                "type": t.name,
-                "documentation": t.doc,
-                "interaction": if t.writable {
-                    json!([{"code": "read"}, {"code": "search-type"}, {"code": "create"},
-                        {"code": "update"}, {"code": "patch"}, {"code": "delete"}])
-                } else {
-                    json!([{"code": "read"}, {"code": "search-type"}])
-                },
-                "versioning": if t.writable { "versioned-update" } else { "no-version" },
-                "updateCreate": false,
-                "conditionalCreate": false,
-                "conditionalUpdate": false,
-                "conditionalDelete": "not-supported",
-                "searchParam": t.params.iter().map(|p| json!({
-                    "name": p.name,
-                    "type": p.kind().as_str(),
-                    "documentation": p.doc,
-                })).collect::<Vec<_>>(),
+    let resources: Vec<Value> =
+        TYPES
+            .iter()
+            .map(|t| {
+                let mut resource = json!({
+                    "type": t.name,
+                    "documentation": t.doc,
+                    "interaction": if t.writable {
+                        json!([{"code": "read"}, {"code": "search-type"}, {"code": "create"},
+                            {"code": "update"}, {"code": "patch"}, {"code": "delete"}])
+                    } else {
+                        json!([{"code": "read"}, {"code": "search-type"}])
+                    },
+                    "versioning": if t.writable { "versioned-update" } else { "no-version" },
+                    "updateCreate": false,
+                    "conditionalCreate": false,
+                    "conditionalUpdate": false,
+                    "conditionalDelete": "not-supported",
+                    "searchParam": t.params.iter().map(|p| json!({
+                        "name": p.name,
+                        "type": p.kind().as_str(),
+                        "documentation": p.doc,
+                    })).collect::<Vec<_>>(),
+                });
+                if !t.operations.is_empty() {
+                    resource["operation"] = t
+                    .operations
+                    .iter()
+                    .map(|o| json!({
+                        "name": o.code,
+                        "definition": format!("{base}/OperationDefinition/{}", o.definition),
+                    }))
+                    .collect();
+                }
+                resource
             })
-        })
-        .collect();
+            .collect();
     json!({
         "resourceType": "CapabilityStatement",
         "status": "active",

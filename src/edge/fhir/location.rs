@@ -1,11 +1,88 @@
-//! `Location`: a center. Id: the center's number; identifier: its LID ([`CENTER_LID`]).
+//! `Location`: a center, or a location of the hierarchy above the centers (country, region,
+//! district, ...). Id: the center's number, or the hierarchy location's; identifier: the LID
+//! ([`CENTER_LID`] for a center, [`LOCATION_LID`] above). `partOf`: the parent in the
+//! hierarchy, when the caller may see it.
 
 use serde_json::{Value, json};
 
-use super::search::{Criterion, ID, Param, Values, any_token, id_matches, string_matches};
-use super::systems::{CENTER_LID, ORGANIZATION_ID, TIMEZONE_EXTENSION, identifier};
+use super::search::{
+    Criterion, ID, Param, Values, any_token, id_matches, reference, references, string_matches,
+};
+use super::systems::{CENTER_LID, LOCATION_LID, ORGANIZATION_ID, TIMEZONE_EXTENSION, identifier};
 use crate::app::directory::CenterEntry;
+use crate::app::hierarchy::PlaceEntry;
 use crate::error::Error;
+
+/// A served Location: a center with its parent, or a location above the centers.
+#[derive(Clone, Copy)]
+pub enum Item<'a> {
+    Center(&'a CenterEntry, Option<&'a (i64, String)>),
+    Place(&'a PlaceEntry),
+}
+
+impl Item<'_> {
+    pub fn id(&self) -> i64 {
+        match self {
+            Item::Center(c, _) => c.id,
+            Item::Place(p) => p.id,
+        }
+    }
+
+    fn parent(&self) -> Option<i64> {
+        match self {
+            Item::Center(_, parent) => parent.map(|(id, _)| *id),
+            Item::Place(p) => p.parent.as_ref().map(|(id, _)| *id),
+        }
+    }
+}
+
+pub fn item_matches(item: &Item<'_>, criterion: &Criterion) -> Result<bool, Error> {
+    match item {
+        Item::Center(center, _) if criterion.name != "partof" => matches(center, criterion),
+        Item::Place(place) if criterion.name != "partof" => Ok(match criterion.name {
+            "_id" => id_matches(criterion, &place.id.to_string()),
+            "name" => string_matches(criterion, &place.name),
+            "identifier" => any_token(criterion, &[(LOCATION_LID, &place.lid)]),
+            _ => true,
+        }),
+        _ => Ok(item.parent().is_some_and(|parent| {
+            references(criterion, &["Location"]).is_ok_and(|ids| ids.contains(&parent))
+        })),
+    }
+}
+
+pub fn render_item(item: &Item<'_>) -> Value {
+    match item {
+        Item::Center(center, parent) => {
+            let mut out = render(center);
+            if let Some((id, name)) = parent {
+                out["partOf"] = reference("Location", id, name);
+            }
+            out
+        }
+        Item::Place(place) => {
+            let mut out = json!({
+                "resourceType": NAME,
+                "id": place.id.to_string(),
+                "identifier": [identifier(LOCATION_LID, &place.lid)],
+                "status": "active",
+                "name": place.name,
+                "mode": "instance",
+                "type": [{"text": place.level}],
+                "physicalType": {"coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
+                    "code": "jdn",
+                    "display": "Jurisdiction",
+                }]},
+                "managingOrganization": {"reference": format!("Organization/{ORGANIZATION_ID}")},
+            });
+            if let Some((id, name)) = &place.parent {
+                out["partOf"] = reference("Location", id, name);
+            }
+            out
+        }
+    }
+}
 
 pub const NAME: &str = "Location";
 
@@ -19,7 +96,12 @@ pub const PARAMS: &[Param] = &[
     Param {
         name: "identifier",
         values: Values::Code,
-        doc: "The center's LID: urn:rendez:center-lid|LID, or LID",
+        doc: "The LID: urn:rendez:center-lid|LID for a center, urn:rendez:location-lid|LID above, or LID",
+    },
+    Param {
+        name: "partof",
+        values: Values::Refers(&["Location"]),
+        doc: "The location it is directly part of in the hierarchy: Location/{id}",
     },
 ];
 

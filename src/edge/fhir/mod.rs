@@ -16,16 +16,19 @@ pub mod availability;
 pub mod capability;
 pub mod healthcare_service;
 pub mod location;
+pub mod operations;
 pub mod organization;
 pub mod outcome;
 pub mod patient;
 pub mod practitioner;
 pub mod practitioner_role;
+pub mod regenerate;
 pub mod registry;
 pub mod request;
 pub mod role_write;
 pub mod schedule;
 pub mod search;
+pub mod slot;
 pub mod systems;
 
 use actix_web::http::StatusCode;
@@ -33,7 +36,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::app::Caller;
-use crate::app::directory;
+use crate::app::{directory, hierarchy};
 use crate::error::Error;
 use crate::state::AppState;
 use organization::Clinic;
@@ -64,6 +67,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::patch().to(role_write::patch))
                     .route(web::delete().to(role_write::delete))
                     .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/{type}/{id}/{operation}")
+                    .route(web::post().to(regenerate::invoke))
+                    .default_service(web::to(unknown_path)),
             )
             .default_service(web::to(unknown_path)),
     );
@@ -96,14 +104,32 @@ fn strict(req: &HttpRequest) -> bool {
     })
 }
 
-/// What a read or search works on, for an authenticated caller with the role.
-async fn sources(state: &AppState, caller: &Caller) -> Result<Sources, Error> {
+/// What a read or search of `kind` works on, for an authenticated caller with the role: the
+/// hierarchy only for `Location`, the teams only for `Organization` and `PractitionerRole`.
+async fn sources(
+    state: &AppState,
+    caller: &Caller,
+    kind: registry::Type,
+) -> Result<Sources, Error> {
     let directory = directory::directory(state, caller).await?;
+    let places = match kind {
+        registry::Type::Location => hierarchy::places(state, caller).await?,
+        _ => Default::default(),
+    };
+    let teams = match kind {
+        registry::Type::Organization | registry::Type::PractitionerRole => {
+            hierarchy::teams(state, caller).await?
+        }
+        _ => Default::default(),
+    };
     Ok(Sources {
         directory,
         clinic: Clinic {
             public_url: state.public_url.trim_end_matches('/').to_string(),
         },
+        places,
+        teams,
+        base: base(state),
     })
 }
 
@@ -124,7 +150,8 @@ async fn search_type(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         let page = match definition.kind {
             registry::Type::Appointment => appointment::search(&state, &who, &query).await,
             registry::Type::Patient => patient::search(&state, &who, &query).await,
-            kind => match sources(&state, &who).await {
+            registry::Type::Slot => slot::search(&state, &who, &query).await,
+            kind => match sources(&state, &who, kind).await {
                 Ok(sources) => registry::search(kind, &sources, &query),
                 Err(e) => Err(e),
             },
@@ -153,7 +180,8 @@ async fn read(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         let found = match definition.kind {
             registry::Type::Appointment => appointment::read(&state, &who, &id).await,
             registry::Type::Patient => patient::read(&state, &who, &id).await,
-            kind => sources(&state, &who)
+            registry::Type::Slot => slot::read(&state, &who, &id).await,
+            kind => sources(&state, &who, kind)
                 .await
                 .map(|sources| registry::read(kind, &sources, &id)),
         }

@@ -25,3 +25,16 @@ pub const APPOINTMENT_LID: &str = "urn:rendez:appointment-lid";
 pub const PATIENT_TID: &str = "urn:rendez:patient-tid";
 /// A patient's LID in the clinic's system, when the clinic sent one.
 pub const PATIENT_LID: &str = "urn:rendez:patient-lid";
+
+/// A LID of the location hierarchy above the centers (one LID namespace with the centers').
+pub const LOCATION_LID: &str = "urn:rendez:location-lid";
+/// A team, by its name (unique).
+pub const TEAM: &str = "urn:rendez:team";
+/// A membership of a team, by its id.
+pub const TEAM_MEMBER: &str = "urn:rendez:team-member";
+/// An API client (a principal), by its name.
+pub const CLIENT: &str = "urn:rendez:client";
+/// A team role: leader or member.
+pub const TEAM_ROLE: &str = "urn:rendez:team-role";
+/// FHIR's organization types (`team`, `prov`).
+pub const ORGANIZATION_TYPE: &str = "http://terminology.hl7.org/CodeSystem/organization-type";

@@ -102,9 +102,9 @@ async fn unknown_ids_types_and_paths_are_404(backend: Backend) {
     ] {
         f.get(&path).await.assert_outcome(404, "is not known");
     }
-    f.get("Slot")
+    f.get("Encounter")
         .await
-        .assert_outcome(404, "unknown resource type 'Slot'; this server serves Location, Organization, Practitioner, PractitionerRole, HealthcareService, Schedule, Appointment, Patient");
+        .assert_outcome(404, "unknown resource type 'Encounter'; this server serves Location, Organization, Practitioner, PractitionerRole, HealthcareService, Schedule, Appointment, Patient, Slot, OperationDefinition");
     f.get(&format!("Location/{}/_history", ids.main))
         .await
         .assert_outcome(404, "is not an interaction this server supports");

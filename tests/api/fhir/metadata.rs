@@ -14,7 +14,7 @@ backend_tests!(
     every_listed_parameter_is_understood_and_an_unlisted_type_is_unknown,
 );
 
-const SERVED: [&str; 8] = [
+const SERVED: [&str; 10] = [
     "Location",
     "Organization",
     "Practitioner",
@@ -23,6 +23,8 @@ const SERVED: [&str; 8] = [
     "Schedule",
     "Appointment",
     "Patient",
+    "Slot",
+    "OperationDefinition",
 ];
 
 async fn the_capability_statement_is_public_and_lists_the_served_types(backend: Backend) {
@@ -65,7 +67,8 @@ async fn the_capability_statement_is_public_and_lists_the_served_types(backend: 
         [
             ("_id", "token"),
             ("name", "string"),
-            ("identifier", "token")
+            ("identifier", "token"),
+            ("partof", "reference")
         ]
     );
     for resource in rest["resource"].as_array().unwrap() {
@@ -95,8 +98,12 @@ async fn the_capability_statement_is_public_and_lists_the_served_types(backend: 
 }
 
 /// A value each parameter type accepts.
-fn sample_value(name: &str, kind: &str) -> &'static str {
+fn sample_value(resource: &str, name: &str, kind: &str) -> &'static str {
     match (name, kind) {
+        ("status", _) if resource == "Slot" => "free",
+        ("partof", _) => "Location/1",
+        ("schedule", _) => "Schedule/1",
+        ("organization", _) => "Organization/1",
         (_, "string") => "a",
         ("active", _) => "true",
         ("actor", _) | ("practitioner", _) => "Practitioner/1",
@@ -120,7 +127,7 @@ async fn every_listed_parameter_is_understood_and_an_unlisted_type_is_unknown(ba
         strict.search(kind).await;
         for param in resource["searchParam"].as_array().unwrap() {
             let name = param["name"].as_str().unwrap();
-            let value = sample_value(name, param["type"].as_str().unwrap());
+            let value = sample_value(kind, name, param["type"].as_str().unwrap());
             let path = format!("{kind}?{name}={}", urlencoding(value));
             let answer = strict.get(&path).await;
             assert_eq!(answer.status, 200, "{path}: {}", answer.body);
@@ -131,7 +138,7 @@ async fn every_listed_parameter_is_understood_and_an_unlisted_type_is_unknown(ba
             .await
             .assert_outcome(400, "not-a-param");
     }
-    for unlisted in ["Slot", "Encounter", "Foo", "location"] {
+    for unlisted in ["Encounter", "Foo", "location", "slot"] {
         f.get(unlisted)
             .await
             .assert_outcome(404, &format!("unknown resource type '{unlisted}'"));

@@ -106,8 +106,71 @@ async fn every_resource_and_bundle_validates_against_r4(backend: Backend) {
     soap_book(&app, "SCH-APPT", "STD", FRIDAY, "09:00", &contacts).await;
     let cancelled = soap_book(&app, "DR-TURNER", "STD", FRIDAY, "12:00", &contacts).await;
     soap_cancel(&app, &cancelled).await;
-    let f = fhir(&app);
+    // A hierarchy above the centers, a team assigned in it with a member (issue 18).
+    {
+        use rendez::domain::locations::{Location, TeamRole};
+        let operator = rendez::app::Caller::system("test");
+        let loc = |lid: &str, parent: Option<&str>, level: &str| Location {
+            lid: lid.into(),
+            name: format!("Name of {lid}"),
+            parent: parent.map(Into::into),
+            level: level.into(),
+        };
+        let mut conn = app.pool.get().unwrap();
+        rendez::app::locations::import(
+            &mut conn,
+            &operator,
+            vec![
+                loc("AU", None, "country"),
+                loc("NSW", Some("AU"), "state"),
+                loc("MAIN", Some("NSW"), "center"),
+                loc("BRANCH", Some("NSW"), "center"),
+            ],
+        )
+        .unwrap();
+        rendez::app::teams::add(&mut conn, &operator, "Sydney team").unwrap();
+        rendez::app::teams::assign(
+            &mut conn,
+            &operator,
+            crate::teams::assignment("Sydney team", "NSW"),
+        )
+        .unwrap();
+        rendez::app::teams::join(
+            &mut conn,
+            &operator,
+            "Sydney team",
+            crate::openvpms::PORTAL,
+            TeamRole::Leader,
+        )
+        .unwrap();
+    }
+    // An admin sees the team's members too.
+    let f = fhir(&app).as_client(crate::helpers::ADMIN, crate::helpers::ADMIN_PASSWORD);
+    // The slots are published (by the server's worker).
+    let ids = ids(&f).await;
+    super::slots::until_total(
+        &f,
+        &super::slots::slots_path(&ids.appt_main, super::slots::day(), "09:00", "10:00", ""),
+        4,
+    )
+    .await;
     let mut answers: Vec<Value> = vec![f.json("metadata").await];
+    // A busy slot naming its appointment, and the regeneration's Parameters.
+    answers.push(
+        f.search(&format!(
+            "Slot?schedule=Schedule/{}&start=ge{FRIDAY}&start=lt2027-02-20&status=busy",
+            ids.appt_main
+        ))
+        .await,
+    );
+    let regenerated = f
+        .post(
+            &format!("PractitionerRole/{}/$regenerate", ids.appt_main),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(regenerated.status, 200, "{}", regenerated.body);
+    answers.push(regenerated.parsed());
     for kind in [
         "Location",
         "Organization",
@@ -117,6 +180,8 @@ async fn every_resource_and_bundle_validates_against_r4(backend: Backend) {
         "Schedule",
         "Appointment",
         "Patient",
+        "Slot",
+        "OperationDefinition",
     ] {
         // A page with a next link, the whole set, and each resource read by id.
         answers.push(f.search(&format!("{kind}?_count=1")).await);
@@ -138,7 +203,17 @@ async fn every_resource_and_bundle_validates_against_r4(backend: Backend) {
         .iter()
         .map(|a| a["resourceType"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.len(), 11, "{kinds:?}");
+    assert_eq!(kinds.len(), 14, "{kinds:?}");
+    // The hierarchy, the team and its member were among them.
+    let all = Value::Array(answers.clone()).to_string();
+    for part in [
+        "urn:rendez:location-lid",
+        "\"code\":\"team\"",
+        "urn:rendez:team-role",
+        "urn:rendez:slot-generation-run",
+    ] {
+        assert!(all.contains(part), "{part} was not validated");
+    }
     if let Err(report) = validate(&answers) {
         panic!("the FHIR validator refused some answers:\n{report}");
     }
