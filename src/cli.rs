@@ -21,6 +21,7 @@ macro_rules! say {
     }};
 }
 
+mod operators;
 mod teams;
 
 #[derive(Parser, Debug)]
@@ -102,6 +103,9 @@ pub enum Command {
     /// Teams, their members and their assignments to locations.
     #[command(subcommand)]
     Teams(teams::TeamsCommand),
+    /// The operator console's operators.
+    #[command(subcommand)]
+    Operator(operators::OperatorCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -412,6 +416,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Slots(command) => crate::slots_command::run(config, command),
         Command::Locations(command) => teams::locations(config, command),
         Command::Teams(command) => teams::teams(config, command),
+        Command::Operator(command) => operators::operator(config, command),
         Command::Results(command) => results(config, command),
         Command::Import(ImportCommand::Appointments(args)) => import_appointments(config, args),
         Command::Export(ExportCommand::Cancellations) => {

@@ -23,6 +23,7 @@ mod sqlite_plans;
 pub mod teams;
 pub mod time;
 pub mod tx;
+pub mod console;
 
 pub use crate::database::DatabaseUrl;
 pub use connection::DbConnection;

@@ -4,3 +4,4 @@
 
 pub mod fhir;
 pub mod openvpms;
+pub mod console;

@@ -42,6 +42,7 @@ pub fn routes_but_metrics(cfg: &mut web::ServiceConfig) {
     .configure(results_page::routes)
     .configure(crate::edge::openvpms::routes)
     .configure(crate::edge::fhir::routes)
+    .configure(crate::edge::console::routes)
     .service(
         web::resource("/a/{token}")
             .app_data(web::FormConfig::default().limit(1024))

@@ -10,6 +10,7 @@ mod browser;
 mod auth;
 mod booking;
 mod center_scope;
+mod console;
 mod cli;
 mod discovery;
 mod fhir;
