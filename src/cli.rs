@@ -416,7 +416,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Slots(command) => crate::slots_command::run(config, command),
         Command::Locations(command) => teams::locations(config, command),
         Command::Teams(command) => teams::teams(config, command),
-        Command::Operator(command) => operators::operator(config, command),
+        Command::Operator(command) => operators::operator(config, command, given_password),
         Command::Results(command) => results(config, command),
         Command::Import(ImportCommand::Appointments(args)) => import_appointments(config, args),
         Command::Export(ExportCommand::Cancellations) => {

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use crate::app;
 use crate::config::Config;
 use crate::domain::access::Roles;
+use crate::error::Error;
 use crate::startup;
 
 #[derive(Subcommand, Debug)]
@@ -32,7 +33,13 @@ pub enum OperatorCommand {
     },
 }
 
-pub fn operator(config: Config, command: OperatorCommand) -> Result<ExitCode, String> {
+/// Runs the command; `read_password` is the CLI's reader of `--password` or standard input (passed
+/// in, so that this file does not depend back on `cli.rs`).
+pub fn operator(
+    config: Config,
+    command: OperatorCommand,
+    read_password: fn(Option<String>) -> Result<String, String>,
+) -> Result<ExitCode, String> {
     let OperatorCommand::Add {
         name,
         roles,
@@ -49,8 +56,8 @@ pub fn operator(config: Config, command: OperatorCommand) -> Result<ExitCode, St
     let mut conn = pool
         .get()
         .map_err(|e| format!("cannot reach the database: {e}"))?;
-    app::clients::check_name(&name).map_err(super::said("cannot add the operator"))?;
-    let password = super::given_password(password)?;
+    app::clients::check_name(&name).map_err(said("cannot add the operator"))?;
+    let password = read_password(password)?;
     let roles_text = roles.to_string();
     app::operators::add(
         &mut conn,
@@ -62,7 +69,7 @@ pub fn operator(config: Config, command: OperatorCommand) -> Result<ExitCode, St
             edit: &edit,
         },
     )
-    .map_err(super::said("cannot store the operator"))?;
+    .map_err(said("cannot store the operator"))?;
     say!(
         "operator '{name}' added: roles {roles_text}; view {}; edit {}",
         if view.is_empty() && edit.is_empty() {
@@ -81,4 +88,12 @@ pub fn operator(config: Config, command: OperatorCommand) -> Result<ExitCode, St
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A use case's error as the command says it (as `cli.rs` says a client's).
+fn said(what: &'static str) -> impl Fn(Error) -> String {
+    move |e| match e {
+        Error::Client(message) | Error::NotConfigured(message) => message,
+        other => format!("{what}: {}", other.log_detail()),
+    }
 }

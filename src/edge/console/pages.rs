@@ -11,7 +11,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::html::{self, esc, opt, opt_time, q, time};
-use super::{
+use super::session::{
     SESSION_COOKIE, SIGNIN_COOKIE, console_cookie, cookie_value, error_page, removal, see_other,
     session_cookie, session_of, to_login,
 };
