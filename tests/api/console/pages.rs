@@ -104,12 +104,11 @@ async fn an_operator_of_one_center_can_neither_see_nor_requeue_another_centers_t
         list.body
     );
     assert!(list.body.contains(&c1) && !list.body.contains(&c2));
-    assert_eq!(
-        ana.get("/console/appointments?center=C2")
+    assert!(
+        !ana.get("/console/appointments?center=C2")
             .await
             .body
-            .contains(&c2),
-        false
+            .contains(&c2)
     );
     assert_eq!(
         ana.get(&format!("/console/appointments/{c2}")).await.status,
