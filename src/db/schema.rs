@@ -710,3 +710,8 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(console_sessions, console_operators);
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    centers::lid,
+    centers::name,
+    appointments::status,
+);

@@ -408,7 +408,7 @@ pub async fn messages(
             },
         };
         let search = views::MessageSearch {
-            channel: query.channel.map(|c| c.to_ascii_lowercase()),
+            channel: query.channel.map(|c| c.to_ascii_uppercase()),
             status: query.state.map(|s| s.to_ascii_uppercase()),
             recipient: query.recipient,
             owner,

@@ -63,11 +63,11 @@ pub fn layout(title: &str, session: Option<&Session>, body: &str) -> String {
         None => String::new(),
     };
     format!(
-        r#"<!DOCTYPE html>
+        r##"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} · Rendez console</title><link rel="stylesheet" href="/console/console.css"></head>
 <body><a class="skip" href="#main">Skip to content</a>{header}<main id="main"><h1>{title}</h1>
 {body}
-</main></body></html>"#,
+</main></body></html>"##,
         title = esc(title)
     )
 }

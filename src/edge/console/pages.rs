@@ -650,7 +650,7 @@ pub async fn messages(
         html::select(
             "channel",
             "Channel",
-            &["sms", "email"],
+            &["SMS", "EMAIL", "CLINIC"],
             &keep(&form.channel)
         ),
         html::select("state", "State", &states, &keep(&form.state)),

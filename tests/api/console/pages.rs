@@ -34,7 +34,7 @@ async fn every_page_answers_200_signed_in_and_sends_to_sign_in_without_a_session
         "/console/appointments?center=C1&date=tomorrow&status=PENDING&patient=Ana".into(),
         format!("/console/appointments/{c1}"),
         "/console/messages".into(),
-        "/console/messages?channel=sms&state=FAILED".into(),
+        "/console/messages?channel=SMS&state=FAILED".into(),
         format!("/console/messages/{message}"),
         "/console/teams".into(),
         "/console/results".into(),
@@ -231,7 +231,7 @@ async fn the_overview_counts_bookings_per_center_in_view_and_links_to_the_lists(
     // Every center in view: the outbox and the chart too.
     assert!(body.contains(r#"id="outbox""#), "{body}");
     assert!(
-        body.contains(r#"<a href="/console/messages?channel=sms&amp;state=FAILED">1</a>"#),
+        body.contains(r#"<a href="/console/messages?channel=SMS&amp;state=FAILED">1</a>"#),
         "{body}"
     );
     assert!(body.contains(r#"<svg id="hours-chart""#));
