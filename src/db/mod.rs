@@ -5,6 +5,7 @@
 pub mod booking;
 pub mod clients;
 pub mod connection;
+pub mod console;
 pub mod dialect;
 pub mod exports;
 pub mod imports;
@@ -23,7 +24,6 @@ mod sqlite_plans;
 pub mod teams;
 pub mod time;
 pub mod tx;
-pub mod console;
 
 pub use crate::database::DatabaseUrl;
 pub use connection::DbConnection;

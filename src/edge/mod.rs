@@ -2,6 +2,6 @@
 //! calls the use cases of [`crate::app`] and renders their answers and errors in its own words;
 //! none imports the database layer.
 
+pub mod console;
 pub mod fhir;
 pub mod openvpms;
-pub mod console;

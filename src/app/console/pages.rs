@@ -652,7 +652,7 @@ fn list_imports(dir: &Path) -> Vec<ImportFile> {
             });
         }
     }
-    files.sort_by(|a, b| b.modified.cmp(&a.modified));
+    files.sort_by_key(|f| std::cmp::Reverse(f.modified));
     files.truncate(200);
     files
 }
