@@ -24,6 +24,7 @@ macro_rules! say {
 mod deputy;
 mod deputy_sync;
 mod rosters;
+mod operators;
 mod teams;
 
 #[derive(Parser, Debug)]
@@ -111,6 +112,9 @@ pub enum Command {
     /// Deputy: the mappings of centers, areas and clinicians to Deputy's ids.
     #[command(subcommand)]
     Deputy(deputy::DeputyCommand),
+    /// The operator console's operators.
+    #[command(subcommand)]
+    Operator(operators::OperatorCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -423,6 +427,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Teams(command) => teams::teams(config, command),
         Command::Roster(command) => rosters::run(config, command),
         Command::Deputy(command) => deputy::run(config, command),
+        Command::Operator(command) => operators::operator(config, command, given_password),
         Command::Results(command) => results(config, command),
         Command::Import(ImportCommand::Appointments(args)) => import_appointments(config, args),
         Command::Export(ExportCommand::Cancellations) => {

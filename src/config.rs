@@ -584,6 +584,53 @@ pub struct Settings {
         value_name = "DURATION"
     )]
     pub deputy_timeout: Option<String>,
+    /// The operator console's cookie carries `Secure` (sent over HTTPS only). Set false only to
+    /// try the console over plain HTTP on one's own machine. [default: true]
+    #[arg(
+        long,
+        env = "RENDEZ_CONSOLE_SECURE_COOKIE",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub console_secure_cookie: Option<bool>,
+
+    /// A console session ends after this long without a request, e.g. 30m. [default: 30m]
+    #[arg(
+        long,
+        env = "RENDEZ_CONSOLE_IDLE_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub console_idle_timeout: Option<String>,
+
+    /// A console session ends this long after sign-in, however busy, e.g. 12h. [default: 12h]
+    #[arg(
+        long,
+        env = "RENDEZ_CONSOLE_SESSION_LIFETIME",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub console_session_lifetime: Option<String>,
+
+    /// Failed console sign-ins of one account, or from one address, within
+    /// RENDEZ_CONSOLE_LOCKOUT that lock it out for RENDEZ_CONSOLE_LOCKOUT. [default: 5]
+    #[arg(
+        long,
+        env = "RENDEZ_CONSOLE_LOGIN_FAILURES",
+        global = true,
+        value_name = "N"
+    )]
+    pub console_login_failures: Option<u32>,
+
+    /// How long a console lockout lasts (and the window its failures are counted in), e.g.
+    /// 15m. [default: 15m]
+    #[arg(
+        long,
+        env = "RENDEZ_CONSOLE_LOCKOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub console_lockout: Option<String>,
 
     /// Per-center reminders, quiet hours and language, by center LID (file only).
     #[arg(skip)]
@@ -630,6 +677,18 @@ pub struct Config {
     pub exports: crate::exports::ExportConfig,
     /// The Deputy roster sync (`RENDEZ_DEPUTY_*`); `None` when no install is configured.
     pub deputy: Option<crate::integrations::deputy::config::DeputyConfig>,
+    pub console: ConsoleConfig,
+}
+
+/// The operator console's sessions and sign-in throttling.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    pub secure_cookie: bool,
+    pub idle_timeout: Duration,
+    pub session_lifetime: Duration,
+    /// 0: no lockout.
+    pub login_failures: u32,
+    pub lockout: Duration,
 }
 
 impl Settings {
@@ -709,6 +768,13 @@ impl Settings {
             import_dir: self.import_dir.or(lower.import_dir),
             export_dir: self.export_dir.or(lower.export_dir),
             export_interval: self.export_interval.or(lower.export_interval),
+            console_secure_cookie: self.console_secure_cookie.or(lower.console_secure_cookie),
+            console_idle_timeout: self.console_idle_timeout.or(lower.console_idle_timeout),
+            console_session_lifetime: self
+                .console_session_lifetime
+                .or(lower.console_session_lifetime),
+            console_login_failures: self.console_login_failures.or(lower.console_login_failures),
+            console_lockout: self.console_lockout.or(lower.console_lockout),
             centers: self.centers.or(lower.centers),
             reply_keywords: self.reply_keywords.or(lower.reply_keywords),
             deputy_url: self.deputy_url.or(lower.deputy_url),
@@ -882,6 +948,28 @@ impl Settings {
                 )?,
             )?,
             deputy,
+            console: ConsoleConfig {
+                secure_cookie: self.console_secure_cookie.unwrap_or(true),
+                idle_timeout: positive(duration(
+                    "RENDEZ_CONSOLE_IDLE_TIMEOUT",
+                    self.console_idle_timeout.as_deref(),
+                    "30m",
+                )?)
+                .ok_or("RENDEZ_CONSOLE_IDLE_TIMEOUT must be longer than 0")?,
+                session_lifetime: positive(duration(
+                    "RENDEZ_CONSOLE_SESSION_LIFETIME",
+                    self.console_session_lifetime.as_deref(),
+                    "12h",
+                )?)
+                .ok_or("RENDEZ_CONSOLE_SESSION_LIFETIME must be longer than 0")?,
+                login_failures: self.console_login_failures.unwrap_or(5),
+                lockout: positive(duration(
+                    "RENDEZ_CONSOLE_LOCKOUT",
+                    self.console_lockout.as_deref(),
+                    "15m",
+                )?)
+                .ok_or("RENDEZ_CONSOLE_LOCKOUT must be longer than 0")?,
+            },
         })
     }
 
@@ -1174,6 +1262,11 @@ pub(crate) fn resolve_messaging(
             .as_deref()
             .is_some_and(|u| !u.trim().is_empty()),
     })
+}
+
+/// A duration that is not zero.
+fn positive(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
 }
 
 #[cfg(test)]

@@ -81,6 +81,32 @@ pub fn resolve(
     client: &Client,
     cache: &ScopeCache,
 ) -> Result<Scopes, Error> {
+    resolve_grantee(
+        conn,
+        &Grantee {
+            id: &client.id,
+            centers: &client.centers,
+            location_scoped: client.location_scoped,
+        },
+        cache,
+    )
+}
+
+/// Whose scopes [`resolve_grantee`] resolves: an API client, or a console operator (always
+/// location-scoped, with no centers list: its own grants and its teams give it everything).
+pub struct Grantee<'a> {
+    pub id: &'a str,
+    /// The historical centers list of an API client (edit and view); empty for an operator.
+    pub centers: &'a str,
+    pub location_scoped: bool,
+}
+
+/// [`resolve`] for any principal: the one rule for clients and operators.
+pub fn resolve_grantee(
+    conn: &mut DbConnection,
+    client: &Grantee<'_>,
+    cache: &ScopeCache,
+) -> Result<Scopes, Error> {
     if !client.location_scoped && client.centers.is_empty() {
         return Ok(Scopes {
             view: CenterScope::All,
@@ -90,8 +116,8 @@ pub fn resolve(
     let version = teams::version(conn)?;
     let today = Utc::now().date_naive();
     let key = (
-        client.id.clone(),
-        client.centers.clone(),
+        client.id.to_string(),
+        client.centers.to_string(),
         client.location_scoped,
     );
     let hierarchy = match cache.current(version, today, &key) {
@@ -115,13 +141,13 @@ pub fn resolve(
         .map(String::from)
         .collect();
     let mut view = Vec::new();
-    for grant in teams::grants_of(conn, &client.id)? {
+    for grant in teams::grants_of(conn, client.id)? {
         match grant.scope.as_str() {
             EDIT => edit.push(grant.location_lid),
             _ => view.push(grant.location_lid),
         }
     }
-    let team_ids = teams::teams_of(conn, &client.id)?;
+    let team_ids = teams::teams_of(conn, client.id)?;
     if !team_ids.is_empty() {
         for assignment in teams::assignments_on(conn, &team_ids, today)? {
             match assignment.view_only {

@@ -80,9 +80,13 @@ fn require_team_in_scope(
     Ok(())
 }
 
+/// A principal's id by name: an API client's, else a console operator's (issue 20).
 fn client_id(conn: &mut DbConnection, name: &str) -> Result<String, Error> {
-    teams::client_scope_kind(conn, name)?
-        .map(|(id, _)| id)
+    if let Some((id, _)) = teams::client_scope_kind(conn, name)? {
+        return Ok(id);
+    }
+    crate::db::console::find_operator(conn, name)?
+        .map(|operator| operator.id)
         .ok_or_else(|| Error::client(format!("there is no client '{name}'")))
 }
 
@@ -404,7 +408,8 @@ pub fn tree(conn: &mut DbConnection, caller: &Caller) -> Result<Vec<String>, Err
     for team in &all_teams {
         let members = teams::current_members(conn, &team.id)?;
         let ids: Vec<String> = members.iter().map(|m| m.principal_id.clone()).collect();
-        let names = teams::client_names(conn, &ids)?;
+        let mut names = teams::client_names(conn, &ids)?;
+        names.extend(crate::db::console::operator_names(conn, &ids)?);
         let people: Vec<String> = members
             .iter()
             .map(|m| {

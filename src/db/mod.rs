@@ -6,6 +6,7 @@ pub mod booking;
 pub mod clients;
 pub mod connection;
 pub mod deputy;
+pub mod console;
 pub mod dialect;
 pub mod exports;
 pub mod imports;

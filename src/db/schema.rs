@@ -815,3 +815,41 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(deputy_pushes, roster_shifts);
+
+diesel::table! {
+    console_operators (id) {
+        id -> Text,
+        name -> Text,
+        roles -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        operator_id -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    console_login_failures (subject) {
+        subject -> Text,
+        failures -> Integer,
+        window_start -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(console_sessions, console_operators);
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    centers::lid,
+    centers::name,
+    appointments::status,
+);

@@ -3,5 +3,6 @@
 //! none imports the database layer.
 
 pub mod admin;
+pub mod console;
 pub mod fhir;
 pub mod openvpms;

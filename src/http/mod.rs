@@ -44,6 +44,7 @@ pub fn routes_but_metrics(cfg: &mut web::ServiceConfig) {
     .configure(crate::edge::openvpms::routes)
     .configure(crate::edge::fhir::routes)
     .configure(crate::edge::admin::configure)
+    .configure(crate::edge::console::routes)
     .service(
         web::resource("/a/{token}")
             .app_data(web::FormConfig::default().limit(1024))

@@ -13,6 +13,7 @@ mod booking;
 mod center_scope;
 mod cli;
 mod deputy;
+mod console;
 mod discovery;
 mod fhir;
 mod master_data;
