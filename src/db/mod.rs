@@ -5,8 +5,12 @@
 pub mod booking;
 pub mod clients;
 pub mod connection;
+#[cfg(feature = "mysql")]
+pub mod deadline;
 pub mod dialect;
 pub mod exports;
+#[cfg(feature = "mysql")]
+pub mod galera;
 pub mod imports;
 pub mod master;
 pub mod memo;
@@ -26,7 +30,10 @@ pub mod tx;
 
 pub use crate::database::DatabaseUrl;
 pub use connection::DbConnection;
-pub use pool::{DEFAULT_BUSY_TIMEOUT, DbManager, Pool, PoolOptions, PooledConn, connect};
+pub use pool::{
+    DEFAULT_BUSY_TIMEOUT, DbManager, Pool, PoolOptions, PooledConn, StatementDeadlines, connect,
+    connect_bounded,
+};
 
 #[cfg(not(any(feature = "sqlite", feature = "mysql")))]
 compile_error!("build rendez with at least one database feature: sqlite or mysql");
