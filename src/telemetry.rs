@@ -82,6 +82,18 @@ pub fn count_slot_run(counts: [usize; 5]) {
     }
 }
 
+/// Database transactions run again after a conflict with a concurrent one, by conflict
+/// (`deadlock`, which includes Galera's certification failures, `lock_wait_timeout`,
+/// `record_changed`, `node_not_ready`, `unique_twin`, `rolled_back`): expected under concurrent work, so counted
+/// rather than logged.
+pub static DB_CONFLICTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "db_conflicts_total",
+        "Database transactions run again after a conflict with a concurrent one, by conflict",
+        &["conflict"],
+    )
+});
+
 /// Every counter above, for a registry.
 pub fn collectors() -> Vec<Box<dyn prometheus::core::Collector>> {
     vec![
@@ -92,5 +104,6 @@ pub fn collectors() -> Vec<Box<dyn prometheus::core::Collector>> {
         Box::new(RESULT_DOWNLOADS.clone()),
         Box::new(SLOT_CHANGES.clone()),
         Box::new(SLOT_RUNS.clone()),
+        Box::new(DB_CONFLICTS.clone()),
     ]
 }

@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::Caller;
 use super::teams::{audit_row, require_admin};
-use crate::db::{DbConnection, dialect, teams};
+use crate::db::{DbConnection, teams};
 use crate::domain::locations::{Location, merge};
 use crate::domain::values::Lid;
 use crate::error::Error;
@@ -78,7 +78,7 @@ pub fn import(
     rows: Vec<Location>,
 ) -> Result<usize, Error> {
     require_admin(caller, "importing locations")?;
-    dialect::write_transaction(conn, |conn| {
+    crate::db::tx::write(conn, |conn| {
         let existing: Vec<Location> = teams::live_locations(conn)?
             .into_iter()
             .map(|r| Location {
@@ -123,7 +123,7 @@ pub fn import(
 /// location is below it (said in that order).
 pub fn remove(conn: &mut DbConnection, caller: &Caller, lid: &str) -> Result<(), Error> {
     require_admin(caller, "removing a location")?;
-    dialect::write_transaction(conn, |conn| {
+    crate::db::tx::write(conn, |conn| {
         let live = teams::live_locations(conn)?;
         let Some(row) = live.iter().find(|l| l.lid == lid) else {
             return Err(Error::client(format!("there is no location '{lid}'")));
