@@ -316,7 +316,13 @@ pub struct ImportArgs {
 }
 
 /// The settings every command that opens the database reads (and `--config`, always shown).
-const DATABASE_SETTINGS: &[&str] = &["database_url", "db_pool_size", "db_timeout"];
+const DATABASE_SETTINGS: &[&str] = &[
+    "database_url",
+    "db_pool_size",
+    "db_timeout",
+    "db_statement_timeout",
+    "db_read_timeout",
+];
 
 /// The settings a command reads besides the database's; `None` for `serve` and `worker`, which
 /// read them all. Every setting is accepted everywhere (they are global, and the environment
@@ -613,6 +619,14 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode, String> {
         if let Some(credentials) = demo_client {
             say!("{}", demo::instructions(&public, &credentials));
         }
+        let server = app.handle();
+        let limit = config.shutdown_timeout;
+        actix_web::rt::spawn(async move {
+            crate::shutdown::stop_signal().await;
+            log::info!("stopping: finishing the requests in hand");
+            crate::shutdown::exit_after(limit);
+            server.stop(true).await;
+        });
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })?;
     Ok(ExitCode::SUCCESS)
@@ -623,6 +637,7 @@ fn worker(config: Config, args: WorkerArgs) -> Result<ExitCode, String> {
     startup::report_patient_links(&config);
     let secret_key = startup::load_secret_key(&config)?;
     log::info!("database: {}", config.database_url);
+    let config_shutdown = config.shutdown_timeout;
     actix_web::rt::System::new().block_on(async move {
         let public_url = startup::public_url(&config, None);
         let parts = crate::workers::Parts {
@@ -639,32 +654,13 @@ fn worker(config: Config, args: WorkerArgs) -> Result<ExitCode, String> {
         if args.no_messaging {
             log::info!("--no-messaging: this worker sends no messages");
         }
-        wait_for_stop_signal().await;
+        crate::shutdown::stop_signal().await;
+        crate::shutdown::exit_after(config_shutdown);
         log::info!("stopping: finishing the messages in hand");
         background.stop().await;
         Ok::<_, String>(())
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn wait_for_stop_signal() {
-    use actix_web::rt::signal;
-    #[cfg(unix)]
-    {
-        let mut terminate = match signal::unix::signal(signal::unix::SignalKind::terminate()) {
-            Ok(stream) => stream,
-            Err(_) => {
-                let _ = signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = signal::ctrl_c().await;
 }
 
 fn host_port(bind: &str, port: u16) -> String {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use crate::database::{DatabaseUrl, PoolOptions};
+use crate::database::{DatabaseUrl, PoolOptions, StatementDeadlines};
 
 /// Every setting, as given; `None` means "not given here".
 #[derive(clap::Args, Deserialize, Debug, Default, Clone)]
@@ -93,6 +93,37 @@ pub struct Settings {
         value_name = "DURATION"
     )]
     pub db_timeout: Option<String>,
+
+    /// How long a MySQL/MariaDB statement may run before the server ends it with an error
+    /// (a `Server` fault), e.g. 20s; 0 disables. [default: 20s]
+    #[arg(
+        long,
+        env = "RENDEZ_DB_STATEMENT_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub db_statement_timeout: Option<String>,
+
+    /// How long Rendez waits for a MySQL/MariaDB server's answer to one statement (sending it
+    /// included) before it closes that connection and fails the call with a `Server` fault;
+    /// longer than RENDEZ_DB_STATEMENT_TIMEOUT. 0 disables. [default: 30s]
+    #[arg(
+        long,
+        env = "RENDEZ_DB_READ_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub db_read_timeout: Option<String>,
+
+    /// After SIGTERM or SIGINT, how long `serve` and `worker` may finish the work in hand before
+    /// the process exits anyway, whatever the database does. [default: 30s]
+    #[arg(
+        long,
+        env = "RENDEZ_SHUTDOWN_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub shutdown_timeout: Option<String>,
 
     /// How long a successful password check is remembered (as a keyed hash, never the
     /// password) before Argon2id runs again, e.g. 60s; 0 disables. [default: 60s]
@@ -656,6 +687,11 @@ pub struct Config {
     pub secret_key: Option<String>,
     pub secret_key_file: PathBuf,
     pub pool: PoolOptions,
+    /// MySQL/MariaDB: how long one statement may take (`RENDEZ_DB_STATEMENT_TIMEOUT`,
+    /// `RENDEZ_DB_READ_TIMEOUT`).
+    pub db_deadlines: StatementDeadlines,
+    /// `RENDEZ_SHUTDOWN_TIMEOUT`.
+    pub shutdown_timeout: Duration,
     pub auth_cache_ttl: Duration,
     pub auth_failure_limit: crate::auth::FailureLimit,
     pub booking_lead: Duration,
@@ -717,6 +753,9 @@ impl Settings {
             secret_key_file: self.secret_key_file.or(lower.secret_key_file),
             db_pool_size: self.db_pool_size.or(lower.db_pool_size),
             db_timeout: self.db_timeout.or(lower.db_timeout),
+            db_statement_timeout: self.db_statement_timeout.or(lower.db_statement_timeout),
+            db_read_timeout: self.db_read_timeout.or(lower.db_read_timeout),
+            shutdown_timeout: self.shutdown_timeout.or(lower.shutdown_timeout),
             auth_cache_ttl: self.auth_cache_ttl.or(lower.auth_cache_ttl),
             auth_failure_limit: self.auth_failure_limit.or(lower.auth_failure_limit),
             auth_failure_window: self.auth_failure_window.or(lower.auth_failure_window),
@@ -886,6 +925,15 @@ impl Settings {
                     "3s",
                 )?,
             },
+            db_deadlines: deadlines(
+                self.db_statement_timeout.as_deref(),
+                self.db_read_timeout.as_deref(),
+            )?,
+            shutdown_timeout: duration(
+                "RENDEZ_SHUTDOWN_TIMEOUT",
+                self.shutdown_timeout.as_deref(),
+                "30s",
+            )?,
             auth_cache_ttl: duration(
                 "RENDEZ_AUTH_CACHE_TTL",
                 self.auth_cache_ttl.as_deref(),
@@ -1131,6 +1179,21 @@ pub(crate) fn duration(name: &str, raw: Option<&str>, default: &str) -> Result<D
     }
     humantime::parse_duration(raw)
         .map_err(|e| format!("{name} '{raw}' is not a duration such as 30s or 5m: {e}"))
+}
+
+/// The statement deadlines; the client's wait must outlast the server's own limit, or a slow
+/// statement would cost a connection instead of answering with the server's error.
+fn deadlines(statement: Option<&str>, read: Option<&str>) -> Result<StatementDeadlines, String> {
+    let statement = duration("RENDEZ_DB_STATEMENT_TIMEOUT", statement, "20s")?;
+    let read = duration("RENDEZ_DB_READ_TIMEOUT", read, "30s")?;
+    if !read.is_zero() && !statement.is_zero() && read <= statement {
+        return Err(format!(
+            "RENDEZ_DB_READ_TIMEOUT ({}) must be longer than RENDEZ_DB_STATEMENT_TIMEOUT ({})",
+            humantime::format_duration(read),
+            humantime::format_duration(statement)
+        ));
+    }
+    Ok(StatementDeadlines { statement, read })
 }
 
 /// The messaging settings resolved: which provider sends each channel, and how workers retry,

@@ -14,6 +14,30 @@ pub struct PoolOptions {
     pub connection_timeout: Duration,
 }
 
+/// How long one statement may keep a MySQL/MariaDB connection busy (SQLite's waits are bounded
+/// by its busy timeout). A server that stops answering (a Galera node that lost its cluster in
+/// the middle of a locking read, a network that drops packets) would otherwise hold a thread in
+/// `mysql_stmt_execute` for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementDeadlines {
+    /// The server ends a statement that runs longer (MariaDB's `max_statement_time`; MySQL's
+    /// `max_execution_time`, which covers `SELECT` only) with an error: `RENDEZ_DB_STATEMENT_TIMEOUT`.
+    pub statement: Duration,
+    /// The client closes a connection whose statement has had no complete answer this long after
+    /// it was sent (sending included): `RENDEZ_DB_READ_TIMEOUT`. Longer than `statement`, so that
+    /// a server that is merely slow answers with its own error first.
+    pub read: Duration,
+}
+
+impl Default for StatementDeadlines {
+    fn default() -> Self {
+        StatementDeadlines {
+            statement: Duration::from_secs(20),
+            read: Duration::from_secs(30),
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     #[cfg(feature = "sqlite")]

@@ -30,6 +30,7 @@ pub mod messaging;
 pub mod metrics;
 pub mod results;
 pub mod seed;
+pub mod shutdown;
 pub mod slots_command;
 pub mod soap;
 pub mod startup;

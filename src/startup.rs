@@ -56,6 +56,7 @@ impl Application {
         let public_url = public_url(&config, Some(address));
         let wsdl = WSDL_TEMPLATE.replace(WSDL_PLACEHOLDER_ADDRESS, &format!("{public_url}/soap"));
         let workers = config.http_workers;
+        let shutdown_secs = config.shutdown_timeout.as_secs().max(1);
         let metrics = Metrics::new();
         let core = Arc::new(app::Core::new(
             Arc::new(config),
@@ -94,6 +95,8 @@ impl Application {
                         .configure(http::metrics_routes)
                 })
                 .workers(1)
+                .disable_signals()
+                .shutdown_timeout(shutdown_secs)
                 .listen(listener)?
                 .run();
                 Some((server, port))
@@ -114,6 +117,10 @@ impl Application {
                 })
         })
         .workers(workers)
+        // Signals are the CLI's (see `crate::shutdown`): it bounds the whole stop, this only
+        // the wait for requests in flight.
+        .disable_signals()
+        .shutdown_timeout(shutdown_secs)
         .listen(listener)?
         .run();
         Ok(Application {

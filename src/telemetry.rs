@@ -82,6 +82,18 @@ pub fn count_slot_run(counts: [usize; 5]) {
     }
 }
 
+/// Database transactions run again after a conflict with a concurrent one, by conflict
+/// (`deadlock`, which includes Galera's certification failures, `lock_wait_timeout`,
+/// `record_changed`, `node_not_ready`, `unique_twin`, `rolled_back`): expected under concurrent work, so counted
+/// rather than logged.
+pub static DB_CONFLICTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "db_conflicts_total",
+        "Database transactions run again after a conflict with a concurrent one, by conflict",
+        &["conflict"],
+    )
+});
+
 /// Every counter above, for a registry.
 pub fn collectors() -> Vec<Box<dyn prometheus::core::Collector>> {
     vec![
@@ -97,6 +109,7 @@ pub fn collectors() -> Vec<Box<dyn prometheus::core::Collector>> {
         Box::new(DEPUTY_ROSTERS.clone()),
         Box::new(DEPUTY_PUSHES.clone()),
         Box::new(DEPUTY_WEBHOOKS.clone()),
+        Box::new(DB_CONFLICTS.clone()),
     ]
 }
 

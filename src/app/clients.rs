@@ -69,6 +69,7 @@ pub fn add_with_grants(
     let name = new.name.to_string();
     super::teams::check_grants(conn, view, edit)?;
     let operator = crate::domain::access::Principal::system("cli");
+    // Not run again on a conflict: `new` and `key` are consumed, and this is the CLI's one-off.
     dialect::write_transaction(conn, |conn| {
         add(conn, new, key)?;
         super::teams::grant_within(conn, &operator, &name, view, edit)

@@ -80,7 +80,7 @@ pub fn import(
     rows: Vec<Location>,
 ) -> Result<usize, Error> {
     require_admin(caller, "importing locations")?;
-    dialect::write_transaction(conn, |conn| {
+    crate::db::tx::write(conn, |conn| {
         let existing: Vec<Location> = teams::live_locations(conn)?
             .into_iter()
             .map(|r| Location {
@@ -126,7 +126,7 @@ pub fn import(
 /// location is below it (said in that order).
 pub fn remove(conn: &mut DbConnection, caller: &Caller, lid: &str) -> Result<(), Error> {
     require_admin(caller, "removing a location")?;
-    dialect::write_transaction(conn, |conn| {
+    crate::db::tx::write(conn, |conn| {
         let live = teams::live_locations(conn)?;
         // Out of the caller's view, a location looks unknown.
         let Some(row) = live

@@ -14,7 +14,7 @@ pub const BOOKING_CACHE_KEEPER_PERIOD: Duration = crate::db::booking::cache::KEE
 
 /// Opens (and migrates) the database the configuration names.
 pub fn open_database(config: &Config) -> Result<Pool, String> {
-    crate::db::connect(&config.database_url, config.pool)
+    crate::db::connect_bounded(&config.database_url, config.pool, config.db_deadlines)
 }
 
 /// The booking cache keeper's tick: catches the cache up with the database's versions.
@@ -57,4 +57,11 @@ pub fn pool_gauges(core: &Core) -> PoolGauges {
         idle: state.idle_connections,
         max: core.pool.max_size(),
     }
+}
+
+/// True when a failure's text is a conflict with concurrent work that ran out of retries (see
+/// `db::tx`): expected under load, and counted there, so a worker that meets one says so at
+/// debug level and tries again.
+pub fn is_conflict(detail: &str) -> bool {
+    crate::db::tx::Conflict::in_message(detail).is_some()
 }

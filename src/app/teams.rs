@@ -10,7 +10,7 @@ use chrono::{NaiveDate, Utc};
 
 use super::access::{EDIT, VIEW};
 use super::{Caller, require};
-use crate::db::{DbConnection, dialect, teams};
+use crate::db::{DbConnection, teams};
 use crate::domain::access::Role;
 use crate::domain::locations::{TeamRole, Validity};
 use crate::error::Error;
@@ -115,7 +115,7 @@ pub fn add(conn: &mut DbConnection, caller: &Caller, name: &str) -> Result<(), E
             "a team name is 1 to 200 characters, no control characters",
         ));
     }
-    dialect::write_transaction(conn, |conn| {
+    crate::db::tx::write(conn, |conn| {
         if teams::find_team(conn, name)?.is_some() {
             return Err(Error::client(format!(
                 "a team named '{name}' exists already"
@@ -141,7 +141,7 @@ pub fn add(conn: &mut DbConnection, caller: &Caller, name: &str) -> Result<(), E
 /// Voids a team: its members and assignments grant nothing from now on, and stay in the history.
 pub fn void(conn: &mut DbConnection, caller: &Caller, name: &str) -> Result<(), Error> {
     require_admin(caller, "voiding a team")?;
-    dialect::write_transaction(conn, |conn| {
+    crate::db::tx::write(conn, |conn| {
         let team = live_team(conn, name)?;
         require_team_in_scope(conn, caller, &team)?;
         teams::void_team(conn, &team.id, Utc::now().naive_utc())?;
@@ -175,7 +175,7 @@ pub fn assign(conn: &mut DbConnection, caller: &Caller, a: Assignment<'_>) -> Re
     require_admin(caller, "assigning a team")?;
     let validity = Validity::new(a.from.unwrap_or_else(|| Utc::now().date_naive()), a.to)
         .map_err(Error::Client)?;
-    dialect::write_transaction(conn, |conn| {
+    crate::db::tx::write(conn, |conn| {
         let team = live_team(conn, a.team)?;
         if !caller.view.allows(a.location) {
             // Out of the caller's view, a location looks unknown.
@@ -238,7 +238,7 @@ pub fn join(
     role: TeamRole,
 ) -> Result<(), Error> {
     require_admin(caller, "changing a team's members")?;
-    dialect::write_transaction(conn, |conn| {
+    crate::db::tx::write(conn, |conn| {
         let row = live_team(conn, team)?;
         require_team_in_scope(conn, caller, &row)?;
         let id = client_id(conn, principal)?;
@@ -284,7 +284,7 @@ pub fn leave(
     principal: &str,
 ) -> Result<(), Error> {
     require_admin(caller, "changing a team's members")?;
-    dialect::write_transaction(conn, |conn| {
+    crate::db::tx::write(conn, |conn| {
         let row = live_team(conn, team)?;
         require_team_in_scope(conn, caller, &row)?;
         let member = match teams::client_scope_kind(conn, principal)? {
@@ -346,7 +346,7 @@ pub fn grant(
     edit: &[String],
 ) -> Result<(), Error> {
     require_admin(caller, "granting locations")?;
-    dialect::write_transaction(conn, |conn| grant_within(conn, caller, client, view, edit))
+    crate::db::tx::write(conn, |conn| grant_within(conn, caller, client, view, edit))
 }
 
 /// [`grant`] in the caller's transaction (the client's own, when it is added with its grants).

@@ -109,7 +109,7 @@ pub fn set_secret(
     keep_previous_until: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    conn.transaction(|conn| {
+    super::tx::write(conn, |conn| {
         let previous = match keep_previous_until {
             Some(_) => api_clients::table
                 .filter(api_clients::name.eq(name))

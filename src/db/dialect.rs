@@ -45,6 +45,7 @@ where
         #[cfg(feature = "mysql")]
         DbConnection::Mysql(_) => None::<std::sync::MutexGuard<'static, ()>>,
     };
+    let outermost = !in_transaction(conn);
     match conn {
         #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(c) => {
@@ -60,12 +61,50 @@ where
                 // A failed commit leaves the transaction open on some backends; close it so the
                 // pooled connection is clean, and report the commit's own error.
                 let _ = DbConnection::rollback_transaction(conn);
+                if outermost {
+                    unwind(conn);
+                }
                 Err(commit_err.into())
             }
         },
         Err(err) => {
-            DbConnection::rollback_transaction(conn)?;
+            let rollback = DbConnection::rollback_transaction(conn);
+            if outermost {
+                unwind(conn);
+                if !in_transaction(conn) {
+                    return Err(err);
+                }
+            }
+            rollback?;
             Err(err)
+        }
+    }
+}
+
+/// True while Diesel counts the connection inside a transaction (or has given up on it).
+fn in_transaction(conn: &mut DbConnection) -> bool {
+    <DbConnection as TransactionManager<DbConnection>>::is_broken_transaction_manager(conn)
+}
+
+/// Brings Diesel's count of open transactions back to none after a failed outermost one.
+///
+/// A deadlock, or a Galera node aborting a local transaction for a replicated one, rolls the
+/// whole transaction back on the server, under Diesel's savepoints. A `RELEASE SAVEPOINT` that
+/// then fails leaves Diesel's depth as it was, so its rollback stops short of the top: Diesel
+/// would go on counting a transaction the server no longer has, open the next one as a savepoint
+/// of nothing, and run it statement by statement in autocommit. Each rollback here takes Diesel
+/// one level down (failing savepoints included) until the top-level `ROLLBACK`.
+fn unwind(conn: &mut DbConnection) {
+    for _ in 0..16 {
+        if !in_transaction(conn)
+            || DbConnection::rollback_transaction(conn).is_err_and(|e| {
+                matches!(
+                    e,
+                    DieselError::BrokenTransactionManager | DieselError::NotInTransaction
+                )
+            })
+        {
+            return;
         }
     }
 }
@@ -222,15 +261,40 @@ pub fn check_alive(conn: &mut DbConnection) -> diesel::QueryResult<()> {
 /// Readiness: can this process write now? SQLite: take the write lock and let it go at once
 /// (`BEGIN IMMEDIATE`, then `ROLLBACK`), so that a lock another process holds for longer than
 /// the busy timeout makes the check fail as every write would. MySQL: the server answers (its
-/// writers wait on row locks, not on the whole database).
+/// writers wait on row locks, not on the whole database), and, a Galera node, is synced with
+/// the primary component.
 pub fn check_writable(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     match conn {
         #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(_) => write_transaction(conn, |_| Ok(())),
+        // A Galera node answers while it is cut off from its cluster, and then fails every
+        // statement on the tables: it must say so itself (see `super::galera`).
         #[cfg(feature = "mysql")]
-        DbConnection::Mysql(c) => {
-            diesel::connection::SimpleConnection::batch_execute(c, "SELECT 1")
-        }
+        DbConnection::Mysql(c) => super::galera::node_state(c)?
+            .readiness()
+            .map_err(|why| DieselError::QueryBuilderError(why.into())),
+    }
+}
+
+/// Makes the server end any statement of this connection that runs longer than `limit`
+/// (`RENDEZ_DB_STATEMENT_TIMEOUT`): MariaDB's `max_statement_time` (seconds, any statement), else
+/// MySQL's `max_execution_time` (milliseconds, `SELECT` only).
+#[cfg(feature = "mysql")]
+pub fn limit_statement_time(
+    conn: &mut diesel::MysqlConnection,
+    limit: std::time::Duration,
+) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::{BigInt, Double};
+    let mariadb = diesel::sql_query("SET SESSION max_statement_time = ?")
+        .bind::<Double, _>(limit.as_secs_f64())
+        .execute(conn);
+    match mariadb {
+        Ok(_) => Ok(()),
+        Err(_) => diesel::sql_query("SET SESSION max_execution_time = ?")
+            .bind::<BigInt, _>(i64::try_from(limit.as_millis()).unwrap_or(i64::MAX))
+            .execute(conn)
+            .map(|_| ()),
     }
 }
 
@@ -242,17 +306,12 @@ pub fn is_unique_violation(err: &DieselError) -> bool {
     )
 }
 
-/// True for the failures after which the whole transaction may simply be run again: MySQL's
-/// deadlock (1213) and lock wait timeout (1205), and "record has changed" (1020).
+/// True for the failures after which the whole transaction may simply be run again: a deadlock
+/// or a Galera certification failure (1213, at `COMMIT` too), a lock wait timeout (1205), "record
+/// has changed" (1020), a Galera node not ready for a moment (1047); see [`super::tx::Conflict`].
 pub fn is_retryable(err: &DieselError) -> bool {
-    match err {
-        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
-        DieselError::DatabaseError(_, info) => {
-            let message = info.message();
-            message.contains("Lock wait timeout") || message.contains("Record has changed")
-        }
-        _ => false,
-    }
+    use super::tx::{Conflict, MayConflict};
+    err.conflict().is_some_and(|c| c != Conflict::Twin)
 }
 
 /// The next transaction reads what is committed at each statement (MySQL's READ COMMITTED).

@@ -18,12 +18,10 @@
 //!   planner withdraws and replans their notices as for any other change.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
-use rand::Rng;
 
 use super::booking::cache;
 use super::memo::notices::NoticeState;
@@ -34,6 +32,7 @@ use super::schema::{
     centers, patients, resource_centers, resources,
 };
 use super::time::{naive, utc};
+use super::tx::MayConflict;
 use super::{DbConnection, dialect};
 use crate::domain::booking::AppointmentStatus;
 use crate::domain::exported::{Contact, ExportedAppointment, FALLBACK_MINUTES};
@@ -50,7 +49,6 @@ pub const CHANGE_CANCELLED: &str = "cancelled";
 /// Rows per multi-row INSERT: under SQLite's 32,766 bound parameters and MySQL's 65,535 for the
 /// widest row (appointments, 18 columns).
 const CHUNK: usize = 1000;
-const ATTEMPTS: usize = 5;
 
 /// One file to import.
 pub struct ImportRequest<'a> {
@@ -120,35 +118,37 @@ impl From<diesel::result::Error> for Stop {
     }
 }
 
-/// Imports one file in one transaction (again after a deadlock or a lock timeout).
+impl MayConflict for Stop {
+    fn conflict(&self) -> Option<super::tx::Conflict> {
+        match self {
+            Stop::Db(err) => err.conflict(),
+            Stop::Refused(_) | Stop::DryRun(_) => None,
+        }
+    }
+}
+
+/// Imports one file in one transaction, again after a conflict or a unique clash: a twin process
+/// committed the same file (the next run finds it) or created the same patient or resource first
+/// (the next run uses it).
 pub fn import(
     conn: &mut DbConnection,
     request: &ImportRequest<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<ImportOutcome> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    let outcome = super::tx::again(|| {
         dialect::next_transaction_reads_committed(conn)?;
-        let once = |c: &mut DbConnection| match import_once(c, request, now)? {
-            outcome if request.dry_run => Err(Stop::DryRun(Box::new(outcome))),
-            outcome => Ok(outcome),
-        };
-        match dialect::write_transaction(conn, once) {
-            Ok(outcome) => return Ok(outcome),
-            Err(Stop::DryRun(outcome)) => return Ok(*outcome),
-            Err(Stop::Refused(errors)) => return Ok(ImportOutcome::Refused(errors)),
-            Err(Stop::Db(err))
-                if attempt < ATTEMPTS
-                    && (dialect::is_retryable(&err) || dialect::is_unique_violation(&err)) =>
-            {
-                // A unique clash: a twin process committed the same file (the next run finds
-                // it) or created the same patient or resource first (the next run uses it).
-                let pause = rand::thread_rng().gen_range(10..=100 * attempt as u64);
-                std::thread::sleep(StdDuration::from_millis(pause));
+        dialect::write_transaction(conn, |c: &mut DbConnection| {
+            match import_once(c, request, now)? {
+                outcome if request.dry_run => Err(Stop::DryRun(Box::new(outcome))),
+                outcome => Ok(outcome),
             }
-            Err(Stop::Db(err)) => return Err(err),
-        }
+        })
+    });
+    match outcome {
+        Ok(outcome) => Ok(outcome),
+        Err(Stop::DryRun(outcome)) => Ok(*outcome),
+        Err(Stop::Refused(errors)) => Ok(ImportOutcome::Refused(errors)),
+        Err(Stop::Db(err)) => Err(err),
     }
 }
 

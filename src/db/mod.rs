@@ -7,8 +7,12 @@ pub mod clients;
 pub mod connection;
 pub mod deputy;
 pub mod console;
+#[cfg(feature = "mysql")]
+pub mod deadline;
 pub mod dialect;
 pub mod exports;
+#[cfg(feature = "mysql")]
+pub mod galera;
 pub mod imports;
 pub mod master;
 pub mod memo;
@@ -29,7 +33,10 @@ pub mod tx;
 
 pub use crate::database::DatabaseUrl;
 pub use connection::DbConnection;
-pub use pool::{DEFAULT_BUSY_TIMEOUT, DbManager, Pool, PoolOptions, PooledConn, connect};
+pub use pool::{
+    DEFAULT_BUSY_TIMEOUT, DbManager, Pool, PoolOptions, PooledConn, StatementDeadlines, connect,
+    connect_bounded,
+};
 
 #[cfg(not(any(feature = "sqlite", feature = "mysql")))]
 compile_error!("build rendez with at least one database feature: sqlite or mysql");

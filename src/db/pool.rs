@@ -8,11 +8,13 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2;
 
 use super::connection::DbConnection;
+#[cfg(feature = "mysql")]
+use super::deadline;
 #[cfg(feature = "sqlite")]
 use super::sqlite_plans;
 use super::{dialect, migrations};
 use crate::database::DatabaseUrl;
-pub use crate::database::PoolOptions;
+pub use crate::database::{PoolOptions, StatementDeadlines};
 
 pub type Pool = r2d2::Pool<DbManager>;
 pub type PooledConn = r2d2::PooledConnection<DbManager>;
@@ -24,6 +26,10 @@ pub struct DbManager {
     url: DatabaseUrl,
     /// SQLite: how long a statement waits for another writer's lock (`RENDEZ_DB_TIMEOUT`).
     busy_timeout: Duration,
+    /// MySQL: how long one statement may take; `None` for the connection that migrates, whose
+    /// statements may rightly run long.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    deadlines: Option<StatementDeadlines>,
 }
 
 /// The busy timeout of a manager made without one: `RENDEZ_DB_TIMEOUT`'s default.
@@ -34,7 +40,14 @@ impl DbManager {
         DbManager {
             url,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            deadlines: None,
         }
+    }
+
+    /// MySQL connections end a statement that overruns `deadlines` (see [`super::deadline`]).
+    pub fn with_deadlines(mut self, deadlines: StatementDeadlines) -> Self {
+        self.deadlines = Some(deadlines);
+        self
     }
 
     /// SQLite connections wait at most `timeout` for a lock another connection holds, then
@@ -73,13 +86,32 @@ impl DbManager {
                 Ok(DbConnection::Sqlite(conn))
             }
             #[cfg(feature = "mysql")]
-            DatabaseUrl::Mysql { url, .. } => {
+            DatabaseUrl::Mysql { url, port, .. } => {
                 self.url.check_reachable(Duration::from_secs(5))?;
-                let mut conn = diesel::MysqlConnection::establish(url)?;
+                let deadlines = self.deadlines.unwrap_or(StatementDeadlines {
+                    statement: Duration::ZERO,
+                    read: Duration::ZERO,
+                });
+                let mut conn = if deadlines.read.is_zero() {
+                    diesel::MysqlConnection::establish(url)?
+                } else {
+                    let (mut conn, timer) =
+                        deadline::establish_watched(*port, deadlines.read, || {
+                            diesel::MysqlConnection::establish(url)
+                        })?;
+                    if let Some(timer) = timer {
+                        conn.set_instrumentation(timer);
+                    }
+                    conn
+                };
                 conn.batch_execute(
                     "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'",
                 )
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                if !deadlines.statement.is_zero() {
+                    dialect::limit_statement_time(&mut conn, deadlines.statement)
+                        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                }
                 Ok(DbConnection::Mysql(conn))
             }
         }
@@ -95,12 +127,40 @@ impl r2d2::ManageConnection for DbManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        if older_than_last_cut(conn) {
+            return Err(r2d2::Error::QueryError(
+                diesel::result::Error::QueryBuilderError(
+                    "opened before a statement ran out of time: replaced unchecked".into(),
+                ),
+            ));
+        }
         dialect::check_alive(conn).map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         std::thread::panicking()
             || <DbConnection as diesel::connection::TransactionManager<DbConnection>>::is_broken_transaction_manager(conn)
+            || timed_out(conn)
+    }
+}
+
+/// See [`deadline::is_older_than_last_cut`].
+fn older_than_last_cut(conn: &mut DbConnection) -> bool {
+    match conn {
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => deadline::is_older_than_last_cut(c.instrumentation()),
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => false,
+    }
+}
+
+/// True for a MySQL connection whose statement ran past its deadline (its socket is closed).
+fn timed_out(conn: &mut DbConnection) -> bool {
+    match conn {
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => deadline::is_cut(c.instrumentation()),
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => false,
     }
 }
 
@@ -129,6 +189,16 @@ fn create_private_file(path: &str) -> std::io::Result<()> {
 /// A first connection is made directly so that a wrong password or an unreachable server stops
 /// the program at once with the server's own reason.
 pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, String> {
+    connect_bounded(url, options, StatementDeadlines::default())
+}
+
+/// [`connect`], with the pool's MySQL connections bounded by `deadlines` (the migrating
+/// connection is not: a migration may rightly run long).
+pub fn connect_bounded(
+    url: &DatabaseUrl,
+    options: PoolOptions,
+    deadlines: StatementDeadlines,
+) -> Result<Pool, String> {
     let manager = DbManager::new(url.clone()).with_busy_timeout(options.connection_timeout);
     let mut first = manager
         .establish()
@@ -138,6 +208,7 @@ pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, String> 
     migrations::run_pending(&mut first)
         .map_err(|e| format!("cannot migrate the database {url}: {e}"))?;
     drop(first);
+    let manager = manager.with_deadlines(deadlines);
     r2d2::Pool::builder()
         .max_size(options.max_size)
         // The whole pool is kept open: a burst after a quiet spell would otherwise wait while

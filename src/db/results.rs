@@ -565,7 +565,7 @@ pub struct ReadEvent {
 
 /// Writes the history rows of SOAP reads, in one transaction.
 pub fn record_reads(conn: &mut DbConnection, reads: &[ReadEvent]) -> QueryResult<()> {
-    dialect::write_transaction(conn, |conn| {
+    super::tx::write(conn, |conn| {
         for read in reads {
             record(
                 conn,
@@ -924,7 +924,7 @@ pub fn purge_due(
         .load(conn)?;
     let mut purged = 0;
     for lid in lids {
-        let done = dialect::write_transaction(conn, |conn| {
+        let done = super::tx::write(conn, |conn| {
             let Some(row) = lock_test_result_by_lid(conn, &lid)? else {
                 return Ok::<_, diesel::result::Error>(false);
             };

@@ -58,6 +58,11 @@ impl Scheduler {
                         log::info!("memo scheduler: {report}");
                     }
                 }
+                // A conflict that outlasted its retries (counted in db_conflicts_total): the next
+                // tick does the work.
+                Ok(Err(e)) if crate::app::ops::is_conflict(&e) => {
+                    log::debug!("memo scheduler: {e}")
+                }
                 Ok(Err(e)) => log::warn!("memo scheduler: {e}"),
                 Err(e) => log::error!("memo scheduler tick panicked: {e}"),
             }

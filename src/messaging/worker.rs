@@ -122,6 +122,10 @@ impl ChannelWorker {
             let pause = match self.round().await {
                 Ok(Some(pause)) => pause,
                 Ok(None) => continue,
+                Err(e) if crate::app::ops::is_conflict(&e) => {
+                    log::debug!("{} worker: {e}; trying again", self.channel);
+                    self.config.poll
+                }
                 Err(e) => {
                     log::warn!("{} worker: {e}; trying again", self.channel);
                     self.config.poll
@@ -318,7 +322,11 @@ impl ChannelWorker {
                     return;
                 }
                 Ok(Err(e)) if Instant::now() + pause < deadline => {
-                    log::warn!("{} worker: cannot record attempts yet: {e}", self.channel);
+                    if crate::app::ops::is_conflict(&e) {
+                        log::debug!("{} worker: cannot record attempts yet: {e}", self.channel);
+                    } else {
+                        log::warn!("{} worker: cannot record attempts yet: {e}", self.channel);
+                    }
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }

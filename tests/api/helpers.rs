@@ -48,8 +48,9 @@ pub const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
 pub struct TestDatabase {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// The server's base URL and the database's name.
     #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
-    mysql_name: Option<String>,
+    mysql_name: Option<(String, String)>,
 }
 
 #[cfg(feature = "mysql")]
@@ -75,8 +76,14 @@ impl TestDatabase {
 
     #[cfg(feature = "mysql")]
     fn new_mysql() -> TestDatabase {
+        Self::new_mysql_at(&mysql_base_url())
+    }
+
+    /// A fresh database on the server at `base` (mysql://USER@HOST:PORT).
+    #[cfg(feature = "mysql")]
+    pub fn new_mysql_at(base: &str) -> TestDatabase {
         let name = format!("rendez_t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = diesel::MysqlConnection::establish(&format!("{}/mysql", mysql_base_url()))
+        let mut admin = diesel::MysqlConnection::establish(&format!("{base}/mysql"))
             .expect("MariaDB for tests (MYSQL_TEST_URL, default mysql://root@127.0.0.1:3306)");
         admin
             .batch_execute(&format!(
@@ -84,9 +91,9 @@ impl TestDatabase {
             ))
             .expect("create a test database");
         TestDatabase {
-            url: format!("{}/{name}", mysql_base_url()),
+            url: format!("{base}/{name}"),
             _dir: None,
-            mysql_name: Some(name),
+            mysql_name: Some((base.to_string(), name)),
         }
     }
 
@@ -99,9 +106,8 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         #[cfg(feature = "mysql")]
-        if let Some(name) = &self.mysql_name
-            && let Ok(mut admin) =
-                diesel::MysqlConnection::establish(&format!("{}/mysql", mysql_base_url()))
+        if let Some((base, name)) = &self.mysql_name
+            && let Ok(mut admin) = diesel::MysqlConnection::establish(&format!("{base}/mysql"))
         {
             let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"));
         }
@@ -140,7 +146,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// restart), with the given settings.
 pub async fn spawn_app_on(db: Arc<TestDatabase>, settings: Settings) -> TestApp {
     let config = settings.resolve().expect("valid test settings");
-    let pool = db::connect(&config.database_url, config.pool).expect("the test database opens");
+    let pool = db::connect_bounded(&config.database_url, config.pool, config.db_deadlines)
+        .expect("the test database opens");
     let secret_key = Arc::new(
         SecretKey::from_base64(config.secret_key.as_deref().expect("tests set a key")).unwrap(),
     );

@@ -9,16 +9,13 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 
 use crate::db::results::{Attempt, DownloadOutcome};
-use crate::db::{self, Pool, dialect};
+use crate::db::{self, Pool};
 use crate::error::Error;
 use crate::results::Keyring;
 use crate::results::batcher::Batcher;
 
 /// Content granted per batch, roughly (see `read_log`).
 const BATCH_BYTES: usize = 16 * 1024 * 1024;
-
-/// How often a batch that met a deadlock (MySQL) is judged again.
-const ATTEMPTS: usize = 3;
 
 /// One download attempt, as typed on the page.
 pub struct AttemptRequest {
@@ -67,12 +64,9 @@ fn serve(pool: &Pool, batch: &[AttemptRequest]) -> Result<Vec<DownloadOutcome>, 
             (attempt, &*r.keyring)
         })
         .collect();
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match db::results::attempt_downloads(&mut conn, &attempts, BATCH_BYTES) {
-            Err(e) if tries < ATTEMPTS && dialect::is_retryable(&e) => continue,
-            other => return other.map_err(|e| format!("database: {e}")),
-        }
-    }
+    db::tx::again_if(
+        |conflict| conflict != db::tx::Conflict::Twin,
+        || db::results::attempt_downloads(&mut conn, &attempts, BATCH_BYTES),
+    )
+    .map_err(|e| format!("database: {e}"))
 }

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use chrono::{NaiveDate, Utc};
 
 use super::{Caller, Core, require};
+use crate::db::DbConnection;
 use crate::db::memo::results_ready::ResultsNotifier;
 use crate::db::results::{self, PatientRef, SealedResult, Writer};
-use crate::db::{DbConnection, dialect};
 use crate::domain::access::Role;
 use crate::domain::results::{
     CODE_PURPOSE, DownloadCode, ID_NUMBER_PURPOSE, NewTestResult, ResultStatus, TestResultPush,
@@ -29,9 +29,6 @@ use read_log::ContentRequest;
 pub use crate::db::results::{
     ContentRead, DownloadOutcome, EventRow, PushOutcome, Refusal, ResultRow,
 };
-
-/// How often a write that met a deadlock or a concurrent insert of the same LID is run again.
-const ATTEMPTS: usize = 3;
 
 /// Results need a key (`RENDEZ_RESULTS_KEY`); without one every results use case answers
 /// `NotConfigured`. An edge may ask first, before it reads a request.
@@ -121,9 +118,9 @@ pub async fn push(
                 TestResultPush::Store(result) => Some(seal(&keyring, *result)),
                 TestResultPush::Cancel { .. } => None,
             };
-            let mut tries = 0;
-            loop {
-                tries += 1;
+            // A conflict, or a twin push of the same LID that committed first: the next run
+            // sees it (see `db::tx`).
+            crate::db::tx::again(|| {
                 let writer = Writer {
                     client_id: &client_id,
                     client_name: &client_name,
@@ -131,20 +128,11 @@ pub async fn push(
                     now: Utc::now().naive_utc(),
                     notifier: Some(&notifier),
                 };
-                let result = match &sealed {
+                match &sealed {
                     Some(sealed) => results::store(conn, sealed, &writer),
                     None => results::cancel(conn, &lid_for_db, &writer),
-                };
-                match result {
-                    Err(e)
-                        if tries < ATTEMPTS
-                            && (dialect::is_retryable(&e) || dialect::is_unique_violation(&e)) =>
-                    {
-                        continue;
-                    }
-                    other => return other,
                 }
-            }
+            })
         })
         .await?;
     match &outcome {

@@ -79,27 +79,8 @@ pub(super) fn retry_lost_races<T>(
     conn: &mut DbConnection,
     mut push: impl FnMut(&mut DbConnection) -> QueryResult<T>,
 ) -> QueryResult<T> {
-    use diesel::result::{DatabaseErrorKind, Error};
-    use rand::Rng;
-    const ATTEMPTS: u64 = 5;
-    let mut attempt = 1;
-    loop {
-        match push(conn) {
-            Err(Error::DatabaseError(
-                DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure,
-                info,
-            )) if attempt < ATTEMPTS => {
-                log::debug!(
-                    "master-data push lost a race ({}), attempt {attempt}",
-                    info.message()
-                );
-                let pause = rand::thread_rng().gen_range(5..=20 * attempt);
-                std::thread::sleep(std::time::Duration::from_millis(pause));
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
+    // On Galera the loser learns it at COMMIT, as a certification failure (see `db::tx`).
+    crate::db::tx::again(|| push(conn))
 }
 
 pub(super) fn new_id() -> String {

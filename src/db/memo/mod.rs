@@ -14,12 +14,9 @@ pub mod planner;
 pub mod replies;
 pub mod results_ready;
 
-use std::time::Duration as StdDuration;
-
 use diesel::QueryResult;
-use rand::Rng;
 
-use super::{DbConnection, dialect};
+use super::DbConnection;
 
 /// The outbox owner of every message the memo service queues.
 pub const MEMO_OWNER: &str = "rendez:memo";
@@ -31,28 +28,12 @@ pub const CHANGE_RESCHEDULED: &str = "rescheduled";
 /// A patient confirmed.
 pub const CHANGE_CONFIRMED: &str = "confirmed";
 
-const ATTEMPTS: usize = 8;
-
 /// Runs `work` in a write transaction that reads committed data (see
-/// [`dialect::next_transaction_reads_committed`]), again after a deadlock, a lock timeout or a
+/// [`super::dialect::next_transaction_reads_committed`]), again after a deadlock, a lock timeout or a
 /// unique-key clash with a concurrent twin.
 pub fn transaction<T>(
     conn: &mut DbConnection,
-    mut work: impl FnMut(&mut DbConnection) -> QueryResult<T>,
+    work: impl FnMut(&mut DbConnection) -> QueryResult<T>,
 ) -> QueryResult<T> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        dialect::next_transaction_reads_committed(conn)?;
-        match dialect::write_transaction(conn, &mut work) {
-            Err(err)
-                if attempt < ATTEMPTS
-                    && (dialect::is_retryable(&err) || dialect::is_unique_violation(&err)) =>
-            {
-                let pause = rand::thread_rng().gen_range(1..=10 * attempt as u64);
-                std::thread::sleep(StdDuration::from_millis(pause));
-            }
-            other => return other,
-        }
-    }
+    super::tx::retry_reading_committed(conn, work)
 }

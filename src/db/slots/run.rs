@@ -9,12 +9,10 @@
 //! a slot stamps it with its run id and event id.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
-use rand::Rng;
 
 use crate::db::booking::catalog::opening_rule;
 use crate::db::schema::{
@@ -34,8 +32,6 @@ pub const DEFAULT_STEP_MINUTES: u32 = 15;
 /// Free slots that ended this long ago are retired: nobody books the past.
 const PAST_KEPT: Duration = Duration::days(1);
 const CHUNK: usize = 500;
-const ATTEMPTS: usize = 8;
-
 /// A role: its number and what it is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RoleKey {
@@ -86,23 +82,9 @@ pub fn activities_of(conn: &mut DbConnection, resource_id: &str) -> QueryResult<
 
 /// Runs one role (again after a deadlock, a lock timeout or a clash with a twin).
 pub fn run_role(conn: &mut DbConnection, request: &RunRequest<'_>) -> QueryResult<RunRecord> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        // Each statement reads what is committed when it runs: what the run locked, and what
-        // the changes that asked for it committed.
-        dialect::next_transaction_reads_committed(conn)?;
-        match dialect::write_transaction(conn, |c| run_once(c, request)) {
-            Err(err)
-                if attempt < ATTEMPTS
-                    && (dialect::is_retryable(&err) || dialect::is_unique_violation(&err)) =>
-            {
-                let pause = rand::thread_rng().gen_range(1..=10 * attempt as u64);
-                std::thread::sleep(StdDuration::from_millis(pause));
-            }
-            other => return other,
-        }
-    }
+    // Each statement reads what is committed when it runs: what the run locked, and what the
+    // changes that asked for it committed.
+    crate::db::tx::retry_reading_committed(conn, |c| run_once(c, request))
 }
 
 /// The role's row, locked; created on its first run. Answers (version, booked version).
