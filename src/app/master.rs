@@ -118,8 +118,8 @@ pub async fn bookables(
 ) -> Result<(Vec<Offering>, Vec<Acceptance>), Error> {
     require(caller, Role::Booking, "getKeyEntities")?;
     let scope = match center {
-        Some(lid) if caller.view.allows(&lid) => CenterScope::Only(vec![lid]),
-        Some(_) => CenterScope::Only(Vec::new()),
+        Some(lid) if caller.view.allows(&lid) => CenterScope::Only(vec![lid].into()),
+        Some(_) => CenterScope::Only(Default::default()),
         None => caller.view.clone(),
     };
     core.with_db(move |conn| {
@@ -182,7 +182,7 @@ pub fn catalog(
     center: Option<String>,
 ) -> Result<(Vec<Offering>, Vec<Acceptance>), Error> {
     let scope = match center {
-        Some(lid) => CenterScope::Only(vec![lid]),
+        Some(lid) => CenterScope::Only(vec![lid].into()),
         None => CenterScope::All,
     };
     Ok((

@@ -133,19 +133,74 @@ impl Principal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CenterScope {
     All,
-    Only(Vec<String>),
+    Only(CenterSet),
 }
 
 impl CenterScope {
     pub fn allows(&self, center_lid: &str) -> bool {
         match self {
             CenterScope::All => true,
-            CenterScope::Only(lids) => lids.iter().any(|l| l == center_lid),
+            CenterScope::Only(lids) => lids.contains(center_lid),
         }
     }
 
     pub fn is_limited(&self) -> bool {
         matches!(self, CenterScope::Only(_))
+    }
+}
+
+/// A set of location LIDs, kept sorted without repeats so that membership is a binary search:
+/// a national user's scope holds every location of the country (10,000 and more), and a search
+/// asks it for every resource at every center it looks at. It reads as a slice of LIDs (in
+/// order) and is built from any list of them. Shared, not copied: a principal is cloned for
+/// every request its remembered login answers, and a national scope must not be copied then.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CenterSet(std::sync::Arc<[String]>);
+
+impl CenterSet {
+    pub fn contains(&self, lid: &str) -> bool {
+        self.0.binary_search_by(|l| l.as_str().cmp(lid)).is_ok()
+    }
+}
+
+impl From<Vec<String>> for CenterSet {
+    fn from(mut lids: Vec<String>) -> Self {
+        lids.sort_unstable();
+        lids.dedup();
+        CenterSet(lids.into())
+    }
+}
+
+impl FromIterator<String> for CenterSet {
+    fn from_iter<I: IntoIterator<Item = String>>(lids: I) -> Self {
+        CenterSet::from(lids.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl std::ops::Deref for CenterSet {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl IntoIterator for CenterSet {
+    type Item = String;
+    type IntoIter = std::vec::IntoIter<String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        // Shared: the LIDs are copied out.
+        Vec::from(&*self.0).into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a CenterSet {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
     }
 }
 
@@ -162,7 +217,7 @@ impl FromStr for CenterScope {
         Ok(if lids.is_empty() {
             CenterScope::All
         } else {
-            CenterScope::Only(lids)
+            CenterScope::Only(lids.into())
         })
     }
 }
@@ -204,6 +259,16 @@ mod tests {
         let only: CenterScope = "C1, C2".parse().unwrap();
         assert!(only.allows("C2") && !only.allows("C3"));
         assert_eq!(only.to_string(), "C1,C2");
+    }
+
+    #[test]
+    fn a_center_set_is_sorted_without_repeats_and_answers_by_search() {
+        let set: CenterSet = vec!["C3".to_string(), "C1".into(), "C3".into(), "C2".into()].into();
+        assert_eq!(&*set, ["C1", "C2", "C3"]);
+        assert!(set.contains("C2") && !set.contains("C0") && !set.contains("C4"));
+        let big: CenterSet = (0..10_000).rev().map(|i| format!("L{i:05}")).collect();
+        assert!(big.contains("L00000") && big.contains("L09999") && !big.contains("L10000"));
+        assert!(!CenterSet::default().contains(""));
     }
 
     #[test]

@@ -123,8 +123,12 @@ async fn every_bad_change_names_its_problem_and_writes_nothing(backend: Backend)
     ];
     for (problem, outcome) in cases {
         let err = outcome.expect_err(problem);
+        // What a name does not find is NotFound (the admin API's 404), the rest Client.
         assert!(
-            matches!(err, rendez::error::Error::Client(_)),
+            matches!(
+                err,
+                rendez::error::Error::Client(_) | rendez::error::Error::NotFound(_)
+            ),
             "{problem}: {err:?}"
         );
         assert!(err.to_string().contains(problem), "{problem}: {err}");
