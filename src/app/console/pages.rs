@@ -43,7 +43,7 @@ fn covers_every_center(conn: &mut DbConnection, scope: &CenterScope) -> Result<b
 fn centers_of(conn: &mut DbConnection, scope: &CenterScope) -> Result<(bool, Vec<String>), Error> {
     Ok(match (covers_every_center(conn, scope)?, scope) {
         (true, _) | (_, CenterScope::All) => (true, Vec::new()),
-        (false, CenterScope::Only(lids)) => (false, lids.clone()),
+        (false, CenterScope::Only(lids)) => (false, lids.to_vec()),
     })
 }
 
