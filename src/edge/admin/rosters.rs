@@ -231,6 +231,7 @@ pub struct SourceIn {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ShiftParams {
     /// Only this resource's (LID).
@@ -246,6 +247,7 @@ pub struct ShiftParams {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConflictParams {
     /// Resolved ones too.
@@ -253,6 +255,7 @@ pub struct ConflictParams {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VersionParams {
     /// The version read: another answers 409.
