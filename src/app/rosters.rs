@@ -48,7 +48,7 @@ pub struct ShiftQuery {
     pub include_removed: bool,
 }
 
-/// A change that was made: the shift as it now is (as it was, for a removal) and the
+/// A change that was made: the shift as it now is (a removed one with its `removed_at`) and the
 /// appointments left in time it no longer covers (each an open conflict now).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Changed {
@@ -248,7 +248,7 @@ fn outcome(core: &Core, id: &str, change: rosters::Change) -> Result<ChangeOutco
             conflicts,
         } => {
             core.booking.invalidate();
-            let removed = after.is_none();
+            let removed = after.as_ref().is_none_or(|s| s.removed_at.is_some());
             Ok(ChangeOutcome::Done(Box::new(Changed {
                 shift: *after.unwrap_or(before),
                 removed,

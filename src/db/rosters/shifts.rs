@@ -109,8 +109,8 @@ pub struct ShiftFilter {
 /// What a change of a Rendez shift did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
-    /// Done: the shift before and after (`None`: removed), and the appointments left in time
-    /// the shift no longer covers (each now an open conflict).
+    /// Done: the shift before and after (a removed one with its `removed_at`), and the
+    /// appointments left in time the shift no longer covers (each now an open conflict).
     Done {
         before: Box<Shift>,
         after: Option<Box<Shift>>,
@@ -543,9 +543,10 @@ pub fn remove(conn: &mut DbConnection, id: &str, expected: Option<i64>) -> Query
             });
         }
         let conflicts = mark_removed(conn, &before, None)?;
+        let after = find(conn, id)?.map(Box::new);
         Ok(Change::Done {
             before: Box::new(before),
-            after: None,
+            after,
             conflicts,
         })
     })

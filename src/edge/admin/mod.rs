@@ -18,7 +18,9 @@
 pub mod clients;
 pub mod error;
 pub mod locations;
+pub mod mappings;
 pub mod request;
+pub mod rosters;
 pub mod teams;
 
 use actix_web::http::StatusCode;
@@ -40,6 +42,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(locations::routes)
             .configure(teams::routes)
             .configure(clients::routes)
+            .configure(rosters::routes)
+            .configure(mappings::routes)
             .default_service(web::to(unknown_path)),
     );
 }
@@ -50,6 +54,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     document.merge(locations::openapi());
     document.merge(teams::openapi());
     document.merge(clients::openapi());
+    document.merge(rosters::openapi());
+    document.merge(mappings::openapi());
     document
 }
 

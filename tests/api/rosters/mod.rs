@@ -7,6 +7,7 @@
 //! Shifts are written through `app::rosters` on a core of the test's own (another process, as
 //! far as the server's booking cache is concerned), or through the `rendez` binary.
 
+mod admin;
 mod cli;
 mod conflicts;
 mod deputy;
