@@ -147,10 +147,15 @@ async fn search_type(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         let who = caller(&req, &state).await?;
         let query = search::read_query(req.query_string(), definition.params, strict(&req))
             .map_err(|e| failure(&e))?;
+        if definition.kind == registry::Type::Slot {
+            let body = slot::search_bundle(&state, &who, &query, &base(&state))
+                .await
+                .map_err(|e| failure(&e))?;
+            return Ok(HttpResponse::Ok().content_type(FHIR_JSON).body(body));
+        }
         let page = match definition.kind {
             registry::Type::Appointment => appointment::search(&state, &who, &query).await,
             registry::Type::Patient => patient::search(&state, &who, &query).await,
-            registry::Type::Slot => slot::search(&state, &who, &query).await,
             kind => match sources(&state, &who, kind).await {
                 Ok(sources) => registry::search(kind, &sources, &query),
                 Err(e) => Err(e),

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::healthcare_service::concept;
 use super::search::{
-    Criterion, ID, Page, Param, Query, Values, any_token, instant, instant_range, references,
+    Criterion, ID, Param, Query, Values, any_token, bundle, instant, instant_range, references,
 };
 use super::systems::TIMEZONE_EXTENSION;
 use crate::app::slots::{self, SlotQuery, TimeRange};
@@ -185,7 +185,16 @@ fn slot_query(
     Ok(Some(wanted))
 }
 
-pub async fn search(core: &Core, caller: &Caller, query: &Query) -> Result<Page, Error> {
+/// A search's `searchset` Bundle, written as text: each slot's small core goes through
+/// `serde_json`, its service types are spliced in from codings serialized once per request
+/// (a week of one doctor is hundreds of slots, each naming every activity it allows, and
+/// building those as `Value` trees was most of a search's time).
+pub async fn search_bundle(
+    core: &Core,
+    caller: &Caller,
+    query: &Query,
+    base: &str,
+) -> Result<String, Error> {
     let activities = slots::activity_codes(core).await?;
     let Some(wanted) = slot_query(query, &activities)? else {
         // Still the caller's checks: a search that can match nothing is no way around them.
@@ -198,22 +207,47 @@ pub async fn search(core: &Core, caller: &Caller, query: &Query) -> Result<Page,
             },
         )
         .await?;
-        return Ok(Page {
-            entries: Vec::new(),
-            total: 0,
-            next: None,
-        });
+        return Ok(bundle(base, NAME, query, Vec::new(), 0, None).to_string());
     };
     let page = slots::search(core, caller, wanted).await?;
-    Ok(Page {
-        entries: page
-            .slots
+    let next = page.next_after.map(|id| id.to_string());
+    let head = bundle(base, NAME, query, Vec::new(), page.total, next).to_string();
+    if page.slots.is_empty() {
+        return Ok(head);
+    }
+    let codings: HashMap<i64, String> = activities
+        .iter()
+        .map(|(n, (lid, name))| (*n, concept(lid, name).to_string()))
+        .collect();
+    let mut out = String::with_capacity(head.len() + page.slots.len() * 1024);
+    // The head is a JSON object: its closing brace gives way to the entries.
+    out.push_str(head.strip_suffix('}').unwrap_or(&head));
+    out.push_str(",\"entry\":[");
+    for (index, slot) in page.slots.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"fullUrl\":");
+        out.push_str(&Value::from(format!("{base}/{NAME}/{}", slot.id)).to_string());
+        out.push_str(",\"search\":{\"mode\":\"match\"},\"resource\":");
+        let core_text = render_core(slot).to_string();
+        let types: Vec<&str> = slot
+            .service_types
             .iter()
-            .map(|s| (s.id.to_string(), render(s, &activities)))
-            .collect(),
-        total: page.total,
-        next: page.next_after.map(|id| id.to_string()),
-    })
+            .filter_map(|n| codings.get(n).map(String::as_str))
+            .collect();
+        if types.is_empty() {
+            out.push_str(&core_text);
+        } else {
+            out.push_str(core_text.strip_suffix('}').unwrap_or(&core_text));
+            out.push_str(",\"serviceType\":[");
+            out.push_str(&types.join(","));
+            out.push_str("]}");
+        }
+        out.push('}');
+    }
+    out.push_str("]}");
+    Ok(out)
 }
 
 pub async fn read(core: &Core, caller: &Caller, id: &str) -> Result<Option<Value>, Error> {
@@ -240,7 +274,23 @@ pub async fn read(core: &Core, caller: &Caller, id: &str) -> Result<Option<Value
     Ok(Some(render(slot, &activities)))
 }
 
+/// A slot as FHIR reads it.
 pub fn render(slot: &Slot, activities: &HashMap<i64, (String, String)>) -> Value {
+    let mut out = render_core(slot);
+    let types: Vec<Value> = slot
+        .service_types
+        .iter()
+        .filter_map(|n| activities.get(n))
+        .map(|(lid, name)| concept(lid, name))
+        .collect();
+    if !types.is_empty() {
+        out["serviceType"] = Value::Array(types);
+    }
+    out
+}
+
+/// Everything of a slot but its service types.
+fn render_core(slot: &Slot) -> Value {
     let mut tags = vec![json!({"system": RUN_TAG, "code": slot.run_id})];
     if let Some(event) = &slot.event_id {
         tags.push(json!({"system": EVENT_TAG, "code": event}));
@@ -254,7 +304,7 @@ pub fn render(slot: &Slot, activities: &HashMap<i64, (String, String)>) -> Value
             "valueReference": {"reference": format!("Appointment/{appointment}")},
         }));
     }
-    let mut out = json!({
+    json!({
         "resourceType": NAME,
         "id": slot.id.to_string(),
         "meta": {
@@ -267,15 +317,5 @@ pub fn render(slot: &Slot, activities: &HashMap<i64, (String, String)>) -> Value
         "status": slot.status.as_str(),
         "start": instant(slot.start),
         "end": instant(slot.end),
-    });
-    let types: Vec<Value> = slot
-        .service_types
-        .iter()
-        .filter_map(|n| activities.get(n))
-        .map(|(lid, name)| concept(lid, name))
-        .collect();
-    if !types.is_empty() {
-        out["serviceType"] = Value::Array(types);
-    }
-    out
+    })
 }
