@@ -39,6 +39,12 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 /// Operators' resolved scopes, valid while the access version holds (as the clients').
 static SCOPES: LazyLock<ScopeCache> = LazyLock::new(ScopeCache::default);
 
+/// Sign-ins hashing at once: Argon2id takes a core and 19 MiB each, so a flood of sign-ins
+/// waits here instead of filling the blocking threads the other pages need.
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// Verified against when the name is unknown, so that it costs as much as a wrong password.
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| crate::crypto::hash_secret("rendez-console-dummy-password"));
@@ -151,6 +157,10 @@ pub async fn sign_in(core: &Core, request: SignIn) -> Result<SignInOutcome, Erro
     {
         return Ok(SignInOutcome::Refused);
     }
+    let _turn = HASHING
+        .acquire()
+        .await
+        .map_err(|_| Error::Internal("the sign-in semaphore is closed".into()))?;
     blocking(core, move |conn| {
         let now = Utc::now().naive_utc();
         let (account, from) = (account_subject(&name), address_subject(&address));
