@@ -4,6 +4,7 @@
 
 pub mod booking;
 pub mod clients;
+pub mod conflict;
 pub mod connection;
 #[cfg(feature = "mysql")]
 pub mod deadline;
