@@ -308,9 +308,9 @@ pub fn is_unique_violation(err: &DieselError) -> bool {
 
 /// True for the failures after which the whole transaction may simply be run again: a deadlock
 /// or a Galera certification failure (1213, at `COMMIT` too), a lock wait timeout (1205), "record
-/// has changed" (1020), a Galera node not ready for a moment (1047); see [`super::tx::Conflict`].
+/// has changed" (1020), a Galera node not ready for a moment (1047); see [`super::conflict::Conflict`].
 pub fn is_retryable(err: &DieselError) -> bool {
-    use super::tx::{Conflict, MayConflict};
+    use super::conflict::{Conflict, MayConflict};
     err.conflict().is_some_and(|c| c != Conflict::Twin)
 }
 

@@ -4,6 +4,7 @@
 
 pub mod booking;
 pub mod clients;
+pub mod conflict;
 pub mod connection;
 pub mod deputy;
 pub mod console;

@@ -53,7 +53,7 @@ backend_tests!(
 // Servers and master data
 
 /// A Monday far enough ahead that "now" never interferes.
-const MONDAY: &str = "2027-03-01";
+pub(crate) const MONDAY: &str = "2027-03-01";
 const TUESDAY: &str = "2027-03-02";
 const WEDNESDAY: &str = "2027-03-03";
 
@@ -251,7 +251,7 @@ async fn open(app: &TestApp, rules: &[Rule<'_>]) {
 
 /// C1 (Europe/Madrid), the standard activities, R1 (step 15) offering all of them at C1 every
 /// day round the clock (rule AV1).
-async fn clinic(app: &TestApp) {
+pub(crate) async fn clinic(app: &TestApp) {
     center(app, "C1", "Europe/Madrid").await;
     standard_activities(app).await;
     doctor(
@@ -436,7 +436,7 @@ async fn add(app: &TestApp, params: &[(&str, &str)]) -> Reply {
 }
 
 /// Books `activity` with `resource` at `date` `time`, plus `extra` fields.
-async fn book(
+pub(crate) async fn book(
     app: &TestApp,
     resource: &str,
     activity: &str,
@@ -3139,7 +3139,7 @@ async fn race(servers: &[&TestApp], round: i64, choices: &[(&str, &str)]) -> usi
     won
 }
 
-async fn race_rounds(servers: &[&TestApp]) {
+pub(crate) async fn race_rounds(servers: &[&TestApp]) {
     let app = servers[0];
     clinic(app).await;
     for server in servers {
