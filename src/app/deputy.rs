@@ -375,13 +375,16 @@ pub async fn poll(
             }
         }
     };
-    // Changes made after the read began come again next time, whatever `Modified` the rows
-    // carried: the watermark never passes Deputy's clock at the start of the read.
+    // The next poll asks for `Modified` after the watermark. Deputy's clock has a one-second
+    // grain, so the watermark stays a second before Deputy's clock at the start of the read (its
+    // `Date`): a change made while the pages were read, or in the same second as the newest row,
+    // comes again, whatever `Modified` the rows read here carried.
     let newest = read.rosters.iter().map(|r| r.modified).max();
-    let watermark = match (newest, read.began_at) {
-        (Some(newest), Some(began)) => Some(newest.min(began)),
-        (Some(newest), None) => Some(newest),
-        (None, began) => began.filter(|_| held.watermark.is_none()),
+    let before_read = read.began_at.map(|t| t - chrono::Duration::seconds(1));
+    let watermark = match (newest, before_read) {
+        (Some(newest), Some(before)) => Some(newest.min(before)),
+        (Some(newest), None) => Some(newest - chrono::Duration::seconds(1)),
+        (None, before) => before.filter(|_| held.watermark.is_none()),
     }
     .map(|w| held.watermark.map_or(w, |old| old.max(w)));
     let include_unpublished = config.include_unpublished;

@@ -62,7 +62,7 @@ impl DeputyError {
     }
 }
 
-/// Which rosters a read asks for: those starting in `[from, to)`, changed since `modified_since`
+/// Which rosters a read asks for: those starting in `[from, to)`, changed after `modified_since`
 /// when given (the watermark of the last poll).
 #[derive(Clone, Copy, Debug)]
 pub struct RosterFilter {
@@ -296,7 +296,7 @@ fn query_body(filter: RosterFilter, start: usize) -> Value {
     if let Some(since) = filter.modified_since {
         search.insert(
             "s3".into(),
-            json!({"field": "Modified", "type": "ge", "data": since.to_rfc3339()}),
+            json!({"field": "Modified", "type": "gt", "data": since.to_rfc3339()}),
         );
     }
     json!({

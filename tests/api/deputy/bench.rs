@@ -52,6 +52,8 @@ async fn first_sync_of_ten_thousand_shifts(backend: Backend) {
             start + HOUR - 600,
         ));
     }
+    // A second after the last change, as a poll minutes after the clinic's planning would be.
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
     world.fake.forget_requests();
     let started = Instant::now();
     let report = world.poll(true).await.unwrap();
