@@ -23,8 +23,8 @@ macro_rules! say {
 
 mod deputy;
 mod deputy_sync;
-mod rosters;
 mod operators;
+mod rosters;
 mod teams;
 
 #[derive(Parser, Debug)]

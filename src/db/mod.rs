@@ -6,10 +6,10 @@ pub mod booking;
 pub mod clients;
 pub mod conflict;
 pub mod connection;
-pub mod deputy;
 pub mod console;
 #[cfg(feature = "mysql")]
 pub mod deadline;
+pub mod deputy;
 pub mod dialect;
 pub mod exports;
 #[cfg(feature = "mysql")]
