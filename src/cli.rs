@@ -201,8 +201,8 @@ pub enum ClientCommand {
             hide_default_value = true
         )]
         centers: String,
-        /// Comma-separated locations (any level) the client may view, with everything below;
-        /// with --view or --edit, its scope comes from these and its teams only.
+        /// Comma-separated locations (any level) the client may view, with everything below.
+        /// Given this or an edit scope, the client's scope comes from these and its teams only.
         #[arg(long, value_name = "LIDS")]
         view: Option<String>,
         /// Comma-separated locations (any level) the client may edit (and view).

@@ -287,8 +287,12 @@ pub fn leave(
     crate::db::tx::write(conn, |conn| {
         let row = live_team(conn, team)?;
         require_team_in_scope(conn, caller, &row)?;
-        let member = match teams::client_scope_kind(conn, principal)? {
-            Some((id, _)) => teams::current_members(conn, &row.id)?
+        let id = match teams::client_scope_kind(conn, principal)? {
+            Some((id, _)) => Some(id),
+            None => crate::db::console::find_operator(conn, principal)?.map(|o| o.id),
+        };
+        let member = match id {
+            Some(id) => teams::current_members(conn, &row.id)?
                 .into_iter()
                 .find(|m| m.principal_id == id),
             None => None,
