@@ -131,6 +131,10 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
         bind: Some("127.0.0.1:0".into()),
         secret_key: Some(SecretKey::generate().to_base64()),
         db_timeout: Some("2s".into()),
+        // No statement watchdog: it opens connections one at a time per process, and hundreds
+        // of test servers in one process then wait past the pool timeout. The deadline and
+        // Galera tests set their own.
+        db_read_timeout: Some("0s".into()),
         http_workers: Some(2),
         ..Settings::default()
     }
