@@ -58,10 +58,10 @@ pub(crate) async fn book_with<F>(
     caller: &Caller,
     mut request: BookingRequest,
     online: Option<booking::online::OnlineRecord>,
-    complete: F,
+    mut complete: F,
 ) -> Result<(BookingOutcome, bool), Error>
 where
-    F: FnOnce(&mut DbConnection, &mut BookingRequest) -> diesel::QueryResult<()> + Send + 'static,
+    F: FnMut(&mut DbConnection, &mut BookingRequest) -> diesel::QueryResult<()> + Send + 'static,
 {
     require(caller, Role::Booking, "addAppointment")?;
     require_center(caller, request.location.as_ref().map(|l| l.as_str()))?;
@@ -69,7 +69,8 @@ where
     let lead = core.booking_lead();
     let master = core.booking.master();
     let cache = core.booking.clone();
-    core.with_db(move |conn| {
+    // A booking may run again on a fresh connection: until its commit nothing of it is stored.
+    core.with_db_rerun(move |conn| {
         complete(conn, &mut request)?;
         let context = BookingContext {
             client_id: &client_id,

@@ -79,9 +79,14 @@ pub async fn enqueue(
         messages,
         refused_legacy_ids,
     } = request;
-    let (messages, answers, earlier) = core
-        .with_db(move |conn| {
-            let (answers, earlier) = retrying(conn, |c| {
+    // Shared with the work, which may run again on a fresh connection (see `with_db_rerun`):
+    // nothing of it is stored until its commit.
+    let messages = std::sync::Arc::new(messages);
+    let stored = messages.clone();
+    let (answers, earlier) = core
+        .with_db_rerun(move |conn| {
+            let messages = &stored;
+            retrying(conn, |c| {
                 let batch: Vec<NewMessage<'_>> = messages
                     .iter()
                     .map(|m| NewMessage {
@@ -109,11 +114,11 @@ pub async fn enqueue(
                 );
                 let earlier = outbox::search::queued_before(c, &owner, &repeated)?;
                 Ok((answers, earlier))
-            })?;
-            Ok((messages, answers, earlier))
+            })
         })
         .await?;
     crate::messaging::wake();
+    let messages = std::sync::Arc::try_unwrap(messages).unwrap_or_else(|shared| (*shared).clone());
     let queued = messages
         .into_iter()
         .zip(answers)

@@ -101,6 +101,32 @@ impl Core {
         .map_err(|e| Error::Internal(format!("blocking task: {e}")))?
     }
 
+    /// [`Core::with_db`] for work that may simply run again: when a statement got no answer
+    /// within the read deadline before any commit was asked for (a Galera node sometimes never
+    /// answers a locking read), the connection is dropped, the server rolls its transaction
+    /// back, and the work runs once more on a fresh connection.
+    pub async fn with_db_rerun<T, F>(&self, mut work: F) -> Result<T, Error>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, diesel::result::Error> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            match work(&mut conn) {
+                Err(err) if crate::db::lost_before_commit(&mut conn) => {
+                    log::warn!("a statement ran out of time before its commit ({err}): run again");
+                    drop(conn);
+                    let mut fresh = pool.get()?;
+                    work(&mut fresh).map_err(Error::from)
+                }
+                done => done.map_err(Error::from),
+            }
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("blocking task: {e}")))?
+    }
+
     /// The booking lead time as chrono counts it.
     pub(crate) fn booking_lead(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.config.booking_lead).unwrap_or_default()

@@ -788,7 +788,7 @@ pub async fn book(
                     ..PatientKeys::default()
                 };
             }
-            Err(_) => request.patient = new_patient,
+            Err(_) => request.patient = new_patient.clone(),
         }
         Ok(())
     };

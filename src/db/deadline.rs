@@ -42,6 +42,10 @@ struct Watch {
 struct State {
     running_since: Option<Instant>,
     cut: bool,
+    /// A commit was asked for and no transaction began since: a statement cut now may have
+    /// committed (the server may have applied the COMMIT whose answer never came).
+    committing: bool,
+    cut_while_committing: bool,
 }
 
 /// The instrumentation a watched connection carries.
@@ -52,6 +56,8 @@ impl Instrumentation for StatementTimer {
         match event {
             InstrumentationEvent::StartQuery { .. } => self.statement_started(),
             InstrumentationEvent::FinishQuery { .. } => self.statement_finished(),
+            InstrumentationEvent::BeginTransaction { .. } => self.set_committing(false),
+            InstrumentationEvent::CommitTransaction { .. } => self.set_committing(true),
             _ => {}
         }
     }
@@ -74,6 +80,14 @@ impl StatementTimer {
             .running_since = None;
     }
 
+    fn set_committing(&self, committing: bool) {
+        self.0
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .committing = committing;
+    }
+
     /// True once the watchdog closed this connection's socket.
     pub fn was_cut(&self) -> bool {
         self.0.state.lock().map(|s| s.cut).unwrap_or(true)
@@ -85,6 +99,27 @@ pub fn is_cut(instrumentation: &mut dyn Instrumentation) -> bool {
     instrumentation
         .downcast_ref::<StatementTimer>()
         .is_some_and(StatementTimer::was_cut)
+}
+
+/// True when `instrumentation` is a watched connection whose statement ran out of time before
+/// any commit was asked for: the server rolls such a transaction back as the connection drops,
+/// so its work may run again on another connection.
+pub fn was_cut_before_commit(instrumentation: &mut dyn Instrumentation) -> bool {
+    instrumentation
+        .downcast_ref::<StatementTimer>()
+        .is_some_and(|timer| {
+            let state = timer.0.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.cut && !state.cut_while_committing
+        })
+}
+
+/// Notes on a watched connection that a transaction begins (`false`) or that its commit is
+/// being sent (`true`), for the transactions that run without Diesel's transaction manager
+/// (`SET autocommit = 0` ... `SET autocommit = 1`).
+pub fn note_commit(instrumentation: &mut dyn Instrumentation, committing: bool) {
+    if let Some(timer) = instrumentation.downcast_ref::<StatementTimer>() {
+        timer.set_committing(committing);
+    }
 }
 
 /// True when `instrumentation` is a watched connection opened before the last time a statement
@@ -165,6 +200,7 @@ impl Watchdog {
                 // SAFETY: `shutdown` on an fd whose socket was just checked; it closes nothing.
                 unsafe { libc::shutdown(watch.fd, libc::SHUT_RDWR) };
                 state.cut = true;
+                state.cut_while_committing = state.committing;
                 CUTS.fetch_add(1, Ordering::SeqCst);
                 log::warn!(
                     "a database statement had no answer after {}: its connection to {} is closed",
@@ -271,5 +307,26 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
         assert!(timer.was_cut());
         assert!(is_cut(&mut timer));
+        assert!(was_cut_before_commit(&mut timer));
+    }
+
+    #[test]
+    fn a_statement_cut_while_its_commit_was_sent_may_have_committed() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (_stream, timer) = establish_watched(port, Duration::from_millis(100), || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+        })
+        .unwrap();
+        let mut timer = timer.expect("the new socket is found");
+        note_commit(&mut timer, false);
+        note_commit(&mut timer, true);
+        timer.statement_started();
+        let started = Instant::now();
+        while !timer.was_cut() {
+            assert!(started.elapsed() < Duration::from_secs(2), "cut");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!was_cut_before_commit(&mut timer));
     }
 }

@@ -125,6 +125,7 @@ where
     #[cfg(feature = "mysql")]
     if let DbConnection::Mysql(c) = conn {
         use diesel::RunQueryDsl;
+        super::deadline::note_commit(diesel::Connection::instrumentation(c), false);
         Fixed::<AutocommitOff>::new().execute(c)?;
         return match work(conn) {
             Ok(value) => match commit_flat(conn) {
@@ -147,7 +148,10 @@ where
 fn commit_flat(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
     match conn {
-        DbConnection::Mysql(c) => Fixed::<AutocommitOn>::new().execute(c).map(|_| ()),
+        DbConnection::Mysql(c) => {
+            super::deadline::note_commit(diesel::Connection::instrumentation(c), true);
+            Fixed::<AutocommitOn>::new().execute(c).map(|_| ())
+        }
         #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(_) => unreachable!("flat transactions are MySQL's"),
     }

@@ -154,6 +154,17 @@ fn older_than_last_cut(conn: &mut DbConnection) -> bool {
     }
 }
 
+/// True for a MySQL connection whose statement ran past its deadline before any commit was
+/// asked for: its transaction is rolled back, so the work may run again on another connection.
+pub fn lost_before_commit(conn: &mut DbConnection) -> bool {
+    match conn {
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => deadline::was_cut_before_commit(c.instrumentation()),
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => false,
+    }
+}
+
 /// True for a MySQL connection whose statement ran past its deadline (its socket is closed).
 fn timed_out(conn: &mut DbConnection) -> bool {
     match conn {

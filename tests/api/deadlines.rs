@@ -129,6 +129,55 @@ mod through_a_freezing_proxy {
         assert_eq!(app.get("/readyz").await.status().as_u16(), 200);
     }
 
+    /// A booking whose locking read gets no answer within the read deadline (here another
+    /// session holds the resource's row for 3 s; on a Galera node the answer may never come)
+    /// had stored nothing yet: its connection is cut, and it runs again on a fresh one.
+    #[actix_web::test]
+    async fn a_booking_whose_locking_read_gets_no_answer_runs_again_on_a_fresh_connection() {
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+
+        use crate::booking::{MONDAY, book, clinic};
+
+        let db = Arc::new(TestDatabase::new(Backend::Mysql));
+        let mut settings = test_settings(&db);
+        // Only the read deadline can end the wait (no MariaDB statement limit).
+        settings.db_statement_timeout = Some("0s".into());
+        settings.db_read_timeout = Some("2s".into());
+        let app = spawn_app_on(db.clone(), settings).await;
+        clinic(&app).await;
+
+        let mut holder = diesel::MysqlConnection::establish(&db.url).unwrap();
+        holder
+            .batch_execute("BEGIN; UPDATE resources SET active = active WHERE lid = 'R1'")
+            .unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(3));
+            holder.batch_execute("COMMIT").unwrap();
+        });
+        let started = Instant::now();
+        let reply = book(&app, "R1", "A30", MONDAY, "10:00", &[]).await;
+        let waited = started.elapsed();
+        release.join().unwrap();
+        reply.assert_ok();
+        assert_eq!(
+            reply.field("ADD_RESULT").as_deref(),
+            Some("OK"),
+            "{}",
+            reply.body
+        );
+        assert!(
+            waited >= Duration::from_secs(2),
+            "the first attempt waited for the read deadline: {waited:?}"
+        );
+        let mut conn = diesel::MysqlConnection::establish(&db.url).unwrap();
+        let booked: i64 = rendez::db::schema::appointments::table
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(booked, 1, "one booking, not two");
+    }
+
     #[test]
     fn sigterm_stops_serve_within_the_shutdown_deadline_while_the_database_swallows_a_request() {
         let db = TestDatabase::new(Backend::Mysql);
