@@ -61,7 +61,9 @@ pub fn pool_gauges(core: &Core) -> PoolGauges {
 
 /// True when a failure's text is a conflict with concurrent work that ran out of retries (see
 /// `db::tx`): expected under load, and counted there, so a worker that meets one says so at
-/// debug level and tries again.
+/// debug level and tries again. A statement that kept running into the statement limit is not
+/// one: it is worth a warning.
 pub fn is_conflict(detail: &str) -> bool {
-    crate::db::tx::Conflict::in_message(detail).is_some()
+    use crate::db::tx::Conflict;
+    Conflict::in_message(detail).is_some_and(|c| c != Conflict::StatementTime)
 }

@@ -16,6 +16,12 @@ pub enum Conflict {
     NotReady,
     /// A unique key taken by a concurrent twin that committed first.
     Twin,
+    /// MariaDB's statement limit (`max_statement_time`, 1969) ended a statement: in a write
+    /// transaction, a wait for a lock held by a transaction that went quiet (a Galera node
+    /// sometimes never answers a BF-aborted victim's statement until its connection is cut, and
+    /// the victim keeps its locks until then). Run again, a few times only: a statement that is
+    /// slow by itself would be as slow again.
+    StatementTime,
     /// The server rolled the whole transaction back under a savepoint (a deadlock, or a Galera
     /// node aborting a local transaction for a replicated one): rolling back to the savepoint
     /// then fails with "SAVEPOINT ... does not exist" (1305), which is what Diesel reports.
@@ -32,6 +38,7 @@ impl Conflict {
             Conflict::NotReady => "node_not_ready",
             Conflict::Twin => "unique_twin",
             Conflict::RolledBack => "rolled_back",
+            Conflict::StatementTime => "statement_time",
         }
     }
 
@@ -44,6 +51,8 @@ impl Conflict {
             Some(Conflict::LockWait)
         } else if message.contains("Record has changed") {
             Some(Conflict::RecordChanged)
+        } else if message.contains("max_statement_time exceeded") {
+            Some(Conflict::StatementTime)
         } else if message.contains("SAVEPOINT") && message.contains("does not exist") {
             Some(Conflict::RolledBack)
         } else if message.contains("WSREP has not yet prepared node")
@@ -110,6 +119,10 @@ mod tests {
         assert_eq!(
             Conflict::in_message("SAVEPOINT diesel_savepoint_1 does not exist"),
             Some(Conflict::RolledBack)
+        );
+        assert_eq!(
+            Conflict::in_message("Query execution was interrupted (max_statement_time exceeded)"),
+            Some(Conflict::StatementTime)
         );
         assert_eq!(Conflict::in_message("Table 'x' doesn't exist"), None);
         let wrapped = crate::error::Error::Unavailable(

@@ -24,6 +24,9 @@ use super::dialect;
 /// Attempts in all, the first included.
 pub const ATTEMPTS: usize = 10;
 
+/// Attempts in all after statements that ran into MariaDB's statement limit.
+pub const STATEMENT_TIME_ATTEMPTS: usize = 3;
+
 /// Runs `attempt` again while it fails with a conflict, at most [`ATTEMPTS`] times in all, with a
 /// random pause before each new attempt; each retry is counted. `attempt` must open its own
 /// transaction, so that each run starts afresh.
@@ -36,12 +39,16 @@ pub fn again_if<T, E: MayConflict>(
     worth: impl Fn(Conflict) -> bool,
     mut attempt: impl FnMut() -> Result<T, E>,
 ) -> Result<T, E> {
-    let mut attempts = 0;
+    let (mut attempts, mut statement_time) = (0, 0);
     loop {
         attempts += 1;
         match attempt() {
             Err(err) if attempts < ATTEMPTS => match err.conflict().filter(|c| worth(*c)) {
+                Some(Conflict::StatementTime) if statement_time + 1 >= STATEMENT_TIME_ATTEMPTS => {
+                    return Err(err);
+                }
                 Some(conflict) => {
+                    statement_time += usize::from(conflict == Conflict::StatementTime);
                     log::debug!(
                         "database conflict ({}) on attempt {attempts} of {ATTEMPTS}: run again",
                         conflict.label()
@@ -158,5 +165,14 @@ mod tests {
             }
         });
         assert_eq!(out.unwrap(), 7);
+        let mut runs = 0;
+        let out: Result<(), crate::error::Error> = again(|| {
+            runs += 1;
+            Err(crate::error::Error::Unavailable(
+                "Query execution was interrupted (max_statement_time exceeded)".into(),
+            ))
+        });
+        assert!(out.is_err());
+        assert_eq!(runs, STATEMENT_TIME_ATTEMPTS);
     }
 }
