@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 backend="${1:-sqlite}"
 duration="${BENCH_SECONDS:-10}"
 connections="${BENCH_CONNECTIONS:-64}"
+threads=2   # wrk threads; the booking script interleaves their counters
 port="${BENCH_PORT:-18182}"
 for tool in wrk curl jq; do
   command -v "$tool" >/dev/null || { echo "$tool is missing: apt-get install $tool" >&2; exit 2; }
@@ -85,7 +86,8 @@ wrk.headers["Authorization"] = "$auth"
 LUA
 
 cat >"$work/book.lua" <<LUA
--- Every request books another afternoon slot: schedule, day and time from a per-thread counter.
+-- Every request books another afternoon slot: schedule, day and time from a per-thread counter,
+-- the threads' counters interleaved so that together they walk every slot once.
 local days = {$days_lua}
 local schedules = {$schedules_lua}
 local threads = {}
@@ -101,7 +103,7 @@ function init(args)
 end
 function request()
   counter = counter + 1
-  local n = counter * 8 + thread_id
+  local n = (counter - 1) * $threads + (thread_id - 1)
   local s = schedules[(n % #schedules) + 1]
   local slot = math.floor(n / #schedules) % 24   -- 24 quarter hours from 14:00 to 20:00
   local d = days[(math.floor(n / (#schedules * 24)) % #days) + 1]
@@ -135,7 +137,7 @@ LUA
 run() {
   local label="$1"; shift
   local out
-  out="$(wrk -t2 -c"$connections" -d"${duration}s" --latency "$@")"
+  out="$(wrk -t"$threads" -c"$connections" -d"${duration}s" --latency "$@")"
   local rps p50 p99 errors
   rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
   p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
@@ -149,7 +151,7 @@ run() {
 echo "backend: $backend, $connections connections, ${duration}s each; free/busy: schedule $dr07 (Doctor 7), $slots free slots in 7 days"
 # Two unmeasured seconds first: the first burst pays the password check (Argon2id) and the first
 # use of each pooled connection, which is not the steady state measured.
-wrk -t2 -c"$connections" -d2s -s "$work/get.lua" "http://127.0.0.1:$port$free_path" >/dev/null
+wrk -t"$threads" -c"$connections" -d2s -s "$work/get.lua" "http://127.0.0.1:$port$free_path" >/dev/null
 run healthz "http://127.0.0.1:$port/healthz"
 run free-slots-7-days -s "$work/get.lua" "http://127.0.0.1:$port$free_path"
 run post-bookings -s "$work/book.lua" "http://127.0.0.1:$port/ws/booking/v2/bookings"
