@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 duration="${BENCH_SECONDS:-10}"
 connections="${BENCH_CONNECTIONS:-48}"
 port="${BENCH_PORT:-18481}"
+threads=1   # wrk threads per server
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 
 cargo build --release --quiet --features mysql --bin rendez --example bench_seed --example messaging_bench
@@ -51,7 +52,8 @@ function init(args)
 end
 function request()
   counter = counter + 1
-  local n = counter * 8 + thread_id
+  -- The threads' counters interleave: together they walk doctor, then time, then day.
+  local n = (counter - 1) * $threads + (thread_id - 1)
   local doctor = n % 50
   local slot = math.floor(n / 50) % 24
   local day = 1 + base + math.floor(n / 1200)
@@ -97,7 +99,7 @@ measure() {
   local loads=()
   # Bookings: all servers at once, each with its share of the connections.
   for i in "${!urls[@]}"; do
-    BASE=$((i * 40)) wrk -t1 -c"$per" -d"${duration}s" -s "$work/book.lua" "http://127.0.0.1:$((port + i))/soap" >"$work/book-$label-$i.out" &
+    BASE=$((i * 40)) wrk -t"$threads" -c"$per" -d"${duration}s" -s "$work/book.lua" "http://127.0.0.1:$((port + i))/soap" >"$work/book-$label-$i.out" &
     loads+=($!)
   done
   wait "${loads[@]}"
