@@ -455,14 +455,14 @@ pub(crate) async fn book(
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Booked {
+pub(crate) struct Booked {
     app_lid: String,
     user_lid: Option<String>,
     user_tid: String,
 }
 
 #[track_caller]
-fn booked(reply: &Reply) -> Booked {
+pub(crate) fn booked(reply: &Reply) -> Booked {
     reply.assert_ok();
     assert_eq!(
         reply.field("ADD_RESULT").as_deref(),
