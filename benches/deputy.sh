@@ -15,5 +15,5 @@ case "$backend" in
   *) echo "usage: $0 [sqlite|mysql]" >&2; exit 2 ;;
 esac
 export MYSQL_TEST_URL="${MYSQL_TEST_URL:-mysql://root@127.0.0.1:3306}"
-cargo test --release --features mysql --test api -- "$filter" --ignored --exact --nocapture 2>&1 \
+cargo test --features mysql --test api -- "$filter" --ignored --exact --nocapture 2>&1 \
   | grep -E '^deputy |test result|panicked'
