@@ -143,6 +143,16 @@ pub fn list(conn: &mut DbConnection, open_only: bool) -> QueryResult<Vec<SyncErr
         .collect())
 }
 
+/// The subjects (their keys) of the open errors.
+pub fn open_subjects(conn: &mut DbConnection) -> QueryResult<std::collections::HashSet<String>> {
+    Ok(roster_sync_errors::table
+        .filter(roster_sync_errors::cleared_at.is_null())
+        .select(roster_sync_errors::subject)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
 /// How many errors are open.
 pub fn open_count(conn: &mut DbConnection) -> QueryResult<i64> {
     roster_sync_errors::table
