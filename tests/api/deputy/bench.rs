@@ -1,5 +1,6 @@
 //! The sync's speed (run by `benches/deputy.sh`, ignored otherwise): the first sync of 10,000
-//! shifts (20 pages) for 50 clinicians over 28 days, then a poll with nothing changed.
+//! shifts (20 pages) for 50 clinicians over 28 days, then a poll with nothing changed, then a
+//! full pass with nothing changed.
 
 use std::time::{Duration, Instant};
 
@@ -75,6 +76,17 @@ async fn first_sync_of_ten_thousand_shifts(backend: Backend) {
         started.elapsed().as_secs_f64()
     );
     assert_eq!(world.fake.count(Endpoint::Query), 1);
+    // The hourly full pass over the same 10,000 rosters, none of them changed.
+    world.fake.forget_requests();
+    let started = Instant::now();
+    let report = world.poll(true).await.unwrap();
+    println!(
+        "deputy full pass with nothing changed ({backend:?}): {} requests, {} changes, {:.2} s",
+        world.fake.count(Endpoint::Query),
+        report.counts.changes(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(report.counts.unchanged as i64, SHIFTS, "{report:?}");
 }
 
 #[ignore = "a benchmark: benches/deputy.sh"]
