@@ -106,6 +106,11 @@ async fn unmapped_rosters_are_errors_that_name_them_and_clear_once_mapped(backen
         .add(FakeRoster::new(EMPLOYEE, 77, day_at(2, 8), day_at(2, 16)));
     let report = world.poll(true).await.unwrap();
     assert_eq!(report.counts.errors, 2, "{report:?}");
+    let metrics = crate::helpers::scrape(&world.app).await;
+    assert_eq!(
+        crate::helpers::sample(&metrics, "rendez_deputy_open_sync_errors"),
+        2.0
+    );
     let errors = world.errors();
     let reason_of = |id: i64| {
         errors
@@ -591,6 +596,12 @@ async fn a_poll_or_a_webhook_call_announces_once_and_an_unmapped_roster_mid_page
             .any(|(subject, reason)| *subject == format!("deputy:{stranger}")
                 && reason.contains("Deputy employee 44")),
         "{errors:?}"
+    );
+    let metrics = crate::helpers::scrape(&world.app).await;
+    assert_eq!(
+        crate::helpers::sample(&metrics, "rendez_deputy_open_sync_errors"),
+        1.0,
+        "{metrics}"
     );
     // Three shifts, two roles: one master bump, one slot event per role.
     assert_eq!(
