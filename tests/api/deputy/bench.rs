@@ -53,8 +53,12 @@ async fn first_sync_of_ten_thousand_shifts(backend: Backend) {
             start + HOUR - 600,
         ));
     }
-    // A second after the last change, as a poll minutes after the clinic's planning would be.
-    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    // Two seconds after the last change, as a poll minutes after the clinic's planning would
+    // be. One is not enough: the fake's `Date` (actix's, refreshed every half second) may still
+    // name the second of the last change, and the watermark then stays a second before it, so
+    // that the poll with nothing changed reads that second's rosters again (all 10,000 when
+    // they were added within it).
+    actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
     world.fake.forget_requests();
     let started = Instant::now();
     let report = world.poll(true).await.unwrap();
