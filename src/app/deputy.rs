@@ -110,6 +110,8 @@ struct Applying {
     deleted: HashSet<i64>,
     synced: HashMap<String, Option<i64>>,
     open_errors: HashSet<String>,
+    /// The subjects whose open errors were read (the rosters in hand).
+    errors_read: HashSet<String>,
     twins: HashMap<(String, String), Vec<lookups::Twin>>,
     applied: HashSet<i64>,
 }
@@ -124,6 +126,10 @@ impl Applying {
     ) -> diesel::QueryResult<Applying> {
         let held = rosters::shifts::find_by_deputy_ids(conn, roster_ids)?;
         let held_ids: Vec<String> = held.values().map(|s| s.id.clone()).collect();
+        let subjects: Vec<String> = roster_ids
+            .iter()
+            .map(|id| SyncSubject::Deputy(*id).key())
+            .collect();
         Ok(Applying {
             include_unpublished,
             now,
@@ -134,7 +140,8 @@ impl Applying {
             synced: lookups::synced_versions(conn, &held_ids)?,
             held,
             deleted: state::deleted_among(conn, roster_ids)?,
-            open_errors: sync_errors::open_subjects(conn)?,
+            open_errors: sync_errors::open_among(conn, &subjects)?,
+            errors_read: subjects.into_iter().collect(),
             twins: HashMap::new(),
             applied: HashSet::new(),
         })
@@ -211,7 +218,7 @@ impl Applying {
     }
 
     /// A live shift of the role with these times and no Deputy id yet (see
-    /// [`lookups::twin_without_deputy_id`]), taken from the role's list read once. Past days
+    /// [`lookups::twins_of_role`]), taken from the role's list read once. Past days
     /// are never applied, so the list starts two days back, whatever the zone.
     fn twin(
         &mut self,
@@ -252,7 +259,8 @@ impl Applying {
         conn: &mut DbConnection,
         subject: &SyncSubject,
     ) -> diesel::QueryResult<()> {
-        if self.open_errors.remove(&subject.key()) {
+        let key = subject.key();
+        if self.open_errors.remove(&key) || !self.errors_read.contains(&key) {
             sync_errors::clear(conn, subject)?;
         }
         Ok(())

@@ -85,7 +85,8 @@ pub fn pending_at(synced: Option<Option<i64>>, version: i64) -> bool {
 pub type Twin = (String, DateTime<Utc>, DateTime<Utc>);
 
 /// The live shifts of this resource at this center without a Deputy id that start from
-/// `from` on: what [`twin_without_deputy_id`] looks among, read once for a role.
+/// `from` on: among them, the twin of a roster Deputy sends (same times) is a Rendez shift
+/// whose push is under way, when Deputy's webhook for it arrives first. Read once for a role.
 pub fn twins_of_role(
     conn: &mut DbConnection,
     resource_id: &str,
@@ -129,25 +130,4 @@ pub fn mappings_changed_at(conn: &mut DbConnection) -> QueryResult<Option<DateTi
         .select(diesel::dsl::max(deputy_employees::updated_at))
         .first(conn)?;
     Ok(units.max(employees).map(utc))
-}
-
-/// A live shift of this resource at this center with these times that has no Deputy id yet: a
-/// Rendez shift whose push is under way, when Deputy's webhook for it arrives first.
-pub fn twin_without_deputy_id(
-    conn: &mut DbConnection,
-    resource_id: &str,
-    center_id: &str,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> QueryResult<Option<String>> {
-    roster_shifts::table
-        .filter(roster_shifts::resource_id.eq(resource_id))
-        .filter(roster_shifts::center_id.eq(center_id))
-        .filter(roster_shifts::start_at.eq(naive(start)))
-        .filter(roster_shifts::end_at.eq(naive(end)))
-        .filter(roster_shifts::deputy_roster_id.is_null())
-        .filter(roster_shifts::removed_at.is_null())
-        .select(roster_shifts::id)
-        .first(conn)
-        .optional()
 }

@@ -2,7 +2,9 @@
 //! by Deputy (by its roster id, never undone by an older `Modified`).
 //!
 //! The `*_within` functions run inside the caller's write transaction (the Deputy sync commits
-//! a whole poll with its watermark); the others open their own, retried after a deadlock.
+//! a whole poll with its watermark) and leave the announcement of what they changed to the
+//! caller's [`Batch`], made once before it commits; the others open their own transaction,
+//! retried after a deadlock, and announce in it.
 
 use std::collections::{HashMap, HashSet};
 

@@ -143,14 +143,22 @@ pub fn list(conn: &mut DbConnection, open_only: bool) -> QueryResult<Vec<SyncErr
         .collect())
 }
 
-/// The subjects (their keys) of the open errors.
-pub fn open_subjects(conn: &mut DbConnection) -> QueryResult<std::collections::HashSet<String>> {
-    Ok(roster_sync_errors::table
-        .filter(roster_sync_errors::cleared_at.is_null())
-        .select(roster_sync_errors::subject)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect())
+/// Which of these subjects (their keys) have an open error.
+pub fn open_among(
+    conn: &mut DbConnection,
+    keys: &[String],
+) -> QueryResult<std::collections::HashSet<String>> {
+    let mut open = std::collections::HashSet::new();
+    for chunk in keys.chunks(500) {
+        open.extend(
+            roster_sync_errors::table
+                .filter(roster_sync_errors::cleared_at.is_null())
+                .filter(roster_sync_errors::subject.eq_any(chunk))
+                .select(roster_sync_errors::subject)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(open)
 }
 
 /// How many errors are open.
