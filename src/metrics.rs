@@ -1,5 +1,6 @@
 //! The process's Prometheus figures: SOAP requests and latencies per operation, faults by code,
-//! the state of the database pool, the outbox depth, and the counters of work done away from
+//! the state of the database pool, the outbox depth, the rosters' open conflicts and sync
+//! errors, and the counters of work done away from
 //! the edges ([`crate::telemetry`]). `/metrics` ([`crate::http::metrics`]) renders them.
 
 use std::time::Duration;
@@ -22,6 +23,8 @@ pub struct Metrics {
     /// Argon2id verifications, counted by the authenticator.
     pub password_verifications: IntCounter,
     outbox_messages: IntGaugeVec,
+    roster_open_conflicts: IntGauge,
+    deputy_open_sync_errors: IntGauge,
 }
 
 impl Metrics {
@@ -73,6 +76,16 @@ impl Metrics {
             "Largest size of the database pool",
         )
         .expect("valid metric");
+        let roster_open_conflicts = IntGauge::new(
+            "roster_open_conflicts",
+            "Appointments left outside a shift that changed or went, not yet resolved",
+        )
+        .expect("valid metric");
+        let deputy_open_sync_errors = IntGauge::new(
+            "deputy_open_sync_errors",
+            "Shifts and Deputy rosters that cannot be synchronised, open",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(soap_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(soap_seconds.clone()),
@@ -82,6 +95,8 @@ impl Metrics {
             Box::new(pool_max.clone()),
             Box::new(password_verifications.clone()),
             Box::new(outbox_messages.clone()),
+            Box::new(roster_open_conflicts.clone()),
+            Box::new(deputy_open_sync_errors.clone()),
         ]
         .into_iter()
         .chain(crate::telemetry::collectors())
@@ -100,6 +115,8 @@ impl Metrics {
             pool_max,
             password_verifications,
             outbox_messages,
+            roster_open_conflicts,
+            deputy_open_sync_errors,
         }
     }
 
@@ -116,12 +133,19 @@ impl Metrics {
         }
     }
 
-    /// The text format of every figure, with the pool's state and the outbox depth as of now.
+    /// The text format of every figure, with the pool's state, the outbox depth and the
+    /// rosters' open conflicts and sync errors as of now (`None`: unread, the last figures
+    /// stay).
     pub fn encode(
         &self,
         pool: crate::app::ops::PoolGauges,
         outbox: &[(String, String, i64)],
+        rosters: Option<crate::app::ops::RosterGauges>,
     ) -> String {
+        if let Some(rosters) = rosters {
+            self.roster_open_conflicts.set(rosters.open_conflicts);
+            self.deputy_open_sync_errors.set(rosters.open_sync_errors);
+        }
         self.outbox_messages.reset();
         for (channel, state, count) in outbox {
             self.outbox_messages

@@ -3,10 +3,12 @@
 //! From Deputy: a poll ([`poll`]) reads the rosters changed since the watermark (or, now and
 //! then, every roster of the window: the full pass, which also removes the shifts Deputy no
 //! longer has) and applies them with the new watermark in one transaction, so a poll is never
-//! half-applied; a webhook ([`apply_events`]) applies its rosters at once. Both end in
-//! [`apply_roster`], which maps Deputy's employee and unit to a resource and a place, records
-//! a sync error that names what is unmapped or invalid (never creating anything), and hands
-//! the shift to the rosters' own external apply (conflicts with bookings recorded there).
+//! half-applied; a webhook ([`apply_events`]) applies its rosters at once, in one transaction
+//! too. Both apply each roster through [`Applying`], which maps Deputy's employee and unit to a
+//! resource and a place, records a sync error that names what is unmapped or invalid (never
+//! creating anything), and hands the shift to the rosters' own external apply (conflicts with
+//! bookings recorded there); the transaction's shift changes are announced to the searches and
+//! the slot worker once, before it commits, and what each roster needs is read once for all.
 //!
 //! To Deputy: [`push_due`] pushes the shifts changed in Rendez (`db::deputy::pushes` says how
 //! they are found, and why a change applied from Deputy is never pushed back).
@@ -14,6 +16,7 @@
 //! Past days are not synchronised either way (the seed's rule); each case says so in the log,
 //! the counts and, for a Rendez change, its sync error.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -26,7 +29,7 @@ use crate::db::deputy::{PollRecord, SyncState, lookups, pushes, state};
 use crate::db::rosters::{self, ExternalOutcome, ExternalShift, mappings, sync_errors};
 use crate::domain::access::Role;
 use crate::domain::deputy::{DeputyRoster, freshness, is_past_day, past_day_reason, takes};
-use crate::domain::roster::{Origin, ShiftTimes, Span, SyncSubject};
+use crate::domain::roster::{Origin, Shift, ShiftTimes, Span, SyncSubject};
 use crate::error::Error;
 use crate::integrations::deputy::webhook::RosterEvent;
 use crate::integrations::deputy::wire::SupervisePush;
@@ -90,189 +93,380 @@ fn spans(roster: &DeputyRoster) -> Vec<Span> {
         .collect()
 }
 
-fn zone(conn: &mut DbConnection, center_id: &str) -> diesel::QueryResult<Tz> {
-    Ok(lookups::center_timezone(conn, center_id)?
-        .and_then(|tz| tz.parse().ok())
-        .unwrap_or(chrono_tz::UTC))
-}
-
-/// Keeps the shift in step with Deputy at its current version (nothing to push back).
-fn in_step(conn: &mut DbConnection, shift_id: &str, now: DateTime<Utc>) -> diesel::QueryResult<()> {
-    if let Some(shift) = rosters::find(conn, shift_id)? {
-        pushes::mark_synced(conn, shift_id, shift.version, None, now)?;
-    }
-    Ok(())
-}
-
-/// Removes the shift held for a roster (Deputy removed it, or it is no longer a shift).
-fn remove_held(
-    conn: &mut DbConnection,
-    roster_id: i64,
-    modified: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    counts: &mut ApplyCounts,
-) -> diesel::QueryResult<()> {
-    match rosters::remove_external_within(conn, roster_id, modified)? {
-        ExternalOutcome::Removed { id, conflicts } => {
-            counts.removed += 1;
-            counts.conflicts += conflicts.len();
-            in_step(conn, &id, now)?;
-        }
-        ExternalOutcome::Stale(_) => counts.stale += 1,
-        _ => counts.unchanged += 1,
-    }
-    Ok(())
-}
-
-/// Applies Deputy's state of one roster inside the caller's transaction.
-pub(crate) fn apply_roster(
-    conn: &mut DbConnection,
-    roster: &DeputyRoster,
+/// What one transaction of the sync (a poll, a webhook call) applies its rosters with: the
+/// lookups made once rather than per roster (mappings, zones; for the rosters in hand, the
+/// shifts held, Deputy's deletions, the versions in step, the open sync errors, the shifts
+/// awaiting their push's answer), and the batch of shift writes, announced once before the
+/// transaction commits. A roster applied once in the transaction is looked up again if it
+/// comes twice (a page's overlap row), as its state moved.
+struct Applying {
     include_unpublished: bool,
     now: DateTime<Utc>,
-    counts: &mut ApplyCounts,
-) -> diesel::QueryResult<()> {
-    let subject = SyncSubject::Deputy(roster.id);
-    if state::is_deleted(conn, roster.id)? {
-        counts.stale += 1;
-        return Ok(());
+    batch: rosters::Batch,
+    employees: HashMap<i64, Option<String>>,
+    units: HashMap<i64, Option<(String, Option<String>)>>,
+    zones: HashMap<String, Tz>,
+    held: HashMap<i64, Shift>,
+    deleted: HashSet<i64>,
+    synced: HashMap<String, Option<i64>>,
+    open_errors: HashSet<String>,
+    /// The subjects whose open errors were read (the rosters in hand).
+    errors_read: HashSet<String>,
+    twins: HashMap<(String, String), Vec<lookups::Twin>>,
+    applied: HashSet<i64>,
+}
+
+impl Applying {
+    /// Reads at once what applying these rosters needs.
+    fn for_rosters(
+        conn: &mut DbConnection,
+        roster_ids: &[i64],
+        include_unpublished: bool,
+        now: DateTime<Utc>,
+    ) -> diesel::QueryResult<Applying> {
+        let held = rosters::shifts::find_by_deputy_ids(conn, roster_ids)?;
+        let held_ids: Vec<String> = held.values().map(|s| s.id.clone()).collect();
+        let subjects: Vec<String> = roster_ids
+            .iter()
+            .map(|id| SyncSubject::Deputy(*id).key())
+            .collect();
+        Ok(Applying {
+            include_unpublished,
+            now,
+            batch: rosters::Batch::default(),
+            employees: HashMap::new(),
+            units: HashMap::new(),
+            zones: HashMap::new(),
+            synced: lookups::synced_versions(conn, &held_ids)?,
+            held,
+            deleted: state::deleted_among(conn, roster_ids)?,
+            open_errors: sync_errors::open_among(conn, &subjects)?,
+            errors_read: subjects.into_iter().collect(),
+            twins: HashMap::new(),
+            applied: HashSet::new(),
+        })
     }
-    let held = rosters::shifts::find_by_deputy_id(conn, roster.id)?;
-    if let Some(held) = &held {
-        let pending = lookups::push_pending(conn, &held.id, held.version)?;
-        if !takes(
-            freshness(held.external_modified_at, roster.modified),
-            pending,
-        ) {
+
+    fn is_deleted(&mut self, conn: &mut DbConnection, roster_id: i64) -> diesel::QueryResult<bool> {
+        if self.applied.contains(&roster_id) {
+            return state::is_deleted(conn, roster_id);
+        }
+        Ok(self.deleted.contains(&roster_id))
+    }
+
+    fn held(
+        &mut self,
+        conn: &mut DbConnection,
+        roster_id: i64,
+    ) -> diesel::QueryResult<Option<Shift>> {
+        if self.applied.contains(&roster_id) {
+            return rosters::shifts::find_by_deputy_id(conn, roster_id);
+        }
+        Ok(self.held.remove(&roster_id))
+    }
+
+    fn push_pending(
+        &mut self,
+        conn: &mut DbConnection,
+        roster_id: i64,
+        shift: &Shift,
+    ) -> diesel::QueryResult<bool> {
+        if self.applied.contains(&roster_id) {
+            return lookups::push_pending(conn, &shift.id, shift.version);
+        }
+        Ok(lookups::pending_at(
+            self.synced.get(&shift.id).copied(),
+            shift.version,
+        ))
+    }
+
+    fn resource_of(
+        &mut self,
+        conn: &mut DbConnection,
+        employee: i64,
+    ) -> diesel::QueryResult<Option<String>> {
+        if let Some(known) = self.employees.get(&employee) {
+            return Ok(known.clone());
+        }
+        let found = mappings::resource_of_employee(conn, employee)?;
+        self.employees.insert(employee, found.clone());
+        Ok(found)
+    }
+
+    fn place_of(
+        &mut self,
+        conn: &mut DbConnection,
+        unit: i64,
+    ) -> diesel::QueryResult<Option<(String, Option<String>)>> {
+        if let Some(known) = self.units.get(&unit) {
+            return Ok(known.clone());
+        }
+        let found = mappings::place_of_unit(conn, unit)?;
+        self.units.insert(unit, found.clone());
+        Ok(found)
+    }
+
+    fn zone(&mut self, conn: &mut DbConnection, center_id: &str) -> diesel::QueryResult<Tz> {
+        if let Some(tz) = self.zones.get(center_id) {
+            return Ok(*tz);
+        }
+        let tz = lookups::center_timezone(conn, center_id)?
+            .and_then(|tz| tz.parse().ok())
+            .unwrap_or(chrono_tz::UTC);
+        self.zones.insert(center_id.to_string(), tz);
+        Ok(tz)
+    }
+
+    /// A live shift of the role with these times and no Deputy id yet (see
+    /// [`lookups::twins_of_role`]), taken from the role's list read once. Past days
+    /// are never applied, so the list starts two days back, whatever the zone.
+    fn twin(
+        &mut self,
+        conn: &mut DbConnection,
+        resource_id: &str,
+        center_id: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> diesel::QueryResult<Option<String>> {
+        let role = (resource_id.to_string(), center_id.to_string());
+        if !self.twins.contains_key(&role) {
+            let from = self.now - chrono::Duration::days(2);
+            let found = lookups::twins_of_role(conn, resource_id, center_id, from)?;
+            self.twins.insert(role.clone(), found);
+        }
+        let twins = self.twins.get_mut(&role).expect("read above");
+        let Some(at) = twins.iter().position(|(_, s, e)| *s == start && *e == end) else {
+            return Ok(None);
+        };
+        // It takes a Deputy id now: no twin of another roster any more.
+        Ok(Some(twins.swap_remove(at).0))
+    }
+
+    fn record_error(
+        &mut self,
+        conn: &mut DbConnection,
+        subject: &SyncSubject,
+        reason: &str,
+    ) -> diesel::QueryResult<()> {
+        sync_errors::record(conn, subject, reason)?;
+        self.open_errors.insert(subject.key());
+        Ok(())
+    }
+
+    /// Clears the subject's open error; no statement when none was open.
+    fn clear_error(
+        &mut self,
+        conn: &mut DbConnection,
+        subject: &SyncSubject,
+    ) -> diesel::QueryResult<()> {
+        let key = subject.key();
+        if self.open_errors.remove(&key) || !self.errors_read.contains(&key) {
+            sync_errors::clear(conn, subject)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the shift in step with Deputy at its current version (nothing to push back).
+    fn in_step(&mut self, conn: &mut DbConnection, shift_id: &str) -> diesel::QueryResult<()> {
+        let version = match self.batch.version_of(shift_id) {
+            Some(version) => version,
+            None => match rosters::find(conn, shift_id)? {
+                Some(shift) => shift.version,
+                None => return Ok(()),
+            },
+        };
+        pushes::mark_synced(conn, shift_id, version, None, self.now)
+    }
+
+    /// Removes the shift held for a roster (Deputy removed it, or it is no longer a shift).
+    fn remove_held(
+        &mut self,
+        conn: &mut DbConnection,
+        roster_id: i64,
+        modified: Option<DateTime<Utc>>,
+        counts: &mut ApplyCounts,
+    ) -> diesel::QueryResult<()> {
+        self.applied.insert(roster_id);
+        match rosters::remove_external_within(conn, roster_id, modified, &mut self.batch)? {
+            ExternalOutcome::Removed { id, conflicts } => {
+                counts.removed += 1;
+                counts.conflicts += conflicts.len();
+                self.in_step(conn, &id)?;
+            }
+            ExternalOutcome::Stale(_) => counts.stale += 1,
+            _ => counts.unchanged += 1,
+        }
+        Ok(())
+    }
+
+    /// Applies Deputy's state of one roster inside the caller's transaction.
+    fn roster(
+        &mut self,
+        conn: &mut DbConnection,
+        roster: &DeputyRoster,
+        counts: &mut ApplyCounts,
+    ) -> diesel::QueryResult<()> {
+        let first_time = !self.applied.contains(&roster.id);
+        let result = self.roster_once(conn, roster, counts);
+        if first_time {
+            self.applied.insert(roster.id);
+        }
+        result
+    }
+
+    fn roster_once(
+        &mut self,
+        conn: &mut DbConnection,
+        roster: &DeputyRoster,
+        counts: &mut ApplyCounts,
+    ) -> diesel::QueryResult<()> {
+        let subject = SyncSubject::Deputy(roster.id);
+        if self.is_deleted(conn, roster.id)? {
             counts.stale += 1;
             return Ok(());
         }
-    }
-    if let Err(not_a_shift) = roster.as_shift(include_unpublished) {
-        sync_errors::clear(conn, &subject)?;
-        match &held {
-            Some(h) if h.removed_at.is_none() => {
-                log::debug!(
-                    "Deputy roster {} is now an {}: its shift is removed",
-                    roster.id,
-                    not_a_shift.as_str()
-                );
-                remove_held(conn, roster.id, Some(roster.modified), now, counts)?;
+        let held = self.held(conn, roster.id)?;
+        let mut pending = false;
+        if let Some(held) = &held {
+            pending = self.push_pending(conn, roster.id, held)?;
+            if !takes(
+                freshness(held.external_modified_at, roster.modified),
+                pending,
+            ) {
+                counts.stale += 1;
+                return Ok(());
             }
-            _ => counts.ignored += 1,
         }
-        return Ok(());
-    }
-    let employee = roster.employee.unwrap_or_default();
-    let Some(resource_id) = mappings::resource_of_employee(conn, employee)? else {
-        counts.errors += 1;
-        return sync_errors::record(
-            conn,
-            &subject,
-            &format!(
-                "Deputy employee {employee} (roster {}) is not mapped to a Rendez resource: map it \
-                 with `rendez deputy map-employee RESOURCE_LID {employee}`",
-                roster.id
-            ),
-        );
-    };
-    let Some((center_id, area)) = mappings::place_of_unit(conn, roster.operational_unit)? else {
-        counts.errors += 1;
-        return sync_errors::record(
-            conn,
-            &subject,
-            &format!(
-                "Deputy operational unit {unit} (roster {id}) is not mapped to a Rendez center or \
-                 area: map it with `rendez deputy map-area CENTER_LID[/AREA] {unit}`",
-                unit = roster.operational_unit,
-                id = roster.id
-            ),
-        );
-    };
-    let tz = zone(conn, &center_id)?;
-    if is_past_day(roster.start, tz, now) {
-        log::info!(
-            "Deputy roster {}: {}",
-            roster.id,
-            past_day_reason(roster.start, tz)
-        );
-        counts.past_days += 1;
-        return Ok(());
-    }
-    let times = match ShiftTimes::new(roster.start, roster.end, spans(roster)) {
-        Ok(times) => times,
-        Err(e) => {
+        if let Err(not_a_shift) = roster.as_shift(self.include_unpublished) {
+            self.clear_error(conn, &subject)?;
+            match &held {
+                Some(h) if h.removed_at.is_none() => {
+                    log::debug!(
+                        "Deputy roster {} is now an {}: its shift is removed",
+                        roster.id,
+                        not_a_shift.as_str()
+                    );
+                    self.remove_held(conn, roster.id, Some(roster.modified), counts)?;
+                }
+                _ => counts.ignored += 1,
+            }
+            return Ok(());
+        }
+        let employee = roster.employee.unwrap_or_default();
+        let Some(resource_id) = self.resource_of(conn, employee)? else {
             counts.errors += 1;
-            return sync_errors::record(
+            return self.record_error(
                 conn,
                 &subject,
-                &format!("Deputy roster {}: {e}", roster.id),
+                &format!(
+                    "Deputy employee {employee} (roster {}) is not mapped to a Rendez resource: \
+                     map it with `rendez deputy map-employee RESOURCE_LID {employee}`",
+                    roster.id
+                ),
             );
+        };
+        let Some((center_id, area)) = self.place_of(conn, roster.operational_unit)? else {
+            counts.errors += 1;
+            return self.record_error(
+                conn,
+                &subject,
+                &format!(
+                    "Deputy operational unit {unit} (roster {id}) is not mapped to a Rendez \
+                     center or area: map it with `rendez deputy map-area CENTER_LID[/AREA] {unit}`",
+                    unit = roster.operational_unit,
+                    id = roster.id
+                ),
+            );
+        };
+        let tz = self.zone(conn, &center_id)?;
+        if is_past_day(roster.start, tz, self.now) {
+            log::info!(
+                "Deputy roster {}: {}",
+                roster.id,
+                past_day_reason(roster.start, tz)
+            );
+            counts.past_days += 1;
+            return Ok(());
         }
-    };
-    if held.is_none()
-        && let Some(twin) = lookups::twin_without_deputy_id(
-            conn,
-            &resource_id,
-            &center_id,
-            roster.start,
-            roster.end,
-        )?
-    {
-        // Rendez's own push, seen before its answer: the shift takes Deputy's id, and nothing
-        // new is made on either side.
-        rosters::keep_deputy_id(conn, &twin, roster.id, Some(roster.modified))?;
-        sync_errors::clear(conn, &subject)?;
-        counts.unchanged += 1;
-        return Ok(());
-    }
-    let outcome = rosters::apply_external_within(
-        conn,
-        &ExternalShift {
-            deputy_roster_id: roster.id,
-            resource_id,
-            center_id,
-            area,
-            times,
-            modified: roster.modified,
-        },
-    )?;
-    sync_errors::clear(conn, &subject)?;
-    match outcome {
-        ExternalOutcome::Created(id) => {
-            counts.created += 1;
-            in_step(conn, &id, now)?;
-        }
-        ExternalOutcome::Updated { id, conflicts } => {
-            counts.updated += 1;
-            counts.conflicts += conflicts.len();
-            in_step(conn, &id, now)?;
-        }
-        ExternalOutcome::Unchanged(id) => {
+        let times = match ShiftTimes::new(roster.start, roster.end, spans(roster)) {
+            Ok(times) => times,
+            Err(e) => {
+                counts.errors += 1;
+                return self.record_error(
+                    conn,
+                    &subject,
+                    &format!("Deputy roster {}: {e}", roster.id),
+                );
+            }
+        };
+        if held.is_none()
+            && let Some(twin) =
+                self.twin(conn, &resource_id, &center_id, roster.start, roster.end)?
+        {
+            // Rendez's own push, seen before its answer: the shift takes Deputy's id, and
+            // nothing new is made on either side.
+            rosters::keep_deputy_id(conn, &twin, roster.id, Some(roster.modified))?;
+            self.clear_error(conn, &subject)?;
             counts.unchanged += 1;
-            in_step(conn, &id, now)?;
+            return Ok(());
         }
-        ExternalOutcome::Stale(_) => counts.stale += 1,
-        ExternalOutcome::Removed { .. } | ExternalOutcome::Unknown => {}
+        let outcome = rosters::apply_external_to(
+            conn,
+            &ExternalShift {
+                deputy_roster_id: roster.id,
+                resource_id,
+                center_id,
+                area,
+                times,
+                modified: roster.modified,
+            },
+            held.as_ref(),
+            &mut self.batch,
+        )?;
+        self.clear_error(conn, &subject)?;
+        match outcome {
+            ExternalOutcome::Created(id) => {
+                counts.created += 1;
+                let version = self.batch.version_of(&id).unwrap_or(1);
+                pushes::mark_new_synced(conn, &id, version, self.now)?;
+            }
+            ExternalOutcome::Updated { id, conflicts } => {
+                counts.updated += 1;
+                counts.conflicts += conflicts.len();
+                self.in_step(conn, &id)?;
+            }
+            ExternalOutcome::Unchanged(id) => {
+                counts.unchanged += 1;
+                // Already in step unless a change of Rendez's waited, which Deputy's newer
+                // state replaces.
+                if pending && let Some(held) = &held {
+                    pushes::mark_synced(conn, &id, held.version, None, self.now)?;
+                }
+            }
+            ExternalOutcome::Stale(_) => counts.stale += 1,
+            ExternalOutcome::Removed { .. } | ExternalOutcome::Unknown => {}
+        }
+        Ok(())
     }
-    Ok(())
-}
 
-/// Applies Deputy's deletion of a roster: the shift goes (its bookings stay, as conflicts), and
-/// the id is remembered so that a late insert or update cannot bring it back.
-fn apply_deletion(
-    conn: &mut DbConnection,
-    roster_id: i64,
-    now: DateTime<Utc>,
-    counts: &mut ApplyCounts,
-) -> diesel::QueryResult<()> {
-    if state::is_deleted(conn, roster_id)? {
-        counts.unchanged += 1;
-        return Ok(());
+    /// Applies Deputy's deletion of a roster: the shift goes (its bookings stay, as
+    /// conflicts), and the id is remembered so that a late insert or update cannot bring it
+    /// back.
+    fn deletion(
+        &mut self,
+        conn: &mut DbConnection,
+        roster_id: i64,
+        counts: &mut ApplyCounts,
+    ) -> diesel::QueryResult<()> {
+        if self.is_deleted(conn, roster_id)? {
+            counts.unchanged += 1;
+            return Ok(());
+        }
+        state::mark_deleted(conn, roster_id, self.now)?;
+        self.deleted.insert(roster_id);
+        self.clear_error(conn, &SyncSubject::Deputy(roster_id))?;
+        self.remove_held(conn, roster_id, None, counts)
     }
-    state::mark_deleted(conn, roster_id, now)?;
-    sync_errors::clear(conn, &SyncSubject::Deputy(roster_id))?;
-    remove_held(conn, roster_id, None, now, counts)
 }
 
 /// What one poll did.
@@ -393,17 +587,19 @@ pub async fn poll(
     let report = blocking(pool, move |conn| {
         Ok(crate::db::tx::retrying(conn, |conn| {
             let mut counts = ApplyCounts::default();
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = HashSet::new();
+            let ids: Vec<i64> = read.rosters.iter().map(|r| r.id).collect();
+            let mut applying = Applying::for_rosters(conn, &ids, include_unpublished, now)?;
             for roster in &read.rosters {
                 seen.insert(roster.id);
-                apply_roster(conn, roster, include_unpublished, now, &mut counts)?;
+                applying.roster(conn, roster, &mut counts)?;
             }
             for (id, reason) in &read.unreadable {
                 counts.errors += 1;
                 match id {
                     Some(id) => {
                         seen.insert(*id);
-                        sync_errors::record(conn, &SyncSubject::Deputy(*id), reason)?;
+                        applying.record_error(conn, &SyncSubject::Deputy(*id), reason)?;
                     }
                     None => log::warn!("Deputy sent a roster without an id: {reason}"),
                 }
@@ -431,9 +627,10 @@ pub async fn poll(
                     {
                         continue;
                     }
-                    remove_held(conn, roster_id, None, now, &mut counts)?;
+                    applying.remove_held(conn, roster_id, None, &mut counts)?;
                 }
             }
+            applying.batch.announce(conn)?;
             state::record_poll(
                 conn,
                 &PollRecord {
@@ -471,9 +668,8 @@ pub async fn poll(
     Ok(report)
 }
 
-/// Applies the events of one webhook call, each in its own transaction (an event applied
-/// before a failure stays applied: Deputy sends the call again, and applying twice changes
-/// nothing).
+/// Applies the events of one webhook call in one transaction, announced once (a failure
+/// leaves nothing applied: Deputy sends the call again, and applying twice changes nothing).
 pub async fn apply_events(
     pool: &Pool,
     include_unpublished: bool,
@@ -482,43 +678,35 @@ pub async fn apply_events(
 ) -> Result<ApplyCounts, Error> {
     let counts = blocking(pool, move |conn| {
         let now = Utc::now();
-        let mut counts = ApplyCounts::default();
-        for event in &events {
-            crate::db::tx::retrying(conn, |conn| {
-                let mut one = ApplyCounts::default();
-                match event {
-                    RosterEvent::Saved(roster) => {
-                        apply_roster(conn, roster, include_unpublished, now, &mut one)?
-                    }
-                    RosterEvent::Deleted(id) => apply_deletion(conn, *id, now, &mut one)?,
-                }
-                Ok(one)
+        let ids: Vec<i64> = events
+            .iter()
+            .map(|event| match event {
+                RosterEvent::Saved(roster) => roster.id,
+                RosterEvent::Deleted(id) => *id,
             })
-            .map(|one| merge(&mut counts, &one))?;
-        }
-        for (id, reason) in &unreadable {
-            counts.errors += 1;
-            if let Some(id) = id {
-                sync_errors::record(conn, &SyncSubject::Deputy(*id), reason)?;
+            .collect();
+        Ok(crate::db::tx::retrying(conn, |conn| {
+            let mut counts = ApplyCounts::default();
+            let mut applying = Applying::for_rosters(conn, &ids, include_unpublished, now)?;
+            for event in &events {
+                match event {
+                    RosterEvent::Saved(roster) => applying.roster(conn, roster, &mut counts)?,
+                    RosterEvent::Deleted(id) => applying.deletion(conn, *id, &mut counts)?,
+                }
             }
-        }
-        Ok(counts)
+            for (id, reason) in &unreadable {
+                counts.errors += 1;
+                if let Some(id) = id {
+                    applying.record_error(conn, &SyncSubject::Deputy(*id), reason)?;
+                }
+            }
+            applying.batch.announce(conn)?;
+            Ok(counts)
+        })?)
     })
     .await?;
     counts.count();
     Ok(counts)
-}
-
-fn merge(total: &mut ApplyCounts, one: &ApplyCounts) {
-    total.created += one.created;
-    total.updated += one.updated;
-    total.removed += one.removed;
-    total.unchanged += one.unchanged;
-    total.stale += one.stale;
-    total.ignored += one.ignored;
-    total.past_days += one.past_days;
-    total.errors += one.errors;
-    total.conflicts += one.conflicts;
 }
 
 /// What one round of pushes did.

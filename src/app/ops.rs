@@ -39,6 +39,25 @@ pub async fn outbox_depth(core: &Core) -> Result<Vec<(String, String, i64)>, Err
     core.with_db(crate::db::outbox::depth).await
 }
 
+/// What the rosters leave for an operator, read at each scrape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RosterGauges {
+    /// Appointments outside a shift that changed or went, not yet resolved.
+    pub open_conflicts: i64,
+    /// Shifts and Deputy rosters that cannot be synchronised.
+    pub open_sync_errors: i64,
+}
+
+pub async fn roster_gauges(core: &Core) -> Result<RosterGauges, Error> {
+    core.with_db(|conn| {
+        Ok(RosterGauges {
+            open_conflicts: crate::db::rosters::conflicts::open_count(conn)?,
+            open_sync_errors: crate::db::rosters::sync_errors::open_count(conn)?,
+        })
+    })
+    .await
+}
+
 /// The database pool's figures, read without waiting for a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolGauges {

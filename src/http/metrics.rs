@@ -26,9 +26,22 @@ pub async fn render(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         log::warn!("metrics: cannot read the outbox depth: {}", e.log_detail());
         Vec::new()
     });
+    let rosters = app::ops::roster_gauges(&state)
+        .await
+        .inspect_err(|e| {
+            log::warn!(
+                "metrics: cannot read the rosters' open conflicts and sync errors: {}",
+                e.log_detail()
+            )
+        })
+        .ok();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.encode(app::ops::pool_gauges(&state), &outbox))
+        .body(
+            state
+                .metrics
+                .encode(app::ops::pool_gauges(&state), &outbox, rosters),
+        )
 }
 
 /// True when the request carries `Authorization: Bearer <expected>`. The two tokens' SHA-256

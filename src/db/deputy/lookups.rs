@@ -51,10 +51,63 @@ pub fn push_pending(conn: &mut DbConnection, shift_id: &str, version: i64) -> Qu
         .select(deputy_pushes::synced_version)
         .first(conn)
         .optional()?;
-    Ok(match synced {
+    Ok(pending_at(synced, version))
+}
+
+/// The version last in step with Deputy of each of these shifts that has a push row (`None`
+/// inside: never in step); a shift without a row was never in step either.
+pub fn synced_versions(
+    conn: &mut DbConnection,
+    shift_ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, Option<i64>>> {
+    let mut synced = std::collections::HashMap::new();
+    for chunk in shift_ids.chunks(500) {
+        synced.extend(
+            deputy_pushes::table
+                .filter(deputy_pushes::shift_id.eq_any(chunk))
+                .select((deputy_pushes::shift_id, deputy_pushes::synced_version))
+                .load::<(String, Option<i64>)>(conn)?,
+        );
+    }
+    Ok(synced)
+}
+
+/// Whether a shift whose push row says `synced` (see [`synced_versions`]) waits to be pushed
+/// at `version`.
+pub fn pending_at(synced: Option<Option<i64>>, version: i64) -> bool {
+    match synced {
         None | Some(None) => true,
         Some(Some(synced)) => synced < version,
-    })
+    }
+}
+
+/// A live shift without a Deputy id: (shift id, start, end).
+pub type Twin = (String, DateTime<Utc>, DateTime<Utc>);
+
+/// The live shifts of this resource at this center without a Deputy id that start from
+/// `from` on: among them, the twin of a roster Deputy sends (same times) is a Rendez shift
+/// whose push is under way, when Deputy's webhook for it arrives first. Read once for a role.
+pub fn twins_of_role(
+    conn: &mut DbConnection,
+    resource_id: &str,
+    center_id: &str,
+    from: DateTime<Utc>,
+) -> QueryResult<Vec<Twin>> {
+    Ok(roster_shifts::table
+        .filter(roster_shifts::resource_id.eq(resource_id))
+        .filter(roster_shifts::center_id.eq(center_id))
+        .filter(roster_shifts::start_at.ge(naive(from)))
+        .filter(roster_shifts::deputy_roster_id.is_null())
+        .filter(roster_shifts::removed_at.is_null())
+        .select((
+            roster_shifts::id,
+            roster_shifts::start_at,
+            roster_shifts::end_at,
+        ))
+        .load::<(String, NaiveDateTime, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(|(id, start, end)| (id, utc(start), utc(end)))
+        .collect())
 }
 
 /// How many live shifts came from, or went to, Deputy (they carry its roster id).
@@ -77,25 +130,4 @@ pub fn mappings_changed_at(conn: &mut DbConnection) -> QueryResult<Option<DateTi
         .select(diesel::dsl::max(deputy_employees::updated_at))
         .first(conn)?;
     Ok(units.max(employees).map(utc))
-}
-
-/// A live shift of this resource at this center with these times that has no Deputy id yet: a
-/// Rendez shift whose push is under way, when Deputy's webhook for it arrives first.
-pub fn twin_without_deputy_id(
-    conn: &mut DbConnection,
-    resource_id: &str,
-    center_id: &str,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> QueryResult<Option<String>> {
-    roster_shifts::table
-        .filter(roster_shifts::resource_id.eq(resource_id))
-        .filter(roster_shifts::center_id.eq(center_id))
-        .filter(roster_shifts::start_at.eq(naive(start)))
-        .filter(roster_shifts::end_at.eq(naive(end)))
-        .filter(roster_shifts::deputy_roster_id.is_null())
-        .filter(roster_shifts::removed_at.is_null())
-        .select(roster_shifts::id)
-        .first(conn)
-        .optional()
 }

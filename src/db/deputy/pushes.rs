@@ -145,6 +145,29 @@ pub fn mark_synced(
     Ok(())
 }
 
+/// Marks a shift created in this transaction in step with Deputy at `version`: it has no push
+/// row yet (its id is new), so one insert does what [`mark_synced`] does in two statements.
+pub fn mark_new_synced(
+    conn: &mut DbConnection,
+    shift_id: &str,
+    version: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(deputy_pushes::table)
+        .values((
+            deputy_pushes::shift_id.eq(shift_id),
+            deputy_pushes::synced_version.eq(Some(version)),
+            deputy_pushes::attempts.eq(0),
+            deputy_pushes::due_at.eq(naive(now)),
+            deputy_pushes::claim_token.eq(None::<String>),
+            deputy_pushes::lease_until.eq(None::<chrono::NaiveDateTime>),
+            deputy_pushes::last_error.eq(None::<String>),
+            deputy_pushes::updated_at.eq(naive(now)),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// A push that failed: tried again at `retry_at`, with the reason kept.
 pub fn mark_failed(
     conn: &mut DbConnection,

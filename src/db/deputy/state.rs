@@ -124,6 +124,23 @@ pub fn is_deleted(conn: &mut DbConnection, roster_id: i64) -> QueryResult<bool> 
         > 0)
 }
 
+/// Which of these rosters Deputy deleted.
+pub fn deleted_among(
+    conn: &mut DbConnection,
+    roster_ids: &[i64],
+) -> QueryResult<std::collections::HashSet<i64>> {
+    let mut deleted = std::collections::HashSet::new();
+    for chunk in roster_ids.chunks(500) {
+        deleted.extend(
+            deputy_deleted_rosters::table
+                .filter(deputy_deleted_rosters::roster_id.eq_any(chunk))
+                .select(deputy_deleted_rosters::roster_id)
+                .load::<i64>(conn)?,
+        );
+    }
+    Ok(deleted)
+}
+
 /// Remembers that Deputy deleted this roster (again: nothing changes).
 pub fn mark_deleted(conn: &mut DbConnection, roster_id: i64, at: DateTime<Utc>) -> QueryResult<()> {
     if !is_deleted(conn, roster_id)? {

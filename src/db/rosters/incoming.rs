@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 
-use super::shifts::{ExternalOutcome, ExternalShift, apply_external_within};
+use super::shifts::{Batch, ExternalOutcome, ExternalShift, announcing, apply_external_within};
 use super::{mappings, sync_errors};
 use crate::db::DbConnection;
 use crate::db::tx::retrying;
@@ -48,8 +48,12 @@ impl DeputyApplied {
 }
 
 /// Takes in a roster inside the caller's transaction (a poll commits its rosters with its
-/// watermark).
-pub fn apply_within(conn: &mut DbConnection, roster: &DeputyRoster) -> QueryResult<DeputyApplied> {
+/// watermark), announced by the batch.
+pub fn apply_within(
+    conn: &mut DbConnection,
+    roster: &DeputyRoster,
+    batch: &mut Batch,
+) -> QueryResult<DeputyApplied> {
     let subject = SyncSubject::Deputy(roster.roster_id);
     let refuse = |conn: &mut DbConnection, reason: String| -> QueryResult<DeputyApplied> {
         sync_errors::record(conn, &subject, &reason)?;
@@ -87,6 +91,7 @@ pub fn apply_within(conn: &mut DbConnection, roster: &DeputyRoster) -> QueryResu
             times,
             modified: roster.modified,
         },
+        batch,
     )?;
     sync_errors::clear(conn, &subject)?;
     Ok(DeputyApplied::Applied(outcome))
@@ -94,5 +99,7 @@ pub fn apply_within(conn: &mut DbConnection, roster: &DeputyRoster) -> QueryResu
 
 /// [`apply_within`] in a transaction of its own.
 pub fn apply(conn: &mut DbConnection, roster: &DeputyRoster) -> QueryResult<DeputyApplied> {
-    retrying(conn, |conn| apply_within(conn, roster))
+    retrying(conn, |conn| {
+        announcing(conn, |conn, batch| apply_within(conn, roster, batch))
+    })
 }

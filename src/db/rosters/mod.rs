@@ -4,7 +4,8 @@
 //!
 //! Every change of a shift runs in one write transaction that also moves the master-data
 //! version (the booking cache of every process reloads) and records the slot worker's event
-//! for the shift's role, as the other availability sources do.
+//! for the shift's role, as the other availability sources do: once per transaction, however
+//! many shifts it changed ([`shifts::Batch`]).
 
 pub mod availability;
 pub mod conflicts;
@@ -16,7 +17,7 @@ mod stamp;
 pub mod sync_errors;
 
 pub use shifts::{
-    Change, ExternalOutcome, ExternalShift, ShiftFilter, ShiftWrite, Target, apply_external,
-    apply_external_within, find, insert, keep_deputy_id, list, remove, remove_external,
-    remove_external_within, replace, target,
+    Batch, Change, ExternalOutcome, ExternalShift, ShiftFilter, ShiftWrite, Target, announcing,
+    apply_external, apply_external_to, apply_external_within, find, insert, keep_deputy_id, list,
+    remove, remove_external, remove_external_within, replace, target,
 };

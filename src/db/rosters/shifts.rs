@@ -2,9 +2,11 @@
 //! by Deputy (by its roster id, never undone by an older `Modified`).
 //!
 //! The `*_within` functions run inside the caller's write transaction (the Deputy sync commits
-//! a whole poll with its watermark); the others open their own, retried after a deadlock.
+//! a whole poll with its watermark) and leave the announcement of what they changed to the
+//! caller's [`Batch`], made once before it commits; the others open their own transaction,
+//! retried after a deadlock, and announce in it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -14,7 +16,7 @@ use super::conflicts;
 use super::stamp::{new_id, now};
 use crate::db::DbConnection;
 use crate::db::schema::{centers, resource_centers, resources, roster_breaks, roster_shifts};
-use crate::db::slots::{Scope, events};
+use crate::db::slots::{ChangedScopes, Scope};
 use crate::db::time::{naive, utc};
 use crate::db::tx::retrying;
 use crate::domain::roster::{ConflictCause, Origin, Shift, ShiftTimes, Span};
@@ -273,6 +275,29 @@ pub fn find_by_deputy_id(conn: &mut DbConnection, roster_id: i64) -> QueryResult
     Ok(shifts_of(conn, rows)?.into_iter().next())
 }
 
+/// The shifts held for these Deputy roster ids, removed or not, by roster id: what a poll
+/// reads once for all its rosters rather than one query each.
+pub fn find_by_deputy_ids(
+    conn: &mut DbConnection,
+    roster_ids: &[i64],
+) -> QueryResult<HashMap<i64, Shift>> {
+    let mut rows: Vec<ShiftRow> = Vec::new();
+    for chunk in roster_ids.chunks(500) {
+        rows.extend(
+            roster_shifts::table
+                .inner_join(resources::table.on(resources::id.eq(roster_shifts::resource_id)))
+                .inner_join(centers::table.on(centers::id.eq(roster_shifts::center_id)))
+                .filter(roster_shifts::deputy_roster_id.eq_any(chunk))
+                .select(shift_columns!())
+                .load::<ShiftRow>(conn)?,
+        );
+    }
+    Ok(shifts_of(conn, rows)?
+        .into_iter()
+        .filter_map(|s| Some((s.deputy_roster_id?, s)))
+        .collect())
+}
+
 /// The shifts the filter keeps, by start.
 pub fn list(conn: &mut DbConnection, filter: &ShiftFilter) -> QueryResult<Vec<Shift>> {
     let mut query = roster_shifts::table
@@ -300,27 +325,69 @@ pub fn list(conn: &mut DbConnection, filter: &ShiftFilter) -> QueryResult<Vec<Sh
     shifts_of(conn, rows)
 }
 
-/// The master-data version and the slot worker's event of a role: the searches of every
-/// process and the published slots follow the change.
-fn announce(conn: &mut DbConnection, roles: &[(&str, &str)], reason: &str) -> QueryResult<()> {
-    crate::db::booking::cache::bump_master(conn)?;
-    let mut changes: Vec<(Scope, String)> = Vec::new();
-    for (resource_id, center_id) in roles {
-        let scope = Scope::Role {
-            resource_id: resource_id.to_string(),
-            center_id: center_id.to_string(),
-        };
-        if !changes.iter().any(|(s, _)| *s == scope) {
-            changes.push((scope, reason.to_string()));
-        }
+/// What the shift writes of one transaction share: the roles they touched, announced once
+/// before it commits ([`Batch::announce`]: one master-data version bump, so the searches of
+/// every process reload, and one slot event per role), the links to centers known to exist,
+/// and the version each shift written is now at. A poll of thousands of rosters then pays one
+/// announcement, not one a shift.
+#[derive(Debug, Default)]
+pub struct Batch {
+    scopes: ChangedScopes,
+    linked: HashSet<(String, String)>,
+    versions: HashMap<String, i64>,
+}
+
+impl Batch {
+    fn touched(&mut self, resource_id: &str, center_id: &str, reason: &str) {
+        self.scopes.add(
+            Scope::Role {
+                resource_id: resource_id.to_string(),
+                center_id: center_id.to_string(),
+            },
+            reason,
+        );
     }
-    events::record(conn, &changes, Utc::now())?;
-    Ok(())
+
+    /// The version a shift written in this transaction is now at.
+    pub fn version_of(&self, shift_id: &str) -> Option<i64> {
+        self.versions.get(shift_id).copied()
+    }
+
+    /// Moves the master-data version and writes the slot events of the roles touched since the
+    /// last call, inside the transaction (nothing when nothing changed); answers the events
+    /// written. Call it after the transaction's last shift write.
+    pub fn announce(&mut self, conn: &mut DbConnection) -> QueryResult<usize> {
+        if self.scopes.is_empty() {
+            return Ok(0);
+        }
+        crate::db::booking::cache::bump_master(conn)?;
+        std::mem::take(&mut self.scopes).record(conn)
+    }
+}
+
+/// Runs `work` with a batch and announces what it wrote, inside the caller's transaction.
+pub fn announcing<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection, &mut Batch) -> QueryResult<T>,
+) -> QueryResult<T> {
+    let mut batch = Batch::default();
+    let out = work(conn, &mut batch)?;
+    batch.announce(conn)?;
+    Ok(out)
 }
 
 /// A shift makes its resource work at the center: the link the slot worker and the FHIR
 /// roles read is created when missing (an inactive one was refused by [`target`]).
-fn link(conn: &mut DbConnection, resource_id: &str, center_id: &str) -> QueryResult<()> {
+fn link(
+    conn: &mut DbConnection,
+    resource_id: &str,
+    center_id: &str,
+    batch: &mut Batch,
+) -> QueryResult<()> {
+    let role = (resource_id.to_string(), center_id.to_string());
+    if batch.linked.contains(&role) {
+        return Ok(());
+    }
     let exists = resource_centers::table
         .find((resource_id, center_id))
         .select(resource_centers::active)
@@ -336,12 +403,21 @@ fn link(conn: &mut DbConnection, resource_id: &str, center_id: &str) -> QueryRes
             ))
             .execute(conn)?;
     }
+    batch.linked.insert(role);
     Ok(())
 }
 
-fn write_breaks(conn: &mut DbConnection, shift_id: &str, times: &ShiftTimes) -> QueryResult<()> {
-    diesel::delete(roster_breaks::table.filter(roster_breaks::shift_id.eq(shift_id)))
-        .execute(conn)?;
+/// Writes a shift's breaks, replacing those it had (a new shift has none to replace).
+fn write_breaks(
+    conn: &mut DbConnection,
+    shift_id: &str,
+    times: &ShiftTimes,
+    new: bool,
+) -> QueryResult<()> {
+    if !new {
+        diesel::delete(roster_breaks::table.filter(roster_breaks::shift_id.eq(shift_id)))
+            .execute(conn)?;
+    }
     for (seq, b) in times.breaks().iter().enumerate() {
         diesel::insert_into(roster_breaks::table)
             .values((
@@ -355,11 +431,18 @@ fn write_breaks(conn: &mut DbConnection, shift_id: &str, times: &ShiftTimes) -> 
     Ok(())
 }
 
-/// Stores a new shift inside the caller's transaction; its id.
-pub fn insert_within(conn: &mut DbConnection, write: &ShiftWrite) -> QueryResult<String> {
+/// The version of a new shift.
+const FIRST_VERSION: i64 = 1;
+
+/// Stores a new shift inside the caller's transaction (announced by the batch); its id.
+pub fn insert_within(
+    conn: &mut DbConnection,
+    write: &ShiftWrite,
+    batch: &mut Batch,
+) -> QueryResult<String> {
     let id = new_id();
     let at = naive(now());
-    link(conn, &write.resource_id, &write.center_id)?;
+    link(conn, &write.resource_id, &write.center_id, batch)?;
     diesel::insert_into(roster_shifts::table)
         .values((
             roster_shifts::id.eq(&id),
@@ -371,23 +454,22 @@ pub fn insert_within(conn: &mut DbConnection, write: &ShiftWrite) -> QueryResult
             roster_shifts::origin.eq(write.origin.as_str()),
             roster_shifts::deputy_roster_id.eq(write.deputy_roster_id),
             roster_shifts::external_modified_at.eq(write.external_modified_at.map(naive)),
-            roster_shifts::version.eq(1_i64),
+            roster_shifts::version.eq(FIRST_VERSION),
             roster_shifts::created_at.eq(at),
             roster_shifts::updated_at.eq(at),
         ))
         .execute(conn)?;
-    write_breaks(conn, &id, &write.times)?;
-    announce(
-        conn,
-        &[(write.resource_id.as_str(), write.center_id.as_str())],
-        "roster shift added",
-    )?;
+    write_breaks(conn, &id, &write.times, true)?;
+    batch.touched(&write.resource_id, &write.center_id, "roster shift added");
+    batch.versions.insert(id.clone(), FIRST_VERSION);
     Ok(id)
 }
 
 /// Stores a new shift in a transaction of its own; the shift as stored.
 pub fn insert(conn: &mut DbConnection, write: &ShiftWrite) -> QueryResult<Shift> {
-    let id = retrying(conn, |conn| insert_within(conn, write))?;
+    let id = retrying(conn, |conn| {
+        announcing(conn, |conn, batch| insert_within(conn, write, batch))
+    })?;
     find(conn, &id)?.ok_or(diesel::result::Error::NotFound)
 }
 
@@ -400,13 +482,14 @@ fn rewrite(
     times: &ShiftTimes,
     moved_to: Option<(&str, &str)>,
     external_modified_at: Option<DateTime<Utc>>,
+    batch: &mut Batch,
 ) -> QueryResult<Vec<String>> {
     let at = now();
     let governed = conflicts::roster_governed(conn, &before.resource_id)?;
     let (resource_id, center_id) =
         moved_to.unwrap_or((before.resource_id.as_str(), before.center_id.as_str()));
     if moved_to.is_some() {
-        link(conn, resource_id, center_id)?;
+        link(conn, resource_id, center_id, batch)?;
     }
     diesel::update(roster_shifts::table.find(&before.id))
         .set((
@@ -423,7 +506,8 @@ fn rewrite(
             roster_shifts::removed_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
-    write_breaks(conn, &before.id, times)?;
+    write_breaks(conn, &before.id, times, false)?;
+    batch.versions.insert(before.id.clone(), before.version + 1);
     let same_role = resource_id == before.resource_id && center_id == before.center_id;
     let lost = if before.removed_at.is_some() {
         Vec::new()
@@ -438,14 +522,12 @@ fn rewrite(
     } else {
         Vec::new()
     };
-    announce(
-        conn,
-        &[
-            (before.resource_id.as_str(), before.center_id.as_str()),
-            (resource_id, center_id),
-        ],
+    batch.touched(
+        &before.resource_id,
+        &before.center_id,
         "roster shift changed",
-    )?;
+    );
+    batch.touched(resource_id, center_id, "roster shift changed");
     Ok(found)
 }
 
@@ -475,6 +557,7 @@ fn mark_removed(
     conn: &mut DbConnection,
     before: &Shift,
     external_modified_at: Option<DateTime<Utc>>,
+    batch: &mut Batch,
 ) -> QueryResult<Vec<String>> {
     let at = now();
     let governed = conflicts::roster_governed(conn, &before.resource_id)?;
@@ -488,6 +571,7 @@ fn mark_removed(
                 .map(naive)),
         ))
         .execute(conn)?;
+    batch.versions.insert(before.id.clone(), before.version + 1);
     let lost = before.times.lost_by(None);
     let found = if governed {
         let others = others_around(conn, before, &lost)?;
@@ -495,11 +579,11 @@ fn mark_removed(
     } else {
         Vec::new()
     };
-    announce(
-        conn,
-        &[(before.resource_id.as_str(), before.center_id.as_str())],
+    batch.touched(
+        &before.resource_id,
+        &before.center_id,
         "roster shift removed",
-    )?;
+    );
     Ok(found)
 }
 
@@ -521,7 +605,9 @@ pub fn replace(
                 current: before.version,
             });
         }
-        let conflicts = rewrite(conn, &before, area, times, None, None)?;
+        let conflicts = announcing(conn, |conn, batch| {
+            rewrite(conn, &before, area, times, None, None, batch)
+        })?;
         let after = find(conn, id)?.map(Box::new);
         Ok(Change::Done {
             before: Box::new(before),
@@ -542,7 +628,7 @@ pub fn remove(conn: &mut DbConnection, id: &str, expected: Option<i64>) -> Query
                 current: before.version,
             });
         }
-        let conflicts = mark_removed(conn, &before, None)?;
+        let conflicts = announcing(conn, |conn, batch| mark_removed(conn, &before, None, batch))?;
         let after = find(conn, id)?.map(Box::new);
         Ok(Change::Done {
             before: Box::new(before),
@@ -552,14 +638,27 @@ pub fn remove(conn: &mut DbConnection, id: &str, expected: Option<i64>) -> Query
     })
 }
 
-/// Applies Deputy's state of one roster inside the caller's transaction: creates, changes or
-/// revives the shift with that roster id, unless the state held is newer (`Modified`) or the
-/// same (a replay, or Rendez's own push coming back).
+/// Applies Deputy's state of one roster inside the caller's transaction (announced by the
+/// batch): creates, changes or revives the shift with that roster id, unless the state held is
+/// newer (`Modified`) or the same (a replay, or Rendez's own push coming back).
 pub fn apply_external_within(
     conn: &mut DbConnection,
     shift: &ExternalShift,
+    batch: &mut Batch,
 ) -> QueryResult<ExternalOutcome> {
-    let Some(held) = find_by_deputy_id(conn, shift.deputy_roster_id)? else {
+    let held = find_by_deputy_id(conn, shift.deputy_roster_id)?;
+    apply_external_to(conn, shift, held.as_ref(), batch)
+}
+
+/// [`apply_external_within`], given the shift held for the roster (removed or not) as read in
+/// this transaction.
+pub fn apply_external_to(
+    conn: &mut DbConnection,
+    shift: &ExternalShift,
+    held: Option<&Shift>,
+    batch: &mut Batch,
+) -> QueryResult<ExternalOutcome> {
+    let Some(held) = held else {
         let id = insert_within(
             conn,
             &ShiftWrite {
@@ -571,6 +670,7 @@ pub fn apply_external_within(
                 deputy_roster_id: Some(shift.deputy_roster_id),
                 external_modified_at: Some(shift.modified),
             },
+            batch,
         )?;
         return Ok(ExternalOutcome::Created(id));
     };
@@ -578,7 +678,7 @@ pub fn apply_external_within(
         .external_modified_at
         .is_some_and(|stored| stored > shift.modified)
     {
-        return Ok(ExternalOutcome::Stale(held.id));
+        return Ok(ExternalOutcome::Stale(held.id.clone()));
     }
     let same = held.removed_at.is_none()
         && held.resource_id == shift.resource_id
@@ -591,18 +691,19 @@ pub fn apply_external_within(
                 .set(roster_shifts::external_modified_at.eq(Some(naive(shift.modified))))
                 .execute(conn)?;
         }
-        return Ok(ExternalOutcome::Unchanged(held.id));
+        return Ok(ExternalOutcome::Unchanged(held.id.clone()));
     }
     let conflicts = rewrite(
         conn,
-        &held,
+        held,
         shift.area.as_deref(),
         &shift.times,
         Some((shift.resource_id.as_str(), shift.center_id.as_str())),
         Some(shift.modified),
+        batch,
     )?;
     Ok(ExternalOutcome::Updated {
-        id: held.id,
+        id: held.id.clone(),
         conflicts,
     })
 }
@@ -612,15 +713,20 @@ pub fn apply_external(
     conn: &mut DbConnection,
     shift: &ExternalShift,
 ) -> QueryResult<ExternalOutcome> {
-    retrying(conn, |conn| apply_external_within(conn, shift))
+    retrying(conn, |conn| {
+        announcing(conn, |conn, batch| {
+            apply_external_within(conn, shift, batch)
+        })
+    })
 }
 
-/// Applies Deputy's removal of one roster inside the caller's transaction (`modified`: when
-/// Deputy removed it, if it says; a removal without a stamp wins).
+/// Applies Deputy's removal of one roster inside the caller's transaction, announced by the
+/// batch (`modified`: when Deputy removed it, if it says; a removal without a stamp wins).
 pub fn remove_external_within(
     conn: &mut DbConnection,
     roster_id: i64,
     modified: Option<DateTime<Utc>>,
+    batch: &mut Batch,
 ) -> QueryResult<ExternalOutcome> {
     let Some(held) = find_by_deputy_id(conn, roster_id)? else {
         return Ok(ExternalOutcome::Unknown);
@@ -633,7 +739,7 @@ pub fn remove_external_within(
     if held.removed_at.is_some() {
         return Ok(ExternalOutcome::Unchanged(held.id));
     }
-    let conflicts = mark_removed(conn, &held, modified)?;
+    let conflicts = mark_removed(conn, &held, modified, batch)?;
     Ok(ExternalOutcome::Removed {
         id: held.id,
         conflicts,
@@ -647,7 +753,9 @@ pub fn remove_external(
     modified: Option<DateTime<Utc>>,
 ) -> QueryResult<ExternalOutcome> {
     retrying(conn, |conn| {
-        remove_external_within(conn, roster_id, modified)
+        announcing(conn, |conn, batch| {
+            remove_external_within(conn, roster_id, modified, batch)
+        })
     })
 }
 

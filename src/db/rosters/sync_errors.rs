@@ -143,6 +143,24 @@ pub fn list(conn: &mut DbConnection, open_only: bool) -> QueryResult<Vec<SyncErr
         .collect())
 }
 
+/// Which of these subjects (their keys) have an open error.
+pub fn open_among(
+    conn: &mut DbConnection,
+    keys: &[String],
+) -> QueryResult<std::collections::HashSet<String>> {
+    let mut open = std::collections::HashSet::new();
+    for chunk in keys.chunks(500) {
+        open.extend(
+            roster_sync_errors::table
+                .filter(roster_sync_errors::cleared_at.is_null())
+                .filter(roster_sync_errors::subject.eq_any(chunk))
+                .select(roster_sync_errors::subject)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(open)
+}
+
 /// How many errors are open.
 pub fn open_count(conn: &mut DbConnection) -> QueryResult<i64> {
     roster_sync_errors::table

@@ -106,6 +106,11 @@ async fn unmapped_rosters_are_errors_that_name_them_and_clear_once_mapped(backen
         .add(FakeRoster::new(EMPLOYEE, 77, day_at(2, 8), day_at(2, 16)));
     let report = world.poll(true).await.unwrap();
     assert_eq!(report.counts.errors, 2, "{report:?}");
+    let metrics = crate::helpers::scrape(&world.app).await;
+    assert_eq!(
+        crate::helpers::sample(&metrics, "rendez_deputy_open_sync_errors"),
+        2.0
+    );
     let errors = world.errors();
     let reason_of = |id: i64| {
         errors
@@ -527,6 +532,140 @@ async fn past_days_are_not_synchronised_and_say_so(backend: Backend) {
     assert!(String::from_utf8_lossy(&status.stdout).contains("past days are not synchronised"));
 }
 
+/// The master-data version and the slot events written with `reason`, as a poll leaves them.
+fn announced(world: &World, reason: &str) -> (i64, usize) {
+    use diesel::prelude::*;
+    use rendez::db::schema::slot_events;
+    let mut conn = world.app.pool.get().unwrap();
+    let master = rendez::db::booking::cache::master_version(&mut conn).unwrap();
+    let events: Vec<String> = slot_events::table
+        .filter(slot_events::reason.eq(reason))
+        .select(slot_events::id)
+        .load(&mut conn)
+        .unwrap();
+    (master, events.len())
+}
+
+async fn a_poll_or_a_webhook_call_announces_once_and_an_unmapped_roster_mid_page_stops_nothing(
+    backend: Backend,
+) {
+    let world = World::start(backend).await;
+    world
+        .app
+        .push_key_entities(
+            &[&[
+                ("LOCATION_LID", "C1"),
+                ("LOCATION_NAME", "Centro Uno"),
+                ("LOCATION_TIMEZONE", "Europe/Madrid"),
+                ("RESOURCE_LID", "R2"),
+                ("RESOURCE_FIRST_NAME", "Ana"),
+                ("RESOURCE_SECOND_NAME", "Gil"),
+                ("ACTIVITY_LID", "A1"),
+                ("ACTIVITY_NAME", "Consulta"),
+                ("ACTIVITY_DURATION", "20"),
+            ]],
+            false,
+        )
+        .await
+        .assert_ok();
+    world.map("C1", UNIT, "R2", 45);
+    // Sorted by id, the unmapped clinician's roster sits between the mapped ones.
+    let first = world.fake.add(roster_on(1));
+    let stranger = world
+        .fake
+        .add(FakeRoster::new(44, UNIT, day_at(2, 8), day_at(2, 16)));
+    let second = world
+        .fake
+        .add(FakeRoster::new(45, UNIT, day_at(3, 8), day_at(3, 16)));
+    let third = world.fake.add(roster_on(4));
+    let (master, events) = announced(&world, "roster shift added");
+    let report = world.poll(true).await.unwrap();
+    assert_eq!(
+        (report.counts.created, report.counts.errors),
+        (3, 1),
+        "{report:?}"
+    );
+    for id in [first, second, third] {
+        assert!(world.shift_of(id).is_some(), "roster {id} applied");
+    }
+    assert!(world.shift_of(stranger).is_none());
+    let errors = world.errors();
+    assert!(
+        errors
+            .iter()
+            .any(|(subject, reason)| *subject == format!("deputy:{stranger}")
+                && reason.contains("Deputy employee 44")),
+        "{errors:?}"
+    );
+    let metrics = crate::helpers::scrape(&world.app).await;
+    assert_eq!(
+        crate::helpers::sample(&metrics, "rendez_deputy_open_sync_errors"),
+        1.0,
+        "{metrics}"
+    );
+    // Three shifts, two roles: one master bump, one slot event per role.
+    assert_eq!(
+        announced(&world, "roster shift added"),
+        (master + 1, events + 2)
+    );
+
+    // A webhook call with several rosters: the same, in one transaction.
+    let rows: Vec<serde_json::Value> = [
+        world.fake.add(roster_on(5)),
+        world
+            .fake
+            .add(FakeRoster::new(44, UNIT, day_at(6, 8), day_at(6, 16))),
+        world
+            .fake
+            .add(FakeRoster::new(45, UNIT, day_at(7, 8), day_at(7, 16))),
+    ]
+    .iter()
+    .map(|id| world.fake.roster(*id).unwrap().to_json())
+    .collect();
+    let body = json!({"topic": "Roster.Insert", "data": rows}).to_string();
+    let (status, text) = world.hook(&body, Some(SECRET)).await;
+    assert_eq!(status, 200, "{text}");
+    let counts: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (counts["created"].as_i64(), counts["errors"].as_i64()),
+        (Some(2), Some(1)),
+        "{text}"
+    );
+    assert_eq!(world.live_shifts().len(), 5);
+    assert_eq!(
+        announced(&world, "roster shift added"),
+        (master + 2, events + 4)
+    );
+    // Nothing changed: nothing announced.
+    let report = world.poll(true).await.unwrap();
+    assert_eq!(report.counts.changes(), 0, "{report:?}");
+    assert_eq!(report.counts.errors, 2, "{report:?}");
+    assert_eq!(
+        announced(&world, "roster shift added"),
+        (master + 2, events + 4)
+    );
+    // One roster twice in one call (created, then changed): the second sees the first.
+    let twice = world.fake.add(roster_on(8));
+    let created = world.fake.roster(twice).unwrap().to_json();
+    let changed = world.fake.change(twice, |r| r.end += HOUR).to_json();
+    let body = json!({"topic": "Roster.Update", "data": [created, changed]}).to_string();
+    let (status, text) = world.hook(&body, Some(SECRET)).await;
+    assert_eq!(status, 200, "{text}");
+    let counts: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (counts["created"].as_i64(), counts["updated"].as_i64()),
+        (Some(1), Some(1)),
+        "{text}"
+    );
+    let held: Vec<_> = world
+        .shifts()
+        .into_iter()
+        .filter(|s| s.deputy_roster_id == Some(twice))
+        .collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].times.end(), at(day_at(8, 17)));
+}
+
 backend_tests!(
     a_first_poll_brings_published_assigned_rosters_with_their_breaks,
     unpublished_rosters_are_taken_when_configured,
@@ -544,4 +683,5 @@ backend_tests!(
     a_shift_of_an_unmapped_resource_is_an_error_and_goes_once_mapped,
     a_shift_across_the_dst_change_keeps_its_real_length,
     past_days_are_not_synchronised_and_say_so,
+    a_poll_or_a_webhook_call_announces_once_and_an_unmapped_roster_mid_page_stops_nothing,
 );

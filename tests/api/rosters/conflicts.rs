@@ -9,6 +9,13 @@ use super::*;
 use crate::backend_tests;
 use crate::helpers::Backend;
 
+/// `/metrics`'s figure of open conflicts.
+async fn open_conflicts(scene: &Scene) -> f64 {
+    let text = crate::helpers::scrape(&scene.app).await;
+    assert!(text.contains("rendez_roster_open_conflicts "), "{text}");
+    crate::helpers::sample(&text, "rendez_roster_open_conflicts")
+}
+
 backend_tests!(shortening_or_removing_a_booked_shift_keeps_the_appointments_and_records_conflicts,);
 
 async fn shortening_or_removing_a_booked_shift_keeps_the_appointments_and_records_conflicts(
@@ -49,6 +56,7 @@ async fn shortening_or_removing_a_booked_shift_keeps_the_appointments_and_record
     assert_eq!(changed.shift.version, added.version + 1);
     let open = rosters::conflicts(&scene.core, &op, true).await.unwrap();
     assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open_conflicts(&scene).await, 1.0);
     assert_eq!(open[0].appointment_id, afternoon);
     assert_eq!(open[0].shift_id, added.id);
     assert_eq!(open[0].cause, ConflictCause::Shortened);
@@ -92,6 +100,7 @@ async fn shortening_or_removing_a_booked_shift_keeps_the_appointments_and_record
     assert_eq!(removed.conflicts, vec![morning.clone()]);
     let open = rosters::conflicts(&scene.core, &op, true).await.unwrap();
     assert_eq!(open.len(), 2, "{open:?}");
+    assert_eq!(open_conflicts(&scene).await, 2.0);
     let by_morning = open.iter().find(|c| c.appointment_id == morning).unwrap();
     assert_eq!(by_morning.cause, ConflictCause::Removed);
 
@@ -101,6 +110,11 @@ async fn shortening_or_removing_a_booked_shift_keeps_the_appointments_and_record
         .unwrap();
     let open = rosters::conflicts(&scene.core, &op, true).await.unwrap();
     assert_eq!(open.len(), 1);
+    assert_eq!(
+        open_conflicts(&scene).await,
+        1.0,
+        "a resolved one is not open"
+    );
     let all = rosters::conflicts(&scene.core, &op, false).await.unwrap();
     assert_eq!(all.len(), 2);
     assert!(all.iter().any(|c| c.resolved_by.is_some()));
