@@ -3,8 +3,9 @@
 # 10,000 published shifts for 50 mapped clinicians over 28 days; Rendez's first poll reads them
 # (20 pages of 500 rows by the `start` offset, plus one overlap row a page) and applies them in
 # one transaction with its watermark; then a poll with nothing changed, which must cost one
-# request; then a full pass over the same rosters, none changed. Prints the requests and the
-# seconds of each. The unoptimised test build, as the README's figures say.
+# request; then a full pass over the same rosters, none changed; then 20 webhook calls, each a
+# new shift, timed until a search on a second server of the same database offers it. Prints the
+# requests and the seconds of each. The unoptimised test build, as the README's figures say.
 #
 # Usage: benches/deputy.sh [sqlite|mysql]   (mysql: MariaDB at 127.0.0.1:3306, root; the default)
 set -euo pipefail
