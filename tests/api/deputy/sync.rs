@@ -1,7 +1,8 @@
 //! The sync both ways against the fake Deputy install, on both backends: polls (first sync,
 //! changes only, full pass, failures, a poll cut short and a restart), webhooks (at once,
 //! duplicates, out of order, deletions, secret, malformed bodies), pushes (kept ids, the loop
-//! guard, refusals and Retry-After), breaks, DST, unmapped rosters and past days.
+//! guard, refusals and Retry-After), breaks, DST, unmapped rosters and past days, and shifts
+//! Deputy shortens or deletes while patients are booked in them.
 
 use std::time::Duration;
 
@@ -684,4 +685,67 @@ backend_tests!(
     a_shift_across_the_dst_change_keeps_its_real_length,
     past_days_are_not_synchronised_and_say_so,
     a_poll_or_a_webhook_call_announces_once_and_an_unmapped_roster_mid_page_stops_nothing,
+    a_booked_shift_shortened_or_deleted_in_deputy_keeps_its_appointments_as_conflicts,
 );
+
+/// The open roster conflicts, as `rendez roster conflicts --json` prints them.
+fn open_conflicts(world: &World) -> Vec<serde_json::Value> {
+    let out = world.cli(&["roster", "conflicts", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).expect("a JSON list")
+}
+
+async fn a_booked_shift_shortened_or_deleted_in_deputy_keeps_its_appointments_as_conflicts(
+    backend: Backend,
+) {
+    use crate::rosters::try_book;
+
+    let world = World::start(backend).await;
+    // 08:00-16:00 UTC in three days: 09:00-17:00 in Madrid.
+    let id = world.fake.add(roster_on(3));
+    let roster = world.fake.roster(id).unwrap().to_json();
+    assert_eq!(world.event("Roster.Insert", roster).await, 200);
+    let shift = world.shift_of(id).expect("applied");
+    let day = at(day_at(3, 8)).with_timezone(&Madrid).date_naive();
+    let (result, morning) = try_book(&world.app, "R1", day, "09:40").await;
+    assert_eq!(result, "OK", "{morning}");
+    let (result, afternoon) = try_book(&world.app, "R1", day, "16:00").await;
+    assert_eq!(result, "OK", "{afternoon}");
+    assert!(open_conflicts(&world).is_empty());
+
+    // Shortened in Deputy to end at 13:00 Madrid: the 16:00 appointment stays, named.
+    let shorter = world.fake.change(id, |r| r.end = r.start + 4 * HOUR);
+    assert_eq!(world.event("Roster.Update", shorter.to_json()).await, 200);
+    let open = open_conflicts(&world);
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["appointment_id"], afternoon.as_str());
+    assert_eq!(open[0]["shift_id"], shift.id.as_str());
+    assert_eq!(open[0]["cause"], "shortened");
+    assert_eq!(world.status().open_conflicts, 1);
+
+    // Deleted in Deputy: the morning one too; the afternoon one is not recorded twice.
+    assert_eq!(world.event("Roster.Delete", json!({"Id": id})).await, 200);
+    assert!(world.shift_of(id).unwrap().removed_at.is_some());
+    let open = open_conflicts(&world);
+    assert_eq!(open.len(), 2, "{open:?}");
+    let by_morning = open
+        .iter()
+        .find(|c| c["appointment_id"] == morning.as_str())
+        .expect("the morning appointment's conflict");
+    assert_eq!(by_morning["cause"], "removed");
+    assert_eq!(world.status().open_conflicts, 2);
+
+    // Nothing was cancelled behind the clinic's back.
+    for lid in [&morning, &afternoon] {
+        let check = world
+            .app
+            .soap(
+                &crate::helpers::Auth::admin(),
+                "checkAppointment",
+                &format!("<APP_LID>{lid}</APP_LID>"),
+            )
+            .await;
+        check.assert_ok();
+        assert!(!check.body.contains("CANCEL"), "{}", check.body);
+    }
+}
