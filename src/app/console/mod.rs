@@ -15,6 +15,7 @@
 //! the right password) until the lockout ends.
 
 pub mod pages;
+pub mod rosters;
 
 use std::sync::LazyLock;
 

@@ -6,6 +6,7 @@
 
 mod browser;
 mod pages;
+mod rosters;
 mod sign_in;
 
 use std::sync::Arc;
