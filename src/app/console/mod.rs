@@ -14,6 +14,7 @@
 //! them; past the limit within the lockout time, the account or address is refused (even with
 //! the right password) until the lockout ends.
 
+pub mod clients;
 pub mod pages;
 pub mod rosters;
 

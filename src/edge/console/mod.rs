@@ -29,6 +29,7 @@ macro_rules! or_page {
     };
 }
 
+mod clients;
 mod html;
 mod pages;
 mod rosters;
@@ -95,6 +96,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(
                 "/rosters/errors/{id}/resolve",
                 web::post().to(rosters::resolve_error),
-            ),
+            )
+            .route("/clients", web::get().to(clients::clients))
+            .route("/clients", web::post().to(clients::add))
+            .route("/clients/{name}/disable", web::post().to(clients::disable))
+            .route("/clients/{name}/rotate", web::post().to(clients::rotate)),
     );
 }

@@ -5,6 +5,7 @@
 //! the audit rows of it all; and `rendez operator add` at the shell. SQLite and MariaDB.
 
 mod browser;
+mod clients;
 mod pages;
 mod rosters;
 mod sign_in;
