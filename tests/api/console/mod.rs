@@ -6,6 +6,7 @@
 
 mod browser;
 mod clients;
+mod operators;
 mod pages;
 mod rosters;
 mod sign_in;
