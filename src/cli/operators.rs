@@ -17,7 +17,8 @@ pub enum OperatorCommand {
         /// The operator's user name (letters, digits, '.', '_', '-', '@').
         name: String,
         /// Comma-separated roles (the console pages they open): booking (appointments),
-        /// messaging (messages), results, admin (teams, imports).
+        /// messaging (messages), results, admin (teams, imports, rosters and Deputy, API
+        /// clients).
         #[arg(long, value_name = "ROLES")]
         roles: String,
         /// Comma-separated locations (any level) the operator may view, with everything below.

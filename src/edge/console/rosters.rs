@@ -98,8 +98,9 @@ pub async fn rosters(
                 esc(&when(e.first_seen_at)),
                 esc(&when(e.last_seen_at)),
                 format!(
-                    r#"<form method="post" action="/console/rosters/errors/{id}/resolve">{csrf}<button type="submit" class="resolve-error" id="resolve-error-{id}">Mark resolved</button></form>"#,
-                    id = esc(&e.id)
+                    r#"<form method="post" action="/console/rosters/errors/{id}/resolve">{csrf}<button type="submit" class="resolve-error" id="resolve-error-{id}" aria-label="Mark the sync error of {subject} resolved">Mark resolved</button></form>"#,
+                    id = esc(&e.id),
+                    subject = esc(&e.subject)
                 ),
             ]
         })
@@ -152,8 +153,9 @@ pub async fn rosters(
                 esc(c.cause.as_str()),
                 esc(&when(c.detected_at)),
                 format!(
-                    r#"<form method="post" action="/console/rosters/conflicts/{id}/resolve">{csrf}<button type="submit" class="resolve-conflict" id="resolve-conflict-{id}">Mark resolved</button></form>"#,
-                    id = esc(&c.id)
+                    r#"<form method="post" action="/console/rosters/conflicts/{id}/resolve">{csrf}<button type="submit" class="resolve-conflict" id="resolve-conflict-{id}" aria-label="Mark the conflict of appointment {lid} resolved">Mark resolved</button></form>"#,
+                    id = esc(&c.id),
+                    lid = esc(&c.appointment_lid)
                 ),
             ]
         })

@@ -22,7 +22,7 @@ backend_tests!(
 /// For each appointment (C1's, C2's): a removed shift S1/S2 of its clinician, an open conflict
 /// K1/K2, and an open sync error E1/E2 of the shift; and E0, a Deputy roster's error that names
 /// no center.
-fn conflicts_and_errors(app: &TestApp, appointment_ids: [&str; 2]) {
+pub(super) fn conflicts_and_errors(app: &TestApp, appointment_ids: [&str; 2]) {
     let mut conn = app.pool.get().unwrap();
     let now = Utc::now().naive_utc();
     for (n, appointment) in appointment_ids.iter().enumerate() {
@@ -106,7 +106,7 @@ fn conflicts_and_errors(app: &TestApp, appointment_ids: [&str; 2]) {
     }
 }
 
-fn conflict_open(app: &TestApp, id: &str) -> bool {
+pub(super) fn conflict_open(app: &TestApp, id: &str) -> bool {
     let mut conn = app.pool.get().unwrap();
     roster_conflicts::table
         .find(id)
