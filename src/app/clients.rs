@@ -191,9 +191,7 @@ pub fn rotate(
     let overlap =
         chrono::Duration::from_std(overlap).map_err(|_| Error::client("--overlap is too long"))?;
     let client = find(conn, name)?;
-    let mut random = [0u8; 24];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
-    let secret = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, random);
+    let secret = random_secret();
     let digest_secret = match client.digest_secret {
         Some(_) => Some(key()?.encrypt_secret(&secret)),
         None => None,
@@ -491,4 +489,71 @@ pub fn set_scopes(
         )?;
         Ok(())
     })
+}
+
+/// A client the caller may change: unknown outside its view scope, refused when it reaches
+/// outside its edit scope.
+fn changeable(conn: &mut DbConnection, caller: &Caller, name: &str) -> Result<Client, Error> {
+    let client = clients::find_by_name(conn, name)?;
+    let own = match &client {
+        Some(c) => teams_db::grants_of(conn, &c.id)?,
+        None => Vec::new(),
+    };
+    let Some(client) = client.filter(|c| lies_inside(&caller.view, c, &own)) else {
+        return Err(Error::NotFound(format!(
+            "there is no client named '{name}'"
+        )));
+    };
+    if !lies_inside(caller.edit(), &client, &own) {
+        return Err(Error::Forbidden(format!(
+            "client '{}' may not change '{name}': it reaches outside its edit scope",
+            caller.name
+        )));
+    }
+    Ok(client)
+}
+
+/// Shuts a client out for an administrator whose edit scope holds it; audited in the same
+/// transaction.
+pub fn disable_for(conn: &mut DbConnection, caller: &Caller, name: &str) -> Result<(), Error> {
+    require_admin(caller, "disabling a client")?;
+    dialect::write_transaction(conn, |conn| {
+        let client = changeable(conn, caller, name)?;
+        if client.disabled {
+            return Err(Error::client(format!(
+                "client '{name}' is disabled already"
+            )));
+        }
+        disable(conn, name)?;
+        teams_db::record_change(conn, &audit_row(caller, "client.disable", name, None, None))?;
+        Ok(())
+    })
+}
+
+/// Gives a client a new random secret ([`rotate`]) for an administrator whose edit scope holds
+/// it; audited (never the secret). The secret is stored in its own write transaction (SQLite's
+/// writer lock is not reentrant), and the audit row follows it.
+pub fn rotate_for(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    name: &str,
+    overlap: Duration,
+    key: KeyLoader<'_>,
+) -> Result<Rotated, Error> {
+    require_admin(caller, "rotating a client's secret")?;
+    changeable(conn, caller, name)?;
+    let rotated = rotate(conn, name, overlap, key)?;
+    let after = serde_json::json!({ "old_works_until": rotated.old_works_until.to_rfc3339() });
+    teams_db::record_change(
+        conn,
+        &audit_row(caller, "client.rotate", name, None, Some(after.to_string())),
+    )?;
+    Ok(rotated)
+}
+
+/// A new random secret for a client (as [`rotate`] makes one).
+pub fn random_secret() -> String {
+    let mut random = [0u8; 24];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, random)
 }

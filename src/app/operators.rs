@@ -55,3 +55,51 @@ pub fn add(conn: &mut DbConnection, new: NewOperator<'_>) -> Result<(), Error> {
         )
     })
 }
+
+/// An operator as `rendez operator list` shows it (never its password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorView {
+    pub name: String,
+    pub roles: String,
+    pub disabled: bool,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// Every operator, by name.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<OperatorView>, Error> {
+    Ok(console::operators(conn)?
+        .into_iter()
+        .map(|o| OperatorView {
+            name: o.name,
+            roles: o.roles,
+            disabled: o.disabled,
+            created_at: o.created_at,
+        })
+        .collect())
+}
+
+/// Shuts an operator out: its sessions end now and it cannot sign in again; audited in the
+/// same transaction. An unknown or already disabled operator is refused (`Client`).
+pub fn disable(conn: &mut DbConnection, name: &str) -> Result<(), Error> {
+    let shell = Principal::system("cli");
+    dialect::write_transaction(conn, |conn| {
+        let Some(operator) = console::find_operator(conn, name)? else {
+            return Err(Error::client(format!(
+                "there is no operator named '{name}'"
+            )));
+        };
+        if console::disable_operator(conn, name)? == 0 {
+            return Err(Error::client(format!(
+                "operator '{name}' is disabled already"
+            )));
+        }
+        let ended = console::end_sessions_of(conn, &operator.id, Utc::now().naive_utc())?;
+        super::console::audit(
+            conn,
+            &shell,
+            "operator.disable",
+            name,
+            Some(serde_json::json!({ "sessions_ended": ended }).to_string()),
+        )
+    })
+}

@@ -432,26 +432,77 @@ pub async fn conflicts(
 
 /// Marks an open conflict resolved (the operator dealt with the appointment).
 pub async fn resolve_conflict(core: &Core, caller: &Caller, id: &str) -> Result<(), Error> {
+    let (caller, id) = (caller.clone(), id.to_string());
+    super::console::blocking(core, move |conn| {
+        resolve_conflict_within(conn, &caller, &id)
+    })
+    .await
+}
+
+/// [`resolve_conflict`] on the caller's connection, in its transaction when it has one (the
+/// console audits it in the same one): unknown outside the caller's view, refused outside its
+/// edit scope, refused when resolved already.
+pub(crate) fn resolve_conflict_within(
+    conn: &mut crate::db::DbConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<(), Error> {
     require(caller, Role::Admin, CHANGE)?;
-    let key = id.to_string();
-    let center = core
-        .with_db(move |conn| conflicts::center_of(conn, &key))
-        .await?
+    let center = conflicts::center_of(conn, id)?
         .filter(|c| caller.view.allows(c))
         .ok_or_else(|| Error::NotFound(format!("conflict '{id}' is not known")))?;
     require_center(caller, Some(&center))?;
-    let key = id.to_string();
-    let by = caller.name.clone();
-    if core
-        .with_db(move |conn| conflicts::resolve(conn, &key, &by))
-        .await?
-    {
+    if conflicts::resolve(conn, id, &caller.name)? {
         Ok(())
     } else {
         Err(Error::client(format!(
             "conflict '{id}' is already resolved"
         )))
     }
+}
+
+/// Removes the Deputy operational unit mapping of a center or an area of it.
+pub async fn unmap_area(core: &Core, caller: &Caller, place: Place) -> Result<(), Error> {
+    require(caller, Role::Admin, "unmapping a Deputy operational unit")?;
+    require_center(caller, Some(&place.center_lid))?;
+    let lid = place.center_lid.clone();
+    let area = place.area.clone();
+    let outcome = core
+        .with_db(move |conn| {
+            let Some(center_id) = mappings::center_id(conn, &lid)? else {
+                return Ok(None);
+            };
+            mappings::unmap_unit(conn, &center_id, area.as_deref()).map(Some)
+        })
+        .await?;
+    match outcome {
+        None => Err(Error::NotFound(format!(
+            "unknown center '{}'",
+            place.center_lid
+        ))),
+        Some(false) => Err(Error::client(format!(
+            "'{place}' is not mapped to a Deputy operational unit"
+        ))),
+        Some(true) => Ok(()),
+    }
+}
+
+/// Removes a resource's Deputy employee mapping. The caller's edit scope must cover every
+/// center the resource works at, as for mapping it.
+pub async fn unmap_employee(core: &Core, caller: &Caller, resource_lid: &str) -> Result<(), Error> {
+    require(caller, Role::Admin, "unmapping a Deputy employee")?;
+    let resource_id = resource(core, resource_lid).await?;
+    require_resource_scope(core, caller, &resource_id).await?;
+    let removed = core
+        .with_db(move |conn| mappings::unmap_employee(conn, &resource_id))
+        .await?;
+    if !removed {
+        return Err(Error::client(format!(
+            "resource '{resource_lid}' is not mapped to a Deputy employee"
+        )));
+    }
+    core.booking.invalidate();
+    Ok(())
 }
 
 /// Sync errors are not tied to one center (an unmapped Deputy roster has none): an

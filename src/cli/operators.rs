@@ -17,7 +17,8 @@ pub enum OperatorCommand {
         /// The operator's user name (letters, digits, '.', '_', '-', '@').
         name: String,
         /// Comma-separated roles (the console pages they open): booking (appointments),
-        /// messaging (messages), results, admin (teams, imports).
+        /// messaging (messages), results, admin (teams, imports, rosters and Deputy, API
+        /// clients).
         #[arg(long, value_name = "ROLES")]
         roles: String,
         /// Comma-separated locations (any level) the operator may view, with everything below.
@@ -31,6 +32,13 @@ pub enum OperatorCommand {
         #[arg(long, value_name = "PASSWORD")]
         password: Option<String>,
     },
+    /// List the console's operators: name, roles, state, when added.
+    List,
+    /// Disable an operator: its sessions end at once and it cannot sign in again.
+    Disable {
+        /// The operator's user name.
+        name: String,
+    },
 }
 
 /// Runs the command; `read_password` is the CLI's reader of `--password` or standard input (passed
@@ -40,13 +48,17 @@ pub fn operator(
     command: OperatorCommand,
     read_password: fn(Option<String>) -> Result<String, String>,
 ) -> Result<ExitCode, String> {
-    let OperatorCommand::Add {
-        name,
-        roles,
-        view,
-        edit,
-        password,
-    } = command;
+    let (name, roles, view, edit, password) = match command {
+        OperatorCommand::Add {
+            name,
+            roles,
+            view,
+            edit,
+            password,
+        } => (name, roles, view, edit, password),
+        OperatorCommand::List => return list(config),
+        OperatorCommand::Disable { name } => return disable(config, &name),
+    };
     let roles: Roles = roles.parse().map_err(|e| format!("--roles: {e}"))?;
     let (view, edit) = (
         super::teams::location_list(&view),
@@ -87,6 +99,39 @@ pub fn operator(
             edit.join(",")
         }
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn connection(config: &Config) -> Result<crate::db::pool::PooledConn, String> {
+    startup::open_database(config)?
+        .get()
+        .map_err(|e| format!("cannot reach the database: {e}"))
+}
+
+/// `rendez operator list`.
+fn list(config: Config) -> Result<ExitCode, String> {
+    let mut conn = connection(&config)?;
+    let operators = app::operators::list(&mut conn).map_err(said("cannot read the operators"))?;
+    if operators.is_empty() {
+        say!("no operators");
+    }
+    for o in operators {
+        say!(
+            "{}\troles {}\t{}\tadded {}",
+            o.name,
+            o.roles,
+            if o.disabled { "disabled" } else { "active" },
+            o.created_at.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rendez operator disable NAME`.
+fn disable(config: Config, name: &str) -> Result<ExitCode, String> {
+    let mut conn = connection(&config)?;
+    app::operators::disable(&mut conn, name).map_err(said("cannot disable the operator"))?;
+    say!("operator '{name}' disabled; its sessions are ended");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -775,6 +775,7 @@ diesel::allow_tables_to_appear_in_same_query!(roster_breaks, centers);
 diesel::allow_tables_to_appear_in_same_query!(roster_conflicts, appointments);
 diesel::allow_tables_to_appear_in_same_query!(roster_conflicts, resources);
 diesel::allow_tables_to_appear_in_same_query!(roster_conflicts, centers);
+diesel::allow_tables_to_appear_in_same_query!(roster_sync_errors, centers);
 diesel::allow_tables_to_appear_in_same_query!(deputy_units, centers);
 diesel::allow_tables_to_appear_in_same_query!(deputy_employees, resources);
 diesel::allow_tables_to_appear_in_same_query!(resource_availability_modes, resources);

@@ -14,7 +14,9 @@
 //! them; past the limit within the lockout time, the account or address is refused (even with
 //! the right password) until the lockout ends.
 
+pub mod clients;
 pub mod pages;
+pub mod rosters;
 
 use std::sync::LazyLock;
 

@@ -29,7 +29,10 @@ pub const PAGE_SIZE: i64 = 50;
 /// Whether a scope covers every center of master data: an operator's scope is always a list
 /// (resolved from its grants), so one granted the top of the hierarchy sees "every center" this
 /// way, and with it what belongs to no center.
-fn covers_every_center(conn: &mut DbConnection, scope: &CenterScope) -> Result<bool, Error> {
+pub(super) fn covers_every_center(
+    conn: &mut DbConnection,
+    scope: &CenterScope,
+) -> Result<bool, Error> {
     match scope {
         CenterScope::All => Ok(true),
         CenterScope::Only(lids) => Ok(crate::app::master::all_centers(conn)?
@@ -40,7 +43,10 @@ fn covers_every_center(conn: &mut DbConnection, scope: &CenterScope) -> Result<b
 
 /// The scope as the lists take it: every center (which includes what belongs to none), or
 /// these.
-fn centers_of(conn: &mut DbConnection, scope: &CenterScope) -> Result<(bool, Vec<String>), Error> {
+pub(super) fn centers_of(
+    conn: &mut DbConnection,
+    scope: &CenterScope,
+) -> Result<(bool, Vec<String>), Error> {
     Ok(match (covers_every_center(conn, scope)?, scope) {
         (true, _) | (_, CenterScope::All) => (true, Vec::new()),
         (false, CenterScope::Only(lids)) => (false, lids.to_vec()),
@@ -54,7 +60,7 @@ fn scope_arg<'a>(all: bool, lids: &'a [String]) -> Centers<'a> {
     }
 }
 
-fn unknown(what: &str) -> Error {
+pub(super) fn unknown(what: &str) -> Error {
     Error::NotFound(format!("there is no such {what}"))
 }
 
@@ -100,6 +106,9 @@ pub struct Overview {
     pub week_start: NaiveDate,
     pub centers: Vec<CenterNumbers>,
     pub shared: Option<Shared>,
+    /// Open Deputy sync errors and roster conflicts in view, for an operator with the `admin`
+    /// role (the page behind them needs it).
+    pub deputy: Option<(i64, i64)>,
 }
 
 /// The index of a center's numbers, added when first seen.
@@ -130,6 +139,7 @@ fn is_cancelled(status: &str) -> bool {
 /// conflicts and failed imports.
 pub async fn overview(core: &Core, caller: &Caller) -> Result<Overview, Error> {
     let view = caller.view.clone();
+    let who = caller.clone();
     let today = Utc::now().date_naive();
     let week_start = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
     let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists");
@@ -176,6 +186,7 @@ pub async fn overview(core: &Core, caller: &Caller) -> Result<Overview, Error> {
             week_start,
             centers,
             shared,
+            deputy: super::rosters::open_counts(conn, &who)?,
         })
     })
     .await
@@ -242,13 +253,13 @@ pub struct Page<T> {
     pub more: bool,
 }
 
-fn paged<T>(mut rows: Vec<T>, page: u32) -> Page<T> {
+pub(super) fn paged<T>(mut rows: Vec<T>, page: u32) -> Page<T> {
     let more = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     Page { rows, page, more }
 }
 
-fn offset(page: u32) -> i64 {
+pub(super) fn offset(page: u32) -> i64 {
     i64::from(page.max(1) - 1) * PAGE_SIZE
 }
 

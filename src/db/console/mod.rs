@@ -172,3 +172,38 @@ pub fn audit_of(conn: &mut DbConnection, actor: &str, limit: i64) -> QueryResult
         .select(AuditRow::as_select())
         .load(conn)
 }
+
+/// Every operator, by name.
+pub fn operators(conn: &mut DbConnection) -> QueryResult<Vec<OperatorRow>> {
+    console_operators::table
+        .order(console_operators::name.asc())
+        .select(OperatorRow::as_select())
+        .load(conn)
+}
+
+/// Shuts an operator out (its sessions open nothing from its next request on); how many rows
+/// changed (0: unknown or disabled already).
+pub fn disable_operator(conn: &mut DbConnection, name: &str) -> QueryResult<usize> {
+    diesel::update(
+        console_operators::table
+            .filter(console_operators::name.eq(name))
+            .filter(console_operators::disabled.eq(false)),
+    )
+    .set(console_operators::disabled.eq(true))
+    .execute(conn)
+}
+
+/// Ends every live session of an operator (by id).
+pub fn end_sessions_of(
+    conn: &mut DbConnection,
+    operator_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        console_sessions::table
+            .filter(console_sessions::operator_id.eq(operator_id))
+            .filter(console_sessions::ended_at.is_null()),
+    )
+    .set(console_sessions::ended_at.eq(Some(now)))
+    .execute(conn)
+}

@@ -239,3 +239,101 @@ pub fn open_count(conn: &mut DbConnection) -> QueryResult<i64> {
         .count()
         .get_result(conn)
 }
+
+/// An open conflict as the console lists it: the booked appointment it touches, by its LID,
+/// status and times.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenConflict {
+    pub id: String,
+    pub shift_id: String,
+    pub appointment_id: String,
+    pub appointment_lid: String,
+    pub appointment_status: String,
+    pub appointment_start: DateTime<Utc>,
+    pub appointment_end: DateTime<Utc>,
+    pub resource_lid: String,
+    pub center_lid: String,
+    pub cause: ConflictCause,
+    pub detected_at: DateTime<Utc>,
+}
+
+type OpenRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+    NaiveDateTime,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+);
+
+/// One page of the open conflicts at the centers of these LIDs (`None`: every center), oldest
+/// first; read through `roster_conflicts_open` (resolved_at, detected_at).
+pub fn open_page(
+    conn: &mut DbConnection,
+    center_lids: Option<&[String]>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<OpenConflict>> {
+    let mut query = roster_conflicts::table
+        .inner_join(appointments::table.on(appointments::id.eq(roster_conflicts::appointment_id)))
+        .inner_join(resources::table.on(resources::id.eq(roster_conflicts::resource_id)))
+        .inner_join(centers::table.on(centers::id.eq(roster_conflicts::center_id)))
+        .filter(roster_conflicts::resolved_at.is_null())
+        .select((
+            roster_conflicts::id,
+            roster_conflicts::shift_id,
+            roster_conflicts::appointment_id,
+            appointments::lid,
+            appointments::status,
+            appointments::start_at,
+            appointments::end_at,
+            resources::lid,
+            centers::lid,
+            roster_conflicts::cause,
+            roster_conflicts::detected_at,
+        ))
+        .order((
+            roster_conflicts::detected_at.asc(),
+            roster_conflicts::id.asc(),
+        ))
+        .offset(offset)
+        .limit(limit)
+        .into_boxed();
+    if let Some(lids) = center_lids {
+        query = query.filter(centers::lid.eq_any(lids.to_vec()));
+    }
+    let rows: Vec<OpenRow> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| OpenConflict {
+            id: r.0,
+            shift_id: r.1,
+            appointment_id: r.2,
+            appointment_lid: r.3,
+            appointment_status: r.4,
+            appointment_start: utc(r.5),
+            appointment_end: utc(r.6),
+            resource_lid: r.7,
+            center_lid: r.8,
+            cause: ConflictCause::parse(&r.9),
+            detected_at: utc(r.10),
+        })
+        .collect())
+}
+
+/// How many conflicts are open at the centers of these LIDs (`None`: every center).
+pub fn open_count_in(conn: &mut DbConnection, center_lids: Option<&[String]>) -> QueryResult<i64> {
+    let mut query = roster_conflicts::table
+        .inner_join(centers::table.on(centers::id.eq(roster_conflicts::center_id)))
+        .filter(roster_conflicts::resolved_at.is_null())
+        .into_boxed();
+    if let Some(lids) = center_lids {
+        query = query.filter(centers::lid.eq_any(lids.to_vec()));
+    }
+    query.count().get_result(conn)
+}

@@ -272,3 +272,40 @@ pub fn centers_of_resource_lid(conn: &mut DbConnection, lid: &str) -> QueryResul
         None => Ok(Vec::new()),
     }
 }
+
+/// Removes the unit mapping of a center (by id) or an area of it; false when there was none.
+/// Rosters of that unit become sync errors again at their next change.
+pub fn unmap_unit(
+    conn: &mut DbConnection,
+    center_id: &str,
+    area: Option<&str>,
+) -> QueryResult<bool> {
+    let removed = diesel::delete(
+        deputy_units::table
+            .filter(deputy_units::center_id.eq(center_id))
+            .filter(deputy_units::area.eq(area_key(area))),
+    )
+    .execute(conn)?;
+    Ok(removed > 0)
+}
+
+/// Removes a resource's (by id) employee mapping; false when there was none. Its default
+/// availability may turn back to its rules: the master-data version moves and the slot worker
+/// republishes the resource, as when it was mapped.
+pub fn unmap_employee(conn: &mut DbConnection, resource_id: &str) -> QueryResult<bool> {
+    retrying(conn, |conn| {
+        let removed = diesel::delete(deputy_employees::table.find(resource_id)).execute(conn)?;
+        if removed > 0 {
+            crate::db::booking::cache::bump_master(conn)?;
+            events::record(
+                conn,
+                &[(
+                    Scope::Resource(resource_id.to_string()),
+                    "Deputy employee unmapped".to_string(),
+                )],
+                Utc::now(),
+            )?;
+        }
+        Ok(removed > 0)
+    })
+}

@@ -168,3 +168,129 @@ pub fn open_count(conn: &mut DbConnection) -> QueryResult<i64> {
         .count()
         .get_result(conn)
 }
+
+/// One page of the open errors, each with the center of its Rendez shift (`None` for a Deputy
+/// roster, which may name no center); with `center_lids`, only those of a shift at one of
+/// them. Most recently seen first, through `roster_sync_errors_open` (cleared_at,
+/// last_seen_at).
+pub fn open_page(
+    conn: &mut DbConnection,
+    center_lids: Option<&[String]>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<(SyncError, Option<String>)>> {
+    use crate::db::schema::{centers, roster_shifts};
+    let mut query = roster_sync_errors::table
+        .left_join(
+            roster_shifts::table.on(roster_shifts::id
+                .nullable()
+                .eq(roster_sync_errors::shift_id)),
+        )
+        .left_join(
+            centers::table.on(centers::id
+                .nullable()
+                .eq(roster_shifts::center_id.nullable())),
+        )
+        .filter(roster_sync_errors::cleared_at.is_null())
+        .select((
+            (
+                roster_sync_errors::id,
+                roster_sync_errors::subject,
+                roster_sync_errors::shift_id,
+                roster_sync_errors::external_id,
+                roster_sync_errors::reason,
+                roster_sync_errors::occurrences,
+                roster_sync_errors::first_seen_at,
+                roster_sync_errors::last_seen_at,
+                roster_sync_errors::cleared_at,
+            ),
+            centers::lid.nullable(),
+        ))
+        .order((
+            roster_sync_errors::last_seen_at.desc(),
+            roster_sync_errors::id.asc(),
+        ))
+        .offset(offset)
+        .limit(limit)
+        .into_boxed();
+    if let Some(lids) = center_lids {
+        query = query.filter(centers::lid.eq_any(lids.to_vec()));
+    }
+    let rows: Vec<(Row, Option<String>)> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(r, center)| {
+            (
+                SyncError {
+                    id: r.0,
+                    subject: r.1,
+                    shift_id: r.2,
+                    external_id: r.3,
+                    reason: r.4,
+                    occurrences: r.5,
+                    first_seen_at: utc(r.6),
+                    last_seen_at: utc(r.7),
+                    cleared_at: r.8.map(utc),
+                },
+                center,
+            )
+        })
+        .collect())
+}
+
+/// How many errors are open of shifts at the centers of these LIDs (`None`: every error).
+pub fn open_count_in(conn: &mut DbConnection, center_lids: Option<&[String]>) -> QueryResult<i64> {
+    use crate::db::schema::{centers, roster_shifts};
+    let Some(lids) = center_lids else {
+        return open_count(conn);
+    };
+    roster_sync_errors::table
+        .inner_join(
+            roster_shifts::table.on(roster_shifts::id
+                .nullable()
+                .eq(roster_sync_errors::shift_id)),
+        )
+        .inner_join(centers::table.on(centers::id.eq(roster_shifts::center_id)))
+        .filter(roster_sync_errors::cleared_at.is_null())
+        .filter(centers::lid.eq_any(lids.to_vec()))
+        .count()
+        .get_result(conn)
+}
+
+/// An error by id: whether it is still open, and the center of its Rendez shift (`None` for
+/// a Deputy roster); `None` when unknown.
+pub fn open_and_center(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<(bool, Option<String>)>> {
+    use crate::db::schema::{centers, roster_shifts};
+    let row: Option<(Option<NaiveDateTime>, Option<String>)> = roster_sync_errors::table
+        .left_join(
+            roster_shifts::table.on(roster_shifts::id
+                .nullable()
+                .eq(roster_sync_errors::shift_id)),
+        )
+        .left_join(
+            centers::table.on(centers::id
+                .nullable()
+                .eq(roster_shifts::center_id.nullable())),
+        )
+        .filter(roster_sync_errors::id.eq(id))
+        .select((roster_sync_errors::cleared_at, centers::lid.nullable()))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(cleared, center)| (cleared.is_none(), center)))
+}
+
+/// Clears an open error by id (an operator dealt with it); false when it is unknown or
+/// cleared already. The next failure of its subject opens it again.
+pub fn clear_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    let changed = diesel::update(
+        roster_sync_errors::table
+            .filter(roster_sync_errors::id.eq(id))
+            .filter(roster_sync_errors::cleared_at.is_null()),
+    )
+    .set(roster_sync_errors::cleared_at.eq(Some(naive(now()))))
+    .execute(conn)?;
+    Ok(changed > 0)
+}

@@ -37,13 +37,15 @@ pub fn csrf_field(session: &Session) -> String {
     )
 }
 
-const NAV: [(&str, &str); 6] = [
+const NAV: [(&str, &str); 8] = [
     ("/console/overview", "Overview"),
     ("/console/appointments", "Appointments"),
     ("/console/messages", "Messages"),
     ("/console/teams", "Teams"),
     ("/console/results", "Results"),
     ("/console/imports", "Imports"),
+    ("/console/rosters", "Rosters and Deputy"),
+    ("/console/clients", "API clients"),
 ];
 
 /// A whole page: `title` as its first heading, `body` after it.
@@ -126,21 +128,34 @@ pub fn select(name: &str, label: &str, options: &[&str], chosen: &str) -> String
 
 /// Previous and next links for a paged list; `query` is the search without its page.
 pub fn pager(path: &str, query: &str, page: u32, more: bool) -> String {
+    pager_of(path, query, "page", page, more, "Pages")
+}
+
+/// [`pager`] for one of several lists on a page: its page number is `param`, and `label`
+/// names its navigation.
+pub fn pager_of(
+    path: &str,
+    query: &str,
+    param: &str,
+    page: u32,
+    more: bool,
+    label: &str,
+) -> String {
     let mut links = Vec::new();
     if page > 1 {
         links.push(format!(
-            r#"<a href="{path}?{query}&amp;page={}" rel="prev">Previous page</a>"#,
+            r#"<a href="{path}?{query}&amp;{param}={}" rel="prev">Previous page</a>"#,
             page - 1
         ));
     }
     if more {
         links.push(format!(
-            r#"<a href="{path}?{query}&amp;page={}" rel="next">Next page</a>"#,
+            r#"<a href="{path}?{query}&amp;{param}={}" rel="next">Next page</a>"#,
             page + 1
         ));
     }
     format!(
-        r#"<nav aria-label="Pages" class="pager"><span>Page {page}</span> {}</nav>"#,
+        r#"<nav aria-label="{label}" class="pager"><span>Page {page}</span> {}</nav>"#,
         links.join(" ")
     )
 }

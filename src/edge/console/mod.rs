@@ -8,8 +8,31 @@
 //! The session cookie is `HttpOnly`, `SameSite=Strict`, limited to `/console`, and `Secure`
 //! unless RENDEZ_CONSOLE_SECURE_COOKIE=false.
 
+/// The signed-in session, or the answer to give instead (to sign-in, or an error page).
+macro_rules! signed_in {
+    ($state:expr, $req:expr) => {
+        match super::session::session_of(&$state, &$req).await {
+            Ok(Some(session)) => session,
+            Ok(None) => return super::session::to_login(),
+            Err(e) => return super::session::error_page(None, &e),
+        }
+    };
+}
+
+/// Answers a use case's error as a page.
+macro_rules! or_page {
+    ($session:expr, $result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(e) => return super::session::error_page(Some(&$session), &e),
+        }
+    };
+}
+
+mod clients;
 mod html;
 mod pages;
+mod rosters;
 mod session;
 
 pub use session::{SESSION_COOKIE, SIGNIN_COOKIE};
@@ -54,6 +77,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/teams/assign", web::post().to(pages::assign_team))
             .route("/teams/move", web::post().to(pages::move_member))
             .route("/results", web::get().to(pages::results))
-            .route("/imports", web::get().to(pages::imports)),
+            .route("/imports", web::get().to(pages::imports))
+            .route("/rosters", web::get().to(rosters::rosters))
+            .route("/rosters/map-area", web::post().to(rosters::map_area))
+            .route("/rosters/unmap-area", web::post().to(rosters::unmap_area))
+            .route(
+                "/rosters/map-employee",
+                web::post().to(rosters::map_employee),
+            )
+            .route(
+                "/rosters/unmap-employee",
+                web::post().to(rosters::unmap_employee),
+            )
+            .route(
+                "/rosters/conflicts/{id}/resolve",
+                web::post().to(rosters::resolve_conflict),
+            )
+            .route(
+                "/rosters/errors/{id}/resolve",
+                web::post().to(rosters::resolve_error),
+            )
+            .route("/clients", web::get().to(clients::clients))
+            .route("/clients", web::post().to(clients::add))
+            .route("/clients/{name}/disable", web::post().to(clients::disable))
+            .route("/clients/{name}/rotate", web::post().to(clients::rotate)),
     );
 }

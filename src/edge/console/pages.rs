@@ -24,33 +24,12 @@ use crate::state::AppState;
 
 type State = web::Data<AppState>;
 
-/// The signed-in session, or the answer to give instead (to sign-in, or an error page).
-macro_rules! signed_in {
-    ($state:expr, $req:expr) => {
-        match session_of(&$state, &$req).await {
-            Ok(Some(session)) => session,
-            Ok(None) => return to_login(),
-            Err(e) => return error_page(None, &e),
-        }
-    };
-}
-
-/// Answers a use case's error as a page.
-macro_rules! or_page {
-    ($session:expr, $result:expr) => {
-        match $result {
-            Ok(value) => value,
-            Err(e) => return error_page(Some(&$session), &e),
-        }
-    };
-}
-
-fn page(session: &Session, title: &str, body: &str) -> HttpResponse {
+pub(super) fn page(session: &Session, title: &str, body: &str) -> HttpResponse {
     html::respond(StatusCode::OK, html::layout(title, Some(session), body))
 }
 
 /// An empty or blank field is no filter.
-fn given(value: &Option<String>) -> Option<String> {
+pub(super) fn given(value: &Option<String>) -> Option<String> {
     value
         .as_deref()
         .map(str::trim)
@@ -73,7 +52,7 @@ fn date(value: &Option<String>) -> Result<Option<NaiveDate>, Error> {
     }
 }
 
-fn page_number(value: &Option<String>) -> u32 {
+pub(super) fn page_number(value: &Option<String>) -> u32 {
     given(value)
         .and_then(|p| p.parse().ok())
         .unwrap_or(1)
@@ -182,7 +161,7 @@ pub async fn login(state: State, req: HttpRequest, form: web::Form<LoginForm>) -
 
 #[derive(Deserialize)]
 pub struct CsrfOnly {
-    csrf: Option<String>,
+    pub(super) csrf: Option<String>,
 }
 
 pub async fn logout(state: State, req: HttpRequest, form: web::Form<CsrfOnly>) -> HttpResponse {
@@ -241,6 +220,11 @@ pub async fn overview(state: State, req: HttpRequest) -> HttpResponse {
         ],
         &rows,
     ));
+    if let Some((errors, conflicts)) = seen.deputy {
+        body.push_str(&format!(
+            r#"<h2>Rosters and Deputy</h2><p id="deputy-open">Open Deputy sync errors: <a href="/console/rosters#sync-errors">{errors}</a>; open roster conflicts: <a href="/console/rosters#conflicts">{conflicts}</a></p>"#
+        ));
+    }
     match &seen.shared {
         None => body.push_str(
             "<p>The outbox, send rates, slot worker conflicts and imports are shared by every \
@@ -709,7 +693,7 @@ pub async fn messages(
 
 #[derive(Deserialize)]
 pub struct Done {
-    done: Option<String>,
+    pub(super) done: Option<String>,
 }
 
 pub async fn message(

@@ -5,7 +5,10 @@
 //! the audit rows of it all; and `rendez operator add` at the shell. SQLite and MariaDB.
 
 mod browser;
+mod clients;
+mod operators;
 mod pages;
+mod rosters;
 mod sign_in;
 
 use std::sync::Arc;

@@ -39,6 +39,9 @@ async fn every_page_answers_200_signed_in_and_sends_to_sign_in_without_a_session
         "/console/teams".into(),
         "/console/results".into(),
         "/console/imports".into(),
+        "/console/rosters".into(),
+        "/console/rosters?errors_page=2&conflicts_page=3".into(),
+        "/console/clients".into(),
     ];
     let anonymous = Browser::new(&app);
     for path in &pages {
@@ -86,6 +89,8 @@ async fn every_page_answers_200_signed_in_and_sends_to_sign_in_without_a_session
     let booker = Browser::signed_in(&app, "booker").await;
     assert_eq!(booker.get("/console/messages").await.status, 403);
     assert_eq!(booker.get("/console/teams").await.status, 403);
+    assert_eq!(booker.get("/console/rosters").await.status, 403);
+    assert_eq!(booker.get("/console/clients").await.status, 403);
     assert_eq!(booker.get("/console/appointments").await.status, 200);
 }
 
