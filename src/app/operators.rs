@@ -5,7 +5,7 @@
 use chrono::Utc;
 
 use super::clients::check_name;
-use crate::db::{DbConnection, console, dialect, teams};
+use crate::db::{DbConnection, console, teams, tx};
 use crate::domain::access::{Principal, Roles};
 use crate::error::Error;
 
@@ -35,7 +35,8 @@ pub fn add(conn: &mut DbConnection, new: NewOperator<'_>) -> Result<(), Error> {
         created_at: Utc::now().naive_utc(),
     };
     let shell = Principal::system("cli");
-    dialect::write_transaction(conn, |conn| {
+    // Run again after a conflict; a name taken meanwhile is then reported.
+    tx::write(conn, |conn| {
         let taken = console::find_operator(conn, new.name)?.is_some()
             || teams::client_scope_kind(conn, new.name)?.is_some();
         if taken {
