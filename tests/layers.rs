@@ -8,6 +8,10 @@
 //!   configuration; `domain` imports only itself, `error` and the `crypto` leaf; the leaves
 //!   (`crypto`, `seed`, `database.rs`) import nothing of ours.
 //!
+//! - a write transaction is opened through `db::tx`, which runs it again after a conflict (a
+//!   deadlock, a Galera certification failure at COMMIT...): only `db/tx.rs` and
+//!   `db/dialect.rs` open one directly (see [`MAY_OPEN_TRANSACTIONS`] for the other exceptions).
+//!
 //! A failure names each offending file and line.
 
 use std::fs;
@@ -53,6 +57,45 @@ const DB_MAY_NAME: [&str; 7] = [
 ];
 const DOMAIN_MAY_NAME: [&str; 3] = ["domain", "error", "crypto"];
 const LEAVES: [&str; 3] = ["src/crypto", "src/seed", "src/database.rs"];
+
+/// What opens a transaction without the retry of `db::tx` (`write_transaction(` also matches
+/// `flat_write_transaction(`).
+const TRANSACTION_OPENERS: [&str; 2] = ["write_transaction(", ".transaction("];
+
+/// Files that may open a transaction directly, with what and why.
+const MAY_OPEN_TRANSACTIONS: &[(&str, &str, &str)] = &[
+    ("src/db/tx.rs", "", "the retrying helpers themselves"),
+    ("src/db/dialect.rs", "", "the transactions the helpers open"),
+    (
+        "src/db/master/rows.rs",
+        ".transaction(",
+        "a savepoint per master-data row, inside the push's retried transaction",
+    ),
+    (
+        "src/db/results.rs",
+        ".transaction(",
+        "read_contents: a read-only transaction, for one consistent view of a batch",
+    ),
+];
+
+/// The lines of `files` (path from the crate's root, text) that open a transaction, but for
+/// the exceptions in `allowed`.
+fn direct_transactions(files: &[(String, String)], allowed: &[(&str, &str, &str)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (shown, text) in files {
+        for (number, code) in code_lines(text) {
+            for word in TRANSACTION_OPENERS {
+                let excused = allowed
+                    .iter()
+                    .any(|(file, what, _)| file == shown && (what.is_empty() || *what == word));
+                if code.contains(word) && !excused {
+                    found.push(format!("{shown}:{number}: `{word}` in `{}`", code.trim()));
+                }
+            }
+        }
+    }
+    found
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -411,5 +454,71 @@ fn the_checks_see_what_they_look_for() {
             (6, "error".to_string()),
             (6, "domain".to_string()),
         ]
+    );
+}
+
+#[test]
+fn write_transactions_are_opened_through_db_tx() {
+    let root = root();
+    let files: Vec<(String, String)> = rust_files(&root.join("src"))
+        .iter()
+        .map(|path| {
+            let text = fs::read_to_string(path).expect("a readable source file");
+            (shown(&root, path), text)
+        })
+        .collect();
+    assert!(files.len() > 100, "only {} source files found", files.len());
+    let found = direct_transactions(&files, MAY_OPEN_TRANSACTIONS);
+    assert!(
+        found.is_empty(),
+        "open write transactions with db::tx (tx::write, tx::retrying...), which run them again \
+         after a conflict, or justify the exception in MAY_OPEN_TRANSACTIONS:\n{}",
+        found.join("\n")
+    );
+    // An exception that no longer opens anything is stale.
+    for (file, what, _) in MAY_OPEN_TRANSACTIONS {
+        let (_, text) = files
+            .iter()
+            .find(|(shown, _)| shown == file)
+            .unwrap_or_else(|| panic!("{file} is gone: drop its exception"));
+        let opens = code_lines(text).iter().any(|(_, code)| {
+            TRANSACTION_OPENERS
+                .iter()
+                .any(|word| (what.is_empty() || what == word) && code.contains(word))
+        });
+        assert!(opens, "{file} opens no transaction: drop its exception");
+    }
+}
+
+#[test]
+fn the_transaction_check_sees_direct_transactions_and_only_those() {
+    let file = |name: &str, text: &str| (name.to_string(), text.to_string());
+    let files = [
+        file(
+            "src/app/x.rs",
+            "/// see [`dialect::write_transaction`]\nlet a = dialect::write_transaction(conn, |c| f(c));\n",
+        ),
+        file(
+            "src/db/y.rs",
+            "dialect::flat_write_transaction(conn, w)?; // tx::write\nconn.transaction(|c| g(c))\n",
+        ),
+        file("src/db/z.rs", "tx::write(conn, |c| h(c))\n"),
+        file(
+            "src/db/tx.rs",
+            "dialect::write_transaction(conn, &mut work)\n",
+        ),
+    ];
+    assert_eq!(
+        direct_transactions(&files, &[("src/db/tx.rs", "", "")]),
+        vec![
+            "src/app/x.rs:2: `write_transaction(` in `let a = dialect::write_transaction(conn, |c| f(c));`",
+            "src/db/y.rs:1: `write_transaction(` in `dialect::flat_write_transaction(conn, w)?;`",
+            "src/db/y.rs:2: `.transaction(` in `conn.transaction(|c| g(c))`",
+        ]
+    );
+    // An exception for one opener does not excuse the other.
+    assert_eq!(
+        direct_transactions(&files[1..2], &[("src/db/y.rs", ".transaction(", "")]).len(),
+        1
     );
 }

@@ -13,7 +13,7 @@ use super::Caller;
 use super::teams::{audit_row, grant_within, require_admin, require_grantable};
 use crate::auth::{self, SecretKey};
 use crate::crypto::bearer;
-use crate::db::{DbConnection, clients, dialect, teams as teams_db};
+use crate::db::{DbConnection, clients, dialect, teams as teams_db, tx};
 use crate::domain::access::{CenterScope, Role, Roles};
 use crate::error::Error;
 
@@ -48,11 +48,16 @@ pub fn unknown_centers(conn: &mut DbConnection, scope: &CenterScope) -> Result<V
 
 /// Adds a client; a name taken already is refused (`Client`).
 pub fn add(conn: &mut DbConnection, new: NewClient<'_>, key: KeyLoader<'_>) -> Result<(), Error> {
-    let name = new.name;
-    match store(conn, new, key, false)? {
+    let ready = prepare(new, key)?;
+    add_prepared(conn, &ready)
+}
+
+fn add_prepared(conn: &mut DbConnection, ready: &Prepared) -> Result<(), Error> {
+    match store(conn, ready, false)? {
         Stored::Done => Ok(()),
         Stored::NameTaken => Err(Error::client(format!(
-            "a client named '{name}' exists already"
+            "a client named '{}' exists already",
+            ready.name
         ))),
     }
 }
@@ -66,20 +71,21 @@ pub fn add_with_grants(
     view: &[String],
     edit: &[String],
 ) -> Result<(), Error> {
-    let name = new.name.to_string();
     super::teams::check_grants(conn, view, edit)?;
+    let ready = prepare(new, key)?;
     let operator = crate::domain::access::Principal::system("cli");
-    // Not run again on a conflict: `new` and `key` are consumed, and this is the CLI's one-off.
-    dialect::write_transaction(conn, |conn| {
-        add(conn, new, key)?;
-        super::teams::grant_within(conn, &operator, &name, view, edit)
+    // Run again after a conflict; a name taken meanwhile is then reported.
+    tx::write(conn, |conn| {
+        add_prepared(conn, &ready)?;
+        super::teams::grant_within(conn, &operator, &ready.name, view, edit)
     })
 }
 
 /// Adds the client, or gives the one of that name these roles, centers and secret: for a
 /// client the server sets up itself (the demo's).
 pub fn put(conn: &mut DbConnection, new: NewClient<'_>, key: KeyLoader<'_>) -> Result<(), Error> {
-    match store(conn, new, key, true)? {
+    let ready = prepare(new, key)?;
+    match store(conn, &ready, true)? {
         Stored::Done => Ok(()),
         // Added by someone else between the replace and the insert: theirs stands.
         Stored::NameTaken => Err(Error::Unavailable(
@@ -93,32 +99,47 @@ enum Stored {
     NameTaken,
 }
 
-fn store(
-    conn: &mut DbConnection,
-    new: NewClient<'_>,
-    key: KeyLoader<'_>,
-    replace: bool,
-) -> Result<Stored, Error> {
+/// A client's row, checked and with its secret hashed before any transaction: hashing takes a
+/// while, and a transaction run again after a conflict stores the same row.
+struct Prepared {
+    id: String,
+    name: String,
+    roles: String,
+    centers: String,
+    hash: String,
+    digest_secret: Option<String>,
+    at: chrono::NaiveDateTime,
+}
+
+fn prepare(new: NewClient<'_>, key: KeyLoader<'_>) -> Result<Prepared, Error> {
     check_name(new.name)?;
     auth::check_new_secret(new.password).map_err(Error::Client)?;
     let digest_secret = match new.digest {
         true => Some(key()?.encrypt_secret(new.password)),
         false => None,
     };
-    let now = Utc::now().naive_utc();
-    let id = uuid::Uuid::now_v7().to_string();
-    let hash = auth::hash_secret(new.password);
-    let (roles, centers) = (new.roles.to_string(), new.centers.to_string());
+    Ok(Prepared {
+        id: uuid::Uuid::now_v7().to_string(),
+        name: new.name.to_string(),
+        roles: new.roles.to_string(),
+        centers: new.centers.to_string(),
+        hash: auth::hash_secret(new.password),
+        digest_secret,
+        at: Utc::now().naive_utc(),
+    })
+}
+
+fn store(conn: &mut DbConnection, ready: &Prepared, replace: bool) -> Result<Stored, Error> {
     let row = clients::NewClient {
-        id: &id,
-        name: new.name,
-        roles: &roles,
-        centers: &centers,
-        secret_hash: &hash,
-        digest_secret: digest_secret.as_deref(),
+        id: &ready.id,
+        name: &ready.name,
+        roles: &ready.roles,
+        centers: &ready.centers,
+        secret_hash: &ready.hash,
+        digest_secret: ready.digest_secret.as_deref(),
         disabled: false,
-        created_at: now,
-        updated_at: now,
+        created_at: ready.at,
+        updated_at: ready.at,
     };
     if replace && clients::replace(conn, &row)? > 0 {
         return Ok(Stored::Done);
@@ -409,8 +430,10 @@ pub fn add_for(
         None => {}
         Some((view, edit)) => require_grantable(conn, caller, view, edit)?,
     }
-    dialect::write_transaction(conn, |conn| {
-        add(conn, new.client, key)?;
+    let ready = prepare(new.client, key)?;
+    // Run again after a conflict; a name taken meanwhile is then reported.
+    tx::write(conn, |conn| {
+        add_prepared(conn, &ready)?;
         let after = match &new.grants {
             Some((view, edit)) => {
                 grant_within(conn, caller, &name, view, edit)?;
@@ -437,7 +460,7 @@ pub fn set_scopes(
     edit: &[String],
 ) -> Result<(), Error> {
     require_admin(caller, "changing a client's scope")?;
-    dialect::write_transaction(conn, |conn| {
+    tx::write(conn, |conn| {
         let client = clients::find_by_name(conn, name)?;
         let own = match &client {
             Some(c) => teams_db::grants_of(conn, &c.id)?,

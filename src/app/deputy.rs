@@ -584,6 +584,10 @@ pub async fn poll(
     let include_unpublished = config.include_unpublished;
     let requests = read.requests;
     let began_at = read.began_at.or(Some(now));
+    // Logged once, not on each run of the transaction below.
+    for (_, reason) in read.unreadable.iter().filter(|(id, _)| id.is_none()) {
+        log::warn!("Deputy sent a roster without an id: {reason}");
+    }
     let report = blocking(pool, move |conn| {
         Ok(crate::db::tx::retrying(conn, |conn| {
             let mut counts = ApplyCounts::default();
@@ -596,12 +600,9 @@ pub async fn poll(
             }
             for (id, reason) in &read.unreadable {
                 counts.errors += 1;
-                match id {
-                    Some(id) => {
-                        seen.insert(*id);
-                        applying.record_error(conn, &SyncSubject::Deputy(*id), reason)?;
-                    }
-                    None => log::warn!("Deputy sent a roster without an id: {reason}"),
+                if let Some(id) = id {
+                    seen.insert(*id);
+                    applying.record_error(conn, &SyncSubject::Deputy(*id), reason)?;
                 }
             }
             if full_pass {
@@ -848,20 +849,24 @@ pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, 
                 }
                 blocking(pool, move |conn| {
                     let now = Utc::now();
-                    if past_day && let Some(shift) = rosters::find(conn, &claim_for_db.shift_id)? {
-                        sync_errors::record(
+                    Ok(crate::db::tx::retrying(conn, |conn| {
+                        if past_day
+                            && let Some(shift) = rosters::find(conn, &claim_for_db.shift_id)?
+                        {
+                            sync_errors::record(
+                                conn,
+                                &SyncSubject::Shift(claim_for_db.shift_id.clone()),
+                                &past_day_reason(shift.times.start(), shift.timezone),
+                            )?;
+                        }
+                        pushes::mark_synced(
                             conn,
-                            &SyncSubject::Shift(claim_for_db.shift_id.clone()),
-                            &past_day_reason(shift.times.start(), shift.timezone),
-                        )?;
-                    }
-                    Ok(pushes::mark_synced(
-                        conn,
-                        &claim_for_db.shift_id,
-                        version,
-                        Some(&claim_for_db.token),
-                        now,
-                    )?)
+                            &claim_for_db.shift_id,
+                            version,
+                            Some(&claim_for_db.token),
+                            now,
+                        )
+                    })?)
                 })
                 .await?;
             }
@@ -869,19 +874,21 @@ pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, 
                 report.failed += 1;
                 blocking(pool, move |conn| {
                     let now = Utc::now();
-                    sync_errors::record(
-                        conn,
-                        &SyncSubject::Shift(claim_for_db.shift_id.clone()),
-                        &reason,
-                    )?;
-                    // Retried now and then: a mapping added later lets it through.
-                    Ok(pushes::mark_failed(
-                        conn,
-                        &claim_for_db,
-                        &reason,
-                        now + backoff(claim_for_db.attempts.max(4), None),
-                        now,
-                    )?)
+                    Ok(crate::db::tx::retrying(conn, |conn| {
+                        sync_errors::record(
+                            conn,
+                            &SyncSubject::Shift(claim_for_db.shift_id.clone()),
+                            &reason,
+                        )?;
+                        // Retried now and then: a mapping added later lets it through.
+                        pushes::mark_failed(
+                            conn,
+                            &claim_for_db,
+                            &reason,
+                            now + backoff(claim_for_db.attempts.max(4), None),
+                            now,
+                        )
+                    })?)
                 })
                 .await?;
             }
@@ -895,18 +902,20 @@ pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, 
                         report.deleted += 1;
                         blocking(pool, move |conn| {
                             let now = Utc::now();
-                            state::mark_deleted(conn, roster_id, now)?;
-                            sync_errors::clear(
-                                conn,
-                                &SyncSubject::Shift(claim_for_db.shift_id.clone()),
-                            )?;
-                            Ok(pushes::mark_synced(
-                                conn,
-                                &claim_for_db.shift_id,
-                                version,
-                                Some(&claim_for_db.token),
-                                now,
-                            )?)
+                            Ok(crate::db::tx::retrying(conn, |conn| {
+                                state::mark_deleted(conn, roster_id, now)?;
+                                sync_errors::clear(
+                                    conn,
+                                    &SyncSubject::Shift(claim_for_db.shift_id.clone()),
+                                )?;
+                                pushes::mark_synced(
+                                    conn,
+                                    &claim_for_db.shift_id,
+                                    version,
+                                    Some(&claim_for_db.token),
+                                    now,
+                                )
+                            })?)
                         })
                         .await?;
                     }
@@ -980,18 +989,20 @@ async fn failed(
     let retry_after = e.retry_after();
     blocking(pool, move |conn| {
         let now = Utc::now();
-        if !temporary {
-            // Deputy's refusal, with its message: an operator sees it; retried later all the
-            // same, as a mapping or a fix in Deputy may let it through.
-            sync_errors::record(conn, &SyncSubject::Shift(claim.shift_id.clone()), &reason)?;
-        }
-        Ok(pushes::mark_failed(
-            conn,
-            &claim,
-            &reason,
-            now + backoff(claim.attempts, retry_after),
-            now,
-        )?)
+        Ok(crate::db::tx::retrying(conn, |conn| {
+            if !temporary {
+                // Deputy's refusal, with its message: an operator sees it; retried later all the
+                // same, as a mapping or a fix in Deputy may let it through.
+                sync_errors::record(conn, &SyncSubject::Shift(claim.shift_id.clone()), &reason)?;
+            }
+            pushes::mark_failed(
+                conn,
+                &claim,
+                &reason,
+                now + backoff(claim.attempts, retry_after),
+                now,
+            )
+        })?)
     })
     .await
 }

@@ -13,11 +13,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::Pool;
+use crate::db::DbConnection;
 use crate::db::exports::{
     self as store, AppointmentContact, CANCELLATIONS, ExportFile, NOT_EXPORTED, PendingChange,
 };
 use crate::db::memo::CHANGE_CONFIRMED;
-use crate::db::{DbConnection, dialect};
+use crate::db::tx::{self, Conflict, MayConflict};
 use crate::domain::booking::AppointmentStatus;
 use crate::exports::{CancellationLine, ExportReport, render};
 
@@ -56,6 +57,15 @@ enum Failure {
 impl From<diesel::result::Error> for Failure {
     fn from(e: diesel::result::Error) -> Self {
         Failure::Db(e)
+    }
+}
+
+impl MayConflict for Failure {
+    fn conflict(&self) -> Option<Conflict> {
+        match self {
+            Failure::Db(e) => e.conflict(),
+            Failure::File(_) => None,
+        }
     }
 }
 
@@ -150,8 +160,11 @@ fn one_file(
     // The final path once renamed: if the commit then fails, the file must go again.
     let mut renamed: Option<PathBuf> = None;
     let mut temporary: Option<PathBuf> = None;
-    dialect::next_transaction_reads_committed(conn).map_err(|e| e.to_string())?;
-    let outcome = dialect::write_transaction(conn, |conn| -> Result<Step, Failure> {
+    // Run again after a conflict (the transaction was rolled back, the commit included): the
+    // files of the attempt that failed go first, so that only a committed run leaves a file and
+    // the next run writes the same one (same sequence number) afresh.
+    let outcome = tx::write_reading_committed(conn, |conn| -> Result<Step, Failure> {
+        remove_leftovers(&mut renamed, &mut temporary);
         let last = store::lock_schedule(conn, CANCELLATIONS)?;
         if check_interval
             && let Some(last) = last
@@ -225,16 +238,18 @@ fn one_file(
     match outcome {
         Ok(step) => Ok(step),
         Err(failure) => {
-            if let Some(path) = renamed {
-                let _ = fs::remove_file(&path);
-            }
-            if let Some(temp) = temporary {
-                let _ = fs::remove_file(&temp);
-            }
+            remove_leftovers(&mut renamed, &mut temporary);
             Err(format!(
                 "no cancellations file was written (the changes wait for the next one): {failure}"
             ))
         }
+    }
+}
+
+/// Removes what an attempt that did not commit wrote: its renamed file and its temporary one.
+fn remove_leftovers(renamed: &mut Option<PathBuf>, temporary: &mut Option<PathBuf>) {
+    for path in [renamed.take(), temporary.take()].into_iter().flatten() {
+        let _ = fs::remove_file(&path);
     }
 }
 

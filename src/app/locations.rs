@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::teams::{audit_row, require_admin, require_edit_location};
 use super::{Caller, require};
-use crate::db::{DbConnection, dialect, teams};
+use crate::db::{DbConnection, teams, tx};
 use crate::domain::access::Role;
 use crate::domain::locations::{Growing, Location, merge, tree_order};
 use crate::domain::master::{RowError, SyncOutcome};
@@ -273,7 +273,8 @@ pub fn push(
     refused: Vec<RowError>,
 ) -> Result<SyncOutcome, Error> {
     require(caller, Role::Admin, "updateLocations")?;
-    dialect::write_transaction(conn, |conn| {
+    // Run again after a conflict, from the items as sent: each run judges them afresh.
+    tx::write(conn, |conn| {
         let existing: Vec<Location> = teams::live_locations(conn)?
             .into_iter()
             .map(|r| Location {
@@ -283,7 +284,7 @@ pub fn push(
                 level: r.level,
             })
             .collect();
-        let mut errors = refused;
+        let mut errors = refused.clone();
         let mut growing = Growing::new(&existing);
         let mut accepted: Vec<(usize, Location)> = Vec::new();
         let refuse = |row: usize, message: String| RowError {
@@ -295,7 +296,7 @@ pub fn push(
         let mut first_of: std::collections::HashMap<String, (usize, Option<String>)> =
             Default::default();
         let mut pending = Vec::with_capacity(items.len());
-        for (row, location) in items {
+        for (row, location) in items.iter().cloned() {
             match first_of.get(&location.lid) {
                 Some((first, parent)) if *parent != location.parent => {
                     errors.push(refuse(

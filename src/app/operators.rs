@@ -5,7 +5,7 @@
 use chrono::Utc;
 
 use super::clients::check_name;
-use crate::db::{DbConnection, console, dialect, teams};
+use crate::db::{DbConnection, console, dialect, teams, tx};
 use crate::domain::access::{Principal, Roles};
 use crate::error::Error;
 
@@ -35,16 +35,26 @@ pub fn add(conn: &mut DbConnection, new: NewOperator<'_>) -> Result<(), Error> {
         created_at: Utc::now().naive_utc(),
     };
     let shell = Principal::system("cli");
-    dialect::write_transaction(conn, |conn| {
+    let exists = || {
+        Error::client(format!(
+            "an operator or client named '{}' exists already",
+            new.name
+        ))
+    };
+    // Run again after a conflict; a name taken meanwhile is then reported.
+    tx::write(conn, |conn| {
         let taken = console::find_operator(conn, new.name)?.is_some()
             || teams::client_scope_kind(conn, new.name)?.is_some();
         if taken {
-            return Err(Error::client(format!(
-                "an operator or client named '{}' exists already",
-                new.name
-            )));
+            return Err(exists());
         }
-        console::insert_operator(conn, &row)?;
+        // A twin that committed the name while this insert waited for it.
+        console::insert_operator(conn, &row).map_err(|e| {
+            match dialect::is_unique_violation(&e) {
+                true => exists(),
+                false => e.into(),
+            }
+        })?;
         super::teams::grant_within(conn, &shell, new.name, new.view, new.edit)?;
         super::console::audit(
             conn,

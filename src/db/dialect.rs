@@ -82,7 +82,7 @@ where
 }
 
 /// True while Diesel counts the connection inside a transaction (or has given up on it).
-fn in_transaction(conn: &mut DbConnection) -> bool {
+pub(super) fn in_transaction(conn: &mut DbConnection) -> bool {
     <DbConnection as TransactionManager<DbConnection>>::is_broken_transaction_manager(conn)
 }
 

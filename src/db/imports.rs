@@ -135,15 +135,13 @@ pub fn import(
     request: &ImportRequest<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<ImportOutcome> {
-    let outcome = super::tx::again(|| {
-        dialect::next_transaction_reads_committed(conn)?;
-        dialect::write_transaction(conn, |c: &mut DbConnection| {
+    let outcome =
+        super::tx::retry_reading_committed(conn, |c: &mut DbConnection| {
             match import_once(c, request, now)? {
                 outcome if request.dry_run => Err(Stop::DryRun(Box::new(outcome))),
                 outcome => Ok(outcome),
             }
-        })
-    });
+        });
     match outcome {
         Ok(outcome) => Ok(outcome),
         Err(Stop::DryRun(outcome)) => Ok(*outcome),

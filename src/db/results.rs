@@ -6,8 +6,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use subtle::ConstantTimeEq;
 
+use super::DbConnection;
 use super::schema::{patients, result_events, test_result_chunks, test_results};
-use super::{DbConnection, dialect};
 use crate::crypto::keyring::{Keyring, OpenError, Sealed, content_aad, filename_aad};
 use crate::db::memo::results_ready::{self, AvailableResult, ResultsNotice, ResultsNotifier};
 use crate::domain::access::CenterScope;
@@ -189,13 +189,14 @@ fn drop_chunks(conn: &mut DbConnection, result_id: &str) -> QueryResult<usize> {
 }
 
 /// Stores a result, or replaces the one with the same LID (a replacement is a re-issue: new
-/// code, counters reset, available again), in one transaction.
+/// code, counters reset, available again), in one transaction, run again after a conflict or a
+/// twin push of the same LID that committed first (the next run sees it).
 pub fn store(
     conn: &mut DbConnection,
     result: &SealedResult,
     writer: &Writer<'_>,
 ) -> QueryResult<PushOutcome> {
-    dialect::write_transaction(conn, |conn| {
+    super::tx::retrying(conn, |conn| {
         let existing = lock_test_result_by_lid(conn, &result.lid)?;
         if let Some(row) = &existing
             && !row.visible_to(writer.scope)
@@ -367,9 +368,10 @@ fn notify(
 }
 
 /// Withdraws a result: its content is deleted at once, its code stops working, the metadata
-/// and history stay. Cancelling a cancelled result is a success that changes nothing.
+/// and history stay. Cancelling a cancelled result is a success that changes nothing. Run again
+/// after a conflict, as [`store`] is.
 pub fn cancel(conn: &mut DbConnection, lid: &str, writer: &Writer<'_>) -> QueryResult<PushOutcome> {
-    dialect::write_transaction(conn, |conn| {
+    super::tx::retrying(conn, |conn| {
         let Some(row) =
             lock_test_result_by_lid(conn, lid)?.filter(|row| row.visible_to(writer.scope))
         else {
@@ -690,8 +692,8 @@ pub fn attempt_downloads(
     attempts: &[(Attempt<'_>, &Keyring)],
     max_bytes: usize,
 ) -> QueryResult<Vec<DownloadOutcome>> {
-    dialect::next_transaction_reads_committed(conn)?;
-    dialect::write_transaction(conn, |conn| {
+    // Run again after a conflict; a unique clash is no twin's work here, it is reported.
+    super::tx::write_reading_committed(conn, |conn| {
         let mut outcomes = Vec::with_capacity(attempts.len());
         let mut bytes = 0;
         for (attempt, keyring) in attempts {

@@ -84,10 +84,26 @@ pub fn write<T, E>(
 where
     E: From<DieselError> + MayConflict,
 {
-    again_if(
+    outermost_again_if(
+        conn,
         |conflict| conflict != Conflict::Twin,
-        || dialect::write_transaction(conn, &mut work),
+        |conn| dialect::write_transaction(conn, &mut work),
     )
+}
+
+/// [`again_if`] over transactions that `attempt` opens on `conn`, unless `conn` is inside a
+/// transaction already: a conflict then rolled the outer one back on the server (a savepoint
+/// cannot be run again on its own), so the attempt runs once and the conflict goes up to whoever
+/// opened the outer transaction.
+fn outermost_again_if<T, E: MayConflict>(
+    conn: &mut DbConnection,
+    worth: impl Fn(Conflict) -> bool,
+    mut attempt: impl FnMut(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    if dialect::in_transaction(conn) {
+        return attempt(conn);
+    }
+    again_if(worth, || attempt(conn))
 }
 
 /// Runs `work` in a write transaction, again after a conflict or a unique-key clash with a
@@ -111,19 +127,49 @@ pub fn retry<T>(
     transaction: Transaction,
     mut work: impl FnMut(&mut DbConnection) -> QueryResult<T>,
 ) -> QueryResult<T> {
-    again(|| match transaction {
-        Transaction::Diesel => dialect::write_transaction(conn, &mut work),
-        Transaction::Flat => dialect::flat_write_transaction(conn, &mut work),
-    })
+    outermost_again_if(
+        conn,
+        |_| true,
+        |conn| match transaction {
+            Transaction::Diesel => dialect::write_transaction(conn, &mut work),
+            Transaction::Flat => dialect::flat_write_transaction(conn, &mut work),
+        },
+    )
 }
 
 /// [`retry`] for work whose plain reads must see what others committed after it began (MySQL's
 /// READ COMMITTED for the transaction).
-pub fn retry_reading_committed<T>(
+pub fn retry_reading_committed<T, E>(
     conn: &mut DbConnection,
-    mut work: impl FnMut(&mut DbConnection) -> QueryResult<T>,
-) -> QueryResult<T> {
-    again(|| {
+    work: impl FnMut(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DieselError> + MayConflict,
+{
+    reading_committed(conn, |_| true, work)
+}
+
+/// [`write`] for work whose plain reads must see what others committed after it began (MySQL's
+/// READ COMMITTED for the transaction); a unique clash is not run again.
+pub fn write_reading_committed<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnMut(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DieselError> + MayConflict,
+{
+    reading_committed(conn, |conflict| conflict != Conflict::Twin, work)
+}
+
+fn reading_committed<T, E>(
+    conn: &mut DbConnection,
+    worth: impl Fn(Conflict) -> bool,
+    mut work: impl FnMut(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DieselError> + MayConflict,
+{
+    outermost_again_if(conn, worth, |conn| {
         dialect::next_transaction_reads_committed(conn)?;
         dialect::write_transaction(conn, &mut work)
     })

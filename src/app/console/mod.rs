@@ -30,7 +30,7 @@ use subtle::ConstantTimeEq;
 use super::access::{Grantee, ScopeCache, resolve_grantee};
 use super::teams::audit_row;
 use super::{Caller, Core};
-use crate::db::{DbConnection, console, dialect};
+use crate::db::{DbConnection, console, tx};
 use crate::domain::access::Roles;
 use crate::error::Error;
 
@@ -189,12 +189,14 @@ pub async fn sign_in(core: &Core, request: SignIn) -> Result<SignInOutcome, Erro
                 if known.is_some() {
                     subjects.push(account);
                 }
-                let mut now_locked = false;
-                dialect::write_transaction(conn, |conn| {
+                // Run again after a conflict: each run counts from what is committed.
+                let now_locked = tx::write(conn, |conn| -> Result<bool, Error> {
+                    let mut locked = false;
                     for subject in &subjects {
-                        now_locked |= count_failure(conn, subject, now, &settings)?;
+                        locked |= count_failure(conn, subject, now, &settings)?;
                     }
-                    audit(conn, &who, "console.signin.failed", &address, None)
+                    audit(conn, &who, "console.signin.failed", &address, None)?;
+                    Ok(locked)
                 })?;
                 return Ok(match now_locked {
                     true => SignInOutcome::LockedOut,
@@ -212,7 +214,7 @@ pub async fn sign_in(core: &Core, request: SignIn) -> Result<SignInOutcome, Erro
             ended_at: None,
         };
         let signed_in = anonymous(&operator.name);
-        dialect::write_transaction(conn, |conn| {
+        tx::write(conn, |conn| {
             console::clear_failures(conn, &account)?;
             console::insert_session(conn, &session)?;
             audit(conn, &signed_in, "console.signin", &address, None)
@@ -330,7 +332,7 @@ impl Session {
 pub async fn sign_out(core: &Core, session: &Session) -> Result<(), Error> {
     let (id_hash, operator) = (session.id_hash.clone(), session.operator.clone());
     blocking(core, move |conn| {
-        dialect::write_transaction(conn, |conn| {
+        tx::write(conn, |conn| {
             console::end_session(conn, &id_hash, Utc::now().naive_utc())?;
             audit(conn, &operator, "console.signout", "session", None)
         })

@@ -14,7 +14,7 @@ use crate::db::console::views::{self, Centers};
 use crate::db::outbox::MessageView;
 use crate::db::outbox::record::AttemptRow;
 use crate::db::outbox::reports::ReportRow;
-use crate::db::{DbConnection, clients, dialect, outbox};
+use crate::db::{DbConnection, clients, outbox, tx};
 use crate::domain::access::{CenterScope, Role};
 use crate::domain::booking::AppointmentStatus;
 use crate::domain::locations::TeamRole;
@@ -472,7 +472,7 @@ pub async fn requeue(core: &Core, session: &Session, id: &str) -> Result<(), Err
             )));
         }
         let before = history.message.status.clone();
-        dialect::write_transaction(conn, |conn| {
+        tx::write(conn, |conn| {
             if !views::requeue(conn, &id, Utc::now().naive_utc())? {
                 return Err(Error::client(format!(
                     "the message is {}: only a FAILED or EXPIRED message can be requeued",

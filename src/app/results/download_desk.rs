@@ -64,9 +64,7 @@ fn serve(pool: &Pool, batch: &[AttemptRequest]) -> Result<Vec<DownloadOutcome>, 
             (attempt, &*r.keyring)
         })
         .collect();
-    db::tx::again_if(
-        |conflict| conflict != db::tx::Conflict::Twin,
-        || db::results::attempt_downloads(&mut conn, &attempts, BATCH_BYTES),
-    )
-    .map_err(|e| format!("database: {e}"))
+    // Run again after a conflict inside.
+    db::results::attempt_downloads(&mut conn, &attempts, BATCH_BYTES)
+        .map_err(|e| format!("database: {e}"))
 }

@@ -118,21 +118,19 @@ pub async fn push(
                 TestResultPush::Store(result) => Some(seal(&keyring, *result)),
                 TestResultPush::Cancel { .. } => None,
             };
-            // A conflict, or a twin push of the same LID that committed first: the next run
-            // sees it (see `db::tx`).
-            crate::db::tx::again(|| {
-                let writer = Writer {
-                    client_id: &client_id,
-                    client_name: &client_name,
-                    scope: &scope,
-                    now: Utc::now().naive_utc(),
-                    notifier: Some(&notifier),
-                };
-                match &sealed {
-                    Some(sealed) => results::store(conn, sealed, &writer),
-                    None => results::cancel(conn, &lid_for_db, &writer),
-                }
-            })
+            // Both run again after a conflict, or a twin push of the same LID that committed
+            // first (see `db::tx`).
+            let writer = Writer {
+                client_id: &client_id,
+                client_name: &client_name,
+                scope: &scope,
+                now: Utc::now().naive_utc(),
+                notifier: Some(&notifier),
+            };
+            match &sealed {
+                Some(sealed) => results::store(conn, sealed, &writer),
+                None => results::cancel(conn, &lid_for_db, &writer),
+            }
         })
         .await?;
     match &outcome {

@@ -6,10 +6,10 @@ use diesel::prelude::*;
 
 use super::key_entities::link_resource_center;
 use super::reach::Reach;
-use super::rows::{Change, RowFailure, new_id, now, retry_lost_races, store_row};
+use super::rows::{Change, RowFailure, new_id, now, store_row};
+use crate::db::DbConnection;
 use crate::db::schema::{activities, availabilities, availability_activities, centers, resources};
 use crate::db::slots::{ChangedScopes, Scope};
-use crate::db::{DbConnection, dialect};
 use crate::domain::FieldError;
 use crate::domain::access::CenterScope;
 use crate::domain::master::{AvailabilityRule, SyncOutcome};
@@ -39,75 +39,74 @@ pub fn apply_availabilities_within(
     outcome: SyncOutcome,
 ) -> QueryResult<SyncOutcome> {
     let full_sync = full_sync && outcome.errors.is_empty();
-    let mut outcome = retry_lost_races(conn, |conn| {
+    // A push that lost a race with a concurrent push of the same new LIDs runs again: see
+    // the note in `rows.rs`.
+    let mut outcome = crate::db::tx::retrying(conn, |conn| {
         let mut outcome = outcome.clone();
-        dialect::write_transaction(conn, |conn| {
-            // First: see `apply_key_entities_within`.
-            crate::db::booking::cache::bump_master(conn)?;
-            let mut reach = Reach::new(scope);
-            let mut kept: HashSet<String> = HashSet::new();
-            let mut synced_resources: BTreeSet<String> = BTreeSet::new();
-            let mut refused_resources: HashSet<String> = HashSet::new();
-            // The roles whose slots may change, published by the slot worker.
-            let mut scopes = ChangedScopes::default();
-            for (number, rule) in rules {
-                let stored = store_row(conn, &mut outcome, *number, |c, counts| {
-                    store_rule(c, rule, counts, &mut reach, &mut scopes)
-                })?;
-                match stored {
-                    Some((availability_id, resource_id)) => {
-                        kept.insert(availability_id);
-                        synced_resources.insert(resource_id);
-                    }
-                    None => {
-                        refused_resources.insert(rule.resource.as_str().to_string());
-                    }
+        // First: see `apply_key_entities_within`.
+        crate::db::booking::cache::bump_master(conn)?;
+        let mut reach = Reach::new(scope);
+        let mut kept: HashSet<String> = HashSet::new();
+        let mut synced_resources: BTreeSet<String> = BTreeSet::new();
+        let mut refused_resources: HashSet<String> = HashSet::new();
+        // The roles whose slots may change, published by the slot worker.
+        let mut scopes = ChangedScopes::default();
+        for (number, rule) in rules {
+            let stored = store_row(conn, &mut outcome, *number, |c, counts| {
+                store_rule(c, rule, counts, &mut reach, &mut scopes)
+            })?;
+            match stored {
+                Some((availability_id, resource_id)) => {
+                    kept.insert(availability_id);
+                    synced_resources.insert(resource_id);
+                }
+                None => {
+                    refused_resources.insert(rule.resource.as_str().to_string());
                 }
             }
-            if full_sync {
-                for resource_id in &synced_resources {
-                    let resource_lid: String = resources::table
-                        .find(resource_id)
-                        .select(resources::lid)
-                        .first(conn)?;
-                    if refused_resources.contains(&resource_lid) {
-                        continue;
+        }
+        if full_sync {
+            for resource_id in &synced_resources {
+                let resource_lid: String = resources::table
+                    .find(resource_id)
+                    .select(resources::lid)
+                    .first(conn)?;
+                if refused_resources.contains(&resource_lid) {
+                    continue;
+                }
+                let active: Vec<String> = availabilities::table
+                    .filter(availabilities::resource_id.eq(resource_id))
+                    .filter(availabilities::active.eq(true))
+                    .select(availabilities::id)
+                    .load(conn)?;
+                let gone: Vec<&String> = active.iter().filter(|id| !kept.contains(*id)).collect();
+                for chunk in gone.chunks(500) {
+                    for center_id in availabilities::table
+                        .filter(availabilities::id.eq_any(chunk))
+                        .select(availabilities::center_id)
+                        .load::<String>(conn)?
+                    {
+                        scopes.add(
+                            Scope::Role {
+                                resource_id: resource_id.clone(),
+                                center_id,
+                            },
+                            "availability deactivated by a full sync",
+                        );
                     }
-                    let active: Vec<String> = availabilities::table
-                        .filter(availabilities::resource_id.eq(resource_id))
-                        .filter(availabilities::active.eq(true))
-                        .select(availabilities::id)
-                        .load(conn)?;
-                    let gone: Vec<&String> =
-                        active.iter().filter(|id| !kept.contains(*id)).collect();
-                    for chunk in gone.chunks(500) {
-                        for center_id in availabilities::table
-                            .filter(availabilities::id.eq_any(chunk))
-                            .select(availabilities::center_id)
-                            .load::<String>(conn)?
-                        {
-                            scopes.add(
-                                Scope::Role {
-                                    resource_id: resource_id.clone(),
-                                    center_id,
-                                },
-                                "availability deactivated by a full sync",
-                            );
-                        }
-                        outcome.deactivated += diesel::update(
-                            availabilities::table.filter(availabilities::id.eq_any(chunk)),
-                        )
-                        .set((
-                            availabilities::active.eq(false),
-                            availabilities::updated_at.eq(now()),
-                        ))
-                        .execute(conn)? as u32;
-                    }
+                    outcome.deactivated += diesel::update(
+                        availabilities::table.filter(availabilities::id.eq_any(chunk)),
+                    )
+                    .set((
+                        availabilities::active.eq(false),
+                        availabilities::updated_at.eq(now()),
+                    ))
+                    .execute(conn)? as u32;
                 }
             }
-            scopes.record(conn)?;
-            Ok(outcome)
-        })
+        }
+        scopes.record(conn)?;
+        Ok(outcome)
     })?;
     outcome.errors.sort_by_key(|e| e.row);
     Ok(outcome)

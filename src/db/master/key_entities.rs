@@ -7,13 +7,13 @@ use diesel::prelude::*;
 
 use super::centers::{self, CenterRow};
 use super::reach::Reach;
-use super::rows::{Change, RowFailure, new_id, now, retry_lost_races, store_row};
+use super::rows::{Change, RowFailure, new_id, now, store_row};
+use crate::db::DbConnection;
 use crate::db::schema::{
     activities, activity_groups, centers as centers_t, insurance_activities, insurance_resources,
     insurances, resource_activities, resource_centers, resources,
 };
 use crate::db::slots::{ChangedScopes, Scope};
-use crate::db::{DbConnection, dialect};
 use crate::domain::FieldError;
 use crate::domain::access::CenterScope;
 use crate::domain::master::{
@@ -66,31 +66,31 @@ pub fn apply_key_entities_within(
     scope: &CenterScope,
     outcome: SyncOutcome,
 ) -> QueryResult<SyncOutcome> {
-    let mut outcome = retry_lost_races(conn, |conn| {
+    // A push that lost a race with a concurrent push of the same new LIDs runs again: see
+    // the note in `rows.rs`.
+    let mut outcome = crate::db::tx::retrying(conn, |conn| {
         let mut outcome = outcome.clone();
-        dialect::write_transaction(conn, |conn| {
-            // First, so that searches in every process see the new master data (see the booking
-            // cache), and so that on MySQL the version row's lock makes master-data pushes take
-            // turns: what the scope checks read cannot change before this push commits.
-            crate::db::booking::cache::bump_master(conn)?;
-            let mut seen = Seen::default();
-            let mut reach = Reach::new(scope);
-            for (number, row) in rows {
-                store_row(conn, &mut outcome, *number, |c, counts| {
-                    store_key_entity(c, row, default_timezone, counts, &mut seen, &mut reach)
-                })?;
+        // First, so that searches in every process see the new master data (see the booking
+        // cache), and so that on MySQL the version row's lock makes master-data pushes take
+        // turns: what the scope checks read cannot change before this push commits.
+        crate::db::booking::cache::bump_master(conn)?;
+        let mut seen = Seen::default();
+        let mut reach = Reach::new(scope);
+        for (number, row) in rows {
+            store_row(conn, &mut outcome, *number, |c, counts| {
+                store_key_entity(c, row, default_timezone, counts, &mut seen, &mut reach)
+            })?;
+        }
+        if full_sync && outcome.errors.is_empty() {
+            let deactivated = deactivate_unseen(conn, &seen)?;
+            if deactivated > 0 {
+                seen.scopes
+                    .add(Scope::Everything, "master data deactivated by a full sync");
             }
-            if full_sync && outcome.errors.is_empty() {
-                let deactivated = deactivate_unseen(conn, &seen)?;
-                if deactivated > 0 {
-                    seen.scopes
-                        .add(Scope::Everything, "master data deactivated by a full sync");
-                }
-                outcome.deactivated += deactivated;
-            }
-            seen.scopes.record(conn)?;
-            Ok(outcome)
-        })
+            outcome.deactivated += deactivated;
+        }
+        seen.scopes.record(conn)?;
+        Ok(outcome)
     })?;
     // Rows refused while parsing come first in `outcome.errors`; report every row in order.
     outcome.errors.sort_by_key(|e| e.row);

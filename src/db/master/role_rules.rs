@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
-use super::rows::{new_id, now, retry_lost_races};
+use super::rows::{new_id, now};
+use crate::db::DbConnection;
 use crate::db::schema::{availabilities, resource_centers, role_versions};
 use crate::db::slots::{Scope, events};
-use crate::db::{DbConnection, dialect};
 use crate::domain::slots::OpeningRule;
 
 /// The version of a role no FHIR write has touched.
@@ -71,9 +71,8 @@ pub fn linked(conn: &mut DbConnection, resource_id: &str, center_id: &str) -> Qu
 /// Replaces the role's rules (or retires it) if its version is the one expected, and moves
 /// the version on; searches in every process see the change through the master version.
 pub fn write(conn: &mut DbConnection, write: &RoleRuleWrite) -> QueryResult<RoleRuleOutcome> {
-    retry_lost_races(conn, |conn| {
-        dialect::write_transaction(conn, |conn| write_within(conn, write))
-    })
+    // A concurrent first write of the role fails on the primary key: run again, it finds it.
+    crate::db::tx::retrying(conn, |conn| write_within(conn, write))
 }
 
 fn write_within(conn: &mut DbConnection, write: &RoleRuleWrite) -> QueryResult<RoleRuleOutcome> {

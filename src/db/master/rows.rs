@@ -1,5 +1,5 @@
 //! What the master-data pushes share: a row's failure, its change, the savepoint per row and
-//! the rerun of a push that lost a race.
+//! why a push that lost a race runs again.
 
 use diesel::prelude::*;
 
@@ -68,20 +68,12 @@ pub(super) fn store_row<T>(
     }
 }
 
-/// Runs a whole push again when it lost a race with a concurrent push of the same new LIDs.
-///
-/// On MySQL, two transactions can both find a LID absent and both insert it: the second then
-/// fails on the unique key (or, with its row locks crossed, on a deadlock, 1213) and its push is
-/// rolled back whole. Run again in a new transaction, it finds the winner's rows and updates
-/// them, so concurrent identical pushes all succeed. SQLite never races so: its
-/// `BEGIN IMMEDIATE` lets one push at a time in.
-pub(super) fn retry_lost_races<T>(
-    conn: &mut DbConnection,
-    mut push: impl FnMut(&mut DbConnection) -> QueryResult<T>,
-) -> QueryResult<T> {
-    // On Galera the loser learns it at COMMIT, as a certification failure (see `db::tx`).
-    crate::db::tx::again(|| push(conn))
-}
+// A whole push runs again (`db::tx::retrying`) when it lost a race with a concurrent push of
+// the same new LIDs. On MySQL, two transactions can both find a LID absent and both insert it:
+// the second then fails on the unique key (or, with its row locks crossed, on a deadlock, 1213;
+// on Galera, at COMMIT, as a certification failure) and its push is rolled back whole. Run again
+// in a new transaction, it finds the winner's rows and updates them, so concurrent identical
+// pushes all succeed. SQLite never races so: its `BEGIN IMMEDIATE` lets one push at a time in.
 
 pub(super) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

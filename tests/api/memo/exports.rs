@@ -358,3 +358,71 @@ async fn the_serving_process_writes_the_file_on_its_schedule_and_export_cancella
         "{again:?}"
     );
 }
+
+/// An export whose marking of the changes waits out the server's lock wait (1205, a conflict as
+/// a certification failure is) runs again: the file of the attempt that was rolled back is
+/// removed, so one file carries the change, under the first sequence number, and no temporary
+/// file is left. MariaDB only: SQLite has no row locks to wait for.
+#[cfg(feature = "mysql")]
+#[actix_web::test]
+async fn an_export_that_meets_a_conflict_runs_again_and_leaves_one_file() {
+    use diesel::connection::SimpleConnection;
+    let (app, _scheduler) = start(Backend::Mysql).await;
+    clinic(&app).await;
+    let lid = book(&app, "2027-03-10", "10:00", &[]).await;
+    delete(&app, &lid).await;
+    let pool = db::connect(
+        &app.db.url.parse().unwrap(),
+        PoolOptions {
+            max_size: 1,
+            connection_timeout: StdDuration::from_secs(10),
+        },
+    )
+    .unwrap();
+    pool.get()
+        .unwrap()
+        .batch_execute("SET SESSION innodb_lock_wait_timeout = 1")
+        .unwrap();
+    // Another connection holds the change rows for 1.5 s: the first attempt's marking gives up
+    // after 1 s, once its file is written.
+    let url = app.db.url.clone();
+    let (held, is_held) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut other = db::DbManager::new(url.parse().unwrap())
+            .establish()
+            .unwrap();
+        other
+            .batch_execute("BEGIN; SELECT id FROM appointment_changes FOR UPDATE")
+            .unwrap();
+        held.send(()).unwrap();
+        std::thread::sleep(StdDuration::from_millis(1500));
+        other.batch_execute("COMMIT").unwrap();
+    });
+    is_held.recv().unwrap();
+    let waits = || {
+        rendez::telemetry::DB_CONFLICTS
+            .with_label_values(&["lock_wait_timeout"])
+            .get()
+    };
+    let before = waits();
+    let dir = tempfile::tempdir().unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap();
+    let report = export_cancellations(&pool, dir.path(), StdDuration::from_secs(900), at, true)
+        .expect("the second attempt commits");
+    holder.join().unwrap();
+    assert!(waits() > before, "the lock wait was counted as a conflict");
+    let only = dir.path().join("cancellations_20261201_083000_000001.csv");
+    assert_eq!(report.files, vec![(only.clone(), 1)]);
+    assert_eq!(
+        files_in(dir.path()),
+        vec!["cancellations_20261201_083000_000001.csv".to_string()]
+    );
+    assert_eq!(lines_of(&only).len(), 1);
+    let recorded: i64 = export_files::table
+        .count()
+        .get_result(&mut pool.get().unwrap())
+        .unwrap();
+    assert_eq!(recorded, 1);
+    // Nothing is left to carry.
+    assert!(export_now(&pool, dir.path()).files.is_empty());
+}
