@@ -540,7 +540,7 @@ fn changeable(conn: &mut DbConnection, caller: &Caller, name: &str) -> Result<Cl
 /// transaction.
 pub fn disable_for(conn: &mut DbConnection, caller: &Caller, name: &str) -> Result<(), Error> {
     require_admin(caller, "disabling a client")?;
-    dialect::write_transaction(conn, |conn| {
+    crate::db::tx::write(conn, |conn| {
         let client = changeable(conn, caller, name)?;
         if client.disabled {
             return Err(Error::client(format!(

@@ -92,7 +92,7 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<OperatorView>, Error> {
 /// same transaction. An unknown or already disabled operator is refused (`Client`).
 pub fn disable(conn: &mut DbConnection, name: &str) -> Result<(), Error> {
     let shell = Principal::system("cli");
-    dialect::write_transaction(conn, |conn| {
+    crate::db::tx::write(conn, |conn| {
         let Some(operator) = console::find_operator(conn, name)? else {
             return Err(Error::client(format!(
                 "there is no operator named '{name}'"

@@ -102,15 +102,12 @@ pub fn operator(
     Ok(ExitCode::SUCCESS)
 }
 
-fn connection(config: &Config) -> Result<crate::db::pool::PooledConn, String> {
-    startup::open_database(config)?
-        .get()
-        .map_err(|e| format!("cannot reach the database: {e}"))
-}
-
 /// `rendez operator list`.
 fn list(config: Config) -> Result<ExitCode, String> {
-    let mut conn = connection(&config)?;
+    let pool = startup::open_database(&config)?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot reach the database: {e}"))?;
     let operators = app::operators::list(&mut conn).map_err(said("cannot read the operators"))?;
     if operators.is_empty() {
         say!("no operators");
@@ -129,7 +126,10 @@ fn list(config: Config) -> Result<ExitCode, String> {
 
 /// `rendez operator disable NAME`.
 fn disable(config: Config, name: &str) -> Result<ExitCode, String> {
-    let mut conn = connection(&config)?;
+    let pool = startup::open_database(&config)?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot reach the database: {e}"))?;
     app::operators::disable(&mut conn, name).map_err(said("cannot disable the operator"))?;
     say!("operator '{name}' disabled; its sessions are ended");
     Ok(ExitCode::SUCCESS)

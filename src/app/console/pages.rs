@@ -14,6 +14,7 @@ use crate::db::console::views::{self, Centers};
 use crate::db::outbox::MessageView;
 use crate::db::outbox::record::AttemptRow;
 use crate::db::outbox::reports::ReportRow;
+use crate::db::rosters::{conflicts, sync_errors};
 use crate::db::{DbConnection, clients, outbox, tx};
 use crate::domain::access::{CenterScope, Role};
 use crate::domain::booking::AppointmentStatus;
@@ -186,10 +187,32 @@ pub async fn overview(core: &Core, caller: &Caller) -> Result<Overview, Error> {
             week_start,
             centers,
             shared,
-            deputy: super::rosters::open_counts(conn, &who)?,
+            deputy: open_counts(conn, &who)?,
         })
     })
     .await
+}
+
+/// The lists' centers argument: `None` for every center.
+pub(super) fn scope_lids(
+    conn: &mut DbConnection,
+    caller: &Caller,
+) -> Result<Option<Vec<String>>, Error> {
+    let (all, lids) = centers_of(conn, &caller.view)?;
+    Ok((!all).then_some(lids))
+}
+
+/// The open sync errors and conflicts in the caller's view, for the overview; `None` without
+/// the `admin` role (the page behind them needs it).
+fn open_counts(conn: &mut DbConnection, caller: &Caller) -> Result<Option<(i64, i64)>, Error> {
+    if !caller.roles.contains(Role::Admin) {
+        return Ok(None);
+    }
+    let lids = scope_lids(conn, caller)?;
+    Ok(Some((
+        sync_errors::open_count_in(conn, lids.as_deref())?,
+        conflicts::open_count_in(conn, lids.as_deref())?,
+    )))
 }
 
 fn shared_numbers(conn: &mut DbConnection, import_dir: Option<&Path>) -> Result<Shared, Error> {

@@ -9,13 +9,12 @@
 //! edits) every center has it. Outside the view scope a thing is unknown; seen but outside the
 //! edit scope, a change is refused.
 
-use super::pages::{PAGE_SIZE, Page, centers_of, covers_every_center, offset, paged, unknown};
+use super::pages::{PAGE_SIZE, Page, covers_every_center, offset, paged, scope_lids, unknown};
 use super::{Session, audit, blocking};
 use crate::app::rosters::{self, Mappings};
 use crate::app::{Caller, Core, require};
-use crate::db::DbConnection;
+use crate::db::deputy;
 use crate::db::rosters::{conflicts, sync_errors};
-use crate::db::{deputy, dialect};
 use crate::domain::access::Role;
 use crate::domain::roster::Place;
 use crate::error::Error;
@@ -44,12 +43,6 @@ pub struct RostersView {
 pub struct RostersQuery {
     pub errors_page: u32,
     pub conflicts_page: u32,
-}
-
-/// The lists' centers argument: `None` for every center.
-fn scope_lids(conn: &mut DbConnection, caller: &Caller) -> Result<Option<Vec<String>>, Error> {
-    let (all, lids) = centers_of(conn, &caller.view)?;
-    Ok((!all).then_some(lids))
 }
 
 /// The page, limited to the operator's view scope.
@@ -81,27 +74,11 @@ pub async fn rosters(
     })
 }
 
-/// The open sync errors and conflicts in the caller's view, for the overview; `None` without
-/// the `admin` role (the page behind them needs it).
-pub(super) fn open_counts(
-    conn: &mut DbConnection,
-    caller: &Caller,
-) -> Result<Option<(i64, i64)>, Error> {
-    if !caller.roles.contains(Role::Admin) {
-        return Ok(None);
-    }
-    let lids = scope_lids(conn, caller)?;
-    Ok(Some((
-        sync_errors::open_count_in(conn, lids.as_deref())?,
-        conflicts::open_count_in(conn, lids.as_deref())?,
-    )))
-}
-
 /// Marks an open conflict resolved (the rosters' rule), audited in the same transaction.
 pub async fn resolve_conflict(core: &Core, session: &Session, id: &str) -> Result<(), Error> {
     let (caller, id) = (session.operator.clone(), id.to_string());
     blocking(core, move |conn| {
-        dialect::write_transaction(conn, |conn| {
+        crate::db::tx::write(conn, |conn| {
             rosters::resolve_conflict_within(conn, &caller, &id)?;
             audit(conn, &caller, "console.conflict.resolve", &id, None)
         })
@@ -139,7 +116,7 @@ pub async fn resolve_sync_error(core: &Core, session: &Session, id: &str) -> Res
         if !open {
             return Err(Error::client("the sync error is already resolved"));
         }
-        dialect::write_transaction(conn, |conn| {
+        crate::db::tx::write(conn, |conn| {
             if !sync_errors::clear_by_id(conn, &id)? {
                 return Err(Error::client("the sync error is already resolved"));
             }
