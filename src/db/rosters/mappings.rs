@@ -237,23 +237,8 @@ pub fn employee_of_resource(
         .optional()
 }
 
-/// A resource's id by its LID.
-pub fn resource_id(conn: &mut DbConnection, lid: &str) -> QueryResult<Option<String>> {
-    resources::table
-        .filter(resources::lid.eq(lid))
-        .select(resources::id)
-        .first(conn)
-        .optional()
-}
-
-/// A center's id by its LID.
-pub fn center_id(conn: &mut DbConnection, lid: &str) -> QueryResult<Option<String>> {
-    centers::table
-        .filter(centers::lid.eq(lid))
-        .select(centers::id)
-        .first(conn)
-        .optional()
-}
+/// Ids by LID: the lookups the slot use cases use too.
+pub use crate::db::slots::lookup::{center_id, resource_id};
 
 /// The LIDs of the centers a resource (by id) works at.
 pub fn centers_of_resource(conn: &mut DbConnection, resource_id: &str) -> QueryResult<Vec<String>> {
