@@ -900,22 +900,8 @@ pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, 
                 match sent {
                     Ok(()) => {
                         report.deleted += 1;
-                        blocking(pool, move |conn| {
-                            let now = Utc::now();
-                            Ok(crate::db::tx::retrying(conn, |conn| {
-                                state::mark_deleted(conn, roster_id, now)?;
-                                sync_errors::clear(
-                                    conn,
-                                    &SyncSubject::Shift(claim_for_db.shift_id.clone()),
-                                )?;
-                                pushes::mark_synced(
-                                    conn,
-                                    &claim_for_db.shift_id,
-                                    version,
-                                    Some(&claim_for_db.token),
-                                    now,
-                                )
-                            })?)
+                        taken(pool, claim_for_db, version, move |conn, _, now| {
+                            state::mark_deleted(conn, roster_id, now)
                         })
                         .await?;
                     }
@@ -930,27 +916,9 @@ pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, 
                 match sent {
                     Ok(saved) => {
                         report.saved += 1;
-                        blocking(pool, move |conn| {
-                            let now = Utc::now();
-                            Ok(crate::db::tx::retrying(conn, |conn| {
-                                rosters::keep_deputy_id(
-                                    conn,
-                                    &claim_for_db.shift_id,
-                                    saved.id,
-                                    Some(saved.modified),
-                                )?;
-                                sync_errors::clear(
-                                    conn,
-                                    &SyncSubject::Shift(claim_for_db.shift_id.clone()),
-                                )?;
-                                pushes::mark_synced(
-                                    conn,
-                                    &claim_for_db.shift_id,
-                                    version,
-                                    Some(&claim_for_db.token),
-                                    now,
-                                )
-                            })?)
+                        taken(pool, claim_for_db, version, move |conn, shift_id, _| {
+                            rosters::keep_deputy_id(conn, shift_id, saved.id, Some(saved.modified))
+                                .map(drop)
                         })
                         .await?;
                     }
@@ -972,6 +940,28 @@ pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, 
         }
     }
     Ok(report)
+}
+
+/// Records a push Deputy took: what its answer changes here (`record`, given the shift's id and
+/// the time), the shift's sync error cleared and the push marked synced, in one transaction run
+/// again after a conflict.
+async fn taken(
+    pool: &Pool,
+    claim: pushes::ClaimedPush,
+    version: i64,
+    mut record: impl FnMut(&mut DbConnection, &str, DateTime<Utc>) -> diesel::QueryResult<()>
+    + Send
+    + 'static,
+) -> Result<(), Error> {
+    blocking(pool, move |conn| {
+        let now = Utc::now();
+        Ok(crate::db::tx::retrying(conn, |conn| {
+            record(conn, &claim.shift_id, now)?;
+            sync_errors::clear(conn, &SyncSubject::Shift(claim.shift_id.clone()))?;
+            pushes::mark_synced(conn, &claim.shift_id, version, Some(&claim.token), now)
+        })?)
+    })
+    .await
 }
 
 async fn failed(
