@@ -18,16 +18,10 @@ use crate::error::Error;
 /// cannot hand out a connection in time is an outage (`Unavailable`).
 async fn on_connection<T, F>(core: &Core, work: F) -> Result<T, Error>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
+    F: FnMut(&mut DbConnection) -> Result<T, Error> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = core.pool.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get()?;
-        work(&mut conn)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("blocking task: {e}")))?
+    core.with_connection(work).await
 }
 
 /// The hierarchy the caller may see, drawn as a tree (see [`super::locations::list`]).
@@ -43,7 +37,10 @@ pub async fn import_locations(
     rows: Vec<crate::domain::locations::Location>,
 ) -> Result<usize, Error> {
     let who = caller.clone();
-    on_connection(core, move |conn| super::locations::import(conn, &who, rows)).await
+    on_connection(core, move |conn| {
+        super::locations::import(conn, &who, rows.clone())
+    })
+    .await
 }
 
 /// Voids a location (see [`super::locations::remove`]).
@@ -155,12 +152,12 @@ pub async fn add_client(core: &Core, caller: &Caller, new: NewClient) -> Result<
             super::clients::AdminNewClient {
                 client: super::clients::NewClient {
                     name: &new.name,
-                    roles: new.roles,
+                    roles: new.roles.clone(),
                     centers: CenterScope::All,
                     password: &new.password,
                     digest: new.digest,
                 },
-                grants: new.grants,
+                grants: new.grants.clone(),
             },
             &loader,
         )
@@ -193,7 +190,7 @@ pub async fn push_locations(
 ) -> Result<crate::domain::master::SyncOutcome, Error> {
     let who = caller.clone();
     on_connection(core, move |conn| {
-        super::locations::push(conn, &who, items, refused)
+        super::locations::push(conn, &who, items.clone(), refused.clone())
     })
     .await
 }

@@ -70,7 +70,7 @@ where
     let master = core.booking.master();
     let cache = core.booking.clone();
     // A booking may run again on a fresh connection: until its commit nothing of it is stored.
-    core.with_db_rerun(move |conn| {
+    core.with_db(move |conn| {
         complete(conn, &mut request)?;
         let context = BookingContext {
             client_id: &client_id,
@@ -145,7 +145,7 @@ pub async fn changes(
         Some(since) => booking::feed::poll(
             conn,
             &client_id,
-            filter,
+            filter.clone(),
             &scope,
             since,
             tolerance,

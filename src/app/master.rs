@@ -59,7 +59,7 @@ pub async fn sync_key_entities(
                 full_sync,
                 default_timezone,
                 &scope,
-                with_errors(refused),
+                with_errors(refused.clone()),
             )
         })
         .await?;
@@ -93,7 +93,7 @@ pub async fn sync_availabilities(
                 &rules,
                 full_sync,
                 &scope,
-                with_errors(refused),
+                with_errors(refused.clone()),
             )
         })
         .await?;

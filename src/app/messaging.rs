@@ -79,12 +79,12 @@ pub async fn enqueue(
         messages,
         refused_legacy_ids,
     } = request;
-    // Shared with the work, which may run again on a fresh connection (see `with_db_rerun`):
+    // Shared with the work, which may run again on a fresh connection (see `with_db`):
     // nothing of it is stored until its commit.
     let messages = std::sync::Arc::new(messages);
     let stored = messages.clone();
     let (answers, earlier) = core
-        .with_db_rerun(move |conn| {
+        .with_db(move |conn| {
             let messages = &stored;
             retrying(conn, |c| {
                 let batch: Vec<NewMessage<'_>> = messages
@@ -196,7 +196,7 @@ pub async fn delivery_report(core: &Core, report: DeliveryReport) -> Result<(), 
                 provider_id: &report.provider_id,
                 status: report.status,
                 provider_status: &report.provider_status,
-                error: report.error,
+                error: report.error.clone(),
                 received_at: report.received_at,
             },
         )

@@ -87,37 +87,38 @@ impl Core {
 
     /// Runs blocking database work on actix's blocking threads with a pooled connection.
     /// A pool that cannot hand out a connection in time is an outage (`Unavailable`).
+    ///
+    /// When a statement got no answer within the read deadline inside a transaction that had
+    /// not asked for its commit, and nothing of the work had committed before (a Galera node
+    /// sometimes never answers a statement of a transaction that lost a conflict), the
+    /// connection is dropped, the server rolls the transaction back, and the work runs once
+    /// more on a fresh connection: the caller gets its answer instead of a `Server` fault.
     pub async fn with_db<T, F>(&self, work: F) -> Result<T, Error>
-    where
-        F: FnOnce(&mut DbConnection) -> Result<T, diesel::result::Error> + Send + 'static,
-        T: Send + 'static,
-    {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            work(&mut conn).map_err(Error::from)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("blocking task: {e}")))?
-    }
-
-    /// [`Core::with_db`] for work that may simply run again: when a statement got no answer
-    /// within the read deadline before any commit was asked for (a Galera node sometimes never
-    /// answers a locking read), the connection is dropped, the server rolls its transaction
-    /// back, and the work runs once more on a fresh connection.
-    pub async fn with_db_rerun<T, F>(&self, mut work: F) -> Result<T, Error>
     where
         F: FnMut(&mut DbConnection) -> Result<T, diesel::result::Error> + Send + 'static,
         T: Send + 'static,
     {
+        self.with_connection(work).await
+    }
+
+    /// [`Core::with_db`] for work whose errors are the core's own or Diesel's.
+    pub async fn with_connection<T, E, F>(&self, mut work: F) -> Result<T, Error>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        Error: From<E>,
+        E: std::fmt::Display,
+        T: Send + 'static,
+    {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
+            crate::db::start_work(&mut conn);
             match work(&mut conn) {
                 Err(err) if crate::db::lost_before_commit(&mut conn) => {
                     log::warn!("a statement ran out of time before its commit ({err}): run again");
                     drop(conn);
                     let mut fresh = pool.get()?;
+                    crate::db::start_work(&mut fresh);
                     work(&mut fresh).map_err(Error::from)
                 }
                 done => done.map_err(Error::from),

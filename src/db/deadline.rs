@@ -42,10 +42,51 @@ struct Watch {
 struct State {
     running_since: Option<Instant>,
     cut: bool,
-    /// A commit was asked for and no transaction began since: a statement cut now may have
-    /// committed (the server may have applied the COMMIT whose answer never came).
-    committing: bool,
-    cut_while_committing: bool,
+    /// A transaction began and its end (commit or rollback) was not yet answered.
+    in_transaction: bool,
+    /// Its commit was sent and no answer came yet: a cut now leaves its outcome unknown (the
+    /// server may have applied the COMMIT whose answer never came).
+    commit_pending: bool,
+    /// A transaction committed since the work on this connection began ([`start_work`]).
+    committed: bool,
+    /// The cut came inside a transaction that had not asked for its commit, and nothing of the
+    /// work had committed before: the server rolls it back, so the work may run again.
+    cut_rerunnable: bool,
+}
+
+/// A step of a transaction, as the watchdog needs to know it.
+#[derive(Clone, Copy)]
+pub enum TxStep {
+    Begin,
+    Commit,
+    Rollback,
+}
+
+impl State {
+    fn step(&mut self, step: TxStep) {
+        match step {
+            TxStep::Begin => {
+                self.in_transaction = true;
+                self.commit_pending = false;
+            }
+            TxStep::Commit => self.commit_pending = true,
+            TxStep::Rollback => {
+                self.in_transaction = false;
+                self.commit_pending = false;
+            }
+        }
+    }
+
+    /// The answer to the statement that was running: a commit answered without an error
+    /// committed; one answered with an error (a deadlock, a certification conflict) did not.
+    fn answered(&mut self, failed: bool) {
+        self.running_since = None;
+        if self.commit_pending {
+            self.commit_pending = false;
+            self.in_transaction = false;
+            self.committed |= !failed;
+        }
+    }
 }
 
 /// The instrumentation a watched connection carries.
@@ -53,39 +94,32 @@ pub struct StatementTimer(Arc<Watch>);
 
 impl Instrumentation for StatementTimer {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        // Savepoints (depth above 1) neither open nor commit anything on the server.
+        let top = |depth: std::num::NonZeroU32| depth.get() == 1;
         match event {
-            InstrumentationEvent::StartQuery { .. } => self.statement_started(),
-            InstrumentationEvent::FinishQuery { .. } => self.statement_finished(),
-            InstrumentationEvent::BeginTransaction { .. } => self.set_committing(false),
-            InstrumentationEvent::CommitTransaction { .. } => self.set_committing(true),
+            InstrumentationEvent::StartQuery { .. } => {
+                self.state().running_since = Some(Instant::now())
+            }
+            InstrumentationEvent::FinishQuery { error, .. } => {
+                self.state().answered(error.is_some())
+            }
+            InstrumentationEvent::BeginTransaction { depth, .. } if top(depth) => {
+                self.state().step(TxStep::Begin)
+            }
+            InstrumentationEvent::CommitTransaction { depth, .. } if top(depth) => {
+                self.state().step(TxStep::Commit)
+            }
+            InstrumentationEvent::RollbackTransaction { depth, .. } if top(depth) => {
+                self.state().step(TxStep::Rollback)
+            }
             _ => {}
         }
     }
 }
 
 impl StatementTimer {
-    fn statement_started(&self) {
-        self.0
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .running_since = Some(Instant::now());
-    }
-
-    fn statement_finished(&self) {
-        self.0
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .running_since = None;
-    }
-
-    fn set_committing(&self, committing: bool) {
-        self.0
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .committing = committing;
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// True once the watchdog closed this connection's socket.
@@ -101,24 +135,36 @@ pub fn is_cut(instrumentation: &mut dyn Instrumentation) -> bool {
         .is_some_and(StatementTimer::was_cut)
 }
 
-/// True when `instrumentation` is a watched connection whose statement ran out of time before
-/// any commit was asked for: the server rolls such a transaction back as the connection drops,
-/// so its work may run again on another connection.
+/// True when `instrumentation` is a watched connection whose statement ran out of time inside a
+/// transaction that had not asked for its commit, with nothing of the work committed before:
+/// the server rolls such a transaction back as the connection drops, so the work may run again
+/// on another connection. A cut outside a transaction (an autocommit statement may have been
+/// applied) or during a commit is never rerunnable.
 pub fn was_cut_before_commit(instrumentation: &mut dyn Instrumentation) -> bool {
     instrumentation
         .downcast_ref::<StatementTimer>()
         .is_some_and(|timer| {
-            let state = timer.0.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.cut && !state.cut_while_committing
+            let state = timer.state();
+            state.cut && state.cut_rerunnable
         })
 }
 
-/// Notes on a watched connection that a transaction begins (`false`) or that its commit is
-/// being sent (`true`), for the transactions that run without Diesel's transaction manager
-/// (`SET autocommit = 0` ... `SET autocommit = 1`).
-pub fn note_commit(instrumentation: &mut dyn Instrumentation, committing: bool) {
+/// Marks the start of a unit of work on a watched connection checked out of the pool: what
+/// committed before belongs to earlier work.
+pub fn start_work(instrumentation: &mut dyn Instrumentation) {
     if let Some(timer) = instrumentation.downcast_ref::<StatementTimer>() {
-        timer.set_committing(committing);
+        let mut state = timer.state();
+        state.committed = false;
+        state.in_transaction = false;
+        state.commit_pending = false;
+    }
+}
+
+/// Notes a step of a transaction that runs without Diesel's transaction manager
+/// (`SET autocommit = 0` ... `SET autocommit = 1`), noted before its statement is sent.
+pub fn note_step(instrumentation: &mut dyn Instrumentation, step: TxStep) {
+    if let Some(timer) = instrumentation.downcast_ref::<StatementTimer>() {
+        timer.state().step(step);
     }
 }
 
@@ -136,7 +182,20 @@ pub fn is_older_than_last_cut(instrumentation: &mut dyn Instrumentation) -> bool
 /// How many statements the watchdog has cut, process-wide.
 static CUTS: AtomicU64 = AtomicU64::new(0);
 
-static ESTABLISHING: Mutex<()> = Mutex::new(());
+/// One lock per server port: connections to one port open one at a time, so that the new socket
+/// can be told apart, while a connection to a port that does not answer (a node that is down)
+/// holds up no other port's.
+static ESTABLISHING: Mutex<Vec<(u16, Arc<Mutex<()>>)>> = Mutex::new(Vec::new());
+
+fn establishing_lock(server_port: u16) -> Arc<Mutex<()>> {
+    let mut locks = ESTABLISHING.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, lock)) = locks.iter().find(|(port, _)| *port == server_port) {
+        return lock.clone();
+    }
+    let lock = Arc::new(Mutex::new(()));
+    locks.push((server_port, lock.clone()));
+    lock
+}
 
 /// Opens a connection with `open` and finds its TCP socket to `server_port`; `None` when it
 /// cannot be told apart (a Unix socket, or another connection opened outside this module at the
@@ -146,7 +205,8 @@ pub fn establish_watched<C, E>(
     limit: Duration,
     open: impl FnOnce() -> Result<C, E>,
 ) -> Result<(C, Option<StatementTimer>), E> {
-    let _one_at_a_time = ESTABLISHING.lock().unwrap_or_else(|p| p.into_inner());
+    let lock = establishing_lock(server_port);
+    let _one_at_a_time = lock.lock().unwrap_or_else(|p| p.into_inner());
     let before: HashSet<_> = tcp_sockets_to(server_port).collect();
     let conn = open()?;
     let mut new: Vec<_> = tcp_sockets_to(server_port)
@@ -200,7 +260,8 @@ impl Watchdog {
                 // SAFETY: `shutdown` on an fd whose socket was just checked; it closes nothing.
                 unsafe { libc::shutdown(watch.fd, libc::SHUT_RDWR) };
                 state.cut = true;
-                state.cut_while_committing = state.committing;
+                state.cut_rerunnable =
+                    state.in_transaction && !state.commit_pending && !state.committed;
                 CUTS.fetch_add(1, Ordering::SeqCst);
                 log::warn!(
                     "a database statement had no answer after {}: its connection to {} is closed",
@@ -285,20 +346,37 @@ fn socket_address(fd: RawFd, name: NameFn) -> Option<SocketAddr> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_new_socket_to_a_port_is_found_and_cut_when_its_statement_overruns() {
+    /// A watched connection to a peer that never answers (the listener and stream keep it open).
+    fn watched() -> (std::net::TcpListener, std::net::TcpStream, StatementTimer) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let (stream, timer) = establish_watched(port, Duration::from_millis(100), || {
             std::net::TcpStream::connect(("127.0.0.1", port))
         })
         .unwrap();
-        let mut timer = timer.expect("the new socket is found");
-        timer.statement_started();
-        timer.statement_finished();
+        (listener, stream, timer.expect("the new socket is found"))
+    }
+
+    fn start_statement(timer: &StatementTimer) {
+        timer.state().running_since = Some(Instant::now());
+    }
+
+    fn wait_for_cut(timer: &StatementTimer) {
+        let started = Instant::now();
+        while !timer.was_cut() {
+            assert!(started.elapsed() < Duration::from_secs(2), "cut");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn the_new_socket_to_a_port_is_found_and_cut_when_its_statement_overruns() {
+        let (_listener, stream, mut timer) = watched();
+        start_statement(&timer);
+        timer.state().answered(false);
         std::thread::sleep(Duration::from_millis(400));
         assert!(!timer.was_cut(), "a finished statement is not timed");
-        timer.statement_started();
+        start_statement(&timer);
         let started = Instant::now();
         // The peer never answers: the read ends when the watchdog shuts the socket down.
         let mut buf = [0u8; 1];
@@ -307,26 +385,63 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
         assert!(timer.was_cut());
         assert!(is_cut(&mut timer));
+        assert!(
+            !was_cut_before_commit(&mut timer),
+            "an autocommit statement may have been applied"
+        );
+    }
+
+    #[test]
+    fn a_statement_cut_inside_a_transaction_before_its_commit_may_run_again() {
+        let (_listener, _stream, mut timer) = watched();
+        note_step(&mut timer, TxStep::Begin);
+        start_statement(&timer);
+        wait_for_cut(&timer);
         assert!(was_cut_before_commit(&mut timer));
     }
 
     #[test]
     fn a_statement_cut_while_its_commit_was_sent_may_have_committed() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (_stream, timer) = establish_watched(port, Duration::from_millis(100), || {
-            std::net::TcpStream::connect(("127.0.0.1", port))
-        })
-        .unwrap();
-        let mut timer = timer.expect("the new socket is found");
-        note_commit(&mut timer, false);
-        note_commit(&mut timer, true);
-        timer.statement_started();
-        let started = Instant::now();
-        while !timer.was_cut() {
-            assert!(started.elapsed() < Duration::from_secs(2), "cut");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let (_listener, _stream, mut timer) = watched();
+        note_step(&mut timer, TxStep::Begin);
+        note_step(&mut timer, TxStep::Commit);
+        start_statement(&timer);
+        wait_for_cut(&timer);
         assert!(!was_cut_before_commit(&mut timer));
+    }
+
+    #[test]
+    fn a_cut_after_an_earlier_transaction_of_the_work_committed_is_not_rerun() {
+        let (_listener, _stream, mut timer) = watched();
+        start_work(&mut timer);
+        note_step(&mut timer, TxStep::Begin);
+        note_step(&mut timer, TxStep::Commit);
+        timer.state().answered(false);
+        note_step(&mut timer, TxStep::Begin);
+        start_statement(&timer);
+        wait_for_cut(&timer);
+        assert!(
+            !was_cut_before_commit(&mut timer),
+            "the first one would repeat"
+        );
+    }
+
+    #[test]
+    fn a_commit_refused_by_the_server_leaves_the_work_rerunnable() {
+        let (_listener, _stream, mut timer) = watched();
+        // An earlier work's commit belongs to it alone.
+        note_step(&mut timer, TxStep::Begin);
+        note_step(&mut timer, TxStep::Commit);
+        timer.state().answered(false);
+        start_work(&mut timer);
+        // A certification conflict at COMMIT, then the retry's statement gets no answer.
+        note_step(&mut timer, TxStep::Begin);
+        note_step(&mut timer, TxStep::Commit);
+        timer.state().answered(true);
+        note_step(&mut timer, TxStep::Rollback);
+        note_step(&mut timer, TxStep::Begin);
+        start_statement(&timer);
+        wait_for_cut(&timer);
+        assert!(was_cut_before_commit(&mut timer));
     }
 }

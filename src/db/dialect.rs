@@ -125,7 +125,10 @@ where
     #[cfg(feature = "mysql")]
     if let DbConnection::Mysql(c) = conn {
         use diesel::RunQueryDsl;
-        super::deadline::note_commit(diesel::Connection::instrumentation(c), false);
+        super::deadline::note_step(
+            diesel::Connection::instrumentation(c),
+            super::deadline::TxStep::Begin,
+        );
         Fixed::<AutocommitOff>::new().execute(c)?;
         return match work(conn) {
             Ok(value) => match commit_flat(conn) {
@@ -149,7 +152,10 @@ fn commit_flat(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
     match conn {
         DbConnection::Mysql(c) => {
-            super::deadline::note_commit(diesel::Connection::instrumentation(c), true);
+            super::deadline::note_step(
+                diesel::Connection::instrumentation(c),
+                super::deadline::TxStep::Commit,
+            );
             Fixed::<AutocommitOn>::new().execute(c).map(|_| ())
         }
         #[cfg(feature = "sqlite")]
@@ -162,7 +168,13 @@ fn commit_flat(conn: &mut DbConnection) -> diesel::QueryResult<()> {
 fn rollback_flat(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     use diesel::connection::SimpleConnection;
     match conn {
-        DbConnection::Mysql(c) => c.batch_execute("ROLLBACK; SET autocommit = 1"),
+        DbConnection::Mysql(c) => {
+            super::deadline::note_step(
+                diesel::Connection::instrumentation(c),
+                super::deadline::TxStep::Rollback,
+            );
+            c.batch_execute("ROLLBACK; SET autocommit = 1")
+        }
         #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(_) => unreachable!("flat transactions are MySQL's"),
     }

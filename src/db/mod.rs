@@ -36,7 +36,7 @@ pub use crate::database::DatabaseUrl;
 pub use connection::DbConnection;
 pub use pool::{
     DEFAULT_BUSY_TIMEOUT, DbManager, Pool, PoolOptions, PooledConn, StatementDeadlines, connect,
-    connect_bounded, lost_before_commit,
+    connect_bounded, lost_before_commit, start_work,
 };
 
 #[cfg(not(any(feature = "sqlite", feature = "mysql")))]

@@ -154,8 +154,20 @@ fn older_than_last_cut(conn: &mut DbConnection) -> bool {
     }
 }
 
-/// True for a MySQL connection whose statement ran past its deadline before any commit was
-/// asked for: its transaction is rolled back, so the work may run again on another connection.
+/// Marks the start of a unit of work on a connection just checked out (see
+/// [`lost_before_commit`]).
+pub fn start_work(conn: &mut DbConnection) {
+    match conn {
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => deadline::start_work(c.instrumentation()),
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => {}
+    }
+}
+
+/// True for a MySQL connection whose statement ran past its deadline inside a transaction that
+/// had not asked for its commit, nothing of the work having committed before: the server rolls
+/// it back, so the work may run again on another connection.
 pub fn lost_before_commit(conn: &mut DbConnection) -> bool {
     match conn {
         #[cfg(feature = "mysql")]

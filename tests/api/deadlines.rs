@@ -172,6 +172,66 @@ mod through_a_freezing_proxy {
         assert_eq!(booked, 1, "one booking, not two");
     }
 
+    /// Every use case runs again after such a cut, not only bookings: here a master-data push
+    /// whose write of a center waits behind another session's lock for longer than the read
+    /// deadline (the CI's Galera run saw `updateKeyEntities` answer "Server has gone away").
+    #[actix_web::test]
+    async fn a_master_data_push_whose_write_gets_no_answer_runs_again_on_a_fresh_connection() {
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+
+        use crate::booking::clinic;
+
+        // The server's warnings (RUST_LOG) say why a call failed.
+        let _ = env_logger::builder().is_test(true).try_init();
+        let db = Arc::new(TestDatabase::new(Backend::Mysql));
+        let mut settings = test_settings(&db);
+        settings.db_statement_timeout = Some("0s".into());
+        settings.db_read_timeout = Some("2s".into());
+        let app = spawn_app_on(db.clone(), settings).await;
+        clinic(&app).await;
+
+        let mut holder = diesel::MysqlConnection::establish(&db.url).unwrap();
+        holder
+            .batch_execute("BEGIN; UPDATE centers SET active = active WHERE lid = 'C1'")
+            .unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(3));
+            holder.batch_execute("COMMIT").unwrap();
+        });
+        let started = Instant::now();
+        let reply = app
+            .push_key_entities(
+                &[&[
+                    ("LOCATION_LID", "C1"),
+                    ("LOCATION_NAME", "Centro renamed"),
+                    ("LOCATION_TIMEZONE", "Europe/Madrid"),
+                ]],
+                false,
+            )
+            .await;
+        let waited = started.elapsed();
+        release.join().unwrap();
+        reply.assert_ok();
+        assert_eq!(
+            reply.field("RESULT").as_deref(),
+            Some("OK"),
+            "{}",
+            reply.body
+        );
+        assert!(
+            waited >= Duration::from_secs(2),
+            "the first attempt waited for the read deadline: {waited:?}"
+        );
+        let mut conn = diesel::MysqlConnection::establish(&db.url).unwrap();
+        let name: String = rendez::db::schema::centers::table
+            .filter(rendez::db::schema::centers::lid.eq("C1"))
+            .select(rendez::db::schema::centers::name)
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(name, "Centro renamed", "the second attempt stored the push");
+    }
+
     #[test]
     fn sigterm_stops_serve_within_the_shutdown_deadline_while_the_database_swallows_a_request() {
         let db = TestDatabase::new(Backend::Mysql);

@@ -43,12 +43,12 @@ pub async fn add(core: &Core, session: &Session, new: ConsoleNewClient) -> Resul
             AdminNewClient {
                 client: NewClient {
                     name: &new.name,
-                    roles: new.roles,
+                    roles: new.roles.clone(),
                     centers: CenterScope::All,
                     password: &secret,
                     digest: false,
                 },
-                grants: Some((new.view, new.edit)),
+                grants: Some((new.view.clone(), new.edit.clone())),
             },
             &loader,
         )?;

@@ -54,16 +54,10 @@ static DUMMY_HASH: LazyLock<String> =
 /// Runs blocking database work whose errors are already ours.
 pub(crate) async fn blocking<T, F>(core: &Core, work: F) -> Result<T, Error>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
+    F: FnMut(&mut DbConnection) -> Result<T, Error> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = core.pool.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get()?;
-        work(&mut conn)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("blocking task: {e}")))?
+    core.with_connection(work).await
 }
 
 /// The audit actor of an operator: never mistaken for an API client of the same name.
@@ -299,7 +293,7 @@ pub async fn session(core: &Core, cookie: &str) -> Result<Option<Session>, Error
                 view: scopes.view,
             },
             csrf_token: row.csrf_token,
-            id_hash,
+            id_hash: id_hash.clone(),
         }))
     })
     .await

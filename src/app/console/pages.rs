@@ -432,6 +432,7 @@ pub async fn messages(
     let page = query.page.max(1);
     let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists");
     let rows = blocking(core, move |conn| {
+        let query = query.clone();
         let (all, lids) = centers_of(conn, &view)?;
         let owner = match query.client {
             None => None,
@@ -651,7 +652,7 @@ pub async fn imports(core: &Core, caller: &Caller) -> Result<Option<Vec<ImportFi
                     .into(),
             ));
         }
-        Ok(dir.map(|dir| list_imports(&dir)))
+        Ok(dir.as_deref().map(list_imports))
     })
     .await
 }

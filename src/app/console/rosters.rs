@@ -183,5 +183,8 @@ pub async fn change_mapping(
         }
     };
     let who = caller.clone();
-    blocking(core, move |conn| audit(conn, &who, action, &subject, after)).await
+    blocking(core, move |conn| {
+        audit(conn, &who, action, &subject, after.clone())
+    })
+    .await
 }

@@ -106,6 +106,9 @@ pub async fn push(
         caller.centers.clone(),
     );
     let (config, public_url) = (core.config.clone(), core.public_url.clone());
+    // Sealed once, on the blocking thread, though the work may run again.
+    let mut push = Some(push);
+    let mut sealed_once: Option<Option<SealedResult>> = None;
     let outcome = core
         .with_db(move |conn| {
             let notifier = ResultsNotifier {
@@ -114,10 +117,10 @@ pub async fn push(
                 valid_for: config.results.retention.after_available,
             };
             // Sealed in place: the plaintext buffer becomes the ciphertext.
-            let sealed = match push {
-                TestResultPush::Store(result) => Some(seal(&keyring, *result)),
-                TestResultPush::Cancel { .. } => None,
-            };
+            let sealed = sealed_once.get_or_insert_with(|| match push.take() {
+                Some(TestResultPush::Store(result)) => Some(seal(&keyring, *result)),
+                _ => None,
+            });
             // Both run again after a conflict, or a twin push of the same LID that committed
             // first (see `db::tx`).
             let writer = Writer {
@@ -127,7 +130,7 @@ pub async fn push(
                 now: Utc::now().naive_utc(),
                 notifier: Some(&notifier),
             };
-            match &sealed {
+            match sealed {
                 Some(sealed) => results::store(conn, sealed, &writer),
                 None => results::cancel(conn, &lid_for_db, &writer),
             }
