@@ -165,6 +165,11 @@ pub struct Settings {
     )]
     pub booking_lead: Option<String>,
 
+    /// How long a hold (FHIR `Appointment/$hold`) keeps its slot before it frees by itself,
+    /// e.g. 10m; from 1 second to a day. [default: 10m]
+    #[arg(long, env = "RENDEZ_HOLD_TTL", global = true, value_name = "DURATION")]
+    pub hold_ttl: Option<String>,
+
     /// How far ahead published slots (FHIR Slot) reach, e.g. 90days; at least a day and at
     /// most two years. [default: 90days]
     #[arg(
@@ -695,6 +700,8 @@ pub struct Config {
     pub auth_cache_ttl: Duration,
     pub auth_failure_limit: crate::auth::FailureLimit,
     pub booking_lead: Duration,
+    /// How long a hold keeps its slot (`RENDEZ_HOLD_TTL`).
+    pub hold_ttl: Duration,
     /// How far ahead published slots reach (`RENDEZ_SLOT_WINDOW`).
     pub slot_window: chrono::Duration,
     pub change_feed_tolerance: Duration,
@@ -760,6 +767,7 @@ impl Settings {
             auth_failure_limit: self.auth_failure_limit.or(lower.auth_failure_limit),
             auth_failure_window: self.auth_failure_window.or(lower.auth_failure_window),
             booking_lead: self.booking_lead.or(lower.booking_lead),
+            hold_ttl: self.hold_ttl.or(lower.hold_ttl),
             slot_window: self.slot_window.or(lower.slot_window),
             change_feed_tolerance: self.change_feed_tolerance.or(lower.change_feed_tolerance),
             default_country: self.default_country.or(lower.default_country),
@@ -954,6 +962,13 @@ impl Settings {
                 },
             },
             booking_lead: duration("RENDEZ_BOOKING_LEAD", self.booking_lead.as_deref(), "30m")?,
+            hold_ttl: {
+                let ttl = duration("RENDEZ_HOLD_TTL", self.hold_ttl.as_deref(), "10m")?;
+                if !(Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&ttl) {
+                    return Err("RENDEZ_HOLD_TTL must be from 1 second to a day".into());
+                }
+                ttl
+            },
             slot_window: slot_window(self.slot_window.as_deref())?,
             change_feed_tolerance: duration(
                 "RENDEZ_CHANGE_FEED_TOLERANCE",

@@ -44,7 +44,7 @@ pub async fn book(
     caller: &Caller,
     request: BookingRequest,
 ) -> Result<BookingOutcome, Error> {
-    Ok(book_with(core, caller, request, None, |_, _| Ok(()))
+    Ok(book_with(core, caller, request, None, None, |_, _| Ok(()))
         .await?
         .0)
 }
@@ -58,6 +58,7 @@ pub(crate) async fn book_with<F>(
     caller: &Caller,
     mut request: BookingRequest,
     online: Option<booking::online::OnlineRecord>,
+    hold: Option<String>,
     mut complete: F,
 ) -> Result<(BookingOutcome, bool), Error>
 where
@@ -79,13 +80,19 @@ where
             now: Utc::now(),
             lead,
             online: online.as_ref(),
+            hold: hold.as_deref(),
         };
         let (outcome, taken) = booking::book::book(conn, &request, &context)?;
         // Applied on the thread that committed, right after the commit: a keeper comparing
         // versions in between would reload the resource's appointments from the database.
         let made = taken.is_some();
         if let Some(taken) = taken {
-            cache.booked(&taken.resource_id, taken.read_version, taken.busy);
+            cache.booked(
+                &taken.resource_id,
+                taken.read_version,
+                taken.busy,
+                hold.as_deref(),
+            );
         }
         Ok((outcome, made))
     })

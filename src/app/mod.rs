@@ -18,6 +18,7 @@ pub mod deputy;
 pub mod directory;
 pub mod exports;
 pub mod hierarchy;
+pub mod holds;
 pub mod imports;
 pub mod locations;
 pub mod master;

@@ -818,8 +818,15 @@ pub async fn book(
         title: given(&form.title).map(str::to_string),
         patient_name: given(&form.patient_name).map(str::to_string),
     };
-    match super::booking::book_with(core, caller, request, Some(record.clone()), find_patient)
-        .await?
+    match super::booking::book_with(
+        core,
+        caller,
+        request,
+        Some(record.clone()),
+        None,
+        find_patient,
+    )
+    .await?
     {
         (super::booking::BookingOutcome::Booked { .. }, true) => {
             Ok(format!("{}:{}", record.number, record.token))
@@ -848,7 +855,7 @@ pub async fn book(
                 .await?;
             Ok(format!("{number}:{token}"))
         }
-        (super::booking::BookingOutcome::Refused { message }, _) => {
+        (super::booking::BookingOutcome::Refused { message, .. }, _) => {
             if message.ends_with("is already taken") {
                 let (_, busy) = view(core, Some(&resource.id), start, end).await?;
                 let (s, e) = busy

@@ -854,3 +854,25 @@ diesel::allow_columns_to_appear_in_same_group_by_clause!(
     centers::name,
     appointments::status,
 );
+
+diesel::table! {
+    holds (id) {
+        id -> Text,
+        resource_id -> Text,
+        center_id -> Text,
+        activity_id -> Text,
+        insurance_id -> Nullable<Text>,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        expires_at -> Timestamp,
+        holder -> Text,
+        created_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        appointment_id -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(holds, resources);
+diesel::allow_tables_to_appear_in_same_query!(holds, centers);
+diesel::allow_tables_to_appear_in_same_query!(holds, activities);
+diesel::allow_tables_to_appear_in_same_query!(holds, insurances);

@@ -87,7 +87,7 @@ pub async fn add_appointment(
                 out.text("CONTACTS_KEPT", "true");
             }
         }
-        BookingOutcome::Refused { message } => {
+        BookingOutcome::Refused { message, .. } => {
             out.text("ADD_RESULT", "ERROR");
             out.text("ERROR_MESSAGE", &message);
         }

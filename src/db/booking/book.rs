@@ -9,6 +9,7 @@ use diesel::prelude::*;
 
 use super::cache::{self, MasterData};
 use super::catalog::{self, Activity, Insurance, Offer, Opening, ResourceFilter};
+use super::holds::HeldTime;
 use super::patients;
 use crate::db::DbConnection;
 use crate::db::schema::{appointment_changes, appointments, booking_requests};
@@ -33,7 +34,21 @@ pub enum BookingOutcome {
     },
     Refused {
         message: String,
+        kind: Refusal,
     },
+}
+
+/// Why a booking or a hold was refused, for the edges that answer each differently (FHIR:
+/// 422, 409, 404); SOAP answers the message alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request cannot be booked as sent (unknown activity, outside the availability, ...).
+    Unbookable,
+    /// The slot is taken or held by someone else, or the hold being booked was lost (expired,
+    /// already booked or released).
+    Taken,
+    /// The hold being booked does not exist for this caller.
+    UnknownHold,
 }
 
 /// What a committed booking changed, for the booking cache: the resource, the version its
@@ -56,6 +71,8 @@ pub struct BookingContext<'a> {
     /// A booking through the OpenVPMS API: its reference is recorded in the booking's own
     /// transaction (see [`super::online_record::insert_booking`]).
     pub online: Option<&'a super::online_record::OnlineRecord>,
+    /// The hold this booking books (see [`super::holds`]): only its holder may, while it lives.
+    pub hold: Option<&'a str>,
 }
 
 /// Books (or refuses); a new booking also says what it took, once committed.
@@ -72,7 +89,55 @@ pub fn book(
 fn refused(message: impl Into<String>) -> BookingOutcome {
     BookingOutcome::Refused {
         message: message.into(),
+        kind: Refusal::Unbookable,
     }
+}
+
+fn refused_as(kind: Refusal, message: impl Into<String>) -> BookingOutcome {
+    BookingOutcome::Refused {
+        message: message.into(),
+        kind,
+    }
+}
+
+/// The hold a booking books, checked under the resource's lock: its holder's, alive, and for
+/// this resource at the requested time.
+fn check_hold(
+    conn: &mut DbConnection,
+    hold_id: &str,
+    context: &BookingContext<'_>,
+    resource_id: &str,
+) -> QueryResult<Result<super::holds::Hold, BookingOutcome>> {
+    let unknown = || refused_as(Refusal::UnknownHold, format!("unknown hold '{hold_id}'"));
+    let Some(hold) = super::holds::find(conn, hold_id)? else {
+        return Ok(Err(unknown()));
+    };
+    if hold.holder != context.client_id || hold.resource_id != resource_id {
+        return Ok(Err(unknown()));
+    }
+    if hold.appointment_id.is_some() {
+        return Ok(Err(refused_as(
+            Refusal::Taken,
+            format!("the hold '{hold_id}' was already booked"),
+        )));
+    }
+    if hold.ended {
+        return Ok(Err(refused_as(
+            Refusal::Taken,
+            format!("the hold '{hold_id}' was released"),
+        )));
+    }
+    if hold.expires <= context.now {
+        return Ok(Err(refused_as(
+            Refusal::Taken,
+            format!(
+                "the hold '{hold_id}' expired at {}",
+                hold.expires
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        )));
+    }
+    Ok(Ok(hold))
 }
 
 fn book_once(
@@ -93,14 +158,14 @@ fn book_once(
             None,
         ),
         Some((resource_id, version)) => {
-            let catalog = match context.master {
-                Some(master) if cache::master_version(conn)? == master.version() => {
-                    Catalog(Some(master))
-                }
-                _ => Catalog(None),
-            };
+            let catalog = Catalog::for_context(conn, context)?;
             match decide_and_book(conn, &catalog, request, context, &resource_id)? {
                 (outcome, Some(busy)) => {
+                    if let (Some(hold), BookingOutcome::Booked { app_lid, .. }) =
+                        (context.hold, &outcome)
+                    {
+                        super::holds::end(conn, hold, Some(app_lid), context.now)?;
+                    }
                     cache::bump_resource(conn, &resource_id)?;
                     let slot = BookedSlot {
                         resource_id,
@@ -119,12 +184,145 @@ fn book_once(
     Ok((outcome, slot))
 }
 
+/// What came of a hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HoldOutcome {
+    Held(HeldTime),
+    Refused { message: String, kind: Refusal },
+}
+
+/// What a committed hold changed, for the booking cache (see [`BookedSlot`]).
+pub struct HeldSlot {
+    pub resource_id: String,
+    pub read_version: i64,
+    pub hold: HeldTime,
+}
+
+/// Holds the requested slot until `expires` for the context's client, if a search would offer
+/// it now: the same decision as a booking's, under the same lock (the patient is not needed).
+pub fn hold(
+    conn: &mut DbConnection,
+    request: &BookingRequest,
+    context: &BookingContext<'_>,
+    expires: DateTime<Utc>,
+) -> QueryResult<(HoldOutcome, Option<HeldSlot>)> {
+    retry(conn, Transaction::Flat, |c| {
+        hold_once(c, request, context, expires)
+    })
+}
+
+fn hold_once(
+    conn: &mut DbConnection,
+    request: &BookingRequest,
+    context: &BookingContext<'_>,
+    expires: DateTime<Utc>,
+) -> QueryResult<(HoldOutcome, Option<HeldSlot>)> {
+    let refused = |outcome: BookingOutcome| match outcome {
+        BookingOutcome::Refused { message, kind } => HoldOutcome::Refused { message, kind },
+        BookingOutcome::Booked { .. } => unreachable!("a decision refuses or decides"),
+    };
+    let Some((resource_id, version)) =
+        crate::db::booking::locks::lock_resource(conn, request.resource.as_str())?
+    else {
+        return Ok((
+            refused(self::refused(format!(
+                "unknown resource '{}'",
+                request.resource
+            ))),
+            None,
+        ));
+    };
+    let catalog = Catalog::for_context(conn, context)?;
+    let decision = match decide(conn, &catalog, request, context, &resource_id)? {
+        Ok(decision) => decision,
+        Err(refusal) => return Ok((refused(refusal), None)),
+    };
+    let busy = (decision.slot.start, decision.slot.end);
+    let id = super::holds::insert(
+        conn,
+        &super::holds::NewHold {
+            resource_id: &resource_id,
+            center_id: &decision.center_id,
+            activity_id: &decision.activity_id,
+            insurance_id: decision.insurance_id.as_deref(),
+            busy,
+            expires,
+            holder: context.client_id,
+            now: context.now,
+        },
+    )?;
+    cache::bump_resource(conn, &resource_id)?;
+    let hold = HeldTime {
+        id,
+        start: busy.0,
+        end: busy.1,
+        expires,
+    };
+    Ok((
+        HoldOutcome::Held(hold.clone()),
+        Some(HeldSlot {
+            resource_id,
+            read_version: version,
+            hold,
+        }),
+    ))
+}
+
+/// What came of releasing a hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Released {
+    Released,
+    /// No such hold of this client.
+    Unknown,
+    /// Booked, released or expired already: nothing to do.
+    AlreadyOver,
+}
+
+/// Releases a live hold of `holder`: its time is free again at once.
+pub fn release(
+    conn: &mut DbConnection,
+    hold_id: &str,
+    holder: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Released> {
+    // Read before the transaction: on MySQL the lock must be its first read.
+    let Some(found) = super::holds::find(conn, hold_id)? else {
+        return Ok(Released::Unknown);
+    };
+    if found.holder != holder {
+        return Ok(Released::Unknown);
+    }
+    retry(conn, Transaction::Flat, |c| {
+        // The resource first (the lock order of every booking), then the hold as it is now.
+        if crate::db::booking::locks::lock_resource(c, &found.resource_lid)?.is_none() {
+            return Ok(Released::AlreadyOver);
+        }
+        match super::holds::find(c, hold_id)? {
+            Some(hold) if hold.is_live(now) => {
+                super::holds::end(c, hold_id, None, now)?;
+                cache::bump_resource(c, &hold.resource_id)?;
+                Ok(Released::Released)
+            }
+            _ => Ok(Released::AlreadyOver),
+        }
+    })
+}
+
 /// Where a booking reads the offer: the cache's master data when it is at the version the
 /// transaction sees (master data changes bump it in their own transaction), else the database.
 /// Busy time always comes from the database, under the resource's lock.
 struct Catalog<'a>(Option<&'a MasterData>);
 
-impl Catalog<'_> {
+impl<'a> Catalog<'a> {
+    fn for_context(conn: &mut DbConnection, context: &BookingContext<'a>) -> QueryResult<Self> {
+        Ok(match context.master {
+            Some(master) if cache::master_version(conn)? == master.version() => {
+                Catalog(Some(master))
+            }
+            _ => Catalog(None),
+        })
+    }
+
     fn activity(&self, conn: &mut DbConnection, lid: &str) -> QueryResult<Option<Activity>> {
         match self.0 {
             Some(master) => Ok(master.activity(lid)),
@@ -176,6 +374,16 @@ impl Catalog<'_> {
     }
 }
 
+/// What a booking or a hold takes, once decided.
+pub(crate) struct Decision {
+    center_id: String,
+    activity_id: String,
+    insurance_id: Option<String>,
+    availability_id: Option<String>,
+    price_cents: Option<i64>,
+    slot: slots::Slot,
+}
+
 fn decide_and_book(
     conn: &mut DbConnection,
     catalog: &Catalog<'_>,
@@ -183,27 +391,44 @@ fn decide_and_book(
     context: &BookingContext<'_>,
     resource_id: &str,
 ) -> QueryResult<(BookingOutcome, Option<slots::Busy>)> {
+    if let Some(hold) = context.hold
+        && let Err(refusal) = check_hold(conn, hold, context, resource_id)?
+    {
+        return Ok((refusal, None));
+    }
+    match decide(conn, catalog, request, context, resource_id)? {
+        Ok(decision) => book_decided(conn, request, context, resource_id, decision),
+        Err(refusal) => Ok((refusal, None)),
+    }
+}
+
+/// Whether a search would offer the requested slot now (busy time: live appointments and live
+/// holds, except the hold being booked): what it would take, or the refusal.
+fn decide(
+    conn: &mut DbConnection,
+    catalog: &Catalog<'_>,
+    request: &BookingRequest,
+    context: &BookingContext<'_>,
+    resource_id: &str,
+) -> QueryResult<Result<Decision, BookingOutcome>> {
     let (resource, activity_lid) = (request.resource.as_str(), request.activity.as_str());
     let Some(activity) = catalog.activity(conn, activity_lid)? else {
-        return Ok((refused(format!("unknown activity '{activity_lid}'")), None));
+        return Ok(Err(refused(format!("unknown activity '{activity_lid}'"))));
     };
     let insurance = match &request.insurance {
         None => None,
         Some(lid) => match catalog.insurance(conn, lid.as_str())? {
             Some(insurance) => Some(insurance),
-            None => return Ok((refused(format!("unknown insurance '{lid}'")), None)),
+            None => return Ok(Err(refused(format!("unknown insurance '{lid}'")))),
         },
     };
     let Some(offer) = catalog
         .offers(conn, &activity, ResourceFilter::Only(resource), None)?
         .pop()
     else {
-        return Ok((
-            refused(format!(
-                "resource '{resource}' does not offer activity '{activity_lid}'"
-            )),
-            None,
-        ));
+        return Ok(Err(refused(format!(
+            "resource '{resource}' does not offer activity '{activity_lid}'"
+        ))));
     };
     let offer = match &insurance {
         None => offer,
@@ -218,13 +443,10 @@ fn decide_and_book(
         {
             Some(offer) => offer,
             None => {
-                return Ok((
-                    refused(format!(
-                        "insurance '{}' is not accepted by resource '{resource}'",
-                        insurance.lid
-                    )),
-                    None,
-                ));
+                return Ok(Err(refused(format!(
+                    "insurance '{}' is not accepted by resource '{resource}'",
+                    insurance.lid
+                ))));
             }
         },
     };
@@ -241,32 +463,33 @@ fn decide_and_book(
         }
         openings.retain(|o| !o.rules.is_empty());
         if openings.is_empty() {
-            return Ok((
-                refused(format!(
-                    "AVAILABILITY_LID '{wanted}' is not an opening of resource '{resource}' for activity '{activity_lid}'"
-                )),
-                None,
-            ));
+            return Ok(Err(refused(format!(
+                "AVAILABILITY_LID '{wanted}' is not an opening of resource '{resource}' for activity '{activity_lid}'"
+            ))));
         }
     }
     if openings.is_empty() {
-        return Ok((
-            refused(format!(
-                "resource '{resource}' has no availability for activity '{activity_lid}'{}",
-                request
-                    .location
-                    .as_ref()
-                    .map(|l| format!(" at center '{l}'"))
-                    .unwrap_or_default()
-            )),
-            None,
-        ));
+        return Ok(Err(refused(format!(
+            "resource '{resource}' has no availability for activity '{activity_lid}'{}",
+            request
+                .location
+                .as_ref()
+                .map(|l| format!(" at center '{l}'"))
+                .unwrap_or_default()
+        ))));
     }
     let day = request.date;
     // The center's day lies within a day either side of the UTC day, and a slot lasts at most a
     // day: its busy time lies within these four.
     let from = naive_day_start(day) - Duration::days(1);
-    let busy = catalog::busy_of(conn, resource_id, from, from + Duration::days(4))?;
+    let busy = catalog::busy_of(
+        conn,
+        resource_id,
+        from,
+        from + Duration::days(4),
+        context.now,
+        context.hold,
+    )?;
     let taken = busy.as_slice();
     let not_before = context.now + context.lead;
     let find = |busy: &[slots::Busy], not_before: DateTime<Utc>| {
@@ -293,7 +516,9 @@ fn decide_and_book(
             crate::domain::values::format_date(day),
             format_time_of_day(request.start_minute)
         );
+        let mut kind = Refusal::Unbookable;
         let message = if find(&[], not_before).is_some() {
+            kind = Refusal::Taken;
             format!("the slot {when} with resource '{resource}' is already taken")
         } else if let Some((_, slot)) = find(&[], DateTime::<Utc>::MIN_UTC) {
             if slot.start < context.now {
@@ -304,8 +529,29 @@ fn decide_and_book(
         } else {
             no_slot_reason(&openings, request, offer.shape, &when)
         };
-        return Ok((refused(message), None));
+        return Ok(Err(refused_as(kind, message)));
     };
+    Ok(Ok(Decision {
+        center_id: opening.center.id.clone(),
+        activity_id: activity.id.clone(),
+        insurance_id: insurance.as_ref().map(|i| i.id.clone()),
+        availability_id: crate::db::rosters::availability::stored_rule_id(
+            &opening.rule_ids[slot.rule],
+        )
+        .map(str::to_string),
+        price_cents: offer.price_cents,
+        slot,
+    }))
+}
+
+/// Books what [`decide`] found free.
+fn book_decided(
+    conn: &mut DbConnection,
+    request: &BookingRequest,
+    context: &BookingContext<'_>,
+    resource_id: &str,
+    decision: Decision,
+) -> QueryResult<(BookingOutcome, Option<slots::Busy>)> {
     // Stamped now that the locks are held: the change commits right after (see CHANGE_SETTLE).
     let now = naive(Utc::now());
     // Decided in this transaction, before this booking's own appointment exists: a client
@@ -325,18 +571,16 @@ fn decide_and_book(
             appointments::id.eq(&id),
             appointments::lid.eq(&id),
             appointments::resource_id.eq(resource_id),
-            appointments::center_id.eq(&opening.center.id),
-            appointments::activity_id.eq(&activity.id),
-            appointments::insurance_id.eq(insurance.as_ref().map(|i| i.id.as_str())),
+            appointments::center_id.eq(&decision.center_id),
+            appointments::activity_id.eq(&decision.activity_id),
+            appointments::insurance_id.eq(&decision.insurance_id),
             appointments::patient_id.eq(&patient.id),
-            appointments::availability_id.eq(crate::db::rosters::availability::stored_rule_id(
-                &opening.rule_ids[slot.rule],
-            )),
-            appointments::start_at.eq(naive(slot.start)),
-            appointments::end_at.eq(naive(slot.end)),
+            appointments::availability_id.eq(&decision.availability_id),
+            appointments::start_at.eq(naive(decision.slot.start)),
+            appointments::end_at.eq(naive(decision.slot.end)),
             appointments::status.eq(status.as_str()),
             appointments::live.eq(true),
-            appointments::price_cents.eq(offer.price_cents),
+            appointments::price_cents.eq(decision.price_cents),
             appointments::notes.eq(&request.notes),
             appointments::created_by.eq(context.client_id),
             appointments::created_at.eq(now),
@@ -353,7 +597,7 @@ fn decide_and_book(
         user_tid: patient.tid,
         contacts_kept,
     };
-    Ok((booked, Some((slot.start, slot.end))))
+    Ok((booked, Some((decision.slot.start, decision.slot.end))))
 }
 
 /// Why no slot of this shape starts at the requested time, though the resource opens for the
@@ -512,7 +756,7 @@ fn store_answer(
             Some(user_tid.as_str()),
             *contacts_kept,
         ),
-        BookingOutcome::Refused { message } => {
+        BookingOutcome::Refused { message, .. } => {
             ("ERROR", Some(message.as_str()), None, None, None, false)
         }
     };

@@ -27,6 +27,7 @@ use super::catalog::{
     Activity, Center, Insurance, Offer, Opening, OpeningBuilder, ResourceFilter, naive,
     opening_rule, utc,
 };
+use super::holds::{self, HeldTime};
 use super::search::{FoundSlot, Source, search_in};
 use crate::db::DbConnection;
 use crate::db::schema::{
@@ -194,6 +195,9 @@ struct Snapshot {
     resource_versions: HashMap<String, i64>,
     /// Resource id to its live appointments, sorted by start.
     busy: IdMap<Vec<Busy>>,
+    /// Resource id to its holds that were live when loaded or made, sorted by start; each
+    /// reader leaves out those expired by its own clock (see [`super::holds`]).
+    holds: IdMap<Vec<HeldTime>>,
     /// The longest appointment held, so that a time range finds its appointments by bisection.
     longest: Duration,
     /// Resource id to the [`BookingCache::edits`] count of this process's last booking of it.
@@ -247,7 +251,7 @@ impl BookingCache {
         if snapshot.checked_at.elapsed() > MAX_STALENESS {
             return None;
         }
-        let mut source = SnapshotSource(snapshot);
+        let mut source = SnapshotSource { snapshot, now };
         Some(search_in(&mut source, request, scope, now, lead).expect("memory never fails"))
     }
 
@@ -267,7 +271,7 @@ impl BookingCache {
             // wait for ever under a stream of bookings.
             let guard = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
             if let Some(snapshot) = guard.as_ref() {
-                let mut source = SnapshotSource(snapshot);
+                let mut source = SnapshotSource { snapshot, now };
                 return Ok(
                     search_in(&mut source, request, scope, now, lead).expect("memory never fails")
                 );
@@ -308,10 +312,13 @@ impl BookingCache {
                     .filter(|(id, v)| versions.get(*id) != Some(*v))
                     .map(|(id, _)| id.clone())
                     .collect();
-                let reloaded = if changed.is_empty() {
-                    IdMap::default()
+                let (reloaded, reheld) = if changed.is_empty() {
+                    (IdMap::default(), IdMap::default())
                 } else {
-                    load_busy(conn, Some(&changed))?
+                    (
+                        load_busy(conn, Some(&changed))?,
+                        load_holds(conn, Some(&changed))?,
+                    )
                 };
                 let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
                 let Some(snapshot) = guard.as_mut() else {
@@ -328,6 +335,10 @@ impl BookingCache {
                     }
                     let busy = reloaded.get(id).cloned().unwrap_or_default();
                     snapshot.busy.insert(id.clone(), busy);
+                    match reheld.get(id) {
+                        Some(held) => snapshot.holds.insert(id.clone(), held.clone()),
+                        None => snapshot.holds.remove(id),
+                    };
                 }
                 for (id, version) in versions.iter_mut() {
                     if booked_since(id) {
@@ -366,7 +377,14 @@ impl BookingCache {
 
     /// A booking committed by this process: its resource is busy then, and `version` is the
     /// resource's version that the booking's transaction read before bumping it.
-    pub fn booked(&self, resource_id: &str, read_version: i64, busy: Busy) {
+    /// `ended_hold`: the hold the booking booked, no longer busy time of its own.
+    pub fn booked(
+        &self,
+        resource_id: &str,
+        read_version: i64,
+        busy: Busy,
+        ended_hold: Option<&str>,
+    ) {
         let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
         let edit = self.edits.fetch_add(1, Ordering::SeqCst) + 1;
         let Some(snapshot) = guard.as_mut() else {
@@ -377,6 +395,31 @@ impl BookingCache {
         let list = snapshot.busy.entry(resource_id.to_string()).or_default();
         let at = list.partition_point(|b| b.0 <= busy.0);
         list.insert(at, busy);
+        if let Some(hold) = ended_hold
+            && let Some(held) = snapshot.holds.get_mut(resource_id)
+        {
+            held.retain(|h| h.id != hold);
+        }
+        Self::settle_version(snapshot, resource_id, read_version);
+    }
+
+    /// A hold made by this process: its time is busy until it expires (or is booked or
+    /// released), like [`BookingCache::booked`].
+    pub fn held(&self, resource_id: &str, read_version: i64, hold: HeldTime) {
+        let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        let edit = self.edits.fetch_add(1, Ordering::SeqCst) + 1;
+        let Some(snapshot) = guard.as_mut() else {
+            return;
+        };
+        snapshot.touched.insert(resource_id.to_string(), edit);
+        snapshot.longest = snapshot.longest.max(hold.end - hold.start);
+        let list = snapshot.holds.entry(resource_id.to_string()).or_default();
+        let at = list.partition_point(|h| h.start <= hold.start);
+        list.insert(at, hold);
+        Self::settle_version(snapshot, resource_id, read_version);
+    }
+
+    fn settle_version(snapshot: &mut Snapshot, resource_id: &str, read_version: i64) {
         // Only when no other process changed the resource in between is the cache now exactly
         // at the new version; otherwise the next check reloads the resource.
         if let Some(version) = snapshot.resource_versions.get_mut(resource_id)
@@ -416,12 +459,15 @@ impl BookingCache {
             Some(id) => {
                 let list = snapshot.busy.get(id).map(Vec::as_slice).unwrap_or(&[]);
                 let first = list.partition_point(|b| b.0 < from - snapshot.longest);
-                list[first..]
+                let booked = list[first..]
                     .iter()
                     .take_while(|b| b.0 < to)
                     .filter(|b| b.1 > from)
-                    .copied()
-                    .collect()
+                    .copied();
+                holds::merged(
+                    &booked.collect::<Vec<_>>(),
+                    snapshot.live_holds(id, from, to, Utc::now()),
+                )
             }
         };
         Some((Arc::clone(&snapshot.master), busy))
@@ -484,6 +530,18 @@ fn load_busy(
             .entry(resource)
             .or_default()
             .push((utc(start), utc(end)));
+    }
+    Ok(by_resource)
+}
+
+/// The holds live now of some resources or of all.
+fn load_holds(
+    conn: &mut DbConnection,
+    resource_ids: Option<&[String]>,
+) -> QueryResult<IdMap<Vec<HeldTime>>> {
+    let mut by_resource: IdMap<Vec<HeldTime>> = IdMap::default();
+    for (resource, hold) in holds::live(conn, resource_ids, Utc::now())? {
+        by_resource.entry(resource).or_default().push(hold);
     }
     Ok(by_resource)
 }
@@ -646,6 +704,7 @@ fn load(
     let online = super::online::load_catalog(conn)?;
     let busy = load_busy(conn, None)?;
     let longest = longest_of(busy.values());
+    let holds = load_holds(conn, None)?;
     Ok(Snapshot {
         checked_at,
         master: Arc::new(MasterData {
@@ -660,6 +719,7 @@ fn load(
         }),
         resource_versions,
         busy,
+        holds,
         longest,
         touched: HashMap::new(),
     })
@@ -752,16 +812,38 @@ impl MasterData {
     }
 }
 
-/// A search's view of the snapshot.
-struct SnapshotSource<'a>(&'a Snapshot);
+/// A search's view of the snapshot at `now` (holds expired by then are not busy).
+struct SnapshotSource<'a> {
+    snapshot: &'a Snapshot,
+    now: DateTime<Utc>,
+}
+
+impl Snapshot {
+    /// The resource's holds live at `now` that touch `[from, to)`.
+    fn live_holds(
+        &self,
+        resource_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = Busy> + '_ {
+        self.holds
+            .get(resource_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .filter(move |h| h.expires > now && h.start < to && h.end > from)
+            .map(HeldTime::busy)
+    }
+}
 
 impl<'a> Source<'a> for SnapshotSource<'a> {
     fn activity(&mut self, lid: &str) -> QueryResult<Option<Activity>> {
-        Ok(self.0.master.activity(lid))
+        Ok(self.snapshot.master.activity(lid))
     }
 
     fn insurance(&mut self, lid: &str) -> QueryResult<Option<Insurance>> {
-        Ok(self.0.master.insurance(lid))
+        Ok(self.snapshot.master.insurance(lid))
     }
 
     fn offers(
@@ -770,7 +852,7 @@ impl<'a> Source<'a> for SnapshotSource<'a> {
         filter: ResourceFilter<'_>,
         insurance: Option<&Insurance>,
     ) -> QueryResult<Vec<Offer>> {
-        Ok(self.0.master.offers(activity, filter, insurance))
+        Ok(self.snapshot.master.offers(activity, filter, insurance))
     }
 
     fn openings(
@@ -780,7 +862,7 @@ impl<'a> Source<'a> for SnapshotSource<'a> {
         center_lid: Option<&str>,
         scope: &CenterScope,
     ) -> QueryResult<Vec<Vec<Cow<'a, Opening>>>> {
-        let snapshot: &'a Snapshot = self.0;
+        let snapshot: &'a Snapshot = self.snapshot;
         Ok(snapshot
             .master
             .openings(resource_ids, activity_id, center_lid, scope))
@@ -792,11 +874,18 @@ impl<'a> Source<'a> for SnapshotSource<'a> {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> QueryResult<Vec<Cow<'_, [Busy]>>> {
-        let snapshot = self.0;
+        let (snapshot, now) = (self.snapshot, self.now);
         let earliest_start = from - snapshot.longest;
         Ok(resource_ids
             .iter()
             .map(|id| {
+                let mut held = snapshot.live_holds(id, from, to, now).peekable();
+                if held.peek().is_some() {
+                    let list = snapshot.busy.get(id).map(Vec::as_slice).unwrap_or(&[]);
+                    let first = list.partition_point(|b| b.0 <= earliest_start);
+                    let within = list[first..].iter().take_while(|b| b.0 < to).count();
+                    return Cow::Owned(holds::merged(&list[first..first + within], held));
+                }
                 let Some(list) = snapshot.busy.get(id) else {
                     return Cow::Borrowed(&[][..]);
                 };

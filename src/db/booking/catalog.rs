@@ -373,7 +373,8 @@ pub fn openings(
 /// below, which would otherwise read every earlier appointment of the resource.
 pub const LONGEST_APPOINTMENT: chrono::Duration = chrono::Duration::hours(26);
 
-/// The live appointments of each resource that touch `[from, to)`, sorted by start.
+/// The live appointments and live holds (see [`super::holds`]) of each resource that touch
+/// `[from, to)`, sorted by start.
 pub fn busy(
     conn: &mut DbConnection,
     resource_ids: &[String],
@@ -400,30 +401,86 @@ pub fn busy(
             .or_default()
             .push((utc(start), utc(end)));
     }
+    let held = held_busy(conn, resource_ids, from, to, Utc::now())?;
+    for (resource, holds) in held {
+        let list = by_resource.entry(resource).or_default();
+        *list = super::holds::merged(list, holds);
+    }
     Ok(by_resource)
 }
 
-/// The live appointments of one resource that touch `[from, to)`, sorted by start: [`busy`] for
-/// a booking, as a statement the connection keeps prepared.
+/// The live holds of some resources that touch `[from, to)` at `now`, by resource, sorted by
+/// start.
+fn held_busy(
+    conn: &mut DbConnection,
+    resource_ids: &[String],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> QueryResult<HashMap<String, Vec<Busy>>> {
+    use crate::db::schema::holds;
+    let rows: Vec<(String, NaiveDateTime, NaiveDateTime)> = holds::table
+        .filter(holds::resource_id.eq_any(resource_ids))
+        .filter(holds::start_at.gt(naive(from - LONGEST_APPOINTMENT)))
+        .filter(holds::start_at.lt(naive(to)))
+        .filter(holds::end_at.gt(naive(from)))
+        .filter(holds::ended_at.is_null())
+        .filter(holds::expires_at.gt(naive(now)))
+        .select((holds::resource_id, holds::start_at, holds::end_at))
+        .order(holds::start_at.asc())
+        .load(conn)?;
+    let mut by_resource: HashMap<String, Vec<Busy>> = HashMap::new();
+    for (resource, start, end) in rows {
+        by_resource
+            .entry(resource)
+            .or_default()
+            .push((utc(start), utc(end)));
+    }
+    Ok(by_resource)
+}
+
+/// The live appointments and live holds of one resource that touch `[from, to)`, sorted by
+/// start: [`busy`] for a booking, in one statement the connection keeps prepared. `except` is
+/// the hold the booking books (its own time is not in its way).
 pub fn busy_of(
     conn: &mut DbConnection,
     resource_id: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    except: Option<&str>,
 ) -> QueryResult<Vec<Busy>> {
-    let rows: Vec<(NaiveDateTime, NaiveDateTime)> = appointments::table
+    use crate::db::schema::holds;
+    let booked = appointments::table
         .filter(appointments::resource_id.eq(resource_id))
         .filter(appointments::live.eq(true))
         .filter(appointments::start_at.gt(naive(from - LONGEST_APPOINTMENT)))
         .filter(appointments::start_at.lt(naive(to)))
         .filter(appointments::end_at.gt(naive(from)))
-        .select((appointments::start_at, appointments::end_at))
-        .order(appointments::start_at.asc())
-        .load(conn)?;
-    Ok(rows
+        .select((appointments::start_at, appointments::end_at));
+    let held = holds::table
+        .filter(holds::resource_id.eq(resource_id))
+        .filter(holds::start_at.gt(naive(from - LONGEST_APPOINTMENT)))
+        .filter(holds::start_at.lt(naive(to)))
+        .filter(holds::end_at.gt(naive(from)))
+        .filter(holds::ended_at.is_null())
+        .filter(holds::expires_at.gt(naive(now)))
+        .filter(holds::id.ne(except.unwrap_or("")))
+        .select((holds::start_at, holds::end_at));
+    // Diesel's MultiConnection does not carry UNION: each backend loads it directly.
+    let both = booked.union_all(held);
+    let rows: Vec<(NaiveDateTime, NaiveDateTime)> = match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => both.load(c)?,
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(c) => both.load(c)?,
+    };
+    let mut busy: Vec<Busy> = rows
         .into_iter()
         .map(|(start, end)| (utc(start), utc(end)))
-        .collect())
+        .collect();
+    busy.sort_unstable();
+    Ok(busy)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod book;
 pub mod cache;
 pub mod catalog;
 pub mod feed;
+pub mod holds;
 pub mod locks;
 pub mod online;
 pub mod online_record;

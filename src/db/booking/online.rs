@@ -391,7 +391,7 @@ pub fn busy_between(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<crate::domain::slots::Busy>> {
-    super::catalog::busy_of(conn, resource_id, from, to)
+    super::catalog::busy_of(conn, resource_id, from, to, Utc::now(), None)
 }
 
 /// Patients whose first and family names equal these (ignoring case) and who share at least

@@ -15,6 +15,7 @@ pub mod appointment;
 pub mod availability;
 pub mod capability;
 pub mod healthcare_service;
+pub mod ihe;
 pub mod location;
 pub mod operations;
 pub mod organization;
@@ -58,6 +59,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::resource("/{type}")
                     .route(web::get().to(search_type))
                     .route(web::post().to(role_write::create))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Appointment/$find")
+                    .route(web::get().to(ihe::find))
+                    .route(web::post().to(ihe::find))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Appointment/$hold")
+                    .route(web::post().to(ihe::hold))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Appointment/$book")
+                    .route(web::post().to(ihe::book))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

@@ -308,7 +308,7 @@ fn json_body(req: &HttpRequest, body: &[u8], wanted: &[&str]) -> Result<Value, R
 }
 
 /// The body, read only after the checks (a body without a length is cut at [`MAX_BODY`]).
-async fn read_body(payload: web::Payload) -> Result<web::Bytes, Refusal> {
+pub(super) async fn read_body(payload: web::Payload) -> Result<web::Bytes, Refusal> {
     match payload.to_bytes_limited(MAX_BODY as usize).await {
         Ok(Ok(body)) => Ok(body),
         Ok(Err(_)) => Err(Refusal::new(

@@ -11,6 +11,7 @@ mod access;
 mod appointments;
 mod errors;
 mod hierarchy;
+mod ihe;
 mod metadata;
 mod paging;
 mod reads;
