@@ -72,5 +72,7 @@ pub fn parameters(record: &CompletionRecord) -> Value {
 
 /// The OperationDefinitions this server serves, for read and search.
 pub fn definitions(base_url: &str) -> Vec<Value> {
-    vec![definition(base_url)]
+    let mut all = vec![definition(base_url)];
+    all.extend(super::ihe::definitions(base_url));
+    all
 }

@@ -43,7 +43,8 @@ pub struct Definition {
     pub doc: &'static str,
     /// Takes create, update, patch and delete, versioned (only PractitionerRole).
     pub writable: bool,
-    /// Its operations (`POST /fhir/{type}/{id}/${code}`).
+    /// Its operations: on instances (`POST /fhir/{type}/{id}/${code}`, PractitionerRole) or on
+    /// the type (`/fhir/{type}/${code}`, Appointment).
     pub operations: &'static [Operation],
 }
 
@@ -103,9 +104,9 @@ pub const TYPES: &[Definition] = &[
         kind: Type::Appointment,
         name: appointment::NAME,
         params: appointment::PARAMS,
-        doc: "An appointment at a center: its patient, resource, center and activity as participants. Id: Rendez's; identifier: urn:rendez:appointment-lid|APP_LID",
+        doc: "An appointment at a center: its patient, resource, center and activity as participants. Id: Rendez's; identifier: urn:rendez:appointment-lid|APP_LID. IHE ITI Scheduling: $find (proposed Appointments), $hold (pending, held until its extension urn:rendez:extension:hold-expires), $book",
         writable: false,
-        operations: &[],
+        operations: super::ihe::OPERATIONS,
     },
     Definition {
         kind: Type::Patient,
@@ -127,7 +128,7 @@ pub const TYPES: &[Definition] = &[
         kind: Type::OperationDefinition,
         name: "OperationDefinition",
         params: &[ID],
-        doc: "The definitions of the operations this server supports (PractitionerRole-regenerate)",
+        doc: "The definitions of the operations this server supports (PractitionerRole-regenerate, Appointment-find, Appointment-hold, Appointment-book)",
         writable: false,
         operations: &[],
     },

@@ -12,6 +12,7 @@ use crate::helpers::{Auth, Backend, TestApp};
 use crate::openvpms::{FRIDAY, fields_xml, seed_clinic, soap_add, start_with};
 
 backend_tests!(
+    the_operations_are_in_the_statement_and_every_answer_validates_against_r4,
     find_hold_book_and_every_edge_sees_the_hold,
     a_hold_expires_by_the_clock_and_a_released_hold_frees_at_once,
     bad_requests_get_an_operation_outcome_and_write_nothing,
@@ -342,4 +343,75 @@ async fn bad_requests_get_an_operation_outcome_and_write_nothing(backend: Backen
     );
     // Nothing was held: the slot is still the first one offered.
     assert_eq!(soap_first(&app).await.as_deref(), Some("11:00"));
+}
+
+async fn the_operations_are_in_the_statement_and_every_answer_validates_against_r4(
+    backend: Backend,
+) {
+    let app = started(backend).await;
+    let f = fhir(&app);
+    let ids = ids(&f).await;
+    let statement = f.json("metadata").await;
+    let appointment = statement["rest"][0]["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "Appointment")
+        .unwrap()
+        .clone();
+    let names: Vec<&str> = appointment["operation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["find", "hold", "book"]);
+    let mut answers = vec![statement.clone()];
+    for operation in appointment["operation"].as_array().unwrap() {
+        let url = operation["definition"].as_str().unwrap();
+        let definition = f.json(url).await;
+        assert_eq!(definition["url"], url);
+        assert_eq!(definition["code"], operation["name"]);
+        assert_eq!(definition["type"], true);
+        answers.push(definition);
+    }
+    let path = format!(
+        "Appointment/$find?{WINDOW}&practitioner=Practitioner/{}&visit-type=HealthcareService/{}&_count=2",
+        ids.turner, ids.standard
+    );
+    let found = f.get(&path).await.parsed();
+    let proposals = appointments(&found);
+    answers.push(found);
+    let held = f
+        .post(
+            "Appointment/$hold",
+            &reference(proposals[0]["id"].as_str().unwrap()),
+        )
+        .await
+        .parsed();
+    let hold = appointments(&held).remove(0);
+    answers.push(held);
+    answers.push(
+        f.post(
+            "Appointment/$book",
+            &booking_with_patient(hold["id"].as_str().unwrap()),
+        )
+        .await
+        .parsed(),
+    );
+    answers.push(
+        f.post(
+            "Appointment/$hold",
+            &reference(proposals[0]["id"].as_str().unwrap()),
+        )
+        .await
+        .parsed(),
+    );
+    answers.push(f.get("Appointment/$find").await.parsed());
+    if !super::validator::validator_available() {
+        return;
+    }
+    if let Err(report) = super::validator::validate(&answers) {
+        panic!("the FHIR validator refused some answers:\n{report}");
+    }
 }
