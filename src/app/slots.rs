@@ -148,9 +148,14 @@ pub async fn search(core: &Core, caller: &Caller, query: SlotQuery) -> Result<Sl
         span.1 = span.1.max(row.slot.end);
     }
     let mut busy: HashMap<String, Vec<Busy>> = HashMap::new();
+    let mut held: HashMap<String, Vec<Busy>> = HashMap::new();
     for (resource, (from, to)) in spans {
         let live = live_busy(core, &resource, from, to).await?;
-        busy.insert(resource, live);
+        busy.insert(resource.clone(), live);
+        held.insert(
+            resource.clone(),
+            live_holds(core, &resource, from, to).await?,
+        );
     }
     let now = Utc::now();
     let resources: HashMap<i64, String> = rows
@@ -161,7 +166,8 @@ pub async fn search(core: &Core, caller: &Caller, query: SlotQuery) -> Result<Sl
         .into_iter()
         .map(|row| {
             let live = busy.get(&row.resource_id).map(Vec::as_slice).unwrap_or(&[]);
-            overlay(row.slot, live, now)
+            let holds = held.get(&row.resource_id).map(Vec::as_slice).unwrap_or(&[]);
+            overlay(row.slot, live, holds, now)
         })
         .filter(|s| query.status.is_empty() || query.status.contains(&s.status))
         .filter(|s| {
@@ -260,20 +266,51 @@ pub async fn activity_codes(core: &Core) -> Result<HashMap<i64, (String, String)
 /// The stored slot with the live bookings laid over: busy when one overlaps it, free when the
 /// appointment that made it busy is gone. The cache may be up to [`MAX_STALENESS`] behind the
 /// database, so a slot the worker made busy more recently than that keeps its stored status.
-fn overlay(mut slot: Slot, live: &[Busy], now: DateTime<Utc>) -> Slot {
-    let taken = live
-        .iter()
-        .any(|(start, end)| *start < slot.end && *end > slot.start);
+fn overlay(mut slot: Slot, live: &[Busy], holds: &[Busy], now: DateTime<Utc>) -> Slot {
+    let touches = |(start, end): &Busy| *start < slot.end && *end > slot.start;
+    let taken = live.iter().any(touches);
+    // Held and not booked: busy-tentative until the hold is booked, released or expires.
+    let held_only = holds.iter().any(touches)
+        && !live
+            .iter()
+            .filter(|b| touches(b))
+            .any(|b| !holds.contains(b));
     let staleness = Duration::from_std(MAX_STALENESS).unwrap_or_else(|_| Duration::seconds(1));
     if taken {
         if slot.status == SlotStatus::Free {
-            slot.status = SlotStatus::Busy;
+            slot.status = if held_only {
+                SlotStatus::BusyTentative
+            } else {
+                SlotStatus::Busy
+            };
         }
     } else if slot.status == SlotStatus::Busy && slot.updated_at + staleness < now {
         slot.status = SlotStatus::Free;
         slot.appointment_id = None;
     }
     slot
+}
+
+/// A resource's live holds over `[from, to)`: from the booking cache when it is fresh, else
+/// the database.
+async fn live_holds(
+    core: &Core,
+    resource_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Busy>, Error> {
+    if let Some(held) = core.booking.fresh_holds(resource_id, from, to) {
+        return Ok(held);
+    }
+    let ids = [resource_id.to_string()];
+    let all = core
+        .with_db(move |conn| crate::db::booking::holds::live(conn, Some(&ids), Utc::now()))
+        .await?;
+    Ok(all
+        .into_iter()
+        .map(|(_, hold)| hold.busy())
+        .filter(|(start, end)| *start < to && *end > from)
+        .collect())
 }
 
 /// A resource's live appointments over `[from, to)`: from the booking cache when it is fresh

@@ -473,6 +473,26 @@ impl BookingCache {
         Some((Arc::clone(&snapshot.master), busy))
     }
 
+    /// A resource's holds live now over `[from, to)` as the cache holds them, when it is fresh;
+    /// `None` otherwise (see [`BookingCache::fresh_view`], whose busy time includes them).
+    pub fn fresh_holds(
+        &self,
+        resource_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<Vec<Busy>> {
+        let guard = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+        let snapshot = guard.as_ref()?;
+        if snapshot.checked_at.elapsed() > MAX_STALENESS {
+            return None;
+        }
+        Some(
+            snapshot
+                .live_holds(resource_id, from, to, Utc::now())
+                .collect(),
+        )
+    }
+
     /// Master data changed in this process: the next search reloads everything.
     pub fn invalidate(&self) {
         let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());

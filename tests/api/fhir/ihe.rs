@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::backend_tests;
 use crate::helpers::{Auth, Backend, TestApp};
-use crate::openvpms::{FRIDAY, fields_xml, seed_clinic, soap_add, start_with};
+use crate::openvpms::{FRIDAY, fields_xml, other_server, seed_clinic, soap_add, start_with};
 
 backend_tests!(
     the_operations_are_in_the_statement_and_every_answer_validates_against_r4,
@@ -157,6 +157,14 @@ async fn find_hold_book_and_every_edge_sees_the_hold(backend: Backend) {
     assert!(refused.body.contains("already taken"), "{}", refused.body);
     let again = find(&f, &ids, 1).await;
     assert_eq!(again[0]["start"], "2027-02-19T00:15:00Z", "$find skips it");
+    // The published Slot shows the hold as busy-tentative.
+    let friday = chrono::NaiveDate::from_ymd_opt(2027, 2, 19).unwrap();
+    let slot_path = super::slots::slots_path(&ids.turner_main, friday, "11:00", "11:15", "");
+    let slot = super::slots::until_total(&f, &slot_path, 1).await;
+    assert_eq!(
+        slot["entry"][0]["resource"]["status"], "busy-tentative",
+        "{slot}"
+    );
     f.post("Appointment/$hold", &reference(proposal))
         .await
         .assert_outcome(409, "already taken");
@@ -190,6 +198,8 @@ async fn find_hold_book_and_every_edge_sees_the_hold(backend: Backend) {
     f.post("Appointment/$book", &booking_with_patient(&hold_id))
         .await
         .assert_outcome(409, "already booked");
+    let slot = f.search(&slot_path).await;
+    assert_eq!(slot["entry"][0]["resource"]["status"], "busy", "{slot}");
     assert_eq!(soap_first(&app).await.as_deref(), Some("11:15"));
 
     // Booked directly from a proposal, without a hold; then cancelled through $book.
@@ -229,14 +239,26 @@ async fn a_hold_expires_by_the_clock_and_a_released_hold_frees_at_once(backend: 
         .as_str()
         .unwrap()
         .to_string();
+    // Another process on the same database sees the hold within its cache's staleness.
+    let other = other_server(&app).await;
     assert_eq!(soap_first(&app).await.as_deref(), Some("11:15"));
+    let seen = std::time::Instant::now();
+    while soap_first(&other).await.as_deref() != Some("11:15") {
+        assert!(
+            seen.elapsed() < Duration::from_millis(1500),
+            "the other process sees the hold"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // RENDEZ_HOLD_TTL is 2 s here; nothing runs in between but the clock.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(
-        soap_first(&app).await.as_deref(),
-        Some("11:00"),
-        "an expired hold frees its time by itself"
-    );
+    for server in [&app, &other] {
+        assert_eq!(
+            soap_first(server).await.as_deref(),
+            Some("11:00"),
+            "an expired hold frees its time by itself, on every process"
+        );
+    }
     f.post("Appointment/$book", &booking_with_patient(&hold_id))
         .await
         .assert_outcome(409, "expired");
