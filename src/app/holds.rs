@@ -430,3 +430,15 @@ pub async fn release(core: &Core, caller: &Caller, hold_id: &str) -> Result<Rele
     }
     Ok(released)
 }
+
+/// How long a hold is kept after it expired, as history (housekeeping forgets it then).
+pub const HOLDS_KEPT: Duration = Duration::days(1);
+
+/// Housekeeping: forgets the holds that expired more than [`HOLDS_KEPT`] ago. Blocking.
+pub fn forget_old_holds(pool: &super::Pool) -> Result<usize, Error> {
+    let mut conn = pool.get()?;
+    Ok(stored::forget_expired_before(
+        &mut conn,
+        Utc::now() - HOLDS_KEPT,
+    )?)
+}

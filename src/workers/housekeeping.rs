@@ -1,5 +1,6 @@
-//! Housekeeping, every minute from start: forget WS-Security nonces too old to be replayed, and
-//! purge the content of test results past their retention. Both passes are idempotent, so every
+//! Housekeeping, every minute from start: forget WS-Security nonces too old to be replayed,
+//! forget holds that expired a day ago, and purge the content of test results past their
+//! retention. Every pass is idempotent, so every
 //! process on a database runs them (`serve`, `serve --no-workers` and `worker`).
 
 use std::time::Duration;
@@ -24,6 +25,13 @@ pub async fn run(pool: Pool, results: ResultsConfig) {
         .await;
         if let Ok(Err(e)) = outcome {
             log::warn!("could not forget old nonces: {e}");
+        }
+        let holds_pool = pool.clone();
+        match web::block(move || crate::app::holds::forget_old_holds(&holds_pool)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => log::info!("forgot {n} holds that expired a day ago"),
+            Ok(Err(e)) => log::warn!("could not forget old holds: {e}"),
+            Err(e) => log::warn!("could not forget old holds: {e}"),
         }
         if results.keyring.is_some() {
             let (pool, results) = (pool.clone(), results.clone());

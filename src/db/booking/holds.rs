@@ -221,3 +221,9 @@ pub fn merged(busy: &[Busy], holds: impl IntoIterator<Item = Busy>) -> Vec<Busy>
     all.sort_unstable();
     all
 }
+
+/// Forgets the holds that expired before `before` (booked, released or not): a hold is busy
+/// time only until it expires, so they only kept history.
+pub fn forget_expired_before(conn: &mut DbConnection, before: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(holds::table.filter(holds::expires_at.lt(naive(before)))).execute(conn)
+}

@@ -292,6 +292,19 @@ async fn a_hold_expires_by_the_clock_and_a_released_hold_frees_at_once(backend: 
     assert_eq!(released.status, 200, "{}", released.body);
     assert_eq!(appointments(&released.parsed())[0]["status"], "cancelled");
     assert_eq!(soap_first(&app).await.as_deref(), Some("11:15"));
+
+    // Housekeeping forgets a hold a day after it expired; the others stay as history.
+    use diesel::prelude::*;
+    use rendez::db::schema::holds;
+    let mut conn = app.pool.get().unwrap();
+    let two_days_ago = chrono::Utc::now().naive_utc() - chrono::Duration::days(2);
+    diesel::update(holds::table.filter(holds::id.eq(&hold_id)))
+        .set(holds::expires_at.eq(two_days_ago))
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(rendez::app::holds::forget_old_holds(&app.pool).unwrap(), 1);
+    let kept: Vec<String> = holds::table.select(holds::id).load(&mut conn).unwrap();
+    assert_eq!(kept, vec![hold["id"].as_str().unwrap().to_string()]);
 }
 
 async fn bad_requests_get_an_operation_outcome_and_write_nothing(backend: Backend) {
