@@ -17,7 +17,8 @@
 #
 # Usage: benches/console.sh   (MariaDB at 127.0.0.1:3306, root; wrk, curl and mysql installed)
 #   BENCH_SEED_ONLY=1 stops after seeding (the database rendez_console_bench stays, to EXPLAIN);
-#   RENDEZ_BIN=path uses that binary instead of building the release one.
+#   RENDEZ_BIN=path uses that binary instead of building the release one;
+#   BENCH_REUSE=1 measures a database seeded before (by BENCH_SEED_ONLY=1) without seeding again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${BENCH_SECONDS:-10}"
@@ -31,12 +32,12 @@ rendez="${RENDEZ_BIN:-target/release/rendez}"
 [ -n "${RENDEZ_BIN:-}" ] || cargo build --release --quiet --features mysql --bin rendez
 work="$(mktemp -d)"
 trap '[ -z "${server:-}" ] || kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-mysql -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $database; CREATE DATABASE $database CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
 url="mysql://root@127.0.0.1:3306/$database"
 export DATABASE_URL="$url" RENDEZ_SECRET_KEY_FILE="$work/rendez.key" RUST_LOG=warn
-"$rendez" migrate >/dev/null
-
 sql() { mysql -uroot -h127.0.0.1 "$database" -e "$1"; }
+if [ -z "${BENCH_REUSE:-}" ]; then
+mysql -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $database; CREATE DATABASE $database CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+"$rendez" migrate >/dev/null
 seeded=$(date +%s)
 echo "== seeding"
 sql "
@@ -130,12 +131,13 @@ ANALYZE TABLE appointments, messages, patients, appointment_notices, message_att
 " >/dev/null
 echo "   notices, attempts, reports: $(( $(date +%s) - seeded )) s"
 [ -z "${BENCH_SEED_ONLY:-}" ] || { echo "seeded in $(( $(date +%s) - seeded )) s"; exit 0; }
+fi
 sql "SELECT (SELECT COUNT(*) FROM messages) AS messages, (SELECT COUNT(*) FROM appointments) AS appointments,
             (SELECT COUNT(*) FROM message_attempts) AS attempts, (SELECT COUNT(*) FROM message_reports) AS reports"
 
 printf '%s\n' "$password" | "$rendez" operator add bench --roles booking,messaging,results,admin \
-  --view "$(seq -f 'C%02g' 1 20 | paste -sd, -)" >/dev/null
-printf '%s\n' "$password" | "$rendez" operator add scoped --roles booking,messaging --view C05 >/dev/null
+  --view "$(seq -f 'C%02g' 1 20 | paste -sd, -)" >/dev/null || [ -n "${BENCH_REUSE:-}" ]
+printf '%s\n' "$password" | "$rendez" operator add scoped --roles booking,messaging --view C05 >/dev/null || [ -n "${BENCH_REUSE:-}" ]
 
 RENDEZ_BIND="127.0.0.1:$port" RENDEZ_DB_POOL_SIZE=16 RENDEZ_CONSOLE_SECURE_COOKIE=false \
   "$rendez" serve --no-workers >"$work/serve.log" 2>&1 &
@@ -172,6 +174,8 @@ run() {
     "$(printf '%s' "$out" | awk '$1 == "99%" { print $2 }')" \
     "$(printf '%s' "$out" | awk '/Requests\/sec/ { print $2 }')"
 }
+# Warm up: the pool's connections open, the server's caches fill.
+wrk -t1 -c"$connections" -d3s -H "Cookie: rendez_console=$bench_cookie" "$base/console/overview" >/dev/null
 echo "== wrk, $connections connections, ${duration} s per page"
 run bench "/console/overview"
 run bench "/console/appointments"
