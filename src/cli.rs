@@ -765,7 +765,9 @@ fn client(config: Config, command: ClientCommand) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         ClientCommand::Enable { name } => {
-            clients::enable(&mut conn, &name).map_err(said("cannot enable the client"))?;
+            // The console's use case, as the system's principal: the same checks and audit row.
+            clients::enable_for(&mut conn, &app::Caller::system("cli"), &name)
+                .map_err(said("cannot enable the client"))?;
             say!("client '{name}' enabled");
             Ok(ExitCode::SUCCESS)
         }

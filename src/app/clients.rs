@@ -553,6 +553,22 @@ pub fn disable_for(conn: &mut DbConnection, caller: &Caller, name: &str) -> Resu
     })
 }
 
+/// Lets a disabled client in again (with the secret it had) for an administrator whose edit
+/// scope holds it; audited in the same transaction. `rendez client enable` comes here too, as
+/// the system's own principal.
+pub fn enable_for(conn: &mut DbConnection, caller: &Caller, name: &str) -> Result<(), Error> {
+    require_admin(caller, "enabling a client")?;
+    crate::db::tx::write(conn, |conn| {
+        let client = changeable(conn, caller, name)?;
+        if !client.disabled {
+            return Err(Error::client(format!("client '{name}' is enabled already")));
+        }
+        enable(conn, name)?;
+        teams_db::record_change(conn, &audit_row(caller, "client.enable", name, None, None))?;
+        Ok(())
+    })
+}
+
 /// Gives a client a new random secret ([`rotate`]) for an administrator whose edit scope holds
 /// it; audited (never the secret). The secret is stored in its own write transaction (SQLite's
 /// writer lock is not reentrant), and the audit row follows it.

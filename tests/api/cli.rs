@@ -1518,6 +1518,15 @@ async fn client_enable_and_reset_password_work_on_a_running_server_within_a_seco
     assert!(run.stdout.contains("enabled"), "{run:#?}");
     assert_eq!(op.listed_client("his").unwrap()[4], "enabled");
     app.soap(&old, "getCenters", "").await.assert_ok();
+    // The console's use case: audited as the system's CLI; a second enable is refused.
+    let audited = rendez::db::console::audit_of(&mut app.pool.get().unwrap(), "system cli", 100)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "client.enable" && r.subject == "his")
+        .count();
+    assert_eq!(audited, 1);
+    op.run(&["client", "enable", "his"])
+        .assert_failure("enabled already");
 
     let new_password = "a-new-password-456";
     let run = op.run_with_stdin(

@@ -1,7 +1,7 @@
 //! The console's "API clients" page (administrators only): the clients in the operator's
-//! view, adding one (its secret made here and shown once), disabling one, rotating a secret
-//! (the new one shown once). The role, scope and audit rules are `app::clients`' own
-//! (`list_for`, `add_for`, `disable_for`, `rotate_for`), as for the admin API.
+//! view, adding one (its secret made here and shown once), disabling and enabling one, rotating a
+//! secret (the new one shown once). The role, scope and audit rules are `app::clients`' own
+//! (`list_for`, `add_for`, `disable_for`, `enable_for`, `rotate_for`), as for the admin API.
 
 use std::time::Duration;
 
@@ -61,6 +61,12 @@ pub async fn add(core: &Core, session: &Session, new: ConsoleNewClient) -> Resul
 pub async fn disable(core: &Core, session: &Session, name: &str) -> Result<(), Error> {
     let (who, name) = (session.operator.clone(), name.to_string());
     blocking(core, move |conn| clients::disable_for(conn, &who, &name)).await
+}
+
+/// Lets a disabled client in again.
+pub async fn enable(core: &Core, session: &Session, name: &str) -> Result<(), Error> {
+    let (who, name) = (session.operator.clone(), name.to_string());
+    blocking(core, move |conn| clients::enable_for(conn, &who, &name)).await
 }
 
 /// Gives a client a new random secret (shown once); the old one works for

@@ -6,11 +6,14 @@
 
 use std::path::Path;
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Timelike, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Timelike, Utc};
+use chrono_tz::Tz;
 
 use super::{Session, audit, blocking};
 use crate::app::{Caller, Core, require};
-use crate::db::console::views::{self, Centers};
+use crate::db::console::views::{self, CenterZone, Centers, Window};
 use crate::db::outbox::MessageView;
 use crate::db::outbox::record::AttemptRow;
 use crate::db::outbox::reports::ReportRow;
@@ -20,6 +23,7 @@ use crate::domain::access::{CenterScope, Role};
 use crate::domain::booking::AppointmentStatus;
 use crate::domain::locations::TeamRole;
 use crate::domain::messages::MessageStatus;
+use crate::domain::slots::earliest_instant;
 use crate::error::Error;
 
 pub use crate::db::console::views::{AppointmentLine, ChangeLine, NoticeLine, ReplyLine};
@@ -70,6 +74,11 @@ pub(super) fn unknown(what: &str) -> Error {
 pub struct CenterNumbers {
     pub lid: String,
     pub name: String,
+    /// The center's time zone, and today and this week's Monday there: its "today" and "this
+    /// week" run from its own local midnight.
+    pub timezone: String,
+    pub local_today: NaiveDate,
+    pub week_start: NaiveDate,
     /// Booked (not cancelled) appointments starting today.
     pub today: i64,
     /// Booked appointments starting this week (Monday to Sunday).
@@ -88,13 +97,84 @@ pub struct HourBucket {
     pub failed: i64,
 }
 
+/// What became of the messages one provider sent on one channel since `since`.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderRate {
+    pub provider: String,
+    pub channel: String,
+    /// The window: the last `hours` hours, from `since`.
+    pub hours: i64,
+    pub since: NaiveDateTime,
+    /// Messages sent in the window.
+    pub sent: i64,
+    /// Of those, delivered (the provider's report said so).
+    pub delivered: i64,
+    /// Of those, reported undelivered (FAILED).
+    pub failed: i64,
+    /// Of those, without a final report yet (still SENT).
+    pub awaiting: i64,
+}
+
+impl ProviderRate {
+    /// Delivered among the sends with a final delivery report; `None` without any.
+    pub fn rate(&self) -> Option<f64> {
+        let reported = self.delivered + self.failed;
+        (reported > 0).then(|| self.delivered as f64 / reported as f64)
+    }
+}
+
+/// The delivery windows of the overview, in hours: the last day and the last week.
+pub const DELIVERY_WINDOWS: [i64; 2] = [24, 24 * 7];
+
+fn delivery_rates(conn: &mut DbConnection, now: NaiveDateTime) -> Result<Vec<ProviderRate>, Error> {
+    let mut rates: Vec<ProviderRate> = Vec::new();
+    for hours in DELIVERY_WINDOWS {
+        let since = now - Duration::hours(hours);
+        for (provider, channel, status, n) in views::sent_by_provider(conn, since)? {
+            let at = match rates
+                .iter()
+                .position(|r| r.hours == hours && r.provider == provider && r.channel == channel)
+            {
+                Some(at) => at,
+                None => {
+                    rates.push(ProviderRate {
+                        provider,
+                        channel,
+                        hours,
+                        since,
+                        ..Default::default()
+                    });
+                    rates.len() - 1
+                }
+            };
+            let rate = &mut rates[at];
+            rate.sent += n;
+            match MessageStatus::parse(&status) {
+                Some(MessageStatus::Delivered) => rate.delivered += n,
+                Some(MessageStatus::Failed) => rate.failed += n,
+                Some(MessageStatus::Sent) => rate.awaiting += n,
+                _ => {}
+            }
+        }
+    }
+    Ok(rates)
+}
+
+/// The days of finished messages (delivered, failed...) the outbox counts.
+pub const FINISHED_DAYS: i64 = 7;
+
 /// What only an operator who sees every center sees.
 #[derive(Debug, Clone, Default)]
 pub struct Shared {
-    /// (channel, state, messages)
+    /// (channel, state, messages): every message waiting or sent without a final report, and
+    /// those in a final state created since `finished_since`.
     pub outbox: Vec<(String, String, i64)>,
+    pub finished_since: NaiveDateTime,
     /// The last 24 hours, oldest first.
     pub hours: Vec<HourBucket>,
+    /// Per provider and channel, the last 24 hours' and the last 7 days' sends and what their
+    /// delivery reports said.
+    pub delivery: Vec<ProviderRate>,
     /// (status, conflicts)
     pub slot_conflicts: Vec<(String, i64)>,
     /// Files in the import folder's failed/; `None` without an import folder.
@@ -103,28 +183,13 @@ pub struct Shared {
 
 #[derive(Debug, Clone)]
 pub struct Overview {
-    pub today: NaiveDate,
-    pub week_start: NaiveDate,
+    /// When the numbers were counted.
+    pub now: DateTime<Utc>,
     pub centers: Vec<CenterNumbers>,
     pub shared: Option<Shared>,
     /// Open Deputy sync errors and roster conflicts in view, for an operator with the `admin`
     /// role (the page behind them needs it).
     pub deputy: Option<(i64, i64)>,
-}
-
-/// The index of a center's numbers, added when first seen.
-fn line(centers: &mut Vec<CenterNumbers>, lid: &str, name: &str) -> usize {
-    match centers.iter().position(|c| c.lid == lid) {
-        Some(i) => i,
-        None => {
-            centers.push(CenterNumbers {
-                lid: lid.into(),
-                name: name.into(),
-                ..Default::default()
-            });
-            centers.len() - 1
-        }
-    }
 }
 
 fn is_cancelled(status: &str) -> bool {
@@ -134,57 +199,129 @@ fn is_cancelled(status: &str) -> bool {
     )
 }
 
+/// A day filter of the appointment list, read in each center's own local time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Day {
+    On(NaiveDate),
+    Today,
+    Tomorrow,
+    /// Monday to Sunday of the current week.
+    ThisWeek,
+}
+
+/// A center's time zone; UTC for a name Rendez does not know (master data checks it).
+fn zone(center: &CenterZone) -> Tz {
+    center.timezone.parse().unwrap_or(chrono_tz::UTC)
+}
+
+/// The first instant of a local day (DST-safe: the earliest instant whose clock reads
+/// midnight, or the first after a gap that skips it), as the database stores instants.
+fn local_midnight(tz: Tz, day: NaiveDate) -> NaiveDateTime {
+    earliest_instant(tz, day.and_hms_opt(0, 0, 0).expect("midnight exists")).naive_utc()
+}
+
+impl Day {
+    /// The local days `[first, end)` this filter means in `tz` at `now`.
+    fn days(self, tz: Tz, now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+        let today = now.with_timezone(&tz).date_naive();
+        let one = Duration::days(1);
+        match self {
+            Day::On(day) => (day, day + one),
+            Day::Today => (today, today + one),
+            Day::Tomorrow => (today + one, today + one + one),
+            Day::ThisWeek => {
+                let monday =
+                    today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+                (monday, monday + Duration::days(7))
+            }
+        }
+    }
+
+    /// The instants `[from, to)` of this filter at a center in `tz`.
+    fn instants(self, tz: Tz, now: DateTime<Utc>) -> (NaiveDateTime, NaiveDateTime) {
+        let (first, end) = self.days(tz, now);
+        (local_midnight(tz, first), local_midnight(tz, end))
+    }
+}
+
+/// The centers grouped by the instants a day filter means for them (centers of one zone share
+/// them), so that each group is one range query.
+fn windows(centers: &[CenterZone], day: Day, now: DateTime<Utc>) -> Vec<Window> {
+    let mut groups: BTreeMap<(NaiveDateTime, NaiveDateTime), Vec<String>> = BTreeMap::new();
+    for center in centers {
+        groups
+            .entry(day.instants(zone(center), now))
+            .or_default()
+            .push(center.id.clone());
+    }
+    groups
+        .into_iter()
+        .map(|((from, to), center_ids)| Window {
+            center_ids,
+            from,
+            to,
+        })
+        .collect()
+}
+
 /// The overview: per center in view, today's and this week's bookings, this week's
-/// cancellations and tomorrow's unconfirmed appointments (days in UTC); and, for an operator
-/// who sees every center, the outbox, the last day's sends and failures per hour, slot worker
-/// conflicts and failed imports.
+/// cancellations and tomorrow's unconfirmed appointments (days from the center's local
+/// midnight); and, for an operator who sees every center, the outbox, the last day's sends and
+/// failures per hour, the delivery rate per provider, slot worker conflicts and failed imports.
 pub async fn overview(core: &Core, caller: &Caller) -> Result<Overview, Error> {
     let view = caller.view.clone();
     let who = caller.clone();
-    let today = Utc::now().date_naive();
-    let week_start = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
-    let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let now = Utc::now();
     let import_dir = core.config.import_dir.clone();
     blocking(core, move |conn| {
         let (all, lids) = centers_of(conn, &view)?;
-        let scope = scope_arg(all, &lids);
-        let mut centers: Vec<CenterNumbers> = Vec::new();
-        let windows = [
-            (at(today), at(today + Duration::days(1))),
-            (at(week_start), at(week_start + Duration::days(7))),
-            (at(today + Duration::days(1)), at(today + Duration::days(2))),
-        ];
-        let mut counted = Vec::new();
-        for (from, to) in windows {
-            counted.push(views::appointment_counts(conn, scope, from, to)?);
-        }
-        for (lid, name, status, n) in &counted[0] {
-            let i = line(&mut centers, lid, name);
-            if !is_cancelled(status) {
-                centers[i].today += n;
+        let in_view = views::centers_in(conn, scope_arg(all, &lids))?;
+        let mut centers: Vec<CenterNumbers> = in_view
+            .iter()
+            .map(|c| {
+                let tz = zone(c);
+                CenterNumbers {
+                    lid: c.lid.clone(),
+                    name: c.name.clone(),
+                    timezone: c.timezone.clone(),
+                    local_today: Day::Today.days(tz, now).0,
+                    week_start: Day::ThisWeek.days(tz, now).0,
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let index: BTreeMap<&str, usize> = in_view
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.as_str(), i))
+            .collect();
+        for day in [Day::Today, Day::ThisWeek, Day::Tomorrow] {
+            for w in windows(&in_view, day, now) {
+                for (center_id, status, n) in
+                    views::appointment_counts(conn, &w.center_ids, w.from, w.to)?
+                {
+                    let Some(&i) = index.get(center_id.as_str()) else {
+                        continue;
+                    };
+                    let line = &mut centers[i];
+                    match day {
+                        Day::Today if !is_cancelled(&status) => line.today += n,
+                        Day::ThisWeek if is_cancelled(&status) => line.cancelled_week += n,
+                        Day::ThisWeek => line.week += n,
+                        Day::Tomorrow if status == AppointmentStatus::Pending.as_str() => {
+                            line.unconfirmed_tomorrow += n
+                        }
+                        _ => {}
+                    }
+                }
             }
         }
-        for (lid, name, status, n) in &counted[1] {
-            let i = line(&mut centers, lid, name);
-            match is_cancelled(status) {
-                true => centers[i].cancelled_week += n,
-                false => centers[i].week += n,
-            }
-        }
-        for (lid, name, status, n) in &counted[2] {
-            let i = line(&mut centers, lid, name);
-            if status == AppointmentStatus::Pending.as_str() {
-                centers[i].unconfirmed_tomorrow += n;
-            }
-        }
-        centers.sort_by(|a, b| a.lid.cmp(&b.lid));
         let shared = match all {
             false => None,
-            true => Some(shared_numbers(conn, import_dir.as_deref())?),
+            true => Some(shared_numbers(conn, import_dir.as_deref(), now)?),
         };
         Ok(Overview {
-            today,
-            week_start,
+            now,
             centers,
             shared,
             deputy: open_counts(conn, &who)?,
@@ -215,8 +352,13 @@ fn open_counts(conn: &mut DbConnection, caller: &Caller) -> Result<Option<(i64, 
     )))
 }
 
-fn shared_numbers(conn: &mut DbConnection, import_dir: Option<&Path>) -> Result<Shared, Error> {
-    let now = Utc::now().naive_utc();
+fn shared_numbers(
+    conn: &mut DbConnection,
+    import_dir: Option<&Path>,
+    now: DateTime<Utc>,
+) -> Result<Shared, Error> {
+    let now = now.naive_utc();
+    let finished_since = now - Duration::days(FINISHED_DAYS);
     let this_hour = now
         .with_minute(0)
         .and_then(|t| t.with_second(0))
@@ -240,8 +382,10 @@ fn shared_numbers(conn: &mut DbConnection, import_dir: Option<&Path>) -> Result<
         }
     }
     Ok(Shared {
-        outbox: views::outbox_by_state(conn)?,
+        outbox: views::outbox_by_state(conn, finished_since)?,
+        finished_since,
         hours,
+        delivery: delivery_rates(conn, now)?,
         slot_conflicts: views::slot_conflicts_by_status(conn)?,
         failed_imports: import_dir.map(|dir| {
             std::fs::read_dir(dir.join("failed"))
@@ -261,7 +405,8 @@ fn shared_numbers(conn: &mut DbConnection, import_dir: Option<&Path>) -> Result<
 pub struct AppointmentQuery {
     pub center: Option<String>,
     pub clinician: Option<String>,
-    pub date: Option<NaiveDate>,
+    /// In each center's local time.
+    pub date: Option<Day>,
     pub patient: Option<String>,
     pub status: Option<String>,
     /// From 1.
@@ -295,12 +440,11 @@ pub async fn appointments(
     require(caller, Role::Booking, "the appointment list")?;
     let view = caller.view.clone();
     let page = query.page.max(1);
-    let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists");
-    let search = views::AppointmentSearch {
+    let now = Utc::now();
+    let mut search = views::AppointmentSearch {
         center_lid: query.center,
         resource_lid: query.clinician,
-        from: query.date.map(at),
-        to: query.date.map(|d| at(d + Duration::days(1))),
+        windows: None,
         patient: query.patient,
         status: query.status,
         offset: offset(page),
@@ -308,11 +452,15 @@ pub async fn appointments(
     };
     let rows = blocking(core, move |conn| {
         let (all, lids) = centers_of(conn, &view)?;
-        Ok(views::search_appointments(
-            conn,
-            scope_arg(all, &lids),
-            &search,
-        )?)
+        let scope = scope_arg(all, &lids);
+        if let Some(day) = query.date {
+            let mut centers = views::centers_in(conn, scope)?;
+            if let Some(lid) = &search.center_lid {
+                centers.retain(|c| &c.lid == lid);
+            }
+            search.windows = Some(windows(&centers, day, now));
+        }
+        Ok(views::search_appointments(conn, scope, &search)?)
     })
     .await?;
     Ok(paged(rows, page))
@@ -417,7 +565,14 @@ pub struct MessageQuery {
     pub recipient: Option<String>,
     /// The API client's name (or Rendez's own sender, e.g. `rendez:reminders`).
     pub client: Option<String>,
+    /// The provider that sent it.
+    pub provider: Option<String>,
+    /// Created on this day (UTC: a message belongs to no center).
     pub date: Option<NaiveDate>,
+    /// Sent at or after this instant (UTC).
+    pub sent_since: Option<NaiveDateTime>,
+    /// Created at or after this instant (UTC).
+    pub created_since: Option<NaiveDateTime>,
     pub page: u32,
 }
 
@@ -447,8 +602,10 @@ pub async fn messages(
             status: query.state.map(|s| s.to_ascii_uppercase()),
             recipient: query.recipient,
             owner,
-            from: query.date.map(at),
+            provider: query.provider,
+            from: query.date.map(at).max(query.created_since),
             to: query.date.map(|d| at(d + Duration::days(1))),
+            sent_since: query.sent_since,
             offset: offset(page),
             limit: PAGE_SIZE + 1,
         };

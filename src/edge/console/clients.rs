@@ -1,5 +1,5 @@
 //! The "API clients" page and its forms (administrators only: the use cases refuse anyone
-//! else): list, add (the secret shown once), disable, rotate a secret (shown once). A secret
+//! else): list, add (the secret shown once), disable, enable, rotate a secret (shown once). A secret
 //! is only ever in the answer to the post that made it, which no cache keeps (`no-store`).
 
 use actix_web::http::StatusCode;
@@ -21,8 +21,13 @@ pub async fn clients(state: State, req: HttpRequest, done: web::Query<Done>) -> 
     let session = signed_in!(state, req);
     let found = or_page!(session, app::clients(&state.core, &session.operator).await);
     let mut body = String::new();
-    if done.done.as_deref() == Some("disabled") {
-        body.push_str(r#"<p class="notice" role="status" id="done">The client is disabled.</p>"#);
+    match done.done.as_deref() {
+        Some("disabled") => body
+            .push_str(r#"<p class="notice" role="status" id="done">The client is disabled.</p>"#),
+        Some("enabled") => body.push_str(
+            r#"<p class="notice" role="status" id="done">The client is enabled again.</p>"#,
+        ),
+        _ => {}
     }
     let csrf = html::csrf_field(&session);
     let rows: Vec<Vec<String>> = found
@@ -40,7 +45,9 @@ pub async fn clients(state: State, req: HttpRequest, done: web::Query<Done>) -> 
             let name = esc(&c.name);
             let path = q(&c.name);
             let disable = if c.disabled {
-                String::new()
+                format!(
+                    r#"<form method="post" action="/console/clients/{path}/enable">{csrf}<button type="submit" class="enable" id="enable-{name}">Enable {name}</button></form>"#
+                )
             } else {
                 format!(
                     r#"<form method="post" action="/console/clients/{path}/disable">{csrf}<button type="submit" class="disable" id="disable-{name}">Disable {name}</button></form>"#
@@ -171,6 +178,21 @@ pub async fn disable(
         app::disable(&state.core, &session, &path.into_inner()).await
     );
     see_other("/console/clients?done=disabled")
+}
+
+pub async fn enable(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> HttpResponse {
+    let session = signed_in!(state, req);
+    or_page!(session, session.check_csrf(form.csrf.as_deref()));
+    or_page!(
+        session,
+        app::enable(&state.core, &session, &path.into_inner()).await
+    );
+    see_other("/console/clients?done=enabled")
 }
 
 pub async fn rotate(

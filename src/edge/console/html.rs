@@ -21,6 +21,18 @@ pub fn time(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// An instant on a center's clock, with its zone (UTC for a zone Rendez does not know).
+pub fn local_time(t: NaiveDateTime, timezone: &str) -> String {
+    match timezone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => t
+            .and_utc()
+            .with_timezone(&tz)
+            .format(&format!("%Y-%m-%d %H:%M {timezone}"))
+            .to_string(),
+        Err(_) => time(t),
+    }
+}
+
 pub fn opt_time(t: Option<NaiveDateTime>) -> String {
     t.map(time).unwrap_or_else(|| "–".into())
 }

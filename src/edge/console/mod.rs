@@ -100,6 +100,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/clients", web::get().to(clients::clients))
             .route("/clients", web::post().to(clients::add))
             .route("/clients/{name}/disable", web::post().to(clients::disable))
+            .route("/clients/{name}/enable", web::post().to(clients::enable))
             .route("/clients/{name}/rotate", web::post().to(clients::rotate)),
     );
 }

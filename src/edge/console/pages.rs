@@ -52,6 +52,35 @@ fn date(value: &Option<String>) -> Result<Option<NaiveDate>, Error> {
     }
 }
 
+/// The appointment list's day: YYYY-MM-DD, or `today`, `tomorrow`, `week` (the overview's
+/// links), each read in every center's own local time by the use case.
+fn day(value: &Option<String>) -> Result<Option<app::Day>, Error> {
+    let Some(raw) = given(value) else {
+        return Ok(None);
+    };
+    Ok(Some(match raw.as_str() {
+        "today" => app::Day::Today,
+        "tomorrow" => app::Day::Tomorrow,
+        "week" => app::Day::ThisWeek,
+        _ => app::Day::On(
+            NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
+                .map_err(|_| Error::client(format!("'{raw}' is not a date (YYYY-MM-DD)")))?,
+        ),
+    }))
+}
+
+/// An instant field: YYYY-MM-DDTHH:MM[:SS] (UTC), as a `datetime-local` input sends it.
+fn instant(value: &Option<String>) -> Result<Option<chrono::NaiveDateTime>, Error> {
+    let Some(raw) = given(value) else {
+        return Ok(None);
+    };
+    ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(&raw, f).ok())
+        .map(Some)
+        .ok_or_else(|| Error::client(format!("'{raw}' is not a time (YYYY-MM-DDTHH:MM, UTC)")))
+}
+
 pub(super) fn page_number(value: &Option<String>) -> u32 {
     given(value)
         .and_then(|p| p.parse().ok())
@@ -185,12 +214,18 @@ pub async fn overview(state: State, req: HttpRequest) -> HttpResponse {
             let center = format!("/console/appointments?center={}", q(&c.lid));
             vec![
                 format!("{} ({})", esc(&c.name), esc(&c.lid)),
+                format!(
+                    r#"<span class="local-day">{}</span> ({}; week from {})"#,
+                    c.local_today,
+                    esc(&c.timezone),
+                    c.week_start
+                ),
                 link(c.today, format!("{center}&date=today")),
-                link(c.week, center.clone()),
+                link(c.week, format!("{center}&date=week")),
                 link(
                     c.cancelled_week,
                     format!(
-                        "{center}&status={}",
+                        "{center}&date=week&status={}",
                         q(AppointmentStatus::CancelledByUser.as_str())
                     ),
                 ),
@@ -205,14 +240,15 @@ pub async fn overview(state: State, req: HttpRequest) -> HttpResponse {
         })
         .collect();
     let mut body = format!(
-        r#"<p>Today is {} (UTC); the week began on Monday {}.</p>"#,
-        seen.today, seen.week_start
+        r#"<p>Counted at {}. Each center's today and week (Monday to Sunday) run from its own local midnight.</p>"#,
+        esc(&time(seen.now.naive_utc()))
     );
     body.push_str(&html::table(
         "Bookings per center",
         "centers",
         &[
             "Center",
+            "Its local day",
             "Today",
             "This week",
             "Cancelled this week",
@@ -231,30 +267,83 @@ pub async fn overview(state: State, req: HttpRequest) -> HttpResponse {
              center: they are shown to operators who see every center.</p>",
         ),
         Some(shared) => {
+            let finished_since = shared
+                .finished_since
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string();
             let outbox: Vec<Vec<String>> = shared
                 .outbox
                 .iter()
                 .map(|(channel, state, n)| {
-                    vec![
-                        esc(channel),
-                        esc(state),
-                        link(
-                            *n,
-                            format!(
-                                "/console/messages?channel={}&state={}",
-                                q(channel),
-                                q(state)
-                            ),
-                        ),
-                    ]
+                    let waiting = matches!(
+                        MessageStatus::parse(state),
+                        Some(MessageStatus::Queued | MessageStatus::Sending | MessageStatus::Sent)
+                    );
+                    let mut href = format!(
+                        "/console/messages?channel={}&state={}",
+                        q(channel),
+                        q(state)
+                    );
+                    if !waiting {
+                        href.push_str(&format!("&created_since={}", q(&finished_since)));
+                    }
+                    vec![esc(channel), esc(state), link(*n, href)]
                 })
                 .collect();
             body.push_str("<h2>Outbox</h2>");
+            body.push_str(&format!(
+                r#"<p>Waiting and sent messages without a final report: all of them; delivered, failed, expired and cancelled ones: those created in the last {} days.</p>"#,
+                app::FINISHED_DAYS
+            ));
             body.push_str(&html::table(
                 "Messages by channel and state",
                 "outbox",
                 &["Channel", "State", "Messages"],
                 &outbox,
+            ));
+            body.push_str("<h2>Delivery rate per provider</h2>");
+            let delivery: Vec<Vec<String>> = shared
+                .delivery
+                .iter()
+                .map(|r| {
+                    let list = format!(
+                        "/console/messages?provider={}&channel={}&sent_since={}",
+                        q(&r.provider),
+                        q(&r.channel),
+                        q(&r.since.format("%Y-%m-%dT%H:%M:%S").to_string())
+                    );
+                    let state = |s: MessageStatus| format!("{list}&state={}", s.as_str());
+                    vec![
+                        match r.hours {
+                            24 => "last 24 hours".to_string(),
+                            h => format!("last {} days", h / 24),
+                        },
+                        esc(&r.provider),
+                        esc(&r.channel),
+                        link(r.sent, list.clone()),
+                        link(r.delivered, state(MessageStatus::Delivered)),
+                        link(r.failed, state(MessageStatus::Failed)),
+                        link(r.awaiting, state(MessageStatus::Sent)),
+                        r.rate()
+                            .map(|rate| format!("{:.1} %", rate * 100.0))
+                            .unwrap_or_else(|| "–".into()),
+                    ]
+                })
+                .collect();
+            body.push_str(&html::table(
+                "Messages sent per provider and what their delivery reports said",
+                "delivery",
+                &[
+                    "Window",
+                    "Provider",
+                    "Channel",
+                    "Sent",
+                    "Delivered",
+                    "Failed",
+                    "No report yet",
+                    "Delivery rate (delivered of reported)",
+                ],
+                &delivery,
             ));
             body.push_str("<h2>Sends and failures per hour</h2>");
             let bars: Vec<(String, i64, i64)> = shared
@@ -322,7 +411,7 @@ pub async fn appointments(
 ) -> HttpResponse {
     let session = signed_in!(state, req);
     let form = form.into_inner();
-    let day = or_page!(session, date(&form.date));
+    let day = or_page!(session, day(&form.date));
     let query = app::AppointmentQuery {
         center: given(&form.center),
         clinician: given(&form.clinician),
@@ -342,8 +431,23 @@ pub async fn appointments(
         AppointmentStatus::CancelledByAdmin.as_str(),
     ];
     let keep = |v: &Option<String>| given(v).unwrap_or_default();
-    let date_text = day.map(|d| d.to_string()).unwrap_or_default();
-    let mut body = format!(
+    let (date_text, date_value) = match day {
+        Some(app::Day::On(d)) => (d.to_string(), d.to_string()),
+        Some(_) => (keep(&form.date), String::new()),
+        None => (String::new(), String::new()),
+    };
+    let mut body = String::new();
+    if let Some(words) = match day {
+        Some(app::Day::Today) => Some("today"),
+        Some(app::Day::Tomorrow) => Some("tomorrow"),
+        Some(app::Day::ThisWeek) => Some("this week (Monday to Sunday)"),
+        _ => None,
+    } {
+        body.push_str(&format!(
+            r#"<p id="day" role="status">Appointments of {words} in each center's local time.</p>"#
+        ));
+    }
+    body.push_str(&format!(
         r#"<form method="get" action="/console/appointments" class="search" role="search" aria-label="Search appointments">{}{}{}{}{}<p><button type="submit" id="search">Search</button></p></form>"#,
         html::input("center", "Center (LID)", "text", &keep(&form.center)),
         html::input(
@@ -352,7 +456,7 @@ pub async fn appointments(
             "text",
             &keep(&form.clinician)
         ),
-        html::input("date", "Date", "date", &date_text),
+        html::input("date", "Date (each center's local day)", "date", &date_value),
         html::input(
             "patient",
             "Patient (LID or name)",
@@ -360,7 +464,7 @@ pub async fn appointments(
             &keep(&form.patient)
         ),
         html::select("status", "Status", &statuses, &keep(&form.status)),
-    );
+    ));
     let rows: Vec<Vec<String>> = found
         .rows
         .iter()
@@ -387,7 +491,7 @@ pub async fn appointments(
                     esc(&a.id),
                     esc(&a.lid)
                 ),
-                esc(&time(a.start_at)),
+                esc(&html::local_time(a.start_at, &a.center_timezone)),
                 format!("{} ({})", esc(&a.center_name), esc(&a.center_lid)),
                 format!("{} ({})", esc(&clinician), esc(&a.resource_lid)),
                 format!("{} ({})", esc(&patient), opt(a.patient_lid.as_deref())),
@@ -400,7 +504,7 @@ pub async fn appointments(
         "appointments",
         &[
             "Appointment",
-            "Start",
+            "Start (center's time)",
             "Center",
             "Clinician",
             "Patient",
@@ -510,8 +614,8 @@ pub async fn timeline(state: State, req: HttpRequest, path: web::Path<String>) -
     let mut body = format!(
         r#"<dl id="appointment"><dt>Appointment</dt><dd>{}</dd><dt>Start</dt><dd>{}</dd><dt>End</dt><dd>{}</dd><dt>Center</dt><dd>{} ({})</dd><dt>Clinician</dt><dd>{} {} ({})</dd><dt>Patient</dt><dd>{} {} ({})</dd><dt>Status</dt><dd id="status">{}</dd></dl>"#,
         esc(&a.lid),
-        esc(&time(a.start_at)),
-        esc(&time(a.end_at)),
+        esc(&html::local_time(a.start_at, &a.center_timezone)),
+        esc(&html::local_time(a.end_at, &a.center_timezone)),
         esc(&a.center_name),
         esc(&a.center_lid),
         esc(&a.resource_first_name),
@@ -602,7 +706,10 @@ pub struct MessageForm {
     state: Option<String>,
     recipient: Option<String>,
     client: Option<String>,
+    provider: Option<String>,
     date: Option<String>,
+    sent_since: Option<String>,
+    created_since: Option<String>,
     page: Option<String>,
 }
 
@@ -614,12 +721,17 @@ pub async fn messages(
     let session = signed_in!(state, req);
     let form = form.into_inner();
     let day = or_page!(session, date(&form.date));
+    let sent_since = or_page!(session, instant(&form.sent_since));
+    let created_since = or_page!(session, instant(&form.created_since));
     let query = app::MessageQuery {
         channel: given(&form.channel),
         state: given(&form.state),
         recipient: given(&form.recipient),
         client: given(&form.client),
+        provider: given(&form.provider),
         date: day,
+        sent_since,
+        created_since,
         page: page_number(&form.page),
     };
     let found = or_page!(
@@ -628,9 +740,14 @@ pub async fn messages(
     );
     let keep = |v: &Option<String>| given(v).unwrap_or_default();
     let date_text = day.map(|d| d.to_string()).unwrap_or_default();
+    let stamp = |t: Option<chrono::NaiveDateTime>| {
+        t.map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+            .unwrap_or_default()
+    };
+    let (sent_text, created_text) = (stamp(sent_since), stamp(created_since));
     let states: Vec<&str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
     let mut body = format!(
-        r#"<form method="get" action="/console/messages" class="search" role="search" aria-label="Search messages">{}{}{}{}{}<p><button type="submit" id="search">Search</button></p></form>"#,
+        r#"<form method="get" action="/console/messages" class="search" role="search" aria-label="Search messages">{}{}{}{}{}{}{}{}<p><button type="submit" id="search">Search</button></p></form>"#,
         html::select(
             "channel",
             "Channel",
@@ -640,7 +757,20 @@ pub async fn messages(
         html::select("state", "State", &states, &keep(&form.state)),
         html::input("recipient", "Recipient", "text", &keep(&form.recipient)),
         html::input("client", "Client (name)", "text", &keep(&form.client)),
-        html::input("date", "Created on", "date", &date_text),
+        html::input("provider", "Provider", "text", &keep(&form.provider)),
+        html::input("date", "Created on (UTC)", "date", &date_text),
+        html::input(
+            "sent_since",
+            "Sent since (UTC)",
+            "datetime-local",
+            &sent_text
+        ),
+        html::input(
+            "created_since",
+            "Created since (UTC)",
+            "datetime-local",
+            &created_text
+        ),
     );
     let rows: Vec<Vec<String>> = found
         .rows
@@ -675,12 +805,15 @@ pub async fn messages(
         &rows,
     ));
     let search = format!(
-        "channel={}&amp;state={}&amp;recipient={}&amp;client={}&amp;date={}",
+        "channel={}&amp;state={}&amp;recipient={}&amp;client={}&amp;provider={}&amp;date={}&amp;sent_since={}&amp;created_since={}",
         q(&keep(&form.channel)),
         q(&keep(&form.state)),
         q(&keep(&form.recipient)),
         q(&keep(&form.client)),
-        q(&date_text)
+        q(&keep(&form.provider)),
+        q(&date_text),
+        q(&sent_text),
+        q(&created_text)
     );
     body.push_str(&html::pager(
         "/console/messages",

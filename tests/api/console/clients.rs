@@ -11,6 +11,7 @@ use crate::helpers::{Backend, TestApp};
 backend_tests!(
     an_administrator_adds_rotates_and_disables_a_client_secrets_shown_once_and_audited,
     the_clients_page_refuses_other_roles_other_scopes_and_forged_forms_even_by_url,
+    an_administrator_enables_a_disabled_client_again_audited_and_no_one_else_can,
 );
 
 fn client(app: &TestApp, name: &str) -> Option<ClientRow> {
@@ -228,4 +229,122 @@ async fn the_clients_page_refuses_other_roles_other_scopes_and_forged_forms_even
             "{operator}"
         );
     }
+}
+
+async fn an_administrator_enables_a_disabled_client_again_audited_and_no_one_else_can(
+    backend: Backend,
+) {
+    let app = start(backend, |_| {}).await;
+    two_centers_with_bookings(&app).await;
+    add_operator(&app, "root", "booking,admin", &[], &["C1", "C2"]);
+    let root = Browser::signed_in(&app, "root").await;
+    let token = root.get("/console/clients").await.csrf();
+    let secret = secret_of(&add(&root, &token, "clinic-c1", "C1").await);
+    let auth = crate::helpers::Auth::basic("clinic-c1", &secret);
+    // A booking client: signed in, though getCenters needs another role.
+    let signed_in = "lacks the role";
+    app.soap(&auth, "getCenters", "")
+        .await
+        .assert_fault("Client", signed_in);
+    let disabled = root
+        .post("/console/clients/clinic-c1/disable", &[("csrf", &token)])
+        .await;
+    assert_eq!(disabled.status, 303, "{}", disabled.body);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.soap(&auth, "getCenters", "")
+        .await
+        .assert_fault("Client", "authentication");
+    // The list offers to enable it (and no longer to disable it).
+    let list = root.get("/console/clients").await;
+    assert!(
+        list.body.contains(r#"id="enable-clinic-c1""#)
+            && !list.body.contains(r#"id="disable-clinic-c1""#),
+        "{}",
+        list.body
+    );
+
+    // A forged form (no token, another session's token) changes nothing.
+    let none = root.post("/console/clients/clinic-c1/enable", &[]).await;
+    assert_eq!(none.status, 403, "{}", none.body);
+    add_operator(&app, "booker", "booking", &[], &["C1", "C2"]);
+    let booker = Browser::signed_in(&app, "booker").await;
+    let booker_token = booker.get("/console/overview").await.csrf();
+    let forged = root
+        .post(
+            "/console/clients/clinic-c1/enable",
+            &[("csrf", &booker_token)],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    // Not an administrator: refused, even with its own valid token.
+    let refused = booker
+        .post(
+            "/console/clients/clinic-c1/enable",
+            &[("csrf", &booker_token)],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    // An administrator of C2 does not know C1's client; one who only views C1 cannot change it.
+    add_operator(&app, "bea", "booking,admin", &[], &["C2"]);
+    let bea = Browser::signed_in(&app, "bea").await;
+    let bea_token = bea.get("/console/clients").await.csrf();
+    let unknown = bea
+        .post("/console/clients/clinic-c1/enable", &[("csrf", &bea_token)])
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    add_operator(&app, "viewer", "booking,admin", &["C1"], &[]);
+    let viewer = Browser::signed_in(&app, "viewer").await;
+    let viewer_token = viewer.get("/console/clients").await.csrf();
+    let view_only = viewer
+        .post(
+            "/console/clients/clinic-c1/enable",
+            &[("csrf", &viewer_token)],
+        )
+        .await;
+    assert_eq!(view_only.status, 403, "{}", view_only.body);
+    assert!(client(&app, "clinic-c1").unwrap().disabled);
+    for who in ["booker", "bea", "viewer"] {
+        assert!(
+            !audit_actions(&app, who)
+                .iter()
+                .any(|(a, _)| a == "client.enable"),
+            "{who}"
+        );
+    }
+
+    // The administrator enables it: the same secret works again; audited once.
+    let enabled = root
+        .post("/console/clients/clinic-c1/enable", &[("csrf", &token)])
+        .await;
+    assert_eq!(enabled.status, 303, "{}", enabled.body);
+    assert_eq!(
+        enabled.location.as_deref(),
+        Some("/console/clients?done=enabled")
+    );
+    assert!(!client(&app, "clinic-c1").unwrap().disabled);
+    let list = root.get("/console/clients?done=enabled").await;
+    assert!(list.body.contains("enabled again"), "{}", list.body);
+    assert!(list.body.contains(r#"id="disable-clinic-c1""#));
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.soap(&auth, "getCenters", "")
+        .await
+        .assert_fault("Client", signed_in);
+    let again = root
+        .post("/console/clients/clinic-c1/enable", &[("csrf", &token)])
+        .await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(again.body.contains("enabled already"), "{}", again.body);
+    let unknown = root
+        .post("/console/clients/nobody/enable", &[("csrf", &token)])
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    let actions = audit_actions(&app, "root");
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|(a, s)| a == "client.enable" && s == "clinic-c1")
+            .count(),
+        1,
+        "{actions:?}"
+    );
 }

@@ -7,6 +7,7 @@
 mod browser;
 mod clients;
 mod operators;
+mod overview;
 mod pages;
 mod rosters;
 mod sign_in;
@@ -256,7 +257,8 @@ pub async fn two_centers_with_bookings(app: &TestApp) -> (String, String) {
             )
             .await);
     }
-    let tomorrow = (Utc::now() + Duration::days(1))
+    // Tomorrow on the centers' clock, as the overview counts it.
+    let tomorrow = (Utc::now().with_timezone(&chrono_tz::Europe::Madrid) + Duration::days(1))
         .format("%Y-%m-%d")
         .to_string();
     let mut ids = Vec::new();

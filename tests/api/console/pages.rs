@@ -235,10 +235,18 @@ async fn the_overview_counts_bookings_per_center_in_view_and_links_to_the_lists(
     );
     // Every center in view: the outbox and the chart too.
     assert!(body.contains(r#"id="outbox""#), "{body}");
+    // A finished state: those created in the last days, as the link says.
+    let marker = r#"<a href="/console/messages?channel=SMS&amp;state=FAILED&amp;created_since="#;
+    let at = body.find(marker).unwrap_or_else(|| panic!("{body}"));
+    let rest = &body[at + r#"<a href=""#.len()..];
+    let href = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
     assert!(
-        body.contains(r#"<a href="/console/messages?channel=SMS&amp;state=FAILED">1</a>"#),
+        rest[rest.find('"').unwrap()..].starts_with(r#"">1</a>"#),
         "{body}"
     );
+    let failed = root.get(&href).await;
+    assert_eq!(failed.status, 200, "{}", failed.body);
+    assert!(failed.body.contains("21610"), "{}", failed.body);
     assert!(body.contains(r#"<svg id="hours-chart""#));
     let linked = root
         .get("/console/appointments?center=C1&date=tomorrow&status=PENDING")

@@ -1,0 +1,10 @@
+DROP INDEX sms_replies_appointment ON sms_replies;
+DROP INDEX messages_sent ON messages;
+DROP INDEX messages_recipient_created ON messages;
+DROP INDEX messages_status_created ON messages;
+DROP INDEX messages_channel_status_created ON messages;
+DROP INDEX messages_created ON messages;
+DROP INDEX patients_second_name ON patients;
+DROP INDEX patients_first_name ON patients;
+DROP INDEX appointments_status_start ON appointments;
+DROP INDEX appointments_start ON appointments;

@@ -1,0 +1,10 @@
+DROP INDEX sms_replies_appointment;
+DROP INDEX messages_sent;
+DROP INDEX messages_recipient_created;
+DROP INDEX messages_status_created;
+DROP INDEX messages_channel_status_created;
+DROP INDEX messages_created;
+DROP INDEX patients_second_name;
+DROP INDEX patients_first_name;
+DROP INDEX appointments_status_start;
+DROP INDEX appointments_start;
