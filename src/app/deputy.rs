@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::{Caller, Pool, require};
 use crate::db::DbConnection;
-use crate::db::deputy::{PollRecord, SyncState, lookups, pushes, state};
+use crate::db::deputy::{PollRecord, PollRow, SyncState, lookups, polls, pushes, state};
 use crate::db::rosters::{self, ExternalOutcome, ExternalShift, mappings, sync_errors};
 use crate::domain::access::Role;
 use crate::domain::deputy::{DeputyRoster, freshness, is_past_day, past_day_reason, takes};
@@ -246,9 +246,10 @@ impl Applying {
         &mut self,
         conn: &mut DbConnection,
         subject: &SyncSubject,
+        center_id: Option<&str>,
         reason: &str,
     ) -> diesel::QueryResult<()> {
-        sync_errors::record(conn, subject, reason)?;
+        sync_errors::record(conn, subject, center_id, reason)?;
         self.open_errors.insert(subject.key());
         Ok(())
     }
@@ -353,11 +354,17 @@ impl Applying {
             return Ok(());
         }
         let employee = roster.employee.unwrap_or_default();
+        // The center the roster concerns, when known (its unit's, else its shift's): an error
+        // of it is that center's operators' business.
+        let held_center = held.as_ref().map(|h| h.center_id.clone());
+        let place = self.place_of(conn, roster.operational_unit)?;
         let Some(resource_id) = self.resource_of(conn, employee)? else {
             counts.errors += 1;
+            let center = place.as_ref().map(|(c, _)| c.clone()).or(held_center);
             return self.record_error(
                 conn,
                 &subject,
+                center.as_deref(),
                 &format!(
                     "Deputy employee {employee} (roster {}) is not mapped to a Rendez resource: \
                      map it with `rendez deputy map-employee RESOURCE_LID {employee}`",
@@ -365,11 +372,12 @@ impl Applying {
                 ),
             );
         };
-        let Some((center_id, area)) = self.place_of(conn, roster.operational_unit)? else {
+        let Some((center_id, area)) = place else {
             counts.errors += 1;
             return self.record_error(
                 conn,
                 &subject,
+                held_center.as_deref(),
                 &format!(
                     "Deputy operational unit {unit} (roster {id}) is not mapped to a Rendez \
                      center or area: map it with `rendez deputy map-area CENTER_LID[/AREA] {unit}`",
@@ -395,6 +403,7 @@ impl Applying {
                 return self.record_error(
                     conn,
                     &subject,
+                    Some(&center_id),
                     &format!("Deputy roster {}: {e}", roster.id),
                 );
             }
@@ -506,14 +515,95 @@ fn deputy_failure(e: DeputyError) -> Error {
     }
 }
 
-/// Polls Deputy once: the changes since the watermark, or the whole window when `full` (or when
-/// the last full pass is older than the configured interval). Every change and the new
-/// watermark commit together; a failure leaves both as they were and says why in the state.
+/// What started a poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollTrigger {
+    /// The sync worker's timer.
+    Worker,
+    /// `rendez deputy sync`.
+    Manual,
+}
+
+/// How many polls the history keeps (the oldest go in the transaction that records a new one).
+pub const POLLS_KEPT: i64 = 50;
+
+fn poll_kind(trigger: PollTrigger, full_pass: bool) -> &'static str {
+    match (trigger, full_pass) {
+        (PollTrigger::Manual, _) => "manual",
+        (PollTrigger::Worker, true) => "full",
+        (PollTrigger::Worker, false) => "delta",
+    }
+}
+
+/// Records a failed poll in the state and the history, in one transaction (best effort: the
+/// poll's own error is the one the caller hears).
+async fn record_failed_poll(
+    pool: &Pool,
+    trigger: PollTrigger,
+    full_pass: bool,
+    started_at: DateTime<Utc>,
+    requests: usize,
+    reason: String,
+) {
+    let recorded = blocking(pool, move |conn| {
+        Ok(crate::db::tx::retrying(conn, |conn| {
+            state::record_poll(
+                conn,
+                &PollRecord {
+                    at: started_at,
+                    watermark: None,
+                    ok: false,
+                    full_pass,
+                    outcome: reason.clone(),
+                    requests: requests as i32,
+                    changes: 0,
+                },
+            )?;
+            polls::record(
+                conn,
+                &PollRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    kind: poll_kind(trigger, full_pass).to_string(),
+                    full_pass,
+                    started_at,
+                    finished_at: Utc::now(),
+                    requests: requests as i32,
+                    rows_read: 0,
+                    changes: 0,
+                    errors: 0,
+                    ok: false,
+                    error: Some(reason.clone()),
+                },
+                POLLS_KEPT,
+            )
+        })?)
+    })
+    .await;
+    if let Err(e) = recorded {
+        log::warn!("the failed Deputy poll is not recorded: {}", e.log_detail());
+    }
+}
+
+/// Polls Deputy once for the sync worker: see [`poll_as`].
 pub async fn poll(
     pool: &Pool,
     client: &DeputyClient,
     config: &DeputyConfig,
     full: bool,
+) -> Result<PollReport, Error> {
+    poll_as(pool, client, config, full, PollTrigger::Worker).await
+}
+
+/// Polls Deputy once: the changes since the watermark, or the whole window when `full` (or when
+/// the last full pass is older than the configured interval). Every change, the new watermark
+/// and the poll's row in the history commit together; a failure leaves the changes and the
+/// watermark as they were and records the poll with its reason.
+pub async fn poll_as(
+    pool: &Pool,
+    client: &DeputyClient,
+    config: &DeputyConfig,
+    full: bool,
+    trigger: PollTrigger,
 ) -> Result<PollReport, Error> {
     let now = Utc::now();
     let (held, mapped_at) = blocking(pool, |conn| {
@@ -549,22 +639,7 @@ pub async fn poll(
             }
             Err(e) => {
                 telemetry::DEPUTY_POLLS.with_label_values(&["failed"]).inc();
-                let outcome = e.to_string();
-                let _ = blocking(pool, move |conn| {
-                    Ok(state::record_poll(
-                        conn,
-                        &PollRecord {
-                            at: now,
-                            watermark: None,
-                            ok: false,
-                            full_pass,
-                            outcome,
-                            requests: 0,
-                            changes: 0,
-                        },
-                    )?)
-                })
-                .await;
+                record_failed_poll(pool, trigger, full_pass, now, 0, e.to_string()).await;
                 return Err(deputy_failure(e));
             }
         }
@@ -588,7 +663,7 @@ pub async fn poll(
     for (_, reason) in read.unreadable.iter().filter(|(id, _)| id.is_none()) {
         log::warn!("Deputy sent a roster without an id: {reason}");
     }
-    let report = blocking(pool, move |conn| {
+    let applied = blocking(pool, move |conn| {
         Ok(crate::db::tx::retrying(conn, |conn| {
             let mut counts = ApplyCounts::default();
             let mut seen = HashSet::new();
@@ -602,7 +677,13 @@ pub async fn poll(
                 counts.errors += 1;
                 if let Some(id) = id {
                     seen.insert(*id);
-                    applying.record_error(conn, &SyncSubject::Deputy(*id), reason)?;
+                    let center = applying.held.get(id).map(|s| s.center_id.clone());
+                    applying.record_error(
+                        conn,
+                        &SyncSubject::Deputy(*id),
+                        center.as_deref(),
+                        reason,
+                    )?;
                 }
             }
             if full_pass {
@@ -649,6 +730,23 @@ pub async fn poll(
                     changes: counts.changes() as i32,
                 },
             )?;
+            polls::record(
+                conn,
+                &PollRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    kind: poll_kind(trigger, full_pass).to_string(),
+                    full_pass,
+                    started_at: now,
+                    finished_at: Utc::now(),
+                    requests: requests as i32,
+                    rows_read: (read.rosters.len() + read.unreadable.len()) as i32,
+                    changes: counts.changes() as i32,
+                    errors: counts.errors as i32,
+                    ok: true,
+                    error: None,
+                },
+                POLLS_KEPT,
+            )?;
             Ok(PollReport {
                 full_pass,
                 requests,
@@ -658,7 +756,23 @@ pub async fn poll(
             })
         })?)
     })
-    .await?;
+    .await;
+    let report = match applied {
+        Ok(report) => report,
+        Err(e) => {
+            telemetry::DEPUTY_POLLS.with_label_values(&["failed"]).inc();
+            record_failed_poll(
+                pool,
+                trigger,
+                full_pass,
+                now,
+                requests,
+                format!("the poll's changes could not be applied: {e}"),
+            )
+            .await;
+            return Err(e);
+        }
+    };
     report.counts.count();
     telemetry::DEPUTY_POLLS
         .with_label_values(&[if report.full_pass { "full" } else { "changes" }])
@@ -698,7 +812,13 @@ pub async fn apply_events(
             for (id, reason) in &unreadable {
                 counts.errors += 1;
                 if let Some(id) = id {
-                    applying.record_error(conn, &SyncSubject::Deputy(*id), reason)?;
+                    let center = applying.held.get(id).map(|s| s.center_id.clone());
+                    applying.record_error(
+                        conn,
+                        &SyncSubject::Deputy(*id),
+                        center.as_deref(),
+                        reason,
+                    )?;
                 }
             }
             applying.batch.announce(conn)?;
@@ -856,6 +976,7 @@ pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, 
                             sync_errors::record(
                                 conn,
                                 &SyncSubject::Shift(claim_for_db.shift_id.clone()),
+                                Some(&shift.center_id),
                                 &past_day_reason(shift.times.start(), shift.timezone),
                             )?;
                         }
@@ -878,6 +999,7 @@ pub async fn push_due(pool: &Pool, client: &DeputyClient) -> Result<PushReport, 
                         sync_errors::record(
                             conn,
                             &SyncSubject::Shift(claim_for_db.shift_id.clone()),
+                            None,
                             &reason,
                         )?;
                         // Retried now and then: a mapping added later lets it through.
@@ -983,7 +1105,12 @@ async fn failed(
             if !temporary {
                 // Deputy's refusal, with its message: an operator sees it; retried later all the
                 // same, as a mapping or a fix in Deputy may let it through.
-                sync_errors::record(conn, &SyncSubject::Shift(claim.shift_id.clone()), &reason)?;
+                sync_errors::record(
+                    conn,
+                    &SyncSubject::Shift(claim.shift_id.clone()),
+                    None,
+                    &reason,
+                )?;
             }
             pushes::mark_failed(
                 conn,
@@ -1008,12 +1135,17 @@ pub struct Status {
     pub last_outcome: Option<String>,
     pub last_requests: i32,
     pub last_changes: i32,
+    /// The last polls, newest first (at most [`STATUS_POLLS`]).
+    pub polls: Vec<PollRow>,
     pub shifts_from_deputy: i64,
     pub pushes_pending: i64,
     pub open_errors: Vec<sync_errors::SyncError>,
     pub open_conflicts: i64,
     pub past_days_rule: &'static str,
 }
+
+/// How many of the last polls the status shows.
+pub const STATUS_POLLS: i64 = 10;
 
 /// The sync's state for an operator.
 pub fn status(pool: &Pool, caller: &Caller, configured: bool) -> Result<Status, Error> {
@@ -1038,6 +1170,7 @@ pub fn status(pool: &Pool, caller: &Caller, configured: bool) -> Result<Status, 
         last_outcome,
         last_requests,
         last_changes,
+        polls: polls::last(&mut conn, STATUS_POLLS)?,
         shifts_from_deputy: lookups::held_count(&mut conn)?,
         pushes_pending: pushes::pending_count(&mut conn, now - chrono::Duration::days(1))?,
         open_errors: sync_errors::list(&mut conn, true)?,

@@ -179,6 +179,83 @@ pub async fn list(core: &Core, caller: &Caller, query: ShiftQuery) -> Result<Vec
         .collect())
 }
 
+/// One page of the shifts the query names at the centers the caller may see, by start:
+/// `limit` of them after the first `skip`, and whether more follow. The view scope is applied
+/// in the query itself, so pages are full.
+pub async fn list_page(
+    core: &Core,
+    caller: &Caller,
+    query: ShiftQuery,
+    skip: usize,
+    limit: usize,
+) -> Result<(Vec<Shift>, bool), Error> {
+    require(caller, Role::Admin, READ)?;
+    require_view_center(caller, query.center_lid.as_deref())?;
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && to < from
+    {
+        return Err(Error::client(format!(
+            "the period ends ({to}) before it starts ({from})"
+        )));
+    }
+    let center_lids: Option<Vec<String>> = match (&query.center_lid, &caller.view) {
+        (Some(lid), _) => Some(vec![lid.clone()]),
+        (None, crate::domain::access::CenterScope::All) => None,
+        (None, crate::domain::access::CenterScope::Only(lids)) => Some(lids.to_vec()),
+    };
+    let (from, to) = (query.from, query.to);
+    let resource = query.resource_lid.clone();
+    core.with_connection(move |conn| -> Result<(Vec<Shift>, bool), Error> {
+        let resource_id = match &resource {
+            None => None,
+            Some(lid) => Some(
+                mappings::resource_id(conn, lid)?
+                    .ok_or_else(|| Error::NotFound(format!("unknown resource '{lid}'")))?,
+            ),
+        };
+        // Dates are read on each center's clock: the instants asked for are a day wider, and
+        // each shift is then kept by the local date of its start; the rows are read in
+        // batches until the page (and one more) is found.
+        let filter = rosters::ShiftFilter {
+            resource_id,
+            center_ids: None,
+            from: from.map(|d| midnight_utc(d) - Duration::days(1)),
+            to: to.map(|d| midnight_utc(d) + Duration::days(2)),
+            include_removed: query.include_removed,
+        };
+        const BATCH: i64 = 200;
+        let (mut kept, mut matched, mut offset) = (Vec::new(), 0usize, 0i64);
+        loop {
+            let batch =
+                rosters::shifts::list_slice(conn, &filter, center_lids.as_deref(), offset, BATCH)?;
+            let read = batch.len() as i64;
+            for shift in batch {
+                let day = shift
+                    .times
+                    .start()
+                    .with_timezone(&shift.timezone)
+                    .date_naive();
+                if from.is_some_and(|f| day < f) || to.is_some_and(|t| day > t) {
+                    continue;
+                }
+                if matched >= skip {
+                    kept.push(shift);
+                }
+                matched += 1;
+                if kept.len() > limit {
+                    kept.truncate(limit);
+                    return Ok((kept, true));
+                }
+            }
+            if read < BATCH {
+                return Ok((kept, false));
+            }
+            offset += BATCH;
+        }
+    })
+    .await
+}
+
 fn midnight_utc(day: NaiveDate) -> DateTime<Utc> {
     crate::db::time::utc(day.and_hms_opt(0, 0, 0).expect("midnight"))
 }
@@ -527,7 +604,7 @@ pub async fn record_sync_error(
 ) -> Result<(), Error> {
     require_everywhere(caller, "recording a roster sync error")?;
     let reason = reason.to_string();
-    core.with_db(move |conn| sync_errors::record(conn, &subject, &reason))
+    core.with_db(move |conn| sync_errors::record(conn, &subject, None, &reason))
         .await
 }
 

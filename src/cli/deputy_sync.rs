@@ -69,6 +69,29 @@ pub fn status(config: Config, json: bool) -> Result<ExitCode, String> {
             status.last_changes
         );
     }
+    say!("last polls: {}", status.polls.len());
+    for poll in &status.polls {
+        let outcome = match (&poll.ok, &poll.error) {
+            (true, _) => "ok".to_string(),
+            (false, reason) => format!("failed: {}", reason.as_deref().unwrap_or("?")),
+        };
+        say!(
+            "  {} {}{} ({} s): {} requests, {} rosters read, {} shifts changed, {} errors; {}",
+            poll.started_at.to_rfc3339(),
+            poll.kind,
+            if poll.full_pass && poll.kind != "full" {
+                " (full pass)"
+            } else {
+                ""
+            },
+            (poll.finished_at - poll.started_at).num_milliseconds() as f64 / 1000.0,
+            poll.requests,
+            poll.rows_read,
+            poll.changes,
+            poll.errors,
+            outcome
+        );
+    }
     say!("shifts linked to Deputy: {}", status.shifts_from_deputy);
     say!("pushes waiting: {}", status.pushes_pending);
     say!("open conflicts: {}", status.open_conflicts);
@@ -92,9 +115,15 @@ pub fn sync(config: Config, full: bool) -> Result<ExitCode, String> {
     let pool = startup::open_database(&config)?;
     let client = DeputyClient::new(&deputy_config)?;
     actix_web::rt::System::new().block_on(async move {
-        let report = deputy::poll(&pool, &client, &deputy_config, full)
-            .await
-            .map_err(said)?;
+        let report = deputy::poll_as(
+            &pool,
+            &client,
+            &deputy_config,
+            full,
+            deputy::PollTrigger::Manual,
+        )
+        .await
+        .map_err(said)?;
         say!(
             "{}: {} rosters read in {} requests; {} created, {} updated, {} removed, {} unchanged, \
              {} stale, {} ignored, {} on past days (not synchronised), {} errors, {} conflicts",

@@ -755,6 +755,7 @@ diesel::table! {
         first_seen_at -> Timestamp,
         last_seen_at -> Timestamp,
         cleared_at -> Nullable<Timestamp>,
+        center_id -> Nullable<Text>,
     }
 }
 
@@ -816,6 +817,22 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(deputy_pushes, roster_shifts);
+
+diesel::table! {
+    deputy_polls (id) {
+        id -> Text,
+        kind -> Text,
+        full_pass -> Bool,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        requests -> Integer,
+        rows_read -> Integer,
+        changes -> Integer,
+        errors -> Integer,
+        ok -> Bool,
+        error -> Nullable<Text>,
+    }
+}
 
 diesel::table! {
     console_operators (id) {

@@ -17,6 +17,7 @@
 pub mod clients;
 pub mod pages;
 pub mod rosters;
+pub mod shifts;
 
 use std::sync::LazyLock;
 

@@ -4,9 +4,10 @@
 //! `admin` role, as the rosters' use cases do.
 //!
 //! Scope, decided here once: a conflict belongs to its center; a sync error to the center of
-//! its Rendez shift, and one of a Deputy roster (most often an unmapped employee or unit,
-//! which names no center) to every center, so only an operator who sees (or, to resolve it,
-//! edits) every center has it. Outside the view scope a thing is unknown; seen but outside the
+//! its Rendez shift, or the center recorded with it (a Deputy roster whose unit is mapped, or
+//! that Rendez holds as a shift), and one with neither (an unmapped unit of a roster Rendez
+//! never held) to every center, so only an operator who sees (or, to resolve it, edits) every
+//! center has it. Outside the view scope a thing is unknown; seen but outside the
 //! edit scope, a change is refused.
 
 use super::pages::{PAGE_SIZE, Page, covers_every_center, offset, paged, scope_lids, unknown};
@@ -19,7 +20,10 @@ use crate::domain::access::Role;
 use crate::domain::roster::Place;
 use crate::error::Error;
 
-pub use crate::db::deputy::SyncState;
+pub use crate::db::deputy::{PollRow, SyncState};
+
+/// How many of the last polls the page lists.
+pub const POLLS_SHOWN: i64 = 20;
 pub use crate::db::rosters::conflicts::OpenConflict;
 pub use crate::db::rosters::sync_errors::SyncError;
 
@@ -34,6 +38,8 @@ pub struct RostersView {
     pub mappings: Mappings,
     pub deputy_configured: bool,
     pub polls: SyncState,
+    /// The last polls, newest first.
+    pub history: Vec<PollRow>,
     pub errors: Page<ScopedSyncError>,
     pub conflicts: Page<OpenConflict>,
 }
@@ -55,20 +61,22 @@ pub async fn rosters(
     let mappings = rosters::mappings(core, caller).await?;
     let who = caller.clone();
     let (errors_page, conflicts_page) = (query.errors_page.max(1), query.conflicts_page.max(1));
-    let (polls, errors, conflicts) = blocking(core, move |conn| {
+    let (polls, history, errors, conflicts) = blocking(core, move |conn| {
         let lids = scope_lids(conn, &who)?;
         let polls = deputy::state::load(conn)?;
+        let history = deputy::polls::last(conn, POLLS_SHOWN)?;
         let errors =
             sync_errors::open_page(conn, lids.as_deref(), offset(errors_page), PAGE_SIZE + 1)?;
         let conflicts =
             conflicts::open_page(conn, lids.as_deref(), offset(conflicts_page), PAGE_SIZE + 1)?;
-        Ok((polls, errors, conflicts))
+        Ok((polls, history, errors, conflicts))
     })
     .await?;
     Ok(RostersView {
         mappings,
         deputy_configured: core.config.deputy.is_some(),
         polls,
+        history,
         errors: paged(errors, errors_page),
         conflicts: paged(conflicts, conflicts_page),
     })

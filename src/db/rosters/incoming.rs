@@ -55,8 +55,11 @@ pub fn apply_within(
     batch: &mut Batch,
 ) -> QueryResult<DeputyApplied> {
     let subject = SyncSubject::Deputy(roster.roster_id);
+    // The center the roster concerns, when its unit is mapped: the error is its operators'.
+    let place = mappings::place_of_unit(conn, roster.unit_id)?;
+    let center = place.as_ref().map(|(center_id, _)| center_id.clone());
     let refuse = |conn: &mut DbConnection, reason: String| -> QueryResult<DeputyApplied> {
-        sync_errors::record(conn, &subject, &reason)?;
+        sync_errors::record(conn, &subject, center.as_deref(), &reason)?;
         Ok(DeputyApplied::Refused(reason))
     };
     let Some(resource_id) = mappings::resource_of_employee(conn, roster.employee_id)? else {
@@ -68,7 +71,7 @@ pub fn apply_within(
             ),
         );
     };
-    let Some((center_id, area)) = mappings::place_of_unit(conn, roster.unit_id)? else {
+    let Some((center_id, area)) = place.clone() else {
         return refuse(
             conn,
             format!(

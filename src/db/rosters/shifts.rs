@@ -325,6 +325,46 @@ pub fn list(conn: &mut DbConnection, filter: &ShiftFilter) -> QueryResult<Vec<Sh
     shifts_of(conn, rows)
 }
 
+/// A slice of the shifts the filter keeps at the centers of `center_lids` (`None`: every
+/// center), by start: `limit` from `offset` (through `roster_shifts_center` or
+/// `roster_shifts_resource`, both by start).
+pub fn list_slice(
+    conn: &mut DbConnection,
+    filter: &ShiftFilter,
+    center_lids: Option<&[String]>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<Shift>> {
+    let mut query = roster_shifts::table
+        .inner_join(resources::table.on(resources::id.eq(roster_shifts::resource_id)))
+        .inner_join(centers::table.on(centers::id.eq(roster_shifts::center_id)))
+        .select(shift_columns!())
+        .order((roster_shifts::start_at.asc(), roster_shifts::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .into_boxed();
+    if let Some(resource) = &filter.resource_id {
+        query = query.filter(roster_shifts::resource_id.eq(resource.clone()));
+    }
+    if let Some(ids) = &filter.center_ids {
+        query = query.filter(roster_shifts::center_id.eq_any(ids.clone()));
+    }
+    if let Some(lids) = center_lids {
+        query = query.filter(centers::lid.eq_any(lids.to_vec()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(roster_shifts::end_at.gt(naive(from)));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(roster_shifts::start_at.lt(naive(to)));
+    }
+    if !filter.include_removed {
+        query = query.filter(roster_shifts::removed_at.is_null());
+    }
+    let rows: Vec<ShiftRow> = query.load(conn)?;
+    shifts_of(conn, rows)
+}
+
 /// What the shift writes of one transaction share: the roles they touched, announced once
 /// before it commits ([`Batch::announce`]: one master-data version bump, so the searches of
 /// every process reload, and one slot event per role), the links to centers known to exist,

@@ -1,6 +1,10 @@
 //! Shifts that cannot be synchronised with Deputy: one open error per subject (a Rendez shift
 //! or a Deputy roster), with the reason last given and when it was first and last seen;
 //! cleared when the shift synchronises, reopened if it fails again. The Deputy sync fills it.
+//!
+//! An error belongs to a center when one is known: the center of its Rendez shift, or else the
+//! center recorded with it (a Deputy roster whose operational unit is mapped, or that Rendez
+//! holds as a shift). Only an error with neither belongs to no center.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -27,8 +31,14 @@ pub struct SyncError {
     pub cleared_at: Option<DateTime<Utc>>,
 }
 
-/// Records that `subject` failed for `reason`, inside the caller's transaction.
-pub fn record(conn: &mut DbConnection, subject: &SyncSubject, reason: &str) -> QueryResult<()> {
+/// Records that `subject` failed for `reason`, inside the caller's transaction; `center_id`:
+/// the center it concerns, when known (kept from an earlier record when `None`).
+pub fn record(
+    conn: &mut DbConnection,
+    subject: &SyncSubject,
+    center_id: Option<&str>,
+    reason: &str,
+) -> QueryResult<()> {
     let reason: String = reason.chars().take(REASON_MAX_CHARS).collect();
     let at = naive(now());
     let key = subject.key();
@@ -53,10 +63,11 @@ pub fn record(conn: &mut DbConnection, subject: &SyncSubject, reason: &str) -> Q
                     roster_sync_errors::occurrences.eq(1),
                     roster_sync_errors::first_seen_at.eq(at),
                     roster_sync_errors::last_seen_at.eq(at),
+                    roster_sync_errors::center_id.eq(center_id),
                 ))
                 .execute(conn)?;
         }
-        Some((id, None)) => {
+        Some((ref id, None)) => {
             diesel::update(roster_sync_errors::table.find(id))
                 .set((
                     roster_sync_errors::reason.eq(&reason),
@@ -65,7 +76,7 @@ pub fn record(conn: &mut DbConnection, subject: &SyncSubject, reason: &str) -> Q
                 ))
                 .execute(conn)?;
         }
-        Some((id, Some(_))) => {
+        Some((ref id, Some(_))) => {
             diesel::update(roster_sync_errors::table.find(id))
                 .set((
                     roster_sync_errors::reason.eq(&reason),
@@ -76,6 +87,11 @@ pub fn record(conn: &mut DbConnection, subject: &SyncSubject, reason: &str) -> Q
                 ))
                 .execute(conn)?;
         }
+    }
+    if let (Some(center), Some(_)) = (center_id, &held) {
+        diesel::update(roster_sync_errors::table.filter(roster_sync_errors::subject.eq(&key)))
+            .set(roster_sync_errors::center_id.eq(Some(center)))
+            .execute(conn)?;
     }
     Ok(())
 }
@@ -169,10 +185,41 @@ pub fn open_count(conn: &mut DbConnection) -> QueryResult<i64> {
         .get_result(conn)
 }
 
-/// One page of the open errors, each with the center of its Rendez shift (`None` for a Deputy
-/// roster, which may name no center); with `center_lids`, only those of a shift at one of
-/// them. Most recently seen first, through `roster_sync_errors_open` (cleared_at,
-/// last_seen_at).
+/// The ids of the centers of these LIDs.
+fn center_ids(conn: &mut DbConnection, lids: &[String]) -> QueryResult<Vec<String>> {
+    use crate::db::schema::centers;
+    centers::table
+        .filter(centers::lid.eq_any(lids))
+        .select(centers::id)
+        .load(conn)
+}
+
+/// The LID of a center, by id.
+fn center_lid(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+    use crate::db::schema::centers;
+    centers::table
+        .find(id)
+        .select(centers::lid)
+        .first(conn)
+        .optional()
+}
+
+/// The center of an error: its shift's (by LID), else the one recorded with it (by id).
+fn center_of(
+    conn: &mut DbConnection,
+    shift_center: Option<String>,
+    own_center: Option<String>,
+) -> QueryResult<Option<String>> {
+    match (shift_center, own_center) {
+        (Some(lid), _) => Ok(Some(lid)),
+        (None, Some(id)) => center_lid(conn, &id),
+        (None, None) => Ok(None),
+    }
+}
+
+/// One page of the open errors, each with its center (`None`: it belongs to no center); with
+/// `center_lids`, only those of one of them. Most recently seen first, through
+/// `roster_sync_errors_open` (cleared_at, last_seen_at).
 pub fn open_page(
     conn: &mut DbConnection,
     center_lids: Option<&[String]>,
@@ -205,6 +252,7 @@ pub fn open_page(
                 roster_sync_errors::cleared_at,
             ),
             centers::lid.nullable(),
+            roster_sync_errors::center_id,
         ))
         .order((
             roster_sync_errors::last_seen_at.desc(),
@@ -214,13 +262,17 @@ pub fn open_page(
         .limit(limit)
         .into_boxed();
     if let Some(lids) = center_lids {
-        query = query.filter(centers::lid.eq_any(lids.to_vec()));
+        let ids = center_ids(conn, lids)?;
+        query = query.filter(
+            centers::lid.eq_any(lids.to_vec()).or(roster_shifts::id
+                .is_null()
+                .and(roster_sync_errors::center_id.eq_any(ids))),
+        );
     }
-    let rows: Vec<(Row, Option<String>)> = query.load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(r, center)| {
-            (
+    let rows: Vec<(Row, Option<String>, Option<String>)> = query.load(conn)?;
+    rows.into_iter()
+        .map(|(r, shift_center, own_center)| {
+            Ok((
                 SyncError {
                     id: r.0,
                     subject: r.1,
@@ -232,39 +284,20 @@ pub fn open_page(
                     last_seen_at: utc(r.7),
                     cleared_at: r.8.map(utc),
                 },
-                center,
-            )
+                center_of(conn, shift_center, own_center)?,
+            ))
         })
-        .collect())
+        .collect()
 }
 
-/// How many errors are open of shifts at the centers of these LIDs (`None`: every error).
+/// How many errors are open of the centers of these LIDs (`None`: every error).
 pub fn open_count_in(conn: &mut DbConnection, center_lids: Option<&[String]>) -> QueryResult<i64> {
     use crate::db::schema::{centers, roster_shifts};
     let Some(lids) = center_lids else {
         return open_count(conn);
     };
+    let ids = center_ids(conn, lids)?;
     roster_sync_errors::table
-        .inner_join(
-            roster_shifts::table.on(roster_shifts::id
-                .nullable()
-                .eq(roster_sync_errors::shift_id)),
-        )
-        .inner_join(centers::table.on(centers::id.eq(roster_shifts::center_id)))
-        .filter(roster_sync_errors::cleared_at.is_null())
-        .filter(centers::lid.eq_any(lids.to_vec()))
-        .count()
-        .get_result(conn)
-}
-
-/// An error by id: whether it is still open, and the center of its Rendez shift (`None` for
-/// a Deputy roster); `None` when unknown.
-pub fn open_and_center(
-    conn: &mut DbConnection,
-    id: &str,
-) -> QueryResult<Option<(bool, Option<String>)>> {
-    use crate::db::schema::{centers, roster_shifts};
-    let row: Option<(Option<NaiveDateTime>, Option<String>)> = roster_sync_errors::table
         .left_join(
             roster_shifts::table.on(roster_shifts::id
                 .nullable()
@@ -275,11 +308,50 @@ pub fn open_and_center(
                 .nullable()
                 .eq(roster_shifts::center_id.nullable())),
         )
-        .filter(roster_sync_errors::id.eq(id))
-        .select((roster_sync_errors::cleared_at, centers::lid.nullable()))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|(cleared, center)| (cleared.is_none(), center)))
+        .filter(roster_sync_errors::cleared_at.is_null())
+        .filter(
+            centers::lid.eq_any(lids.to_vec()).or(roster_shifts::id
+                .is_null()
+                .and(roster_sync_errors::center_id.eq_any(ids))),
+        )
+        .count()
+        .get_result(conn)
+}
+
+/// An error by id: whether it is still open, and its center (`None`: it belongs to no
+/// center); `None` when unknown.
+pub fn open_and_center(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<(bool, Option<String>)>> {
+    use crate::db::schema::{centers, roster_shifts};
+    let row: Option<(Option<NaiveDateTime>, Option<String>, Option<String>)> =
+        roster_sync_errors::table
+            .left_join(
+                roster_shifts::table.on(roster_shifts::id
+                    .nullable()
+                    .eq(roster_sync_errors::shift_id)),
+            )
+            .left_join(
+                centers::table.on(centers::id
+                    .nullable()
+                    .eq(roster_shifts::center_id.nullable())),
+            )
+            .filter(roster_sync_errors::id.eq(id))
+            .select((
+                roster_sync_errors::cleared_at,
+                centers::lid.nullable(),
+                roster_sync_errors::center_id,
+            ))
+            .first(conn)
+            .optional()?;
+    match row {
+        None => Ok(None),
+        Some((cleared, shift_center, own_center)) => Ok(Some((
+            cleared.is_none(),
+            center_of(conn, shift_center, own_center)?,
+        ))),
+    }
 }
 
 /// Clears an open error by id (an operator dealt with it); false when it is unknown or

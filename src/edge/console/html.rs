@@ -49,13 +49,14 @@ pub fn csrf_field(session: &Session) -> String {
     )
 }
 
-const NAV: [(&str, &str); 8] = [
+const NAV: [(&str, &str); 9] = [
     ("/console/overview", "Overview"),
     ("/console/appointments", "Appointments"),
     ("/console/messages", "Messages"),
     ("/console/teams", "Teams"),
     ("/console/results", "Results"),
     ("/console/imports", "Imports"),
+    ("/console/shifts", "Shifts"),
     ("/console/rosters", "Rosters and Deputy"),
     ("/console/clients", "API clients"),
 ];
@@ -218,7 +219,9 @@ th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:left;vertical-align:
 .scroll{overflow-x:auto}
 form.search{display:flex;flex-wrap:wrap;gap:0 1rem;align-items:end}
 label{display:block;font-size:.9rem}
-input,select,button{font-size:1rem;padding:.25rem}
+input,select,button,textarea{font-size:1rem;padding:.25rem}
+textarea:focus{outline:3px solid #f90;outline-offset:1px}
+.failed{color:#b00020}
 button{cursor:pointer}
 #hours-chart{background:#fafafa;border:1px solid #ccc;max-width:40rem}
 rect.sent{fill:#1d4e89}rect.failed{fill:#b00020}

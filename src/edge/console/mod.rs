@@ -34,6 +34,7 @@ mod html;
 mod pages;
 mod rosters;
 mod session;
+mod shifts;
 
 pub use session::{SESSION_COOKIE, SIGNIN_COOKIE};
 
@@ -97,6 +98,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/rosters/errors/{id}/resolve",
                 web::post().to(rosters::resolve_error),
             )
+            .route("/shifts", web::get().to(shifts::shifts))
+            .route("/shifts", web::post().to(shifts::add))
+            .route("/shifts/{id}", web::get().to(shifts::shift))
+            .route("/shifts/{id}", web::post().to(shifts::change))
+            .route("/shifts/{id}/remove", web::post().to(shifts::remove))
             .route("/clients", web::get().to(clients::clients))
             .route("/clients", web::post().to(clients::add))
             .route("/clients/{name}/disable", web::post().to(clients::disable))

@@ -38,7 +38,7 @@ pub(super) fn given(value: &Option<String>) -> Option<String> {
 }
 
 /// A date field: YYYY-MM-DD, or `today` / `tomorrow` (the overview's links).
-fn date(value: &Option<String>) -> Result<Option<NaiveDate>, Error> {
+pub(super) fn date(value: &Option<String>) -> Result<Option<NaiveDate>, Error> {
     let Some(raw) = given(value) else {
         return Ok(None);
     };

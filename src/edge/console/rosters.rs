@@ -83,6 +83,47 @@ pub async fn rosters(
         p.last_changes,
     ));
 
+    let rows: Vec<Vec<String>> = seen
+        .history
+        .iter()
+        .map(|p| {
+            vec![
+                esc(&when(p.started_at)),
+                esc(&p.kind),
+                format!(
+                    "{:.1} s",
+                    (p.finished_at - p.started_at).num_milliseconds() as f64 / 1000.0
+                ),
+                p.requests.to_string(),
+                p.rows_read.to_string(),
+                p.changes.to_string(),
+                p.errors.to_string(),
+                match (p.ok, &p.error) {
+                    (true, _) => "ok".to_string(),
+                    (false, reason) => format!(
+                        r#"<span class="failed">failed: {}</span>"#,
+                        html::opt(reason.as_deref())
+                    ),
+                },
+            ]
+        })
+        .collect();
+    body.push_str(&html::table(
+        "The last polls, newest first",
+        "poll-history",
+        &[
+            "Started",
+            "Kind",
+            "Took",
+            "Requests",
+            "Rosters read",
+            "Shifts changed",
+            "Errors",
+            "Outcome",
+        ],
+        &rows,
+    ));
+
     // Sync errors.
     body.push_str("<h2>Open sync errors</h2>");
     let rows: Vec<Vec<String>> = seen

@@ -1,0 +1,2 @@
+DROP TABLE deputy_polls;
+ALTER TABLE roster_sync_errors DROP COLUMN center_id;
