@@ -260,7 +260,7 @@ pub async fn activity_codes(core: &Core) -> Result<HashMap<i64, (String, String)
 /// The stored slot with the live bookings laid over: busy when one overlaps it, free when the
 /// appointment that made it busy is gone. The cache may be up to [`MAX_STALENESS`] behind the
 /// database, so a slot the worker made busy more recently than that keeps its stored status.
-fn overlay(mut slot: Slot, live: &[Busy], now: DateTime<Utc>) -> Slot {
+pub(super) fn overlay(mut slot: Slot, live: &[Busy], now: DateTime<Utc>) -> Slot {
     let taken = live
         .iter()
         .any(|(start, end)| *start < slot.end && *end > slot.start);
@@ -278,7 +278,7 @@ fn overlay(mut slot: Slot, live: &[Busy], now: DateTime<Utc>) -> Slot {
 
 /// A resource's live appointments over `[from, to)`: from the booking cache when it is fresh
 /// (this process's bookings at once, other processes' within a second), else the database.
-async fn live_busy(
+pub(super) async fn live_busy(
     core: &Core,
     resource_id: &str,
     from: DateTime<Utc>,

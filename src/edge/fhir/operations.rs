@@ -72,5 +72,8 @@ pub fn parameters(record: &CompletionRecord) -> Value {
 
 /// The OperationDefinitions this server serves, for read and search.
 pub fn definitions(base_url: &str) -> Vec<Value> {
-    vec![definition(base_url)]
+    vec![
+        definition(base_url),
+        super::bulk_publish::definition(base_url),
+    ]
 }

@@ -127,7 +127,7 @@ pub const TYPES: &[Definition] = &[
         kind: Type::OperationDefinition,
         name: "OperationDefinition",
         params: &[ID],
-        doc: "The definitions of the operations this server supports (PractitionerRole-regenerate)",
+        doc: "The definitions of the operations this server supports (PractitionerRole-regenerate, bulk-publish)",
         writable: false,
         operations: &[],
     },

@@ -770,7 +770,10 @@ async fn regenerate_reruns_a_roles_slots_for_admins_in_scope_only(backend: Backe
     assert_eq!(definition["instance"], true);
     assert_eq!(
         f.ids("OperationDefinition").await,
-        vec!["PractitionerRole-regenerate".to_string()]
+        vec![
+            "PractitionerRole-regenerate".to_string(),
+            "bulk-publish".to_string()
+        ]
     );
     // Slot is in the statement with its parameters, end included.
     let slot = statement["rest"][0]["resource"]

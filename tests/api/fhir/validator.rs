@@ -16,7 +16,7 @@ backend_tests!(every_resource_and_bundle_validates_against_r4,);
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fhir/validate.py");
 
-fn validator_available() -> bool {
+pub(super) fn validator_available() -> bool {
     let found = Command::new("python3")
         .args(["-c", "from fhir.resources.R4B import get_fhir_model_class"])
         .output()
@@ -32,7 +32,7 @@ fn validator_available() -> bool {
 }
 
 /// Runs the validator over these resources; answers its report when it finds problems.
-fn validate(resources: &[Value]) -> Result<(), String> {
+pub(super) fn validate(resources: &[Value]) -> Result<(), String> {
     let mut child = Command::new("python3")
         .arg(SCRIPT)
         .stdin(Stdio::piped())
