@@ -178,13 +178,13 @@ pub fn page_of_roles(
         .collect())
 }
 
+/// Count, greatest id, latest write, sum of booking versions (see [`fingerprint`]).
+pub type Fingerprint = (i64, Option<i64>, Option<DateTime<Utc>>, i64);
+
 /// What the stored slots of these roles look like from afar: how many, the greatest id, the
 /// latest write, and the sum of their resources' booking versions (moved by every booking and
 /// cancellation, which a feed lays over the stored status). Equal fingerprints, equal slots.
-pub fn fingerprint(
-    conn: &mut DbConnection,
-    roles: &[i64],
-) -> QueryResult<(i64, Option<i64>, Option<DateTime<Utc>>, i64)> {
+pub fn fingerprint(conn: &mut DbConnection, roles: &[i64]) -> QueryResult<Fingerprint> {
     if roles.is_empty() {
         return Ok((0, None, None, 0));
     }

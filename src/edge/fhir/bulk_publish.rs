@@ -33,10 +33,7 @@ use crate::app::publication::{self, CenterFeed, PAGE};
 use crate::domain::slot_publication::{Slot, SlotStatus};
 use crate::state::AppState;
 
-/// The operation's code, as the URL spells it after `$`.
-pub const CODE: &str = "bulk-publish";
-/// The id of its OperationDefinition.
-pub const ID: &str = "bulk-publish";
+use super::operations::BULK_PUBLISH_CODE as CODE;
 
 pub const DEEP_LINK_EXTENSION: &str =
     "http://fhir-registry.smarthealthit.org/StructureDefinition/booking-deep-link";
@@ -75,7 +72,7 @@ async fn not_get(req: HttpRequest) -> HttpResponse {
 
 /// The entity tags of `If-None-Match` (`*`, or a list of quoted tags, weak or strong); a value
 /// that is neither is refused.
-fn if_none_match(req: &HttpRequest) -> Result<Option<Vec<String>>, HttpResponse> {
+fn if_none_match(req: &HttpRequest) -> Result<Option<Vec<String>>, Refusal> {
     let mut tags = Vec::new();
     let mut any = false;
     for value in req.headers().get_all(header::IF_NONE_MATCH) {
@@ -105,11 +102,11 @@ fn if_none_match(req: &HttpRequest) -> Result<Option<Vec<String>>, HttpResponse>
     Ok(any.then_some(tags))
 }
 
-fn malformed(why: &str) -> HttpResponse {
-    outcome(
+fn malformed(why: &str) -> Refusal {
+    Refusal::new(
         StatusCode::BAD_REQUEST,
         "invalid",
-        &format!("If-None-Match {why}"),
+        format!("If-None-Match {why}"),
     )
 }
 
@@ -118,7 +115,7 @@ async fn manifest(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let answer = async {
         admit(&req).map_err(Refusal::response)?;
         let who = caller(&req, &state).await?;
-        let wanted = if_none_match(&req)?;
+        let wanted = if_none_match(&req).map_err(Refusal::response)?;
         let found = publication::publication(&state, &who)
             .await
             .map_err(|e| failure(&e))?;
@@ -298,32 +295,4 @@ pub fn render(feed: &CenterFeed, one: &Slot) -> Value {
     }
     out["extension"] = Value::Array(extension);
     out
-}
-
-/// The OperationDefinition (valid R4): a system-level operation answering the manifest.
-pub fn definition(base: &str) -> Value {
-    json!({
-        "resourceType": "OperationDefinition",
-        "id": ID,
-        "url": format!("{base}/OperationDefinition/{ID}"),
-        "name": "BulkPublish",
-        "title": "SMART Scheduling Links bulk publication",
-        "status": "active",
-        "kind": "operation",
-        "publisher": "Rendez",
-        "description": "GET /fhir/$bulk-publish answers the SMART Scheduling Links manifest (https://github.com/smart-on-fhir/smart-scheduling-links/blob/master/specification.md): transactionTime (the latest change of the centers and their stored slots), request, and output with, for each center in the caller's view scope, its Location, Schedule and Slot NDJSON files at /fhir/$bulk-publish/{center}/{Location|Schedule|Slot}.ndjson; error is empty. Needs authentication and the booking role, as every /fhir interaction. Strong ETag and Cache-Control: private, max-age=60; If-None-Match with the current tag answers 304. Slots are free or busy (bookings on every edge laid over at once), carry booking-deep-link (per-center template, RENDEZ_BOOKING_LINK_TEMPLATE and RENDEZ_BOOKING_LINKS) and booking-phone (the center's phone); the slot file is streamed.",
-        "affectsState": false,
-        "code": CODE,
-        "system": true,
-        "type": false,
-        "instance": false,
-        "parameter": [{
-            "name": "return",
-            "use": "out",
-            "min": 1,
-            "max": "1",
-            "type": "Binary",
-            "documentation": "The manifest (application/json), not a FHIR resource: transactionTime, request, output [{type, url}], error []",
-        }],
-    })
 }

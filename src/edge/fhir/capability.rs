@@ -75,8 +75,8 @@ pub fn statement(base: &str) -> Value {
             },
             "resource": resources,
             "operation": [{
-                "name": super::bulk_publish::CODE,
-                "definition": format!("{base}/OperationDefinition/{}", super::bulk_publish::ID),
+                "name": super::operations::BULK_PUBLISH_CODE,
+                "definition": format!("{base}/OperationDefinition/{}", super::operations::BULK_PUBLISH_ID),
                 "documentation": "SMART Scheduling Links: GET /fhir/$bulk-publish answers the manifest of the Location, Schedule and Slot NDJSON files of the caller's centers",
             }],
         }],
