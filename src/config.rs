@@ -180,6 +180,29 @@ pub struct Settings {
     )]
     pub slot_window: Option<String>,
 
+    /// The booking deep link of a published slot in the SMART Scheduling Links feed
+    /// (`GET /fhir/$bulk-publish`), with `{center}` (the center's LID), `{slot}` (the slot's
+    /// id), `{schedule}` (its Schedule id) and `{start}` (its start, UTC) replaced, e.g.
+    /// https://book.example.org/{center}?slot={slot}. Unset: slots carry no deep link.
+    #[arg(
+        long,
+        env = "RENDEZ_BOOKING_LINK_TEMPLATE",
+        global = true,
+        value_name = "URL"
+    )]
+    pub booking_link_template: Option<String>,
+
+    /// Per-center booking deep links, overriding RENDEZ_BOOKING_LINK_TEMPLATE: `LID=TEMPLATE`
+    /// pairs separated by spaces (same placeholders), e.g.
+    /// "MAIN=https://main.example.org/book?slot={slot} BRANCH=https://b.example.org/{slot}".
+    #[arg(
+        long,
+        env = "RENDEZ_BOOKING_LINKS",
+        global = true,
+        value_name = "LID=URL ..."
+    )]
+    pub booking_links: Option<String>,
+
     /// How far a getAppointments poller's own clock may run ahead of Rendez's: a
     /// LAST_REQUEST_TIMESTAMP that Rendez did not return is read this much (and the 2 s a change
     /// takes to settle) earlier, so that such a poller misses no change. [default: 5s]
@@ -704,6 +727,9 @@ pub struct Config {
     pub hold_ttl: Duration,
     /// How far ahead published slots reach (`RENDEZ_SLOT_WINDOW`).
     pub slot_window: chrono::Duration,
+    /// Booking deep links of published slots (`RENDEZ_BOOKING_LINK_TEMPLATE`,
+    /// `RENDEZ_BOOKING_LINKS`).
+    pub booking_links: BookingLinks,
     pub change_feed_tolerance: Duration,
     pub default_country: Option<String>,
     pub http_workers: usize,
@@ -769,6 +795,8 @@ impl Settings {
             booking_lead: self.booking_lead.or(lower.booking_lead),
             hold_ttl: self.hold_ttl.or(lower.hold_ttl),
             slot_window: self.slot_window.or(lower.slot_window),
+            booking_link_template: self.booking_link_template.or(lower.booking_link_template),
+            booking_links: self.booking_links.or(lower.booking_links),
             change_feed_tolerance: self.change_feed_tolerance.or(lower.change_feed_tolerance),
             default_country: self.default_country.or(lower.default_country),
             http_workers: self.http_workers.or(lower.http_workers),
@@ -970,6 +998,10 @@ impl Settings {
                 ttl
             },
             slot_window: slot_window(self.slot_window.as_deref())?,
+            booking_links: BookingLinks::parse(
+                self.booking_link_template.as_deref(),
+                self.booking_links.as_deref(),
+            )?,
             change_feed_tolerance: duration(
                 "RENDEZ_CHANGE_FEED_TOLERANCE",
                 self.change_feed_tolerance.as_deref(),
@@ -1171,6 +1203,59 @@ impl Settings {
                 1000,
             )?,
         })
+    }
+}
+
+/// The booking deep links of published slots: a template for every center, and templates of
+/// some centers (by LID) that take its place there. Placeholders: `{center}`, `{slot}`,
+/// `{schedule}`, `{start}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BookingLinks {
+    pub default: Option<String>,
+    pub per_center: std::collections::BTreeMap<String, String>,
+}
+
+impl BookingLinks {
+    pub fn parse(default: Option<&str>, per_center: Option<&str>) -> Result<BookingLinks, String> {
+        let check = |name: &str, template: &str| -> Result<String, String> {
+            let template = template.trim();
+            if !(template.starts_with("https://") || template.starts_with("http://"))
+                || template.chars().any(char::is_whitespace)
+            {
+                return Err(format!(
+                    "{name}: '{template}' is not an http(s) URL template such as https://book.example.org/{{center}}?slot={{slot}}"
+                ));
+            }
+            Ok(template.to_string())
+        };
+        let default = default
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| check("RENDEZ_BOOKING_LINK_TEMPLATE", t))
+            .transpose()?;
+        let mut map = std::collections::BTreeMap::new();
+        for pair in per_center.unwrap_or_default().split_whitespace() {
+            let Some((lid, template)) = pair.split_once('=') else {
+                return Err(format!("RENDEZ_BOOKING_LINKS: '{pair}' is not LID=URL"));
+            };
+            if lid.is_empty() {
+                return Err(format!(
+                    "RENDEZ_BOOKING_LINKS: '{pair}' names no center LID"
+                ));
+            }
+            map.insert(lid.to_string(), check("RENDEZ_BOOKING_LINKS", template)?);
+        }
+        Ok(BookingLinks {
+            default,
+            per_center: map,
+        })
+    }
+
+    /// The template of this center (by LID), if any.
+    pub fn template(&self, center_lid: &str) -> Option<&str> {
+        self.per_center
+            .get(center_lid)
+            .or(self.default.as_ref())
+            .map(String::as_str)
     }
 }
 

@@ -27,6 +27,7 @@ pub mod online;
 pub mod operators;
 pub mod ops;
 pub mod patients;
+pub mod publication;
 pub mod reminders;
 pub mod results;
 pub mod role_writes;

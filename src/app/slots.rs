@@ -138,37 +138,13 @@ pub async fn search(core: &Core, caller: &Caller, query: SlotQuery) -> Result<Sl
         .into_iter()
         .filter(|r| caller.view.allows(&r.center_lid))
         .collect();
-    // The live busy time of each resource over the slots found.
-    let mut spans: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
-    for row in &rows {
-        let span = spans
-            .entry(row.resource_id.clone())
-            .or_insert((row.slot.start, row.slot.end));
-        span.0 = span.0.min(row.slot.start);
-        span.1 = span.1.max(row.slot.end);
-    }
-    let mut busy: HashMap<String, Vec<Busy>> = HashMap::new();
-    let mut held: HashMap<String, Vec<Busy>> = HashMap::new();
-    for (resource, (from, to)) in spans {
-        let live = live_busy(core, &resource, from, to).await?;
-        busy.insert(resource.clone(), live);
-        held.insert(
-            resource.clone(),
-            live_holds(core, &resource, from, to).await?,
-        );
-    }
-    let now = Utc::now();
     let resources: HashMap<i64, String> = rows
         .iter()
         .map(|r| (r.slot.role, r.resource_id.clone()))
         .collect();
-    let mut matching: Vec<Slot> = rows
+    let mut matching: Vec<Slot> = overlaid(core, rows)
+        .await?
         .into_iter()
-        .map(|row| {
-            let live = busy.get(&row.resource_id).map(Vec::as_slice).unwrap_or(&[]);
-            let holds = held.get(&row.resource_id).map(Vec::as_slice).unwrap_or(&[]);
-            overlay(row.slot, live, holds, now)
-        })
         .filter(|s| query.status.is_empty() || query.status.contains(&s.status))
         .filter(|s| {
             query
@@ -200,6 +176,40 @@ pub async fn search(core: &Core, caller: &Caller, query: SlotQuery) -> Result<Sl
         total,
         next_after,
     })
+}
+
+/// The stored slots with the live busy time of their resources laid over (see [`overlay`]):
+/// bookings and holds on every edge show at once.
+pub(super) async fn overlaid(core: &Core, rows: Vec<store::SlotRow>) -> Result<Vec<Slot>, Error> {
+    let mut spans: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for row in &rows {
+        let span = spans
+            .entry(row.resource_id.clone())
+            .or_insert((row.slot.start, row.slot.end));
+        span.0 = span.0.min(row.slot.start);
+        span.1 = span.1.max(row.slot.end);
+    }
+    let mut busy: HashMap<String, Vec<Busy>> = HashMap::new();
+    let mut held: HashMap<String, Vec<Busy>> = HashMap::new();
+    for (resource, (from, to)) in spans {
+        busy.insert(
+            resource.clone(),
+            live_busy(core, &resource, from, to).await?,
+        );
+        held.insert(
+            resource.clone(),
+            live_holds(core, &resource, from, to).await?,
+        );
+    }
+    let now = Utc::now();
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let live = busy.get(&row.resource_id).map(Vec::as_slice).unwrap_or(&[]);
+            let holds = held.get(&row.resource_id).map(Vec::as_slice).unwrap_or(&[]);
+            overlay(row.slot, live, holds, now)
+        })
+        .collect())
 }
 
 /// Names the appointment of each busy slot of the page that the worker has not linked yet

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{appointments, centers, slot_roles, slots};
+use crate::db::schema::{appointments, centers, resources, slot_roles, slots};
 use crate::db::time::{naive, utc};
 use crate::domain::slot_publication::{Slot, SlotStatus, parse_service_types};
 
@@ -110,29 +110,103 @@ pub fn find(conn: &mut DbConnection, filter: &SlotFilter) -> QueryResult<Vec<Slo
         Some((at, false)) => query = query.filter(slots::end_at.lt(naive(at))),
         None => {}
     }
-    Ok(query
+    Ok(query.load::<Row>(conn)?.into_iter().map(slot_row).collect())
+}
+
+fn slot_row((s, resource_id, center_id, center_lid): Row) -> SlotRow {
+    SlotRow {
+        slot: Slot {
+            id: s.0,
+            role: s.1,
+            start: utc(s.2),
+            end: utc(s.3),
+            timezone: s.4,
+            status: SlotStatus::parse(&s.5).unwrap_or(SlotStatus::BusyUnavailable),
+            service_types: parse_service_types(&s.6),
+            appointment_id: s.7,
+            run_id: s.8,
+            event_id: s.9,
+            version: s.10,
+            updated_at: utc(s.11),
+        },
+        resource_id,
+        center_id,
+        center_lid,
+    }
+}
+
+/// At most `limit` slots of these roles with an id greater than `after_id`, by id: one page of
+/// a feed that reads every slot of a center without holding them all.
+pub fn page_of_roles(
+    conn: &mut DbConnection,
+    roles: &[i64],
+    after_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<SlotRow>> {
+    if roles.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(slots::table
+        .inner_join(slot_roles::table.on(slot_roles::role.eq(slots::role)))
+        .inner_join(centers::table.on(centers::id.eq(slot_roles::center_id)))
+        .select((
+            (
+                slots::id,
+                slots::role,
+                slots::start_at,
+                slots::end_at,
+                slots::timezone,
+                slots::status,
+                slots::service_types,
+                slots::appointment_id,
+                slots::run_id,
+                slots::event_id,
+                slots::version,
+                slots::updated_at,
+            ),
+            slot_roles::resource_id,
+            slot_roles::center_id,
+            centers::lid,
+        ))
+        .filter(slots::role.eq_any(roles))
+        .filter(slots::id.gt(after_id))
+        .order(slots::id.asc())
+        .limit(limit)
         .load::<Row>(conn)?
         .into_iter()
-        .map(|(s, resource_id, center_id, center_lid)| SlotRow {
-            slot: Slot {
-                id: s.0,
-                role: s.1,
-                start: utc(s.2),
-                end: utc(s.3),
-                timezone: s.4,
-                status: SlotStatus::parse(&s.5).unwrap_or(SlotStatus::BusyUnavailable),
-                service_types: parse_service_types(&s.6),
-                appointment_id: s.7,
-                run_id: s.8,
-                event_id: s.9,
-                version: s.10,
-                updated_at: utc(s.11),
-            },
-            resource_id,
-            center_id,
-            center_lid,
-        })
+        .map(slot_row)
         .collect())
+}
+
+/// Count, greatest id, latest write, sum of booking versions (see [`fingerprint`]).
+pub type Fingerprint = (i64, Option<i64>, Option<DateTime<Utc>>, i64);
+
+/// What the stored slots of these roles look like from afar: how many, the greatest id, the
+/// latest write, and the sum of their resources' booking versions (moved by every booking and
+/// cancellation, which a feed lays over the stored status). Equal fingerprints, equal slots.
+pub fn fingerprint(conn: &mut DbConnection, roles: &[i64]) -> QueryResult<Fingerprint> {
+    if roles.is_empty() {
+        return Ok((0, None, None, 0));
+    }
+    let (count, max_id, latest): (i64, Option<i64>, Option<NaiveDateTime>) = slots::table
+        .filter(slots::role.eq_any(roles))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::max(slots::id),
+            diesel::dsl::max(slots::updated_at),
+        ))
+        .first(conn)?;
+    let versions: Vec<i64> = slot_roles::table
+        .inner_join(resources::table.on(resources::id.eq(slot_roles::resource_id)))
+        .filter(slot_roles::role.eq_any(roles))
+        .select(resources::booking_version)
+        .load(conn)?;
+    Ok((
+        count,
+        max_id,
+        latest.map(utc),
+        versions.iter().fold(0i64, |a, v| a.wrapping_add(*v)),
+    ))
 }
 
 /// The role's resource and center, when it was ever published.

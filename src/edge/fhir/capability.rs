@@ -74,6 +74,11 @@ pub fn statement(base: &str) -> Value {
                 "description": "HTTP Basic with a Rendez API client, or a bearer token of one (Authorization: Bearer, issued by `rendez client token NAME`), that has the booking role (403 without it); PractitionerRole writes need the admin role and the role's center in the client's scope. A client limited to some centers sees only those centers and the schedules, resources and activities at them; anything else is 404 on read and absent from searches.",
             },
             "resource": resources,
+            "operation": [{
+                "name": super::operations::BULK_PUBLISH_CODE,
+                "definition": format!("{base}/OperationDefinition/{}", super::operations::BULK_PUBLISH_ID),
+                "documentation": "SMART Scheduling Links: GET /fhir/$bulk-publish answers the manifest of the Location, Schedule and Slot NDJSON files of the caller's centers",
+            }],
         }],
     })
 }

@@ -13,6 +13,7 @@
 
 pub mod appointment;
 pub mod availability;
+pub mod bulk_publish;
 pub mod capability;
 pub mod healthcare_service;
 pub mod ihe;
@@ -55,6 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(metadata))
                     .default_service(web::to(method_not_allowed)),
             )
+            .configure(bulk_publish::routes)
             .service(
                 web::resource("/{type}")
                     .route(web::get().to(search_type))

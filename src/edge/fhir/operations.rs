@@ -12,6 +12,11 @@ pub const CODE: &str = "regenerate";
 /// The id of its OperationDefinition.
 pub const ID: &str = "PractitionerRole-regenerate";
 
+/// `$bulk-publish` (SMART Scheduling Links, handler [`super::bulk_publish`]): its code and the
+/// id of its OperationDefinition.
+pub const BULK_PUBLISH_CODE: &str = "bulk-publish";
+pub const BULK_PUBLISH_ID: &str = "bulk-publish";
+
 /// The canonical URL of the OperationDefinition.
 pub fn url(base: &str) -> String {
     format!("{base}/OperationDefinition/{ID}")
@@ -72,7 +77,35 @@ pub fn parameters(record: &CompletionRecord) -> Value {
 
 /// The OperationDefinitions this server serves, for read and search.
 pub fn definitions(base_url: &str) -> Vec<Value> {
-    let mut all = vec![definition(base_url)];
+    let mut all = vec![definition(base_url), bulk_publish_definition(base_url)];
     all.extend(super::ihe::definitions(base_url));
     all
+}
+
+/// The OperationDefinition (valid R4): a system-level operation answering the manifest.
+pub fn bulk_publish_definition(base: &str) -> Value {
+    json!({
+        "resourceType": "OperationDefinition",
+        "id": BULK_PUBLISH_ID,
+        "url": format!("{base}/OperationDefinition/{BULK_PUBLISH_ID}"),
+        "name": "BulkPublish",
+        "title": "SMART Scheduling Links bulk publication",
+        "status": "active",
+        "kind": "operation",
+        "publisher": "Rendez",
+        "description": "GET /fhir/$bulk-publish answers the SMART Scheduling Links manifest (https://github.com/smart-on-fhir/smart-scheduling-links/blob/master/specification.md): transactionTime (the latest change of the centers and their stored slots), request, and output with, for each center in the caller's view scope, its Location, Schedule and Slot NDJSON files at /fhir/$bulk-publish/{center}/{Location|Schedule|Slot}.ndjson; error is empty. Needs authentication and the booking role, as every /fhir interaction. Strong ETag and Cache-Control: private, max-age=60; If-None-Match with the current tag answers 304. Slots are free or busy (bookings on every edge laid over at once), carry booking-deep-link (per-center template, RENDEZ_BOOKING_LINK_TEMPLATE and RENDEZ_BOOKING_LINKS) and booking-phone (the center's phone); the slot file is streamed.",
+        "affectsState": false,
+        "code": BULK_PUBLISH_CODE,
+        "system": true,
+        "type": false,
+        "instance": false,
+        "parameter": [{
+            "name": "return",
+            "use": "out",
+            "min": 1,
+            "max": "1",
+            "type": "Binary",
+            "documentation": "The manifest (application/json), not a FHIR resource: transactionTime, request, output [{type, url}], error []",
+        }],
+    })
 }

@@ -128,7 +128,7 @@ pub const TYPES: &[Definition] = &[
         kind: Type::OperationDefinition,
         name: "OperationDefinition",
         params: &[ID],
-        doc: "The definitions of the operations this server supports (PractitionerRole-regenerate, Appointment-find, Appointment-hold, Appointment-book)",
+        doc: "The definitions of the operations this server supports (PractitionerRole-regenerate, bulk-publish, Appointment-find, Appointment-hold, Appointment-book)",
         writable: false,
         operations: &[],
     },

@@ -9,6 +9,7 @@ use crate::openvpms::{PORTAL, PORTAL_PASSWORD};
 
 mod access;
 mod appointments;
+mod bulk_publish;
 mod errors;
 mod hierarchy;
 mod ihe;
