@@ -78,7 +78,7 @@ pub fn parameters(record: &CompletionRecord) -> Value {
 /// The OperationDefinitions this server serves, for read and search.
 pub fn definitions(base_url: &str) -> Vec<Value> {
     let mut all = vec![definition(base_url), bulk_publish_definition(base_url)];
-    all.extend(super::ihe::definitions(base_url));
+    all.extend(ihe_definitions(base_url));
     all
 }
 
@@ -108,4 +108,129 @@ pub fn bulk_publish_definition(base: &str) -> Value {
             "documentation": "The manifest (application/json), not a FHIR resource: transactionTime, request, output [{type, url}], error []",
         }],
     })
+}
+
+/// The OperationDefinitions of IHE ITI Scheduling's operations on `Appointment` (valid R4), as
+/// [`super::ihe`] serves them.
+pub fn ihe_definitions(base: &str) -> Vec<Value> {
+    let input = |name: &str, min: u32, max: &str, kind: &str, doc: &str| json!({"name": name, "use": "in", "min": min, "max": max, "type": kind, "documentation": doc});
+    let out = json!({"name": "return", "use": "out", "min": 1, "max": "1", "type": "Bundle",
+        "documentation": "A searchset Bundle of Appointments; an OperationOutcome of information may follow (a hold says until when it holds)."});
+    let define = |code: &str,
+                  name: &str,
+                  title: &str,
+                  description: &str,
+                  affects: bool,
+                  parameters: Vec<Value>| {
+        let id = format!("Appointment-{code}");
+        json!({
+            "resourceType": "OperationDefinition",
+            "id": id,
+            "url": format!("{base}/OperationDefinition/{id}"),
+            "name": name,
+            "title": title,
+            "status": "active",
+            "kind": "operation",
+            "publisher": "Rendez",
+            "description": description,
+            "affectsState": affects,
+            "code": code,
+            "resource": ["Appointment"],
+            "system": false,
+            "type": true,
+            "instance": false,
+            "parameter": parameters,
+        })
+    };
+    vec![
+        define(
+            "find",
+            "AppointmentFind",
+            "Find potential appointments (IHE ITI-115)",
+            "The appointments the caller could book between start and end, in the order and by the rules of SOAP searchAvailabilities (booking lead time, the activity's duration, insurance acceptance), as proposed Appointments whose ids $hold and $book take. GET with query parameters or POST with Parameters. Needs the booking role; follows the caller's view scope.",
+            false,
+            vec![
+                input(
+                    "start",
+                    1,
+                    "1",
+                    "dateTime",
+                    "The window's start, with a time zone",
+                ),
+                input(
+                    "end",
+                    1,
+                    "1",
+                    "dateTime",
+                    "The window's end, with a time zone; at most 366 days after start",
+                ),
+                input(
+                    "visit-type",
+                    0,
+                    "1",
+                    "string",
+                    "The activity: HealthcareService/{id} (required unless specialty names it)",
+                ),
+                input("specialty", 0, "1", "string", "The activity, as visit-type"),
+                input("practitioner", 0, "1", "string", "Practitioner/{id}"),
+                input("location", 0, "1", "string", "Location/{id}"),
+                input(
+                    "insurance-reference",
+                    0,
+                    "1",
+                    "string",
+                    "An insurance's LID (or system|LID): only resources that accept it",
+                ),
+                input(
+                    "_count",
+                    0,
+                    "1",
+                    "integer",
+                    "At most this many proposals (1 to 1000, default 100)",
+                ),
+                out.clone(),
+            ],
+        ),
+        define(
+            "hold",
+            "AppointmentHold",
+            "Hold a proposed appointment (IHE ITI-116)",
+            "Holds a proposed Appointment of $find for the caller until RENDEZ_HOLD_TTL from now (the answer's extension urn:rendez:extension:hold-expires says until when): the held time is busy for every other caller on every edge until it is booked, released or expires. 409 when the slot is no longer free, 404 for an unknown proposal, 422 when it cannot be booked.",
+            true,
+            vec![
+                input(
+                    "appointment-reference",
+                    1,
+                    "1",
+                    "Reference",
+                    "Appointment/{id} of a proposal of $find",
+                ),
+                out.clone(),
+            ],
+        ),
+        define(
+            "book",
+            "AppointmentBook",
+            "Book, or cancel, an appointment (IHE ITI-117)",
+            "Books a hold of the caller's (only its holder, before it expires) or a proposal of $find directly, for the patient the appointment-resource names (Patient/{id}, or a contained Patient with name and contacts); with status cancelled, releases a hold or cancels an appointment. The same guarantees as SOAP addAppointment. 409 for a slot taken or a hold lost (expired, booked, released), 404 for an unknown hold, 422 for what cannot be booked.",
+            true,
+            vec![
+                input(
+                    "appointment-reference",
+                    0,
+                    "1",
+                    "Reference",
+                    "Appointment/{id}: a proposal, a hold, or an appointment to cancel",
+                ),
+                input(
+                    "appointment-resource",
+                    0,
+                    "1",
+                    "Appointment",
+                    "The Appointment: its id (when no reference is given), status (booked or pending to book, cancelled to cancel) and Patient participant",
+                ),
+                out,
+            ],
+        ),
+    ]
 }

@@ -48,6 +48,22 @@ pub struct Definition {
     pub operations: &'static [Operation],
 }
 
+/// IHE ITI Scheduling's operations on `Appointment`, at type level (served by [`super::ihe`]).
+pub const APPOINTMENT_OPERATIONS: &[Operation] = &[
+    Operation {
+        code: "find",
+        definition: "Appointment-find",
+    },
+    Operation {
+        code: "hold",
+        definition: "Appointment-hold",
+    },
+    Operation {
+        code: "book",
+        definition: "Appointment-book",
+    },
+];
+
 pub const TYPES: &[Definition] = &[
     Definition {
         kind: Type::Location,
@@ -106,7 +122,7 @@ pub const TYPES: &[Definition] = &[
         params: appointment::PARAMS,
         doc: "An appointment at a center: its patient, resource, center and activity as participants. Id: Rendez's; identifier: urn:rendez:appointment-lid|APP_LID. IHE ITI Scheduling: $find (proposed Appointments), $hold (pending, held until its extension urn:rendez:extension:hold-expires), $book",
         writable: false,
-        operations: super::ihe::OPERATIONS,
+        operations: APPOINTMENT_OPERATIONS,
     },
     Definition {
         kind: Type::Patient,
